@@ -1,0 +1,217 @@
+//! Whole messages out of verified frames: all or nothing, within a fixed buffer.
+//!
+//! A message that fits in `N` bytes is held until its last frame and then
+//! handed out at once, followed by its newline, so a sender that dies part way
+//! leaves no trace. A longer message cannot be held: when the buffer is full
+//! it is handed out, and from then on every verified frame goes out as it
+//! arrives ("streaming"); if such a message is abandoned, a newline ends the
+//! partial line and [`Aborted::Truncated`] says so.
+//!
+//! Invariants: every byte handed out came from a verified frame, in order,
+//! once; nothing here panics or allocates.
+
+/// What [`MessageBuffer::abort`] did with a message in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aborted {
+    /// No message was in progress.
+    Nothing,
+    /// The message was held whole and has been thrown away: nothing of it
+    /// was handed out.
+    Discarded {
+        /// Bytes thrown away.
+        bytes: u64,
+    },
+    /// The message was streaming: `bytes` of it were handed out, and a
+    /// newline now ends the partial line.
+    Truncated {
+        /// Bytes handed out before the end.
+        bytes: u64,
+    },
+}
+
+/// Holds one message of up to `N` bytes.
+///
+/// # Examples
+///
+/// ```
+/// use minitalk_protocol::{Aborted, MessageBuffer};
+///
+/// let mut out = Vec::new();
+/// let mut buf: MessageBuffer<16> = MessageBuffer::new();
+/// buf.push(b"hello, ", true, false, |b| out.extend_from_slice(b));
+/// assert!(out.is_empty(), "held until complete");
+/// buf.push(b"world", false, true, |b| out.extend_from_slice(b));
+/// assert_eq!(out, b"hello, world\n");
+///
+/// out.clear();
+/// buf.push(b"lost", true, false, |b| out.extend_from_slice(b));
+/// assert_eq!(buf.abort(|b| out.extend_from_slice(b)), Aborted::Discarded { bytes: 4 });
+/// assert!(out.is_empty());
+/// ```
+#[derive(Clone, Debug)]
+pub struct MessageBuffer<const N: usize> {
+    buf: [u8; N],
+    held: usize,
+    /// Bytes handed out of the current message (streaming once non-zero).
+    streamed: u64,
+    in_message: bool,
+}
+
+impl<const N: usize> MessageBuffer<N> {
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        MessageBuffer {
+            buf: [0; N],
+            held: 0,
+            streamed: 0,
+            in_message: false,
+        }
+    }
+
+    /// Whether a message has started and not ended.
+    pub fn in_message(&self) -> bool {
+        self.in_message
+    }
+
+    /// Bytes of the current message so far.
+    pub fn message_len(&self) -> u64 {
+        self.streamed + self.held as u64
+    }
+
+    /// Adds a verified payload. `out` receives what may be written now: the
+    /// whole message and its newline when `last` comes, or the held bytes and
+    /// then each frame as it comes once the message outgrew the buffer.
+    pub fn push(&mut self, payload: &[u8], first: bool, last: bool, mut out: impl FnMut(&[u8])) {
+        if first {
+            self.held = 0;
+            self.streamed = 0;
+        }
+        self.in_message = true;
+        if self.streamed == 0 && self.held + payload.len() <= N {
+            self.buf[self.held..self.held + payload.len()].copy_from_slice(payload);
+            self.held += payload.len();
+        } else {
+            if self.held > 0 {
+                out(&self.buf[..self.held]);
+                self.streamed += self.held as u64;
+                self.held = 0;
+            }
+            out(payload);
+            self.streamed += payload.len() as u64;
+        }
+        if last {
+            if self.held > 0 {
+                out(&self.buf[..self.held]);
+            }
+            out(b"\n");
+            self.held = 0;
+            self.streamed = 0;
+            self.in_message = false;
+        }
+    }
+
+    /// Ends the message in progress without its last frame.
+    pub fn abort(&mut self, mut out: impl FnMut(&[u8])) -> Aborted {
+        let result = match (self.in_message, self.streamed) {
+            (false, _) => Aborted::Nothing,
+            (true, 0) => Aborted::Discarded {
+                bytes: self.held as u64,
+            },
+            (true, bytes) => {
+                out(b"\n");
+                Aborted::Truncated { bytes }
+            }
+        };
+        self.held = 0;
+        self.streamed = 0;
+        self.in_message = false;
+        result
+    }
+}
+
+impl<const N: usize> Default for MessageBuffer<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn collect<const N: usize>(
+        buf: &mut MessageBuffer<N>,
+        frames: &[(&[u8], bool, bool)],
+    ) -> Vec<Vec<u8>> {
+        let mut writes = Vec::new();
+        for &(p, first, last) in frames {
+            buf.push(p, first, last, |b| writes.push(b.to_vec()));
+        }
+        writes
+    }
+
+    #[test]
+    fn a_message_that_fits_comes_out_once_whole() {
+        let mut buf: MessageBuffer<8> = MessageBuffer::new();
+        let w = collect(
+            &mut buf,
+            &[
+                (b"ab", true, false),
+                (b"cd", false, false),
+                (b"ef", false, true),
+            ],
+        );
+        assert_eq!(w, [b"abcdef".to_vec(), b"\n".to_vec()]);
+        assert!(!buf.in_message());
+    }
+
+    #[test]
+    fn exactly_full_is_still_held() {
+        let mut buf: MessageBuffer<4> = MessageBuffer::new();
+        let w = collect(&mut buf, &[(b"ab", true, false), (b"cd", false, false)]);
+        assert!(w.is_empty());
+        assert_eq!(buf.message_len(), 4);
+    }
+
+    #[test]
+    fn a_long_message_streams_once_the_buffer_is_full() {
+        let mut buf: MessageBuffer<4> = MessageBuffer::new();
+        let w = collect(
+            &mut buf,
+            &[
+                (b"abc", true, false),
+                (b"de", false, false),
+                (b"f", false, true),
+            ],
+        );
+        assert_eq!(w.concat(), b"abcdef\n");
+        assert_eq!(w[0], b"abc");
+    }
+
+    #[test]
+    fn abort_discards_a_held_message_and_truncates_a_streamed_one() {
+        let mut buf: MessageBuffer<4> = MessageBuffer::new();
+        let mut w = collect(&mut buf, &[(b"ab", true, false)]);
+        assert_eq!(
+            buf.abort(|b| w.push(b.to_vec())),
+            Aborted::Discarded { bytes: 2 }
+        );
+        assert!(w.is_empty());
+
+        let mut w = collect(&mut buf, &[(b"abc", true, false), (b"de", false, false)]);
+        assert_eq!(
+            buf.abort(|b| w.push(b.to_vec())),
+            Aborted::Truncated { bytes: 5 }
+        );
+        assert_eq!(w.concat(), b"abcde\n");
+        assert_eq!(buf.abort(|_| panic!()), Aborted::Nothing);
+    }
+
+    #[test]
+    fn an_empty_message_is_a_newline() {
+        let mut buf: MessageBuffer<4> = MessageBuffer::new();
+        assert_eq!(collect(&mut buf, &[(b"", true, true)]).concat(), b"\n");
+    }
+}

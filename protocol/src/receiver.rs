@@ -1,0 +1,499 @@
+//! The receiver: the server's half of the conversation.
+//!
+//! Signals from any process come in as `(pid, signal, now)`; out come
+//! acknowledgements, verified text and a few decisions, through
+//! [`Receiver::poll`]. One process is served at a time (the *session*); the
+//! others are told to wait (`Usr2`), kept alive with a `Usr2` every
+//! [`ReceiverConfig::keepalive`], and invited in arrival order with a `Usr1`.
+//!
+//! Reply rules, for a bit from the session's process:
+//! - `Usr2` if the bit completed a frame that is verified and accepted
+//!   (or is a copy of the last one accepted: acknowledged again, not delivered
+//!   again);
+//! - `Usr1` otherwise: "got it, go on" mid-frame, "rejected" at a frame's end.
+//!
+//! A partial frame is dropped when the session was silent for
+//! [`ReceiverConfig::frame_gap`]; the session itself after
+//! [`ReceiverConfig::session_timeout`], or as soon as the caller reports its
+//! process gone ([`Receiver::peer_gone`]).
+//!
+//! Invariants: nothing is delivered that did not pass the CRC, the version
+//! check and UTF-8 validation; a frame accepted twice is delivered once; the
+//! queue is first in, first out; no input makes the receiver panic; when no
+//! session is active, the queue is empty.
+
+use core::time::Duration;
+
+use heapless::Deque;
+
+use crate::frame::{Decoded, FrameDecoder};
+use crate::{Error, Pid, Signal};
+
+/// Timing of a [`Receiver`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReceiverConfig {
+    /// Silence that ends a partial frame: the next bit starts a new one.
+    pub frame_gap: Duration,
+    /// Silence after which the caller is asked to check that the session's
+    /// process still lives ([`Output::CheckAlive`]), and again after as long.
+    pub probe_after: Duration,
+    /// Silence that ends a session, alive or not.
+    pub session_timeout: Duration,
+    /// How often queued processes are told to keep waiting.
+    pub keepalive: Duration,
+    /// How long a finished message is remembered, to acknowledge a late copy
+    /// of its last frame without delivering it again.
+    pub recent_ttl: Duration,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        ReceiverConfig {
+            frame_gap: Duration::from_millis(20),
+            probe_after: Duration::from_millis(50),
+            session_timeout: Duration::from_secs(2),
+            keepalive: Duration::from_millis(100),
+            recent_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the receiver asks of its caller, from [`Receiver::poll`].
+///
+/// A `Deliver` always comes before the `Send` that acknowledges it, so text is
+/// written before the sender hears that it arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output<'a> {
+    /// Send `signal` to process `to`.
+    Send {
+        /// The process.
+        to: Pid,
+        /// The signal.
+        signal: Signal,
+    },
+    /// A verified frame's text, in order, exactly once.
+    Deliver {
+        /// The sender.
+        from: Pid,
+        /// Whole UTF-8 characters.
+        payload: &'a str,
+        /// It opens a message.
+        first: bool,
+        /// It closes the message.
+        last: bool,
+    },
+    /// The session of `pid` ended before its message did: what was delivered
+    /// of it is all there will be.
+    Abandoned {
+        /// The sender.
+        pid: Pid,
+        /// Its process was reported gone (else: it fell silent).
+        vanished: bool,
+    },
+    /// Check whether `pid` still lives; call [`Receiver::peer_gone`] if not.
+    CheckAlive(Pid),
+    /// Something worth telling a human (`--trace`, `--stats`).
+    Note(Note),
+}
+
+/// Events that change nothing for the caller but are worth a trace line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// `pid` is now served.
+    Serving(Pid),
+    /// `pid` was told to wait; `ahead` processes are before it.
+    Queued {
+        /// The process.
+        pid: Pid,
+        /// How many wait before it.
+        ahead: usize,
+    },
+    /// The queue is full: `pid` got no answer and will knock again.
+    QueueFull(Pid),
+    /// A frame from `pid` failed a check and was rejected.
+    Rejected {
+        /// The sender.
+        pid: Pid,
+        /// The failed check.
+        error: Error,
+    },
+    /// A copy of an accepted frame: acknowledged again, not delivered.
+    Duplicate(Pid),
+    /// `bits` of a partial frame from `pid` were dropped after a silence.
+    GapReset {
+        /// The sender.
+        pid: Pid,
+        /// Bits thrown away.
+        bits: usize,
+    },
+    /// `pid`'s message is complete.
+    Finished(Pid),
+}
+
+/// What one signal did, returned by [`Receiver::on_signal`] for tracing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heard {
+    /// A bit of the session's current frame.
+    Bit,
+    /// A bit that completed a byte of the frame.
+    Byte {
+        /// The byte.
+        value: u8,
+        /// Its offset in the frame.
+        offset: usize,
+    },
+    /// A bit that completed a frame (see the outputs for the verdict).
+    FrameEnd,
+    /// A signal from a process that is not being served.
+    Waiting,
+}
+
+/// A session: the process being served and where its message stands.
+#[derive(Clone, Copy, Debug)]
+struct Session {
+    pid: Pid,
+    last_heard: Duration,
+    next_probe: Duration,
+    /// SEQ of the last accepted frame; `None` before the first.
+    accepted_seq: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum State {
+    Idle,
+    Serving(Session),
+}
+
+/// A finished message, remembered for late copies of its last frame.
+#[derive(Clone, Copy, Debug)]
+struct Finished {
+    pid: Pid,
+    crc: u32,
+    at: Duration,
+}
+
+/// Outputs waiting to be polled; `Deliver` refers to the decoder's frame.
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Send(Pid, Signal),
+    Deliver { from: Pid, first: bool, last: bool },
+    Abandoned { pid: Pid, vanished: bool },
+    CheckAlive(Pid),
+    Note(Note),
+}
+
+const RECENT: usize = 8;
+const PENDING: usize = 8;
+
+/// The receiver's state machine; `Q` processes can wait in its queue.
+///
+/// # Examples
+///
+/// ```
+/// use core::time::Duration;
+/// use minitalk_protocol::{Output, Receiver, Signal};
+///
+/// let now = Duration::ZERO;
+/// let mut rx: Receiver<8> = Receiver::new(Default::default());
+/// rx.on_signal(100, Signal::Usr2, now); // pid 100 is served
+/// rx.on_signal(200, Signal::Usr1, now); // pid 200 must wait
+/// let mut out = Vec::new();
+/// while let Some(o) = rx.poll(now) {
+///     if let Output::Send { to, signal } = o {
+///         out.push((to, signal));
+///     }
+/// }
+/// assert_eq!(out, [(100, Signal::Usr1), (200, Signal::Usr2)]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Receiver<const Q: usize> {
+    config: ReceiverConfig,
+    state: State,
+    decoder: FrameDecoder,
+    queue: Deque<Pid, Q>,
+    keepalive_due: Duration,
+    keepalive_cursor: usize,
+    recent: [Finished; RECENT],
+    recent_next: usize,
+    pending: Deque<Pending, PENDING>,
+}
+
+impl<const Q: usize> Receiver<Q> {
+    /// An idle receiver.
+    pub fn new(config: ReceiverConfig) -> Self {
+        Receiver {
+            config,
+            state: State::Idle,
+            decoder: FrameDecoder::new(),
+            queue: Deque::new(),
+            keepalive_due: Duration::ZERO,
+            keepalive_cursor: 0,
+            recent: [Finished {
+                pid: 0,
+                crc: 0,
+                at: Duration::ZERO,
+            }; RECENT],
+            recent_next: 0,
+            pending: Deque::new(),
+        }
+    }
+
+    /// The process being served, if any.
+    pub fn serving(&self) -> Option<Pid> {
+        match self.state {
+            State::Serving(s) => Some(s.pid),
+            State::Idle => None,
+        }
+    }
+
+    /// Whether `pid` is being served or waits in the queue. A caller checks
+    /// an unknown process (does it catch both signals?) before feeding it in.
+    pub fn knows(&self, pid: Pid) -> bool {
+        self.serving() == Some(pid) || self.queue.iter().any(|&p| p == pid)
+    }
+
+    /// How many processes wait.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// A signal from `from` arrived at `now`. Poll the outputs before the next.
+    pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Duration) -> Heard {
+        let session = match self.state {
+            State::Serving(s) if s.pid == from => s,
+            State::Serving(_) => return self.make_wait(from, now),
+            State::Idle => {
+                self.start(from, now);
+                self.note(Note::Serving(from));
+                match self.state {
+                    State::Serving(s) => s,
+                    State::Idle => return Heard::Waiting,
+                }
+            }
+        };
+        let pending_bits = self.decoder.bits_pending();
+        if pending_bits > 0 && now.saturating_sub(session.last_heard) > self.config.frame_gap {
+            self.decoder.reset();
+            self.note(Note::GapReset {
+                pid: from,
+                bits: pending_bits,
+            });
+        }
+        self.state = State::Serving(Session {
+            last_heard: now,
+            next_probe: now + self.config.probe_after,
+            ..session
+        });
+        let verdict = match self.decoder.feed(signal.bit()) {
+            Decoded::NeedMore => {
+                self.push(Pending::Send(from, Signal::Usr1));
+                return Heard::Bit;
+            }
+            Decoded::Byte { value, offset } => {
+                self.push(Pending::Send(from, Signal::Usr1));
+                return Heard::Byte { value, offset };
+            }
+            Decoded::Frame(f) => Ok((f.first, f.last, f.seq)),
+            Decoded::Invalid(e) => Err(e),
+        };
+        self.judge(session, verdict, now);
+        Heard::FrameEnd
+    }
+
+    /// The caller found that `pid` no longer exists.
+    pub fn peer_gone(&mut self, pid: Pid, now: Duration) {
+        if self.serving() == Some(pid) {
+            self.abandon(pid, true, now);
+        } else {
+            for _ in 0..self.queue.len() {
+                match self.queue.pop_front() {
+                    Some(p) if p != pid => {
+                        let _ = self.queue.push_back(p);
+                    }
+                    _ => {}
+                }
+            }
+            self.keepalive_cursor = 0;
+        }
+    }
+
+    /// The next thing to do at `now`, or `None` until
+    /// [`poll_timeout`](Self::poll_timeout) or the next signal.
+    pub fn poll(&mut self, now: Duration) -> Option<Output<'_>> {
+        if self.pending.is_empty() {
+            self.on_timers(now);
+        }
+        Some(match self.pending.pop_front()? {
+            Pending::Send(to, signal) => Output::Send { to, signal },
+            Pending::Deliver { from, first, last } => Output::Deliver {
+                from,
+                payload: self.decoder.payload(),
+                first,
+                last,
+            },
+            Pending::Abandoned { pid, vanished } => Output::Abandoned { pid, vanished },
+            Pending::CheckAlive(pid) => Output::CheckAlive(pid),
+            Pending::Note(n) => Output::Note(n),
+        })
+    }
+
+    /// When [`poll`](Self::poll) next has something to do without a signal.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        if !self.pending.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let session = match self.state {
+            State::Serving(s) => Some(s.next_probe.min(s.last_heard + self.config.session_timeout)),
+            State::Idle => None,
+        };
+        let keepalive = (!self.queue.is_empty()).then_some(self.keepalive_due);
+        match (session, keepalive) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn push(&mut self, p: Pending) {
+        // Capacity covers the most one event produces; drained before the next.
+        let _ = self.pending.push_back(p);
+    }
+
+    fn note(&mut self, n: Note) {
+        self.push(Pending::Note(n));
+    }
+
+    fn start(&mut self, pid: Pid, now: Duration) {
+        self.decoder.reset();
+        self.state = State::Serving(Session {
+            pid,
+            last_heard: now,
+            next_probe: now + self.config.probe_after,
+            accepted_seq: None,
+        });
+    }
+
+    /// A process that is not being served signalled: it waits its turn.
+    fn make_wait(&mut self, pid: Pid, now: Duration) -> Heard {
+        if !self.queue.iter().any(|&p| p == pid) {
+            if self.queue.is_empty() {
+                self.keepalive_due = now + self.config.keepalive;
+                self.keepalive_cursor = 0;
+            }
+            if self.queue.push_back(pid).is_err() {
+                self.note(Note::QueueFull(pid));
+                return Heard::Waiting;
+            }
+            let ahead = self.queue.len() - 1;
+            self.note(Note::Queued { pid, ahead });
+        }
+        self.push(Pending::Send(pid, Signal::Usr2));
+        Heard::Waiting
+    }
+
+    /// Decides on a complete frame of the session.
+    fn judge(
+        &mut self,
+        session: Session,
+        verdict: Result<(bool, bool, bool), Error>,
+        now: Duration,
+    ) {
+        let pid = session.pid;
+        let (first, last, seq) = match verdict {
+            Ok(flags) => flags,
+            Err(error) => return self.reject(pid, error),
+        };
+        let crc = self.decoder.frame_crc();
+        let duplicate = match session.accepted_seq {
+            Some(accepted) => accepted == seq,
+            // A new session's first frame may be a late copy of the last
+            // frame of a message this process just finished.
+            None => {
+                last && self.recent.iter().any(|f| {
+                    f.pid == pid
+                        && f.crc == crc
+                        && now.saturating_sub(f.at) <= self.config.recent_ttl
+                })
+            }
+        };
+        if duplicate {
+            self.note(Note::Duplicate(pid));
+            self.push(Pending::Send(pid, Signal::Usr2));
+            if session.accepted_seq.is_none() {
+                self.finish(now);
+            }
+            return;
+        }
+        match (session.accepted_seq, first) {
+            (None, false) => return self.reject(pid, Error::NotFirst),
+            (Some(_), true) => return self.reject(pid, Error::UnexpectedFirst),
+            _ => {}
+        }
+        self.push(Pending::Deliver {
+            from: pid,
+            first,
+            last,
+        });
+        self.push(Pending::Send(pid, Signal::Usr2));
+        if last {
+            self.recent[self.recent_next] = Finished { pid, crc, at: now };
+            self.recent_next = (self.recent_next + 1) % RECENT;
+            self.note(Note::Finished(pid));
+            self.finish(now);
+        } else {
+            self.state = State::Serving(Session {
+                accepted_seq: Some(seq),
+                ..session
+            });
+        }
+    }
+
+    fn reject(&mut self, pid: Pid, error: Error) {
+        self.note(Note::Rejected { pid, error });
+        self.push(Pending::Send(pid, Signal::Usr1));
+    }
+
+    /// Ends the session mid-message.
+    fn abandon(&mut self, pid: Pid, vanished: bool, now: Duration) {
+        self.push(Pending::Abandoned { pid, vanished });
+        self.finish(now);
+    }
+
+    /// Ends the session and invites the next process in the queue.
+    fn finish(&mut self, now: Duration) {
+        self.state = State::Idle;
+        if let Some(next) = self.queue.pop_front() {
+            self.keepalive_cursor = self.keepalive_cursor.saturating_sub(1);
+            self.start(next, now);
+            self.push(Pending::Send(next, Signal::Usr1));
+            self.note(Note::Serving(next));
+        }
+    }
+
+    /// Session silence, liveness probes and keepalives.
+    fn on_timers(&mut self, now: Duration) {
+        if let State::Serving(s) = self.state {
+            if now >= s.last_heard + self.config.session_timeout {
+                return self.abandon(s.pid, false, now);
+            }
+            if now >= s.next_probe {
+                self.state = State::Serving(Session {
+                    next_probe: now + self.config.probe_after,
+                    ..s
+                });
+                return self.push(Pending::CheckAlive(s.pid));
+            }
+        }
+        if !self.queue.is_empty() && now >= self.keepalive_due {
+            match self.queue.iter().nth(self.keepalive_cursor) {
+                Some(&pid) => {
+                    self.keepalive_cursor += 1;
+                    self.push(Pending::Send(pid, Signal::Usr2));
+                }
+                None => {
+                    self.keepalive_cursor = 0;
+                    self.keepalive_due = now + self.config.keepalive;
+                }
+            }
+        }
+    }
+}

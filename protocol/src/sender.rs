@@ -1,0 +1,534 @@
+//! The sender: the client's half of the conversation.
+//!
+//! It turns a message, loaded one frame payload at a time, into signals, and
+//! reads the receiver's replies. Stop-and-wait: one bit is in flight at most.
+//!
+//! | reply to a bit that is... | `Usr1`                  | `Usr2`                  |
+//! |---------------------------|-------------------------|-------------------------|
+//! | not the frame's last      | send the next bit       | queued: wait for `Usr1` |
+//! | the frame's last          | frame rejected: retry   | frame accepted          |
+//!
+//! A retry is always the same: stay quiet until the receiver has heard
+//! nothing from us, and from it we have heard nothing, for
+//! [`SenderConfig::quiet`] (so the receiver drops any partial frame), then send
+//! the whole frame again with the same SEQ bit. The receiver recognises a
+//! frame it already accepted by that bit and does not deliver it twice.
+//!
+//! Invariants: [`Sender::poll`] never panics; the sender reports
+//! [`Poll::Done`] only after the receiver accepted the message's last frame,
+//! and after [`Failure`] it sends nothing more.
+
+use core::time::Duration;
+
+use crate::frame::{self, Frame};
+use crate::{Error, Signal};
+
+/// Timing of a [`Sender`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SenderConfig {
+    /// How long to wait for the first reply to a bit before retrying.
+    pub ack_timeout: Duration,
+    /// The cap when that wait doubles after each timeout in a row.
+    pub max_ack_timeout: Duration,
+    /// Silence kept before a retry. Must exceed the receiver's
+    /// [`frame_gap`](crate::ReceiverConfig::frame_gap).
+    pub quiet: Duration,
+    /// Give up after hearing nothing from the receiver for this long.
+    pub give_up: Duration,
+    /// While queued, knock again after this long without a keepalive.
+    pub queue_patience: Duration,
+    /// Give up after this many retries of one frame.
+    pub max_retries: u32,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        SenderConfig {
+            ack_timeout: Duration::from_millis(20),
+            max_ack_timeout: Duration::from_millis(640),
+            quiet: Duration::from_millis(30),
+            give_up: Duration::from_secs(3),
+            queue_patience: Duration::from_millis(1000),
+            max_retries: 16,
+        }
+    }
+}
+
+/// What the sender wants done next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Poll {
+    /// Send this signal to the receiver now.
+    Send(Signal),
+    /// Wait for a reply until this time, then poll again.
+    Wait {
+        /// The deadline.
+        until: Duration,
+    },
+    /// Call [`Sender::load`] with the next payload.
+    NeedPayload,
+    /// The receiver accepted the whole message.
+    Done,
+    /// Delivery failed; nothing more will be sent.
+    Failed(Failure),
+}
+
+/// Why a [`Sender`] gave up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The receiver has said nothing for [`SenderConfig::give_up`].
+    Silent,
+    /// One frame needed more than [`SenderConfig::max_retries`] retries.
+    TooManyRetries,
+}
+
+impl Failure {
+    /// A short lowercase description.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Failure::Silent => "the server stopped answering",
+            Failure::TooManyRetries => "the server kept rejecting a frame",
+        }
+    }
+}
+
+/// Counters of a [`Sender`], for `--stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SenderStats {
+    /// Signals sent, retries included.
+    pub signals: u64,
+    /// Frames accepted by the receiver.
+    pub frames: u64,
+    /// Payload bytes accepted by the receiver.
+    pub bytes: u64,
+    /// Frames sent again (after a timeout, a rejection or a lost place in
+    /// the queue).
+    pub retries: u64,
+    /// Times the receiver told us to wait our turn.
+    pub queued: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Waiting for the caller to load the next frame.
+    NeedPayload,
+    /// Bit `next` of the frame is to be sent.
+    Ready {
+        next: usize,
+    },
+    /// Bit `bit` is out; its reply is due by `deadline`.
+    AwaitReply {
+        bit: usize,
+        deadline: Duration,
+    },
+    /// The receiver is serving someone else; it sends keepalives until our turn.
+    Queued {
+        deadline: Duration,
+    },
+    /// Silent until `until`, then the frame goes again from bit 0.
+    Quiet {
+        until: Duration,
+    },
+    Done,
+    Failed(Failure),
+}
+
+/// What happened to the sender.
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    Reply(Signal),
+    Tick,
+}
+
+/// The sender's state machine.
+///
+/// # Examples
+///
+/// ```
+/// use core::time::Duration;
+/// use minitalk_protocol::{Poll, Sender, Signal};
+///
+/// let t = Duration::ZERO;
+/// let mut tx = Sender::new(Default::default(), t);
+/// assert_eq!(tx.poll(t), Poll::NeedPayload);
+/// tx.load("", true).unwrap();
+/// // 48 bits: the shortest frame. The first bit is 1 (the FIRST flag).
+/// assert_eq!(tx.frame_bits(), 48);
+/// assert_eq!(tx.poll(t), Poll::Send(Signal::Usr2));
+/// assert!(matches!(tx.poll(t), Poll::Wait { .. }));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Sender {
+    config: SenderConfig,
+    state: State,
+    frame: [u8; frame::MAX_FRAME_LEN],
+    frame_len: usize,
+    payload_len: usize,
+    last: bool,
+    /// SEQ of the frame being sent.
+    seq: bool,
+    /// The next loaded frame opens a message.
+    at_message_start: bool,
+    ack_timeout: Duration,
+    retries: u32,
+    last_heard: Duration,
+    stats: SenderStats,
+}
+
+impl Sender {
+    /// A sender that starts at `now`, waiting for its first payload.
+    pub fn new(config: SenderConfig, now: Duration) -> Self {
+        Sender {
+            config,
+            state: State::NeedPayload,
+            frame: [0; frame::MAX_FRAME_LEN],
+            frame_len: 0,
+            payload_len: 0,
+            last: false,
+            seq: true,
+            at_message_start: true,
+            ack_timeout: config.ack_timeout,
+            retries: 0,
+            last_heard: now,
+            stats: SenderStats::default(),
+        }
+    }
+
+    /// Loads the next frame's payload: whole characters, at most
+    /// [`frame::MAX_PAYLOAD`] bytes (see [`frame::split_point`]). `last` ends
+    /// the message. After [`Poll::Done`], loading starts a new message.
+    pub fn load(&mut self, payload: &str, last: bool) -> Result<(), Error> {
+        if !matches!(self.state, State::NeedPayload | State::Done) {
+            return Err(Error::NotReady);
+        }
+        self.seq = !self.seq;
+        let frame = Frame {
+            first: self.at_message_start,
+            last,
+            seq: self.seq,
+            payload,
+        };
+        self.frame_len = frame.emit(&mut self.frame)?;
+        self.payload_len = payload.len();
+        self.last = last;
+        self.at_message_start = last;
+        self.state = State::Ready { next: 0 };
+        Ok(())
+    }
+
+    /// Bits in the loaded frame.
+    pub fn frame_bits(&self) -> usize {
+        self.frame_len * 8
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> SenderStats {
+        self.stats
+    }
+
+    /// What to do next, at time `now`. A [`Poll::Send`] is taken as done.
+    pub fn poll(&mut self, now: Duration) -> Poll {
+        self.step(Event::Tick, now);
+        match self.state {
+            State::NeedPayload => Poll::NeedPayload,
+            State::Ready { next } => {
+                let bit = frame::bit_at(&self.frame[..self.frame_len], next).unwrap_or(false);
+                self.stats.signals += 1;
+                self.state = State::AwaitReply {
+                    bit: next,
+                    deadline: now + self.ack_timeout,
+                };
+                Poll::Send(Signal::from_bit(bit))
+            }
+            State::AwaitReply { deadline, .. } => Poll::Wait {
+                until: self.cap(deadline),
+            },
+            State::Queued { deadline } => Poll::Wait {
+                until: self.cap(deadline),
+            },
+            State::Quiet { until } => Poll::Wait {
+                until: self.cap(until),
+            },
+            State::Done => Poll::Done,
+            State::Failed(f) => Poll::Failed(f),
+        }
+    }
+
+    /// A signal arrived from the receiver (the caller has checked that it
+    /// comes from the receiver's PID).
+    pub fn on_reply(&mut self, signal: Signal, now: Duration) {
+        self.step(Event::Reply(signal), now);
+    }
+
+    /// The earlier of `deadline` and the moment we give up on silence.
+    fn cap(&self, deadline: Duration) -> Duration {
+        deadline.min(self.last_heard + self.config.give_up)
+    }
+
+    /// Starts a retry: quiet first, then the frame again from bit 0.
+    fn retry(&mut self, now: Duration) -> State {
+        self.retries += 1;
+        self.stats.retries += 1;
+        State::Quiet {
+            until: now + self.config.quiet,
+        }
+    }
+
+    /// The one transition function.
+    fn step(&mut self, event: Event, now: Duration) {
+        if let Event::Reply(_) = event {
+            if matches!(self.state, State::Done | State::Failed(_)) {
+                return;
+            }
+            self.last_heard = now;
+        }
+        let silent = now >= self.last_heard + self.config.give_up;
+        self.state = match (self.state, event) {
+            (State::Done, _) | (State::Failed(_), _) => return,
+            (_, Event::Tick) if silent => State::Failed(Failure::Silent),
+            (State::AwaitReply { bit, .. }, Event::Reply(signal)) => {
+                let last_bit = bit + 1 == self.frame_bits();
+                match (signal, last_bit) {
+                    (Signal::Usr1, false) => State::Ready { next: bit + 1 },
+                    (Signal::Usr1, true) => self.retry(now),
+                    (Signal::Usr2, true) => {
+                        self.stats.frames += 1;
+                        self.stats.bytes += self.payload_len as u64;
+                        self.retries = 0;
+                        self.ack_timeout = self.config.ack_timeout;
+                        if self.last {
+                            State::Done
+                        } else {
+                            State::NeedPayload
+                        }
+                    }
+                    (Signal::Usr2, false) => {
+                        self.stats.queued += 1;
+                        State::Queued {
+                            deadline: now + self.config.queue_patience,
+                        }
+                    }
+                }
+            }
+            (State::AwaitReply { deadline, .. }, Event::Tick) if now >= deadline => {
+                self.ack_timeout = (self.ack_timeout * 2).min(self.config.max_ack_timeout);
+                self.retry(now)
+            }
+            (State::Queued { .. }, Event::Reply(Signal::Usr2)) => State::Queued {
+                deadline: now + self.config.queue_patience,
+            },
+            // Our turn: the frame goes from its first bit.
+            (State::Queued { .. }, Event::Reply(Signal::Usr1)) => State::Ready { next: 0 },
+            // No keepalive for a long time: knock again to learn where we stand.
+            (State::Queued { deadline }, Event::Tick) if now >= deadline => {
+                self.stats.retries += 1;
+                State::Ready { next: 0 }
+            }
+            // Anything heard while quiet restarts the silence.
+            (State::Quiet { .. }, Event::Reply(_)) => State::Quiet {
+                until: now + self.config.quiet,
+            },
+            (State::Quiet { until }, Event::Tick) if now >= until => {
+                if self.retries > self.config.max_retries {
+                    State::Failed(Failure::TooManyRetries)
+                } else {
+                    State::Ready { next: 0 }
+                }
+            }
+            // A reply nobody asked for (late, duplicated): ignore it.
+            (state, _) => state,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Duration = Duration::ZERO;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Sends bits, acknowledging each with `Usr1`, until the frame's last bit.
+    fn send_to_last_bit(tx: &mut Sender, now: Duration) {
+        for _ in 0..tx.frame_bits() - 1 {
+            assert!(matches!(tx.poll(now), Poll::Send(_)));
+            tx.on_reply(Signal::Usr1, now);
+        }
+        assert!(matches!(tx.poll(now), Poll::Send(_)));
+    }
+
+    #[test]
+    fn sends_the_frame_bits_in_wire_order() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("A", true).unwrap();
+        let mut bits = [false; 56];
+        for b in bits.iter_mut() {
+            match tx.poll(T0) {
+                Poll::Send(s) => *b = s.bit(),
+                other => panic!("{other:?}"),
+            }
+            tx.on_reply(Signal::Usr1, T0);
+        }
+        // FIRST|LAST, SEQ 0, version 1 = 0xC1; LEN = 1; 'A' = 0x41.
+        let head: [bool; 24] =
+            core::array::from_fn(|i| [0xC1u8, 0x01, 0x41][i / 8] & (0x80 >> (i % 8)) != 0);
+        assert_eq!(bits[..24], head);
+    }
+
+    #[test]
+    fn accepted_last_frame_is_done() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("hi", true).unwrap();
+        send_to_last_bit(&mut tx, T0);
+        tx.on_reply(Signal::Usr2, T0);
+        assert_eq!(tx.poll(T0), Poll::Done);
+        assert_eq!(tx.stats().bytes, 2);
+        assert_eq!(tx.stats().signals, 64);
+    }
+
+    #[test]
+    fn accepted_middle_frame_asks_for_more_and_flips_seq() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("a", false).unwrap();
+        assert_eq!(tx.frame[0], 0x81);
+        send_to_last_bit(&mut tx, T0);
+        tx.on_reply(Signal::Usr2, T0);
+        assert_eq!(tx.poll(T0), Poll::NeedPayload);
+        tx.load("b", true).unwrap();
+        assert_eq!(tx.frame[0], 0x61, "LAST, SEQ 1, not FIRST");
+        assert_eq!(tx.load("c", true), Err(Error::NotReady));
+    }
+
+    #[test]
+    fn rejection_means_quiet_then_the_same_frame_again() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        send_to_last_bit(&mut tx, T0);
+        tx.on_reply(Signal::Usr1, T0);
+        assert_eq!(tx.poll(T0), Poll::Wait { until: ms(30) });
+        // A reply during the quiet time restarts it.
+        tx.on_reply(Signal::Usr1, ms(10));
+        assert_eq!(tx.poll(ms(39)), Poll::Wait { until: ms(40) });
+        assert_eq!(
+            tx.poll(ms(40)),
+            Poll::Send(Signal::Usr2),
+            "bit 0 again: FIRST"
+        );
+        assert_eq!(tx.stats().retries, 1);
+        assert_eq!(tx.frame[0], 0xC1, "same SEQ on a retry");
+    }
+
+    #[test]
+    fn timeouts_double_up_to_the_cap_and_reset_on_success() {
+        let cfg = SenderConfig {
+            give_up: Duration::from_secs(100),
+            ..Default::default()
+        };
+        let mut tx = Sender::new(cfg, T0);
+        tx.load("x", true).unwrap();
+        let mut now = T0;
+        let mut waits = [Duration::ZERO; 7];
+        for w in waits.iter_mut() {
+            assert!(matches!(tx.poll(now), Poll::Send(_)));
+            let Poll::Wait { until } = tx.poll(now) else {
+                panic!()
+            };
+            *w = until - now;
+            now = until;
+            let Poll::Wait { until } = tx.poll(now) else {
+                panic!()
+            }; // quiet
+            now = until;
+        }
+        assert_eq!(
+            waits.map(|d| d.as_millis()),
+            [20, 40, 80, 160, 320, 640, 640]
+        );
+        send_to_last_bit(&mut tx, now);
+        tx.on_reply(Signal::Usr2, now);
+        assert_eq!(tx.ack_timeout, ms(20));
+    }
+
+    #[test]
+    fn queued_waits_for_go_then_restarts_the_frame() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("q", true).unwrap();
+        assert_eq!(tx.poll(T0), Poll::Send(Signal::Usr2));
+        tx.on_reply(Signal::Usr1, T0);
+        assert!(matches!(tx.poll(T0), Poll::Send(_)));
+        tx.on_reply(Signal::Usr2, T0); // wait your turn
+        assert_eq!(tx.poll(T0), Poll::Wait { until: ms(1000) });
+        tx.on_reply(Signal::Usr2, ms(900)); // keepalive
+        assert_eq!(tx.poll(ms(1500)), Poll::Wait { until: ms(1900) });
+        tx.on_reply(Signal::Usr1, ms(1600)); // go
+        assert_eq!(tx.poll(ms(1600)), Poll::Send(Signal::Usr2), "bit 0 again");
+        assert_eq!(tx.stats().queued, 1);
+    }
+
+    #[test]
+    fn queued_without_keepalives_knocks_again() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("q", true).unwrap();
+        tx.poll(T0);
+        tx.on_reply(Signal::Usr2, T0);
+        assert_eq!(tx.poll(ms(999)), Poll::Wait { until: ms(1000) });
+        assert_eq!(tx.poll(ms(1000)), Poll::Send(Signal::Usr2));
+    }
+
+    #[test]
+    fn silence_fails_and_then_nothing_is_sent() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        let mut now = T0;
+        let result = loop {
+            match tx.poll(now) {
+                Poll::Send(_) => {}
+                Poll::Wait { until } => now = until,
+                other => break other,
+            }
+        };
+        assert_eq!(result, Poll::Failed(Failure::Silent));
+        assert_eq!(now, ms(3000));
+        tx.on_reply(Signal::Usr2, now);
+        assert_eq!(tx.poll(now + ms(1)), Poll::Failed(Failure::Silent));
+    }
+
+    #[test]
+    fn endless_rejections_fail() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        let mut now = T0;
+        let result = loop {
+            match tx.poll(now) {
+                Poll::Send(_) => tx.on_reply(Signal::Usr1, now),
+                Poll::Wait { until } => now = until,
+                other => break other,
+            }
+        };
+        assert_eq!(result, Poll::Failed(Failure::TooManyRetries));
+        assert_eq!(tx.stats().retries, 17);
+    }
+
+    #[test]
+    fn late_replies_after_done_are_ignored() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("", true).unwrap();
+        send_to_last_bit(&mut tx, T0);
+        tx.on_reply(Signal::Usr2, T0);
+        tx.on_reply(Signal::Usr1, T0);
+        assert_eq!(tx.poll(ms(10_000)), Poll::Done);
+    }
+
+    #[test]
+    fn a_new_message_after_done_opens_with_first() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("a", true).unwrap();
+        send_to_last_bit(&mut tx, T0);
+        tx.on_reply(Signal::Usr2, T0);
+        assert_eq!(tx.poll(T0), Poll::Done);
+        tx.load("a", true).unwrap();
+        assert_eq!(tx.frame[0], 0xE1, "FIRST|LAST, SEQ flipped");
+    }
+}
