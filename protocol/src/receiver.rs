@@ -497,3 +497,323 @@ impl<const Q: usize> Receiver<Q> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::frame::{bit_at, Frame, MAX_FRAME_LEN};
+    use std::string::String;
+    use std::vec::Vec;
+
+    const T0: Duration = Duration::ZERO;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// An owned copy of an [`Output`].
+    #[derive(Debug, PartialEq)]
+    enum Out {
+        Send(Pid, Signal),
+        Deliver(Pid, String, bool, bool),
+        Abandoned(Pid, bool),
+        Check(Pid),
+        Note(Note),
+    }
+
+    fn drain(rx: &mut Receiver<4>, now: Duration) -> Vec<Out> {
+        let mut v = Vec::new();
+        while let Some(o) = rx.poll(now) {
+            v.push(match o {
+                Output::Send { to, signal } => Out::Send(to, signal),
+                Output::Deliver {
+                    from,
+                    payload,
+                    first,
+                    last,
+                } => Out::Deliver(from, payload.into(), first, last),
+                Output::Abandoned { pid, vanished } => Out::Abandoned(pid, vanished),
+                Output::CheckAlive(p) => Out::Check(p),
+                Output::Note(n) => Out::Note(n),
+            });
+        }
+        v
+    }
+
+    fn frame_bits(first: bool, last: bool, seq: bool, payload: &str) -> Vec<Signal> {
+        let mut buf = [0u8; MAX_FRAME_LEN];
+        let n = Frame {
+            first,
+            last,
+            seq,
+            payload,
+        }
+        .emit(&mut buf)
+        .unwrap();
+        (0..n * 8)
+            .map(|i| Signal::from_bit(bit_at(&buf[..n], i).unwrap()))
+            .collect()
+    }
+
+    /// Feeds a whole frame from `pid` and returns the outputs of its last bit.
+    fn feed(rx: &mut Receiver<4>, pid: Pid, bits: &[Signal], now: Duration) -> Vec<Out> {
+        let (last, rest) = bits.split_last().unwrap();
+        for &b in rest {
+            rx.on_signal(pid, b, now);
+            let out = drain(rx, now);
+            assert!(out.contains(&Out::Send(pid, Signal::Usr1)), "{out:?}");
+        }
+        assert_eq!(rx.on_signal(pid, *last, now), Heard::FrameEnd);
+        drain(rx, now)
+    }
+
+    #[test]
+    fn every_bit_is_acknowledged_and_the_frame_accepted() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        let out = feed(&mut rx, 7, &frame_bits(true, true, false, "héllo"), T0);
+        assert_eq!(
+            out,
+            [
+                Out::Deliver(7, "héllo".into(), true, true),
+                Out::Send(7, Signal::Usr2),
+                Out::Note(Note::Finished(7)),
+            ]
+        );
+        assert_eq!(rx.serving(), None);
+    }
+
+    #[test]
+    fn first_bit_starts_a_session_and_reports_bytes() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        let bits = frame_bits(true, true, false, "A");
+        for &b in &bits[..7] {
+            assert_eq!(rx.on_signal(3, b, T0), Heard::Bit);
+        }
+        assert_eq!(
+            rx.on_signal(3, bits[7], T0),
+            Heard::Byte {
+                value: 0xC1,
+                offset: 0
+            }
+        );
+        assert_eq!(drain(&mut rx, T0)[0], Out::Note(Note::Serving(3)));
+        assert_eq!(rx.serving(), Some(3));
+    }
+
+    #[test]
+    fn a_damaged_frame_is_rejected_and_nothing_delivered() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        let mut bits = frame_bits(true, true, false, "abc");
+        bits[30] = Signal::from_bit(!bits[30].bit());
+        let out = feed(&mut rx, 7, &bits, T0);
+        assert_eq!(
+            out,
+            [
+                Out::Note(Note::Rejected {
+                    pid: 7,
+                    error: Error::BadChecksum
+                }),
+                Out::Send(7, Signal::Usr1)
+            ]
+        );
+        assert_eq!(
+            rx.serving(),
+            Some(7),
+            "the session goes on: the sender retries"
+        );
+    }
+
+    #[test]
+    fn a_copy_of_the_last_accepted_frame_is_acknowledged_not_delivered() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        let one = frame_bits(true, false, false, "one");
+        feed(&mut rx, 7, &one, T0);
+        let again = feed(&mut rx, 7, &one, T0);
+        assert_eq!(
+            again,
+            [Out::Note(Note::Duplicate(7)), Out::Send(7, Signal::Usr2)]
+        );
+        let two = feed(&mut rx, 7, &frame_bits(false, true, true, "two"), T0);
+        assert_eq!(two[0], Out::Deliver(7, "two".into(), false, true));
+    }
+
+    #[test]
+    fn a_late_copy_of_a_finished_message_is_not_delivered_again() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        let only = frame_bits(true, true, false, "once");
+        feed(&mut rx, 7, &only, T0);
+        let again = feed(&mut rx, 7, &only, ms(100));
+        assert_eq!(
+            again,
+            [Out::Note(Note::Duplicate(7)), Out::Send(7, Signal::Usr2)]
+        );
+        assert_eq!(rx.serving(), None);
+        // Long after, the same bytes are a new message.
+        let later = feed(
+            &mut rx,
+            7,
+            &only,
+            ms(100) + ReceiverConfig::default().recent_ttl + ms(1),
+        );
+        assert_eq!(later[0], Out::Deliver(7, "once".into(), true, true));
+    }
+
+    #[test]
+    fn a_session_must_open_with_a_first_frame() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        let out = feed(&mut rx, 7, &frame_bits(false, true, false, "x"), T0);
+        assert!(out.contains(&Out::Note(Note::Rejected {
+            pid: 7,
+            error: Error::NotFirst
+        })));
+        assert!(out.contains(&Out::Send(7, Signal::Usr1)));
+    }
+
+    #[test]
+    fn a_first_frame_mid_message_is_rejected() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        feed(&mut rx, 7, &frame_bits(true, false, false, "a"), T0);
+        let out = feed(&mut rx, 7, &frame_bits(true, false, true, "b"), T0);
+        assert_eq!(
+            out[0],
+            Out::Note(Note::Rejected {
+                pid: 7,
+                error: Error::UnexpectedFirst
+            })
+        );
+    }
+
+    #[test]
+    fn a_foreign_version_is_refused() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        let mut buf = [0xC2u8, 0x01, b'x', 0, 0, 0, 0];
+        let crc = crate::crc::crc32c(&buf[..3]).to_be_bytes();
+        buf[3..].copy_from_slice(&crc);
+        let bits: Vec<Signal> = (0..56)
+            .map(|i| Signal::from_bit(bit_at(&buf, i).unwrap()))
+            .collect();
+        let out = feed(&mut rx, 7, &bits, T0);
+        assert_eq!(
+            out[0],
+            Out::Note(Note::Rejected {
+                pid: 7,
+                error: Error::BadVersion
+            })
+        );
+    }
+
+    #[test]
+    fn others_wait_in_arrival_order_and_are_invited_in_turn() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        let bits = frame_bits(true, true, false, "hi");
+        rx.on_signal(1, bits[0], T0);
+        drain(&mut rx, T0);
+        for pid in [2, 3] {
+            rx.on_signal(pid, Signal::Usr2, T0);
+            let out = drain(&mut rx, T0);
+            assert!(out.contains(&Out::Send(pid, Signal::Usr2)), "{out:?}");
+        }
+        // A second knock while waiting: told again, not queued twice.
+        rx.on_signal(2, Signal::Usr2, T0);
+        assert_eq!(drain(&mut rx, T0), [Out::Send(2, Signal::Usr2)]);
+        assert_eq!(rx.queued(), 2);
+        let out = feed(&mut rx, 1, &bits[1..], T0);
+        assert_eq!(
+            &out[3..],
+            [Out::Send(2, Signal::Usr1), Out::Note(Note::Serving(2))]
+        );
+        assert_eq!(rx.serving(), Some(2));
+        let out = feed(&mut rx, 2, &bits, T0);
+        assert!(out.contains(&Out::Send(3, Signal::Usr1)));
+        assert!(rx.knows(3) && !rx.knows(2));
+    }
+
+    #[test]
+    fn the_queue_has_a_bound() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        rx.on_signal(1, Signal::Usr1, T0);
+        for pid in 2..=5 {
+            rx.on_signal(pid, Signal::Usr1, T0);
+        }
+        drain(&mut rx, T0);
+        rx.on_signal(6, Signal::Usr1, T0);
+        assert_eq!(drain(&mut rx, T0), [Out::Note(Note::QueueFull(6))]);
+    }
+
+    #[test]
+    fn queued_processes_get_keepalives() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        rx.on_signal(1, Signal::Usr1, T0);
+        rx.on_signal(2, Signal::Usr1, T0);
+        rx.on_signal(3, Signal::Usr1, T0);
+        drain(&mut rx, T0);
+        rx.on_signal(1, Signal::Usr1, ms(99));
+        drain(&mut rx, ms(99));
+        assert_eq!(rx.poll_timeout(), Some(ms(100)));
+        let out = drain(&mut rx, ms(100));
+        assert_eq!(
+            out,
+            [Out::Send(2, Signal::Usr2), Out::Send(3, Signal::Usr2)]
+        );
+        assert_eq!(rx.poll_timeout(), Some(ms(149)), "next: the probe of pid 1");
+    }
+
+    #[test]
+    fn a_silence_drops_the_partial_frame() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        let bits = frame_bits(true, true, false, "ok");
+        for &b in &bits[..20] {
+            rx.on_signal(9, b, T0);
+        }
+        drain(&mut rx, T0);
+        let out = feed(&mut rx, 9, &bits, ms(21));
+        assert_eq!(out[0], Out::Deliver(9, "ok".into(), true, true));
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        rx.on_signal(9, bits[0], T0);
+        rx.on_signal(9, bits[1], ms(21));
+        assert!(drain(&mut rx, ms(21)).contains(&Out::Note(Note::GapReset { pid: 9, bits: 1 })));
+    }
+
+    #[test]
+    fn a_silent_session_is_probed_then_dropped_and_the_next_invited() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        feed(&mut rx, 1, &frame_bits(true, false, false, "part"), T0);
+        rx.on_signal(2, Signal::Usr1, T0);
+        drain(&mut rx, T0);
+        assert_eq!(drain(&mut rx, ms(50)), [Out::Check(1)]);
+        rx.peer_gone(1, ms(60));
+        assert_eq!(
+            drain(&mut rx, ms(60)),
+            [
+                Out::Abandoned(1, true),
+                Out::Send(2, Signal::Usr1),
+                Out::Note(Note::Serving(2))
+            ]
+        );
+        // Pid 2 never starts: dropped after the session timeout.
+        let t = ms(60) + ReceiverConfig::default().session_timeout;
+        let out = drain(&mut rx, t);
+        assert!(out.contains(&Out::Abandoned(2, false)), "{out:?}");
+        assert_eq!(rx.serving(), None);
+        assert_eq!(rx.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_vanished_waiter_leaves_the_queue() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        for pid in [1, 2, 3] {
+            rx.on_signal(pid, Signal::Usr1, T0);
+        }
+        rx.peer_gone(2, T0);
+        drain(&mut rx, T0);
+        assert!(!rx.knows(2) && rx.knows(3));
+        assert_eq!(rx.queued(), 1);
+    }
+
+    #[test]
+    fn poll_timeout_is_none_when_idle() {
+        let rx = Receiver::<4>::new(ReceiverConfig::default());
+        assert_eq!(rx.poll_timeout(), None);
+    }
+}
