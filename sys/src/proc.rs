@@ -1,0 +1,100 @@
+//! What `/proc` tells about another process.
+//!
+//! The client refuses, and the server never answers, a process that does not
+//! catch both `SIGUSR1` and `SIGUSR2`: for such a process the first signal
+//! would be fatal (the default action) or lost (ignored).
+
+use minitalk_protocol::Pid;
+
+use crate::Line;
+
+/// Reads `/proc/<pid>/<file>` into `buf`; the bytes read, or `None`.
+fn read_proc(pid: Pid, file: &str, buf: &mut [u8]) -> Option<usize> {
+    let mut path = Line::new();
+    path.str("/proc/").u64(pid.max(0) as u64).byte(b'/').str(file).byte(0);
+    // SAFETY: path is NUL-terminated; open does not keep the pointer.
+    let fd = unsafe { libc::open(path.as_bytes().as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    let mut len = 0;
+    while len < buf.len() {
+        match crate::read(fd, &mut buf[len..]) {
+            Some(0) | None => break,
+            Some(n) => len += n,
+        }
+    }
+    // SAFETY: fd was opened above and is closed once.
+    unsafe { libc::close(fd) };
+    Some(len)
+}
+
+/// The value of a `/proc/<pid>/status` line such as `SigCgt:\t0000000000000a00`.
+fn status_mask(status: &[u8], key: &[u8]) -> Option<u64> {
+    let start = status.windows(key.len()).position(|w| w == key)? + key.len();
+    let mut mask = 0u64;
+    for &c in status[start..].iter().skip_while(|c| **c == b'\t' || **c == b' ') {
+        let digit = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => break,
+        };
+        mask = mask << 4 | u64::from(digit);
+    }
+    Some(mask)
+}
+
+/// Bit of signal `signo` in a `/proc` signal mask.
+const fn bit(signo: i32) -> u64 {
+    1 << (signo - 1)
+}
+
+/// Whether `pid` catches both `SIGUSR1` and `SIGUSR2` (`SigCgt` in
+/// `/proc/<pid>/status`). `None` if there is no such process.
+///
+/// A process that only blocks them and waits with `sigtimedwait` does not
+/// count: while it waits, `/proc` shows them neither blocked nor caught, so
+/// minitalk's client installs handlers as well.
+pub fn catches_usr(pid: Pid) -> Option<bool> {
+    let mut buf = [0u8; 4096];
+    let n = read_proc(pid, "status", &mut buf)?;
+    let both = bit(libc::SIGUSR1) | bit(libc::SIGUSR2);
+    Some(status_mask(&buf[..n], b"SigCgt:")? & both == both)
+}
+
+/// The state letter of `pid` (`R`, `S`, `Z`...) from `/proc/<pid>/stat`.
+pub fn state(pid: Pid) -> Option<u8> {
+    let mut buf = [0u8; 512];
+    let n = read_proc(pid, "stat", &mut buf)?;
+    // "pid (comm) S ...": the command may contain spaces and parentheses.
+    let close = buf[..n].iter().rposition(|&c| c == b')')?;
+    buf.get(close + 2).copied()
+}
+
+/// The CPU `pid` last ran on (field 39 of `/proc/<pid>/stat`).
+pub fn last_cpu(pid: Pid) -> Option<usize> {
+    let mut buf = [0u8; 512];
+    let n = read_proc(pid, "stat", &mut buf)?;
+    let close = buf[..n].iter().rposition(|&c| c == b')')?;
+    // Fields after the command start at field 3; the CPU is field 39.
+    let field = buf[close + 2..n].split(|&c| c == b' ').nth(39 - 3)?;
+    let mut cpu = 0usize;
+    for &c in field {
+        cpu = cpu * 10 + usize::from(c.checked_sub(b'0').filter(|d| *d < 10)?);
+    }
+    Some(cpu)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_masks_from_a_status_file() {
+        let status = b"Name:\tserver\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000a00\n";
+        assert_eq!(status_mask(status, b"SigCgt:"), Some(0xa00));
+        assert_eq!(status_mask(status, b"SigBlk:"), Some(0));
+        assert_eq!(status_mask(status, b"Nope:"), None);
+        assert_eq!(bit(libc::SIGUSR1) | bit(libc::SIGUSR2), 0xa00);
+    }
+}
