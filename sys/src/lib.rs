@@ -332,3 +332,42 @@ pub fn parse_seconds(s: &[u8]) -> Option<Duration> {
     }
     (ms > 0).then(|| Duration::from_millis(ms))
 }
+
+/// The CPUs this process may run on.
+#[derive(Clone, Copy)]
+pub struct CpuSet(libc::cpu_set_t);
+
+impl CpuSet {
+    /// The set in force now.
+    pub fn current() -> Option<CpuSet> {
+        // SAFETY: cpu_set_t is plain data that sched_getaffinity fills in.
+        let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+        // SAFETY: set is valid and its size is passed.
+        let ok = unsafe { libc::sched_getaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &mut set) } == 0;
+        ok.then_some(CpuSet(set))
+    }
+
+    /// The set of just `cpu`.
+    pub fn only(cpu: usize) -> CpuSet {
+        // SAFETY: cpu_set_t is plain data; all zeros is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+        if cpu < libc::CPU_SETSIZE as usize {
+            // SAFETY: cpu is within the set's capacity.
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+        CpuSet(set)
+    }
+
+    /// Makes this the set of the calling process; false if refused.
+    pub fn apply(&self) -> bool {
+        // SAFETY: the set is valid and its size is passed; 0 is this process.
+        unsafe { libc::sched_setaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &self.0) == 0 }
+    }
+}
+
+/// The CPU the caller is running on.
+pub fn current_cpu() -> Option<usize> {
+    // SAFETY: sched_getcpu has no preconditions.
+    let cpu = unsafe { libc::sched_getcpu() };
+    (cpu >= 0).then_some(cpu as usize)
+}

@@ -1,0 +1,67 @@
+//! The fuzz findings, on stable: every input kept in `fuzz/corpus/<target>/`
+//! and every crash ever found, kept in `fuzz/regressions/<target>/`, run
+//! through the same checks as the fuzz targets (`tests/fuzz_checks/`).
+
+mod fuzz_checks;
+
+use std::fs;
+use std::panic;
+use std::path::{Path, PathBuf};
+
+/// The files of `fuzz/<kind>/<target>/`, sorted; none if it does not exist.
+fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz")
+        .join(kind)
+        .join(target);
+    let mut files: Vec<PathBuf> = match fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .map(|e| e.expect("a readable directory entry").path())
+            .filter(|p| p.is_file())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    files
+}
+
+/// Runs `check` on every file, then fails naming each one that panicked.
+fn replay(files: &[PathBuf], check: fn(&[u8])) {
+    let failed: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            let data = fs::read(path).expect("a readable input");
+            panic::catch_unwind(|| check(&data)).is_err()
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(failed.is_empty(), "failing inputs:\n{}", failed.join("\n"));
+}
+
+fn corpus(target: &str, check: fn(&[u8])) {
+    let files = inputs("corpus", target);
+    assert!(!files.is_empty(), "no corpus for {target}");
+    replay(&files, check);
+}
+
+#[test]
+fn corpus_decode() {
+    corpus("decode", fuzz_checks::decode);
+}
+
+#[test]
+fn corpus_roundtrip() {
+    corpus("roundtrip", fuzz_checks::roundtrip);
+}
+
+#[test]
+fn corpus_frame_parse() {
+    corpus("frame_parse", fuzz_checks::frame_parse);
+}
+
+#[test]
+fn regressions() {
+    replay(&inputs("regressions", "decode"), fuzz_checks::decode);
+    replay(&inputs("regressions", "roundtrip"), fuzz_checks::roundtrip);
+    replay(&inputs("regressions", "frame_parse"), fuzz_checks::frame_parse);
+}
