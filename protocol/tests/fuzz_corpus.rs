@@ -63,5 +63,8 @@ fn corpus_frame_parse() {
 fn regressions() {
     replay(&inputs("regressions", "decode"), fuzz_checks::decode);
     replay(&inputs("regressions", "roundtrip"), fuzz_checks::roundtrip);
-    replay(&inputs("regressions", "frame_parse"), fuzz_checks::frame_parse);
+    replay(
+        &inputs("regressions", "frame_parse"),
+        fuzz_checks::frame_parse,
+    );
 }

@@ -91,7 +91,10 @@ impl OwnedFrame {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Expect {
     NeedMore,
-    Byte { value: u8, offset: usize },
+    Byte {
+        value: u8,
+        offset: usize,
+    },
     /// The bit completed a frame: these are its bytes.
     End(Vec<u8>),
 }
@@ -169,11 +172,17 @@ fn feed_and_check(decoder: &mut FrameDecoder, model: &mut ModelDecoder, bit: boo
     let bytes = match (expect, got) {
         (Expect::End(bytes), got @ (Ok(_) | Err(Some(_)))) => {
             let parsed = Frame::parse(&bytes).map(|f| OwnedFrame::of(&f));
-            assert_eq!(got, parsed.map_err(Some), "decoder disagrees with parse on {bytes:02x?}");
+            assert_eq!(
+                got,
+                parsed.map_err(Some),
+                "decoder disagrees with parse on {bytes:02x?}"
+            );
             bytes
         }
         (Expect::End(bytes), Err(None)) => panic!("decoder missed the end of {bytes:02x?}"),
-        (expect, Ok(_) | Err(Some(_))) => panic!("decoder ended a frame early: expected {expect:?}"),
+        (expect, Ok(_) | Err(Some(_))) => {
+            panic!("decoder ended a frame early: expected {expect:?}")
+        }
         (_, Err(None)) => return,
     };
     let body = bytes.len() - frame::CRC_LEN;
@@ -184,7 +193,11 @@ fn feed_and_check(decoder: &mut FrameDecoder, model: &mut ModelDecoder, bit: boo
         assert_eq!(decoder.payload(), f.payload);
         let mut buf = [0u8; frame::MAX_FRAME_LEN];
         let n = f.emit(&mut buf).expect("a parsed frame emits");
-        assert_eq!(&buf[..n], &bytes[..], "parse then emit gives the bytes back");
+        assert_eq!(
+            &buf[..n],
+            &bytes[..],
+            "parse then emit gives the bytes back"
+        );
     }
 }
 
@@ -446,7 +459,10 @@ impl DecodeHarness {
                     from, first, last, ..
                 } => {
                     let open = &mut self.in_message[from as usize];
-                    assert_eq!(*open, !first, "{from}: FIRST must open a message, and only that");
+                    assert_eq!(
+                        *open, !first,
+                        "{from}: FIRST must open a message, and only that"
+                    );
                     *open = !last;
                 }
                 Act::Abandoned { pid, .. } => self.in_message[pid as usize] = false,
@@ -648,7 +664,10 @@ impl DecodeHarness {
                 }
                 Act::Send(pid, Signal::Usr2) => {
                     assert!(self.queue.contains(&pid), "keepalive to {pid}, not queued");
-                    assert!(!kept_alive.contains(&pid), "two keepalives to {pid} at once");
+                    assert!(
+                        !kept_alive.contains(&pid),
+                        "two keepalives to {pid} at once"
+                    );
                     kept_alive.push(pid);
                 }
                 Act::Deliver { .. } => panic!("delivered on a timer: {act:?}"),
@@ -659,7 +678,10 @@ impl DecodeHarness {
 
         match &self.session {
             Some(s) => {
-                assert!(now <= s.last_heard + self.config.session_timeout, "session overdue");
+                assert!(
+                    now <= s.last_heard + self.config.session_timeout,
+                    "session overdue"
+                );
                 assert!(now <= s.next_probe, "probe overdue");
             }
             None => assert!(self.queue.is_empty(), "no session, yet a queue"),
@@ -715,9 +737,29 @@ const PACES: [Duration; 16] = [
     Duration::from_millis(19),
 ];
 
+/// Time a client takes between two messages, by the third input byte.
+const PAUSES: [Duration; 16] = [
+    Duration::ZERO,
+    Duration::ZERO,
+    Duration::ZERO,
+    Duration::ZERO,
+    Duration::ZERO,
+    Duration::ZERO,
+    Duration::ZERO,
+    Duration::ZERO,
+    Duration::from_millis(1),
+    Duration::from_millis(25),
+    Duration::from_millis(150),
+    Duration::from_secs(1),
+    Duration::from_millis(2500),
+    Duration::from_millis(3500),
+    Duration::from_secs(6),
+    Duration::from_secs(60),
+];
+
 /// Text to frames to bits and back, then whole conversations.
 ///
-/// Input: two option bytes, then text (made valid with
+/// Input: three option bytes, then text (made valid with
 /// `String::from_utf8_lossy`).
 /// 1. `split_point` on the raw bytes never cuts a character and always makes
 ///    progress.
@@ -728,18 +770,20 @@ const PACES: [Duration; 16] = [
 ///    from option byte 1) is always caught.
 /// 3. The text, split into messages at `'\n'`, sent by one `Sender` (or, if
 ///    option bit 3, two taking turns) to a `Receiver` over a lossless channel
-///    at a pace from option byte 0: every message is delivered once, whole
+///    at a pace from option byte 0, each client pausing between its messages
+///    (`PAUSES[byte 2 & 15]`) as a user would: every message is delivered once, whole
 ///    and in order, nothing is rejected, retried or taken for a duplicate,
 ///    SEQ alternates frame after frame, and each sender ends `Done`.
 pub fn roundtrip(data: &[u8]) {
     let mut input = Input(data);
     let opts = input.byte_or_zero();
     let flip = input.byte_or_zero();
+    let pause = PAUSES[(input.byte_or_zero() & 15) as usize];
     let raw = input.0;
     check_split_point(raw);
     let text = String::from_utf8_lossy(raw);
     frames_roundtrip(&text, opts, flip);
-    conversation(&text, opts, flip);
+    conversation(&text, opts, flip, pause);
 }
 
 fn check_split_point(raw: &[u8]) {
@@ -784,7 +828,9 @@ fn frames_roundtrip(text: &str, opts: u8, flip: u8) {
             payload,
         };
         let mut buf = [0u8; frame::MAX_FRAME_LEN];
-        let len = frame.emit(&mut buf).expect("a split_point chunk fits a frame");
+        let len = frame
+            .emit(&mut buf)
+            .expect("a split_point chunk fits a frame");
         assert_eq!(len, frame.buffer_len());
         assert_eq!(frame.emit(&mut buf[..len - 1]), Err(Error::BufferTooSmall));
         let bytes = &buf[..len];
@@ -807,7 +853,10 @@ fn frames_roundtrip(text: &str, opts: u8, flip: u8) {
         let at = flip as usize % (8 * len);
         let mut bad = bytes.to_vec();
         bad[at / 8] ^= 0x80 >> (at % 8);
-        assert!(Frame::parse(&bad).is_err(), "bit {at} flipped, still parses");
+        assert!(
+            Frame::parse(&bad).is_err(),
+            "bit {at} flipped, still parses"
+        );
         let mut decoder = FrameDecoder::new();
         let mut model = ModelDecoder::default();
         let mut verdicts = Vec::new();
@@ -831,6 +880,8 @@ struct Client {
     messages: VecDeque<String>,
     /// Bytes of the front message already loaded.
     loaded: usize,
+    /// When the next message may start, once the last one is done.
+    resume: Option<Duration>,
     /// Frames loaded so far, and bytes.
     frames: u64,
     bytes: u64,
@@ -851,6 +902,7 @@ impl Client {
             tx: Sender::new(SenderConfig::default(), now),
             messages: VecDeque::new(),
             loaded: 0,
+            resume: None,
             frames: 0,
             bytes: 0,
             delivered: Vec::new(),
@@ -884,7 +936,7 @@ impl Client {
     }
 }
 
-fn conversation(text: &str, opts: u8, seed: u8) {
+fn conversation(text: &str, opts: u8, seed: u8, pause: Duration) {
     let pace = PACES[(opts >> 4) as usize];
     let mut now = Duration::ZERO;
     let mut clients = if opts & 8 != 0 {
@@ -908,7 +960,10 @@ fn conversation(text: &str, opts: u8, seed: u8) {
 
     loop {
         steps += 1;
-        assert!(steps < 4 * total_bits + 1000, "the conversation does not end");
+        assert!(
+            steps < 4 * total_bits + 1000,
+            "the conversation does not end"
+        );
         // Who goes first this round: a cheap xorshift.
         rng ^= rng << 13;
         rng ^= rng >> 17;
@@ -920,15 +975,28 @@ fn conversation(text: &str, opts: u8, seed: u8) {
         let mut sent = None;
         for j in 0..k {
             let c = &mut clients[(start + j) % k];
+            if c.frames == 0 && c.messages.is_empty() {
+                finished += 1; // no message at all: this client never starts
+                continue;
+            }
             match c.tx.poll(now) {
-                // A client with no message at all never loads one.
-                Poll::NeedPayload if c.frames == 0 && c.messages.is_empty() => finished += 1,
                 Poll::NeedPayload => {
                     assert!(c.load_next(), "{}: asks for more than the text", c.pid);
                     loaded = true;
                 }
-                Poll::Done if c.load_next() => loaded = true,
-                Poll::Done => finished += 1,
+                Poll::Done if c.messages.is_empty() => finished += 1,
+                Poll::Done => match c.resume {
+                    Some(at) if at <= now => {
+                        c.resume = None;
+                        c.load_next();
+                        loaded = true;
+                    }
+                    Some(at) => wake = Some(wake.map_or(at, |w| w.min(at))),
+                    None => {
+                        c.resume = Some(now + pause);
+                        loaded = true;
+                    }
+                },
                 Poll::Wait { until } => {
                     assert!(until > now, "{}: waits for the past", c.pid);
                     wake = Some(wake.map_or(until, |w| w.min(until)));

@@ -1,0 +1,18 @@
+//! Link settings of a no_std, no_main binary; one comment per flag.
+fn main() {
+    // The C library provides the start-up code, the system call wrappers and
+    // memcpy & co. The libc crate links it too, except when some other crate
+    // in the build enables its "std" feature; say it here so that never matters.
+    println!("cargo:rustc-link-lib=c");
+    if std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("musl") {
+        for flag in [
+            "-Wl,-z,noseparate-code", // no page-aligned padding between code and headers
+            "-Wl,-z,norelro",         // no RELRO segment (static: nothing to relocate)
+            "-Wl,--build-id=none",    // no .note.gnu.build-id section
+            "-Wl,--gc-sections",      // drop every unreferenced function and datum
+            "-Wl,--no-eh-frame-hdr",  // panic = "abort": nothing unwinds
+        ] {
+            println!("cargo:rustc-link-arg-bins={flag}");
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! `client`: sends a message to a minitalk server, one bit per signal.
+//!
+//! A thin shell over [`minitalk_protocol::Sender`]: it checks its arguments
+//! before anything is sent, feeds the sender whole-character payloads from
+//! the command line or stdin, sends each bit with `kill`, and waits for each
+//! reply with `sigtimedwait` on blocked signals (no lost-wakeup race, always
+//! with a deadline). Only signals whose `si_pid` is the server's
+//! count as replies.
+//!
+//! Exit status: 0 the server confirmed the whole message; 1 delivery failed;
+//! 2 bad usage or bad input (nothing was sent).
+#![no_std]
+#![no_main]
+
+use core::time::Duration;
+
+use minitalk_protocol::frame::{split_point, MAX_PAYLOAD};
+use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig};
+use minitalk_sys::{self as sys, Line, SendError, SigSet, STDERR, STDIN, STDOUT};
+
+const HELP: &str = "\
+Usage: client [OPTIONS] <SERVER_PID> [MESSAGE]
+
+Sends MESSAGE (UTF-8 text) to the minitalk server with that PID, one bit per
+signal. Without MESSAGE, or with '-', reads the message from stdin to its end.
+
+Options:
+  --timeout SECS  give up when the server says nothing for SECS (default 3)
+  --stats         print a summary line on stderr when done
+  --progress      draw a progress bar on stderr (on by itself for long
+                  messages when stderr is a terminal); --no-progress: never
+  --no-pin        do not keep client and server on one CPU while sending
+  -q, --quiet     print nothing, not even errors: the exit status tells
+  -h, --help      this help
+  -V, --version
+
+Exit status:
+  0  the server confirmed the whole message
+  1  delivery failed: no answer in time, the server vanished or refused it
+  2  bad usage or bad input (bad PID, not a server, invalid UTF-8): nothing sent
+
+Examples:
+  client 4242 'Hello, world'
+  date | client 4242
+  client --stats --timeout 10 4242 - < book.txt
+";
+
+/// The stdin read-ahead: a message up to this size is checked whole before
+/// its first bit is sent.
+const READ_AHEAD: usize = 64 * 1024;
+
+struct Options {
+    pid: Pid,
+    message: Option<&'static [u8]>,
+    timeout: Duration,
+    stats: bool,
+    /// `None`: decide by the terminal and the size.
+    progress: Option<bool>,
+    quiet: bool,
+    /// Keep to one CPU (see the README's "Speed" section).
+    pin: bool,
+}
+
+/// Where the message comes from.
+struct Input {
+    arg: Option<&'static [u8]>,
+    buf: [u8; READ_AHEAD],
+    /// Bytes before `start` are sent; `start..valid` are checked UTF-8;
+    /// `valid..end` are read but not checked yet.
+    start: usize,
+    valid: usize,
+    end: usize,
+    eof: bool,
+    /// Bytes consumed before `buf[0]`.
+    offset: u64,
+}
+
+/// Invalid UTF-8 at this byte offset of the message.
+struct BadUtf8(u64);
+
+impl Input {
+    /// The next frame's payload and whether it ends the message.
+    fn next(&mut self) -> Result<(&str, bool), BadUtf8> {
+        if let Some(rest) = self.arg {
+            let n = split_point(rest);
+            self.arg = Some(&rest[n..]);
+            let text = core::str::from_utf8(&rest[..n]).map_err(|_| BadUtf8(0))?;
+            return Ok((text, n == rest.len()));
+        }
+        if self.valid - self.start < MAX_PAYLOAD && !self.eof {
+            self.fill()?;
+        }
+        let n = split_point(&self.buf[self.start..self.valid]);
+        let from = self.start;
+        self.start += n;
+        let last = self.eof && self.start == self.end;
+        let text = core::str::from_utf8(&self.buf[from..from + n]).map_err(|_| BadUtf8(self.offset + from as u64))?;
+        Ok((text, last))
+    }
+
+    /// Moves the unsent bytes to the front, reads until the buffer is full or
+    /// stdin ends, and checks what was read.
+    fn fill(&mut self) -> Result<(), BadUtf8> {
+        self.buf.copy_within(self.start..self.end, 0);
+        self.offset += self.start as u64;
+        self.valid -= self.start;
+        self.end -= self.start;
+        self.start = 0;
+        while self.end < READ_AHEAD && !self.eof {
+            match sys::read(STDIN, &mut self.buf[self.end..]) {
+                Some(0) | None => self.eof = true,
+                Some(n) => self.end += n,
+            }
+        }
+        match core::str::from_utf8(&self.buf[self.valid..self.end]) {
+            Ok(_) => self.valid = self.end,
+            // A character cut by the end of the buffer: checked with the next read.
+            Err(e) if e.error_len().is_none() && !self.eof => self.valid += e.valid_up_to(),
+            Err(e) => return Err(BadUtf8(self.offset + (self.valid + e.valid_up_to()) as u64)),
+        }
+        Ok(())
+    }
+
+    /// The message's size, when known before it is sent.
+    fn total(&self) -> Option<u64> {
+        match self.arg {
+            Some(a) => Some(a.len() as u64),
+            None => self.eof.then_some(self.offset + self.end as u64),
+        }
+    }
+}
+
+/// The C entry point: the C runtime calls it with the command line.
+#[no_mangle]
+pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
+    // SAFETY: argc and argv come from the C runtime's call of main.
+    let args = unsafe { sys::Args::new(argc, argv) };
+    let opts = match parse(&args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let fail = |code: i32, l: &mut Line| -> i32 {
+        if !opts.quiet {
+            l.println(STDERR);
+        }
+        code
+    };
+
+    // Checks that make sure the first signal cannot hurt anyone.
+    if opts.pid == sys::getpid() {
+        return fail(2, Line::new().str("client: ").u64(opts.pid as u64).str(" is this client's own PID; give the server's"));
+    }
+    match sys::proc::catches_usr(opts.pid) {
+        None => {
+            return fail(2, Line::new().str("client: no process has PID ").u64(opts.pid as u64).str("; start 'server' and use the PID it prints"));
+        }
+        Some(false) => {
+            return fail(2, Line::new().str("client: process ").u64(opts.pid as u64).str(" does not catch SIGUSR1 and SIGUSR2, so it is not a minitalk server (a signal could kill it); check the PID"));
+        }
+        Some(true) => {}
+    }
+
+    let mut input = Input { arg: opts.message, buf: [0; READ_AHEAD], start: 0, valid: 0, end: 0, eof: false, offset: 0 };
+    let bad_utf8 = |at: u64, sent: bool| -> i32 {
+        let mut l = Line::new();
+        l.str("client: the message is not valid UTF-8 (at byte ").u64(at).str(")");
+        if sent {
+            l.str("; stopped part way, the server discards the partial message");
+        } else {
+            l.str("; nothing was sent");
+        }
+        fail(2, &mut l)
+    };
+    match opts.message {
+        Some(m) => {
+            if let Err(e) = core::str::from_utf8(m) {
+                return bad_utf8(e.valid_up_to() as u64, false);
+            }
+        }
+        None => {
+            if let Err(BadUtf8(at)) = input.fill() {
+                return bad_utf8(at, false);
+            }
+        }
+    }
+
+    // Replies stay pending until sigtimedwait takes them: no lost wake-up.
+    // The handler never runs (the signals are blocked); it is there so that
+    // /proc shows this process catching them, which servers check before
+    // they answer (a process in sigtimedwait shows them neither caught nor
+    // blocked).
+    let usr = SigSet::usr();
+    usr.block();
+    // SAFETY: the handler does nothing at all: async-signal-safe.
+    unsafe {
+        sys::on_signal(libc::SIGUSR1, never_runs, &usr);
+        sys::on_signal(libc::SIGUSR2, never_runs, &usr);
+    }
+    // Stay on one CPU: the server moves to it while it serves us, and a
+    // signal round trip within one CPU costs a fraction of one across two.
+    if opts.pin {
+        if let Some(cpu) = sys::current_cpu() {
+            sys::CpuSet::only(cpu).apply();
+        }
+    }
+    let started = sys::now();
+    let config = SenderConfig { give_up: opts.timeout, ..SenderConfig::default() };
+    let mut tx = Sender::new(config, started);
+    let total = input.total();
+    let mut bar = Progress::new(opts.progress, total, started);
+    let mut sent_any = false;
+    loop {
+        let now = sys::now();
+        match tx.poll(now) {
+            Poll::Send(signal) => {
+                sent_any = true;
+                if let Err(e) = sys::send(opts.pid, signal) {
+                    let why = match e {
+                        SendError::NotPermitted => " belongs to another user: not permitted",
+                        SendError::NoProcess | SendError::BadPid => " has exited",
+                    };
+                    bar.clear();
+                    return fail(1, Line::new().str("client: delivery failed: the server (PID ").u64(opts.pid as u64).str(")").str(why));
+                }
+            }
+            Poll::Wait { until } => {
+                if let Some((signo, from)) = usr.wait(until.saturating_sub(now)) {
+                    if from == opts.pid {
+                        if let Some(signal) = sys::from_signo(signo) {
+                            tx.on_reply(signal, sys::now());
+                        }
+                    }
+                    // Anything else is a stray or a forgery: it does not count.
+                }
+            }
+            Poll::NeedPayload => {
+                bar.update(tx.stats().bytes, now);
+                match input.next() {
+                    Ok((payload, last)) => {
+                        // The payload is at most MAX_PAYLOAD whole characters: load cannot fail.
+                        let _ = tx.load(payload, last);
+                    }
+                    Err(BadUtf8(at)) => {
+                        bar.clear();
+                        return bad_utf8(at, sent_any);
+                    }
+                }
+            }
+            Poll::Done => {
+                bar.clear();
+                if opts.stats && !opts.quiet {
+                    stats_line(&tx, now - started);
+                }
+                return 0;
+            }
+            Poll::Failed(failure) => {
+                bar.clear();
+                let mut l = Line::new();
+                l.str("client: delivery failed: ");
+                if !sys::alive(opts.pid) {
+                    l.str("the server (PID ").u64(opts.pid as u64).str(") has exited");
+                } else if failure == Failure::Silent {
+                    l.str("no answer from the server (PID ").u64(opts.pid as u64).str(") for ").ms(opts.timeout.as_millis() as u64).str("; is it stopped? try a longer --timeout");
+                } else {
+                    l.str(failure.as_str()).str("; is PID ").u64(opts.pid as u64).str(" a minitalk server of this version?");
+                }
+                if opts.stats && !opts.quiet {
+                    stats_line(&tx, now - started);
+                }
+                return fail(1, &mut l);
+            }
+        }
+    }
+}
+
+/// The handler of the blocked `SIGUSR1` and `SIGUSR2`.
+extern "C" fn never_runs(_: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) {}
+
+/// `--stats`: bytes, bits, signals, retries, time, bits/s.
+fn stats_line(tx: &Sender, elapsed: Duration) {
+    let s = tx.stats();
+    let us = elapsed.as_micros().max(1) as u64;
+    Line::new()
+        .str("client: ")
+        .u64(s.bytes)
+        .str(" bytes, ")
+        .u64(s.bytes * 8)
+        .str(" bits, ")
+        .u64(s.signals)
+        .str(" signals, ")
+        .u64(s.retries)
+        .str(" retries, ")
+        .ms(us / 1000)
+        .str(", ")
+        .rate(s.bytes * 8_000_000 / us)
+        .println(STDERR);
+}
+
+/// The `--progress` bar, redrawn in place on stderr.
+struct Progress {
+    on: bool,
+    total: Option<u64>,
+    started: Duration,
+    drawn: Duration,
+}
+
+impl Progress {
+    /// Messages at least this long get a bar by themselves on a terminal.
+    const AUTO_BYTES: u64 = 4096;
+    const EVERY: Duration = Duration::from_millis(100);
+
+    fn new(wanted: Option<bool>, total: Option<u64>, started: Duration) -> Self {
+        let on = wanted.unwrap_or_else(|| sys::isatty(STDERR) && total.is_none_or(|t| t >= Self::AUTO_BYTES));
+        Progress { on, total, started, drawn: Duration::ZERO }
+    }
+
+    fn update(&mut self, bytes: u64, now: Duration) {
+        if !self.on || now < self.drawn + Self::EVERY {
+            return;
+        }
+        self.drawn = now;
+        let us = (now - self.started).as_micros().max(1) as u64;
+        let rate = bytes * 8_000_000 / us;
+        let mut l = Line::new();
+        l.str("\r\x1b[K");
+        if let Some(total) = self.total.filter(|t| *t > 0) {
+            let width = 30;
+            let done = (bytes * width / total) as usize;
+            l.byte(b'[');
+            for i in 0..width as usize {
+                l.byte(if i < done { b'#' } else { b'.' });
+            }
+            l.str("] ").u64(bytes * 100 / total).str("%  ").u64(bytes).byte(b'/').u64(total);
+        } else {
+            l.u64(bytes);
+        }
+        l.str(" bytes  ").rate(rate);
+        if let Some(total) = self.total {
+            if rate > 0 {
+                l.str("  ETA ").ms((total - bytes) * 8_000 / rate);
+            }
+        }
+        l.print(STDERR);
+    }
+
+    fn clear(&self) {
+        if self.on && self.drawn > Duration::ZERO {
+            sys::write_all(STDERR, b"\r\x1b[K");
+        }
+    }
+}
+
+/// Reads the command line; `Err` holds the exit status.
+fn parse(args: &sys::Args) -> Result<Options, i32> {
+    let mut opts = Options { pid: 0, message: None, timeout: Duration::from_secs(3), stats: false, progress: None, quiet: false, pin: true };
+    let mut positional: [Option<&'static [u8]>; 2] = [None, None];
+    let mut count = 0;
+    let mut options_done = false;
+    let mut i = 1;
+    let usage = |l: &mut Line| -> i32 {
+        l.str("; try 'client --help'").println(STDERR);
+        2
+    };
+    while let Some(arg) = args.get(i) {
+        i += 1;
+        let is_option = !options_done && arg.len() > 1 && arg[0] == b'-' && !arg[1].is_ascii_digit();
+        if !is_option {
+            if count == 2 {
+                return Err(usage(Line::new().str("client: too many arguments (quote the message)")));
+            }
+            positional[count] = Some(arg);
+            count += 1;
+            continue;
+        }
+        match arg {
+            b"--" => options_done = true,
+            b"--stats" => opts.stats = true,
+            b"--progress" => opts.progress = Some(true),
+            b"--no-progress" => opts.progress = Some(false),
+            b"-q" | b"--quiet" => opts.quiet = true,
+            b"--no-pin" => opts.pin = false,
+            b"--timeout" => match args.get(i).and_then(sys::parse_seconds) {
+                Some(t) => {
+                    opts.timeout = t;
+                    i += 1;
+                }
+                None => return Err(usage(Line::new().str("client: --timeout needs a number of seconds, such as 5 or 0.5"))),
+            },
+            b"-h" | b"--help" => {
+                sys::write_all(STDOUT, HELP.as_bytes());
+                return Err(0);
+            }
+            b"-V" | b"--version" => {
+                Line::new().str("client (minitalk) ").str(env!("CARGO_PKG_VERSION")).println(STDOUT);
+                return Err(0);
+            }
+            _ => return Err(usage(Line::new().str("client: unknown option '").bytes(arg).str("'"))),
+        }
+    }
+    let Some(pid) = positional[0] else {
+        return Err(usage(Line::new().str("client: missing the server's PID")));
+    };
+    opts.pid = match sys::parse_pid(pid) {
+        Some(p) => p,
+        None => {
+            let mut l = Line::new();
+            l.str("client: invalid PID '").bytes(pid).str("': expected a process ID from 1 to 4194304, digits only; nothing was sent");
+            if !opts.quiet {
+                l.println(STDERR);
+            }
+            return Err(2);
+        }
+    };
+    opts.message = positional[1].filter(|m| *m != b"-");
+    Ok(opts)
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    // SAFETY: abort never returns. No panic is expected (see the protocol crate).
+    unsafe { libc::abort() }
+}
+
+/// Unoptimised builds link a `core` compiled for unwinding, which names this
+/// symbol; with `panic = "abort"` it is never called.
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}

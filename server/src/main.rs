@@ -1,0 +1,369 @@
+//! `server`: prints the messages that minitalk clients send it, one bit per
+//! signal.
+//!
+//! A thin shell over [`minitalk_protocol::Receiver`]:
+//! - the `SIGUSR1`/`SIGUSR2` handlers (installed with `sigaction(SA_SIGINFO)`)
+//!   only push `(si_pid, signal)` into a lock-free ring of atomics;
+//! - the main loop sleeps in `ppoll` (the only place where signals are
+//!   unblocked, so none can slip between a check and the sleep), feeds the
+//!   ring to the receiver, and carries out what it asks: acknowledgements
+//!   with `kill`, text to stdout, liveness checks through `/proc`.
+//!
+//! Output contract: the first line on stdout is `server PID <pid>`; then each
+//! verified message, exactly as sent, followed by `\n`. Everything else goes
+//! to stderr.
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::time::Duration;
+
+use minitalk_protocol::{Aborted, Heard, MessageBuffer, Note, Output, Pid, Receiver, ReceiverConfig, Signal};
+use minitalk_sys::{self as sys, Line, SigSet, STDERR, STDOUT};
+
+/// Messages up to this size are held and printed whole, or not at all.
+const HOLD: usize = 64 * 1024;
+/// Clients that can wait in line at once.
+const QUEUE: usize = 128;
+
+const HELP: &str = "\
+Usage: server [--trace] [--stats] [--no-pin]
+
+Prints its PID, then every message that a minitalk client sends to it,
+each followed by a newline, once its checksums are verified. Serves one
+client at a time; others wait their turn in arrival order.
+
+Options:
+  --trace      show every signal, byte, character, frame and client on stderr
+  --stats      one line per message on stderr: sender, bytes, time, bits/s
+  --no-pin     do not move to the client's CPU while serving it
+  -h, --help   this help
+  -V, --version
+
+Stops cleanly (exit 0) on SIGINT or SIGTERM.
+";
+
+// --- What the signal handlers share with the main loop ------------------
+
+/// Slots of the ring between the handlers and the main loop.
+const RING: usize = 64;
+/// Signals as `pid << 8 | signo`, written by the handlers only.
+static RING_SLOTS: [AtomicU64; RING] = [const { AtomicU64::new(0) }; RING];
+/// Slots written so far (by the handlers).
+static RING_HEAD: AtomicUsize = AtomicUsize::new(0);
+/// Slots read so far (by the main loop).
+static RING_TAIL: AtomicUsize = AtomicUsize::new(0);
+/// SIGINT or SIGTERM arrived.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Handler of `SIGUSR1` and `SIGUSR2`: async-signal-safe, it only touches
+/// atomics. Both signals are masked while it runs, so there is one producer.
+extern "C" fn on_usr(signo: i32, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel hands an SA_SIGINFO handler a valid siginfo_t.
+    let (code, pid) = unsafe { ((*info).si_code, (*info).si_pid()) };
+    if code != libc::SI_USER || pid < 1 {
+        return; // not sent with kill(2) by a process: nobody to answer
+    }
+    let head = RING_HEAD.load(Ordering::Relaxed);
+    if head - RING_TAIL.load(Ordering::Acquire) < RING {
+        RING_SLOTS[head % RING].store((pid as u64) << 8 | signo as u64, Ordering::Relaxed);
+        RING_HEAD.store(head + 1, Ordering::Release);
+    }
+    // A full ring drops the signal: the sender times out and retries.
+}
+
+/// Handler of `SIGINT` and `SIGTERM`.
+extern "C" fn on_stop(_: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// The next signal from the ring.
+fn pop() -> Option<(Pid, Signal)> {
+    loop {
+        let tail = RING_TAIL.load(Ordering::Relaxed);
+        if tail == RING_HEAD.load(Ordering::Acquire) {
+            return None;
+        }
+        let v = RING_SLOTS[tail % RING].load(Ordering::Relaxed);
+        RING_TAIL.store(tail + 1, Ordering::Release);
+        if let Some(signal) = sys::from_signo((v & 0xff) as i32) {
+            return Some(((v >> 8) as Pid, signal));
+        }
+    }
+}
+
+// --- The main loop -------------------------------------------------------
+
+/// What `--trace` and `--stats` remember between events.
+struct Show {
+    trace: bool,
+    stats: bool,
+    /// When the current session started.
+    since: Duration,
+    /// Payload bytes of the current message so far.
+    bytes: u64,
+    /// The current frame's LEN byte, for `--trace`.
+    frame_len: usize,
+    /// A character being assembled, for `--trace`.
+    utf8: [u8; 4],
+    utf8_len: usize,
+}
+
+/// The C entry point: the C runtime calls it with the command line.
+#[no_mangle]
+pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
+    // SAFETY: argc and argv come from the C runtime's call of main.
+    let args = unsafe { sys::Args::new(argc, argv) };
+    let mut pin = true;
+    let mut show = Show { trace: false, stats: false, since: Duration::ZERO, bytes: 0, frame_len: 0, utf8: [0; 4], utf8_len: 0 };
+    for i in 1..args.len() {
+        match args.get(i).unwrap_or_default() {
+            b"--trace" => show.trace = true,
+            b"--stats" => show.stats = true,
+            b"--no-pin" => pin = false,
+            b"-h" | b"--help" => {
+                sys::write_all(STDOUT, HELP.as_bytes());
+                return 0;
+            }
+            b"-V" | b"--version" => {
+                Line::new().str("server (minitalk) ").str(env!("CARGO_PKG_VERSION")).println(STDOUT);
+                return 0;
+            }
+            other => {
+                Line::new().str("server: unknown option '").bytes(other).str("'; try 'server --help'").println(STDERR);
+                return 2;
+            }
+        }
+    }
+
+    // Our signals are blocked except inside ppoll, where they run the handlers.
+    let ours = SigSet::usr().with(libc::SIGINT).with(libc::SIGTERM);
+    ours.block();
+    // SAFETY: on_usr and on_stop only touch atomics: async-signal-safe.
+    unsafe {
+        sys::on_signal(libc::SIGUSR1, on_usr, &ours);
+        sys::on_signal(libc::SIGUSR2, on_usr, &ours);
+        sys::on_signal(libc::SIGINT, on_stop, &ours);
+        sys::on_signal(libc::SIGTERM, on_stop, &ours);
+    }
+    let sleep_mask = SigSet::empty();
+
+    Line::new().str("server PID ").u64(sys::getpid() as u64).println(STDOUT);
+
+    let all_cpus = sys::CpuSet::current();
+    let mut pinned_to = None;
+    let mut rx: Receiver<QUEUE> = Receiver::new(ReceiverConfig::default());
+    let mut held: MessageBuffer<HOLD> = MessageBuffer::new();
+    while !STOP.load(Ordering::Relaxed) {
+        while let Some((pid, signal)) = pop() {
+            let now = sys::now();
+            if !rx.knows(pid) && sys::proc::catches_usr(pid) != Some(true) {
+                if show.trace {
+                    Line::new().str("trace: ignored a signal from ").u64(pid as u64).str(": it does not catch SIGUSR1 and SIGUSR2").println(STDERR);
+                }
+                continue;
+            }
+            let new = !rx.knows(pid);
+            let heard = rx.on_signal(pid, signal, now);
+            if new {
+                // "serving" or "waits" first, then what the signal carried.
+                drain(&mut rx, &mut held, &mut show, now);
+            }
+            if show.trace {
+                show.heard(pid, signal, heard);
+            }
+            drain(&mut rx, &mut held, &mut show, now);
+        }
+        drain(&mut rx, &mut held, &mut show, sys::now());
+        // Share the client's CPU while serving it: a round trip within one
+        // CPU costs a fraction of one across two (README, "Speed").
+        if pin && rx.serving() != pinned_to {
+            pinned_to = rx.serving();
+            match pinned_to.and_then(sys::proc::last_cpu) {
+                Some(cpu) => sys::CpuSet::only(cpu).apply(),
+                None => all_cpus.is_some_and(|set| set.apply()),
+            };
+        }
+        let timeout = rx.poll_timeout().map(|t| t.saturating_sub(sys::now()));
+        sys::sleep_with_mask(timeout, &sleep_mask);
+    }
+    if let Aborted::Truncated { bytes } = held.abort(|b| {
+        sys::write_all(STDOUT, b);
+    }) {
+        Line::new().str("server: stopped during a message; printed ").u64(bytes).str(" bytes of it").println(STDERR);
+    }
+    0
+}
+
+/// Carries out everything the receiver asks for at `now`.
+fn drain(rx: &mut Receiver<QUEUE>, held: &mut MessageBuffer<HOLD>, show: &mut Show, now: Duration) {
+    loop {
+        let mut gone = None;
+        match rx.poll(now) {
+            None => return,
+            Some(Output::Send { to, signal }) => {
+                if sys::send(to, signal).is_err() {
+                    gone = Some(to);
+                }
+            }
+            Some(Output::Deliver { payload, first, last, .. }) => {
+                show.bytes = if first { 0 } else { show.bytes } + payload.len() as u64;
+                if show.trace {
+                    Line::new().str("\ntrace: frame verified (CRC-32C ok): ").u64(payload.len() as u64).str(" bytes accepted, reply SIGUSR2").println(STDERR);
+                }
+                held.push(payload.as_bytes(), first, last, |b| {
+                    sys::write_all(STDOUT, b);
+                });
+            }
+            Some(Output::Abandoned { pid, vanished }) => {
+                let why = if vanished { "the client vanished" } else { "the client fell silent" };
+                let mut line = Line::new();
+                match held.abort(|b| {
+                    sys::write_all(STDOUT, b);
+                }) {
+                    Aborted::Truncated { bytes } => {
+                        line.str("server: message from ").u64(pid as u64).str(" truncated after ").u64(bytes).str(" bytes: ").str(why);
+                    }
+                    Aborted::Discarded { bytes } if show.trace || show.stats => {
+                        line.str("server: message from ").u64(pid as u64).str(" discarded (").u64(bytes).str(" bytes held): ").str(why);
+                    }
+                    _ if show.trace => {
+                        line.str("trace: session of ").u64(pid as u64).str(" dropped: ").str(why);
+                    }
+                    _ => {}
+                }
+                if !line.as_bytes().is_empty() {
+                    line.println(STDERR);
+                }
+            }
+            Some(Output::CheckAlive(pid)) => {
+                if !sys::alive(pid) {
+                    gone = Some(pid);
+                }
+            }
+            Some(Output::Note(note)) => show.note(note, now),
+        }
+        if let Some(pid) = gone {
+            rx.peer_gone(pid, now);
+        }
+    }
+}
+
+impl Show {
+    /// `--trace` of one signal: bits accumulate on a line per byte.
+    fn heard(&mut self, pid: Pid, signal: Signal, heard: Heard) {
+        let mut l = Line::new();
+        match heard {
+            Heard::Waiting => {
+                l.str("trace: ").u64(pid as u64).str(" knocked; told to wait (SIGUSR2)").println(STDERR);
+                return;
+            }
+            Heard::Bit | Heard::Byte { .. } | Heard::FrameEnd => {}
+        }
+        l.byte(if signal.bit() { b'1' } else { b'0' });
+        let Heard::Byte { value, offset } = heard else {
+            if heard == Heard::FrameEnd {
+                l.str(" (CRC)\n");
+            }
+            return l.print(STDERR);
+        };
+        l.str(" = 0x").hex(value).str("  ");
+        match offset {
+            0 => {
+                l.str("flags:");
+                for (mask, name) in [(0x80, " FIRST"), (0x40, " LAST")] {
+                    if value & mask != 0 {
+                        l.str(name);
+                    }
+                }
+                l.str(" seq ").u64(u64::from(value >> 5 & 1)).str(" version ").u64(u64::from(value & 0x1f));
+            }
+            1 => {
+                self.frame_len = value as usize;
+                l.str("length: ").u64(value as u64).str(" bytes");
+            }
+            n if n < 2 + self.frame_len => self.char_byte(&mut l, value),
+            _ => {
+                l.str("CRC-32C");
+            }
+        }
+        l.println(STDERR);
+        // The next byte's line starts with who sends it.
+        l.str("  ").u64(pid as u64).str(" <- ").print(STDERR);
+    }
+
+    /// `--trace` of a payload byte: the character once its bytes are in.
+    fn char_byte(&mut self, l: &mut Line, value: u8) {
+        l.str("text byte");
+        if value & 0xC0 != 0x80 {
+            self.utf8_len = 0;
+        }
+        if self.utf8_len < 4 {
+            self.utf8[self.utf8_len] = value;
+            self.utf8_len += 1;
+        }
+        if let Ok(c) = core::str::from_utf8(&self.utf8[..self.utf8_len]) {
+            l.str(" -> '");
+            match c {
+                "\n" => l.str("\\n"),
+                "\t" => l.str("\\t"),
+                _ => l.str(c),
+            };
+            l.str("'");
+            self.utf8_len = 0;
+        }
+    }
+
+    /// `--trace` and `--stats` of the receiver's notes.
+    fn note(&mut self, note: Note, now: Duration) {
+        let mut l = Line::new();
+        match note {
+            Note::Serving(pid) => {
+                self.since = now;
+                self.bytes = 0;
+                if self.trace {
+                    l.str("trace: serving ").u64(pid as u64).str(" (bits: SIGUSR1 = 0, SIGUSR2 = 1; each acknowledged)\n");
+                    l.str("  ").u64(pid as u64).str(" <- ");
+                    return l.print(STDERR);
+                }
+            }
+            Note::Finished(pid) if self.stats => {
+                let us = (now - self.since).as_micros().max(1) as u64;
+                l.str("server: ").u64(pid as u64).str(" sent ").u64(self.bytes).str(" bytes in ").ms(us / 1000).str(" (").rate(self.bytes * 8_000_000 / us).str(")");
+            }
+            _ if !self.trace => return,
+            Note::Finished(pid) => {
+                l.str("trace: message from ").u64(pid as u64).str(" complete and printed (").u64(self.bytes).str(" bytes)");
+            }
+            Note::Queued { pid, ahead } => {
+                l.str("trace: ").u64(pid as u64).str(" waits its turn, ").u64(ahead as u64).str(" ahead of it (told with SIGUSR2)");
+            }
+            Note::QueueFull(pid) => {
+                l.str("trace: queue full; ").u64(pid as u64).str(" will knock again");
+            }
+            Note::Rejected { pid, error } => {
+                l.str("\ntrace: frame from ").u64(pid as u64).str(" rejected: ").str(error.as_str()).str(" (reply SIGUSR1: send it again)");
+            }
+            Note::Duplicate(pid) => {
+                l.str("\ntrace: frame from ").u64(pid as u64).str(" is a copy of one already accepted: acknowledged, not printed again");
+            }
+            Note::GapReset { pid, bits } => {
+                l.str("\ntrace: ").u64(pid as u64).str(" fell silent; dropped ").u64(bits as u64).str(" bits of a partial frame");
+            }
+        }
+        if !l.as_bytes().is_empty() {
+            l.println(STDERR);
+        }
+    }
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    // SAFETY: abort never returns. No panic is expected (see the protocol crate).
+    unsafe { libc::abort() }
+}
+
+/// Unoptimised builds link a `core` compiled for unwinding, which names this
+/// symbol; with `panic = "abort"` it is never called.
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}

@@ -1,0 +1,148 @@
+//! Project commands, run with `cargo xtask <command>` (an alias in
+//! `.cargo/config.toml`):
+//!
+//! - `demo [MESSAGE]`: builds the binaries, starts a server, sends a message
+//!   (yours, or a default one in several scripts), shows what the server
+//!   printed and the client's statistics, and stops the server cleanly.
+//! - `test`: builds the release binaries, then runs every test of the
+//!   workspace against them.
+//! - `static`: builds the static musl binaries and prints their sizes.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+const DEFAULT_MESSAGE: &str = "Hello from minitalk! Привет, 世界! שלום, مرحبا 👋🏽";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(args.get(1).map(String::as_str).unwrap_or(DEFAULT_MESSAGE)),
+        Some("test") => test(),
+        Some("static") => static_build(),
+        _ => Err("usage: cargo xtask demo [MESSAGE] | test | static".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
+}
+
+/// Runs cargo with `args` in the workspace root; fails if it fails.
+fn cargo(args: &[&str], env: &[(&str, &Path)]) -> Result {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(args).current_dir(root());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    status.success().then_some(()).ok_or_else(|| format!("cargo {} failed ({status})", args.join(" ")))
+}
+
+/// Builds `server` and `client` in release mode; returns their folder.
+fn build() -> Result<PathBuf> {
+    cargo(&["build", "--release", "--quiet", "-p", "minitalk-server", "-p", "minitalk-client"], &[])?;
+    Ok(root().join("target/release"))
+}
+
+fn test() -> Result {
+    let bins = build()?;
+    cargo(&["test", "--workspace"], &[("MINITALK_BIN_DIR", &bins)])
+}
+
+fn static_build() -> Result {
+    let target = "x86_64-unknown-linux-musl";
+    cargo(&["build", "--release", "--target", target, "-p", "minitalk-server", "-p", "minitalk-client"], &[])?;
+    for bin in ["server", "client"] {
+        let path = root().join("target").join(target).join("release").join(bin);
+        let size = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+        println!("{:>7} bytes  {}", size, path.display());
+    }
+    Ok(())
+}
+
+/// Stops the server with SIGTERM when dropped, and reaps it.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        stop(&mut self.0);
+    }
+}
+
+/// Sends SIGTERM to a child we started (never to PID 0 or below) and waits.
+fn stop(child: &mut Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        if pid > 0 && matches!(child.try_wait(), Ok(None)) {
+            // SAFETY: kill has no memory-safety preconditions; pid is our child's.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn demo(message: &str) -> Result {
+    println!("== building the server and the client (release)");
+    let bins = build()?;
+    println!("== starting the server");
+    let child = Command::new(bins.join("server"))
+        .arg("--stats")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the server: {e}"))?;
+    let mut server = Server(child);
+    let mut out = BufReader::new(server.0.stdout.take().ok_or("no stdout")?);
+    let mut first = String::new();
+    out.read_line(&mut first).map_err(|e| e.to_string())?;
+    let pid = first.trim().rsplit(' ').next().unwrap_or("").to_string();
+    println!("   server says: {}", first.trim_end());
+
+    println!("== sending: {message}");
+    let started = Instant::now();
+    let client = Command::new(bins.join("client"))
+        .args(["--stats", &pid, message])
+        .output()
+        .map_err(|e| format!("cannot run the client: {e}"))?;
+    let elapsed = started.elapsed();
+    for line in String::from_utf8_lossy(&client.stderr).lines() {
+        println!("   client: {}", line.trim_start_matches("client: "));
+    }
+    println!("   client exit status: {} ({:.1} ms)", client.status.code().unwrap_or(-1), elapsed.as_secs_f64() * 1e3);
+
+    let mut printed = String::new();
+    out.read_line(&mut printed).map_err(|e| e.to_string())?;
+    println!("== the server printed:\n   {}", printed.trim_end_matches('\n'));
+
+    println!("== stopping the server (SIGTERM)");
+    let mut stderr = server.0.stderr.take().ok_or("no stderr")?;
+    stop(&mut server.0);
+    let mut diag = String::new();
+    let _ = stderr.read_to_string(&mut diag);
+    for line in diag.lines() {
+        println!("   server: {}", line.trim_start_matches("server: "));
+    }
+    println!("   server exit status: {}", server.0.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1));
+    if !client.status.success() || printed.trim_end_matches('\n') != message {
+        return Err("the message did not arrive intact".into());
+    }
+    println!("== done: try `target/release/server --trace` in one terminal and `target/release/client <PID> Hi` in another");
+    Ok(())
+}
