@@ -45,6 +45,11 @@ Examples:
   client --stats --timeout 10 4242 - < book.txt
 ";
 
+/// Whether `--stats` is built in (cargo feature `stats`).
+const STATS: bool = cfg!(feature = "stats");
+/// Whether `--progress` is built in (cargo feature `progress`).
+const PROGRESS: bool = cfg!(feature = "progress");
+
 /// The stdin read-ahead: a message up to this size is checked whole before
 /// its first bit is sent.
 const READ_AHEAD: usize = 64 * 1024;
@@ -248,7 +253,7 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
             }
             Poll::Done => {
                 bar.clear();
-                if opts.stats && !opts.quiet {
+                if STATS && opts.stats && !opts.quiet {
                     stats_line(&tx, now - started);
                 }
                 return 0;
@@ -264,7 +269,7 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
                 } else {
                     l.str(failure.as_str()).str("; is PID ").u64(opts.pid as u64).str(" a minitalk server of this version?");
                 }
-                if opts.stats && !opts.quiet {
+                if STATS && opts.stats && !opts.quiet {
                     stats_line(&tx, now - started);
                 }
                 return fail(1, &mut l);
@@ -310,7 +315,7 @@ impl Progress {
     const EVERY: Duration = Duration::from_millis(100);
 
     fn new(wanted: Option<bool>, total: Option<u64>, started: Duration) -> Self {
-        let on = wanted.unwrap_or_else(|| sys::isatty(STDERR) && total.is_none_or(|t| t >= Self::AUTO_BYTES));
+        let on = PROGRESS && wanted.unwrap_or_else(|| sys::isatty(STDERR) && total.is_none_or(|t| t >= Self::AUTO_BYTES));
         Progress { on, total, started, drawn: Duration::ZERO }
     }
 
@@ -374,8 +379,8 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
         }
         match arg {
             b"--" => options_done = true,
-            b"--stats" => opts.stats = true,
-            b"--progress" => opts.progress = Some(true),
+            b"--stats" if STATS => opts.stats = true,
+            b"--progress" if PROGRESS => opts.progress = Some(true),
             b"--no-progress" => opts.progress = Some(false),
             b"-q" | b"--quiet" => opts.quiet = true,
             b"--no-pin" => opts.pin = false,
@@ -417,8 +422,8 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    // SAFETY: abort never returns. No panic is expected (see the protocol crate).
-    unsafe { libc::abort() }
+    // No panic is expected (see the protocol crate); 101 is Rust's panic status.
+    sys::exit(101)
 }
 
 /// Unoptimised builds link a `core` compiled for unwinding, which names this

@@ -21,6 +21,11 @@ use core::time::Duration;
 use minitalk_protocol::{Aborted, Heard, MessageBuffer, Note, Output, Pid, Receiver, ReceiverConfig, Signal};
 use minitalk_sys::{self as sys, Line, SigSet, STDERR, STDOUT};
 
+/// Whether `--trace` is built in (cargo feature `trace`).
+const TRACE: bool = cfg!(feature = "trace");
+/// Whether `--stats` is built in (cargo feature `stats`).
+const STATS: bool = cfg!(feature = "stats");
+
 /// Messages up to this size are held and printed whole, or not at all.
 const HOLD: usize = 64 * 1024;
 /// Clients that can wait in line at once.
@@ -118,8 +123,8 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
     let mut show = Show { trace: false, stats: false, since: Duration::ZERO, bytes: 0, frame_len: 0, utf8: [0; 4], utf8_len: 0 };
     for i in 1..args.len() {
         match args.get(i).unwrap_or_default() {
-            b"--trace" => show.trace = true,
-            b"--stats" => show.stats = true,
+            b"--trace" if TRACE => show.trace = true,
+            b"--stats" if STATS => show.stats = true,
             b"--no-pin" => pin = false,
             b"-h" | b"--help" => {
                 sys::write_all(STDOUT, HELP.as_bytes());
@@ -158,7 +163,7 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
         while let Some((pid, signal)) = pop() {
             let now = sys::now();
             if !rx.knows(pid) && sys::proc::catches_usr(pid) != Some(true) {
-                if show.trace {
+                if TRACE && show.trace {
                     Line::new().str("trace: ignored a signal from ").u64(pid as u64).str(": it does not catch SIGUSR1 and SIGUSR2").println(STDERR);
                 }
                 continue;
@@ -169,7 +174,7 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
                 // "serving" or "waits" first, then what the signal carried.
                 drain(&mut rx, &mut held, &mut show, now);
             }
-            if show.trace {
+            if TRACE && show.trace {
                 show.heard(pid, signal, heard);
             }
             drain(&mut rx, &mut held, &mut show, now);
@@ -208,7 +213,7 @@ fn drain(rx: &mut Receiver<QUEUE>, held: &mut MessageBuffer<HOLD>, show: &mut Sh
             }
             Some(Output::Deliver { payload, first, last, .. }) => {
                 show.bytes = if first { 0 } else { show.bytes } + payload.len() as u64;
-                if show.trace {
+                if TRACE && show.trace {
                     Line::new().str("\ntrace: frame verified (CRC-32C ok): ").u64(payload.len() as u64).str(" bytes accepted, reply SIGUSR2").println(STDERR);
                 }
                 held.push(payload.as_bytes(), first, last, |b| {
@@ -224,10 +229,10 @@ fn drain(rx: &mut Receiver<QUEUE>, held: &mut MessageBuffer<HOLD>, show: &mut Sh
                     Aborted::Truncated { bytes } => {
                         line.str("server: message from ").u64(pid as u64).str(" truncated after ").u64(bytes).str(" bytes: ").str(why);
                     }
-                    Aborted::Discarded { bytes } if show.trace || show.stats => {
+                    Aborted::Discarded { bytes } if (TRACE && show.trace) || (STATS && show.stats) => {
                         line.str("server: message from ").u64(pid as u64).str(" discarded (").u64(bytes).str(" bytes held): ").str(why);
                     }
-                    _ if show.trace => {
+                    _ if TRACE && show.trace => {
                         line.str("trace: session of ").u64(pid as u64).str(" dropped: ").str(why);
                     }
                     _ => {}
@@ -321,17 +326,17 @@ impl Show {
             Note::Serving(pid) => {
                 self.since = now;
                 self.bytes = 0;
-                if self.trace {
+                if TRACE && self.trace {
                     l.str("trace: serving ").u64(pid as u64).str(" (bits: SIGUSR1 = 0, SIGUSR2 = 1; each acknowledged)\n");
                     l.str("  ").u64(pid as u64).str(" <- ");
                     return l.print(STDERR);
                 }
             }
-            Note::Finished(pid) if self.stats => {
+            Note::Finished(pid) if STATS && self.stats => {
                 let us = (now - self.since).as_micros().max(1) as u64;
                 l.str("server: ").u64(pid as u64).str(" sent ").u64(self.bytes).str(" bytes in ").ms(us / 1000).str(" (").rate(self.bytes * 8_000_000 / us).str(")");
             }
-            _ if !self.trace => return,
+            _ if !(TRACE && self.trace) => return,
             Note::Finished(pid) => {
                 l.str("trace: message from ").u64(pid as u64).str(" complete and printed (").u64(self.bytes).str(" bytes)");
             }
@@ -359,8 +364,8 @@ impl Show {
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    // SAFETY: abort never returns. No panic is expected (see the protocol crate).
-    unsafe { libc::abort() }
+    // No panic is expected (see the protocol crate); 101 is Rust's panic status.
+    sys::exit(101)
 }
 
 /// Unoptimised builds link a `core` compiled for unwinding, which names this

@@ -104,7 +104,7 @@ pub fn now() -> Duration {
 
 /// `d` as a `timespec`.
 pub fn timespec(d: Duration) -> libc::timespec {
-    libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as _ }
+    libc::timespec { tv_sec: d.as_secs() as _, tv_nsec: d.subsec_nanos() as _ }
 }
 
 /// A set of signals.
