@@ -13,6 +13,7 @@ fn main() {
     for flag in [
         "-Wl,-z,noseparate-code", // no page-aligned padding between headers, code and data
         "-Wl,-z,norelro",         // no RELRO segment (static: nothing to relocate)
+        "-Wl,-z,common-page-size=64", // data right after code in the file, not on the next page
         "-Wl,--build-id=none",    // no .note.gnu.build-id section
         "-Wl,--gc-sections",      // drop every unreferenced function and datum
         "-Wl,--no-eh-frame-hdr",  // panic = "abort": nothing unwinds
