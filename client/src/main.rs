@@ -54,6 +54,10 @@ const PROGRESS: bool = cfg!(feature = "progress");
 /// its first bit is sent.
 const READ_AHEAD: usize = 64 * 1024;
 
+/// Once sending, how long to wait for more input before a frame goes out
+/// with what there is (perhaps nothing): well within the server's patience.
+const INPUT_PATIENCE: Duration = Duration::from_millis(500);
+
 struct Options {
     pid: Pid,
     message: Option<&'static [u8]>,
@@ -99,22 +103,37 @@ impl Input {
         let from = self.start;
         self.start += n;
         let last = self.eof && self.start == self.end;
-        let text = core::str::from_utf8(&self.buf[from..from + n]).map_err(|_| BadUtf8(self.offset + from as u64))?;
+        let text = core::str::from_utf8(&self.buf[from..from + n])
+            .map_err(|_| BadUtf8(self.offset + from as u64))?;
         Ok((text, last))
     }
 
     /// Moves the unsent bytes to the front, reads until the buffer is full or
-    /// stdin ends, and checks what was read.
+    /// stdin ends, and checks what was read. Once part of the message is
+    /// sent, one read that brings something is enough, and so is waiting
+    /// [`INPUT_PATIENCE`] for a read that brings nothing: a slow writer must
+    /// not leave the server without a signal for longer than it waits for a
+    /// silent client. The caller then sends what there is, an empty frame if
+    /// need be, which keeps the session alive.
     fn fill(&mut self) -> Result<(), BadUtf8> {
+        let sending = self.offset + self.start as u64 > 0;
         self.buf.copy_within(self.start..self.end, 0);
         self.offset += self.start as u64;
         self.valid -= self.start;
         self.end -= self.start;
         self.start = 0;
         while self.end < READ_AHEAD && !self.eof {
+            if sending && !sys::readable(STDIN, INPUT_PATIENCE) {
+                break;
+            }
             match sys::read(STDIN, &mut self.buf[self.end..]) {
                 Some(0) | None => self.eof = true,
-                Some(n) => self.end += n,
+                Some(n) => {
+                    self.end += n;
+                    if sending {
+                        break;
+                    }
+                }
             }
         }
         match core::str::from_utf8(&self.buf[self.valid..self.end]) {
@@ -136,8 +155,12 @@ impl Input {
 }
 
 /// The C entry point: the C runtime calls it with the command line.
+///
+/// # Safety
+///
+/// `argv` must hold `argc` valid C strings, as the C runtime guarantees.
 #[no_mangle]
-pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
+pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
     // SAFETY: argc and argv come from the C runtime's call of main.
     let args = unsafe { sys::Args::new(argc, argv) };
     let opts = match parse(&args) {
@@ -153,11 +176,23 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
 
     // Checks that make sure the first signal cannot hurt anyone.
     if opts.pid == sys::getpid() {
-        return fail(2, Line::new().str("client: ").u64(opts.pid as u64).str(" is this client's own PID; give the server's"));
+        return fail(
+            2,
+            Line::new()
+                .str("client: ")
+                .u64(opts.pid as u64)
+                .str(" is this client's own PID; give the server's"),
+        );
     }
     match sys::proc::catches_usr(opts.pid) {
         None => {
-            return fail(2, Line::new().str("client: no process has PID ").u64(opts.pid as u64).str("; start 'server' and use the PID it prints"));
+            return fail(
+                2,
+                Line::new()
+                    .str("client: no process has PID ")
+                    .u64(opts.pid as u64)
+                    .str("; start 'server' and use the PID it prints"),
+            );
         }
         Some(false) => {
             return fail(2, Line::new().str("client: process ").u64(opts.pid as u64).str(" does not catch SIGUSR1 and SIGUSR2, so it is not a minitalk server (a signal could kill it); check the PID"));
@@ -165,10 +200,20 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
         Some(true) => {}
     }
 
-    let mut input = Input { arg: opts.message, buf: [0; READ_AHEAD], start: 0, valid: 0, end: 0, eof: false, offset: 0 };
+    let mut input = Input {
+        arg: opts.message,
+        buf: [0; READ_AHEAD],
+        start: 0,
+        valid: 0,
+        end: 0,
+        eof: false,
+        offset: 0,
+    };
     let bad_utf8 = |at: u64, sent: bool| -> i32 {
         let mut l = Line::new();
-        l.str("client: the message is not valid UTF-8 (at byte ").u64(at).str(")");
+        l.str("client: the message is not valid UTF-8 (at byte ")
+            .u64(at)
+            .str(")");
         if sent {
             l.str("; stopped part way, the server discards the partial message");
         } else {
@@ -209,7 +254,10 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
         }
     }
     let started = sys::now();
-    let config = SenderConfig { give_up: opts.timeout, ..SenderConfig::default() };
+    let config = SenderConfig {
+        give_up: opts.timeout,
+        ..SenderConfig::default()
+    };
     let mut tx = Sender::new(config, started);
     let total = input.total();
     let mut bar = Progress::new(opts.progress, total, started);
@@ -225,7 +273,14 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
                         SendError::NoProcess | SendError::BadPid => " has exited",
                     };
                     bar.clear();
-                    return fail(1, Line::new().str("client: delivery failed: the server (PID ").u64(opts.pid as u64).str(")").str(why));
+                    return fail(
+                        1,
+                        Line::new()
+                            .str("client: delivery failed: the server (PID ")
+                            .u64(opts.pid as u64)
+                            .str(")")
+                            .str(why),
+                    );
                 }
             }
             Poll::Wait { until } => {
@@ -263,11 +318,20 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
                 let mut l = Line::new();
                 l.str("client: delivery failed: ");
                 if !sys::alive(opts.pid) {
-                    l.str("the server (PID ").u64(opts.pid as u64).str(") has exited");
+                    l.str("the server (PID ")
+                        .u64(opts.pid as u64)
+                        .str(") has exited");
                 } else if failure == Failure::Silent {
-                    l.str("no answer from the server (PID ").u64(opts.pid as u64).str(") for ").ms(opts.timeout.as_millis() as u64).str("; is it stopped? try a longer --timeout");
+                    l.str("no answer from the server (PID ")
+                        .u64(opts.pid as u64)
+                        .str(") for ")
+                        .ms(opts.timeout.as_millis() as u64)
+                        .str("; is it stopped? try a longer --timeout");
                 } else {
-                    l.str(failure.as_str()).str("; is PID ").u64(opts.pid as u64).str(" a minitalk server of this version?");
+                    l.str(failure.as_str())
+                        .str("; is PID ")
+                        .u64(opts.pid as u64)
+                        .str(" a minitalk server of this version?");
                 }
                 if STATS && opts.stats && !opts.quiet {
                     stats_line(&tx, now - started);
@@ -315,8 +379,16 @@ impl Progress {
     const EVERY: Duration = Duration::from_millis(100);
 
     fn new(wanted: Option<bool>, total: Option<u64>, started: Duration) -> Self {
-        let on = PROGRESS && wanted.unwrap_or_else(|| sys::isatty(STDERR) && total.is_none_or(|t| t >= Self::AUTO_BYTES));
-        Progress { on, total, started, drawn: Duration::ZERO }
+        let on = PROGRESS
+            && wanted.unwrap_or_else(|| {
+                sys::isatty(STDERR) && total.is_none_or(|t| t >= Self::AUTO_BYTES)
+            });
+        Progress {
+            on,
+            total,
+            started,
+            drawn: Duration::ZERO,
+        }
     }
 
     fn update(&mut self, bytes: u64, now: Duration) {
@@ -335,14 +407,19 @@ impl Progress {
             for i in 0..width as usize {
                 l.byte(if i < done { b'#' } else { b'.' });
             }
-            l.str("] ").u64(bytes * 100 / total).str("%  ").u64(bytes).byte(b'/').u64(total);
+            l.str("] ")
+                .u64(bytes * 100 / total)
+                .str("%  ")
+                .u64(bytes)
+                .byte(b'/')
+                .u64(total);
         } else {
             l.u64(bytes);
         }
         l.str(" bytes  ").rate(rate);
         if let Some(total) = self.total {
-            if rate > 0 {
-                l.str("  ETA ").ms((total - bytes) * 8_000 / rate);
+            if let Some(ms) = ((total - bytes) * 8_000).checked_div(rate) {
+                l.str("  ETA ").ms(ms);
             }
         }
         l.print(STDERR);
@@ -357,7 +434,15 @@ impl Progress {
 
 /// Reads the command line; `Err` holds the exit status.
 fn parse(args: &sys::Args) -> Result<Options, i32> {
-    let mut opts = Options { pid: 0, message: None, timeout: Duration::from_secs(3), stats: false, progress: None, quiet: false, pin: true };
+    let mut opts = Options {
+        pid: 0,
+        message: None,
+        timeout: Duration::from_secs(3),
+        stats: false,
+        progress: None,
+        quiet: false,
+        pin: true,
+    };
     let mut positional: [Option<&'static [u8]>; 2] = [None, None];
     let mut count = 0;
     let mut options_done = false;
@@ -368,10 +453,13 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
     };
     while let Some(arg) = args.get(i) {
         i += 1;
-        let is_option = !options_done && arg.len() > 1 && arg[0] == b'-' && !arg[1].is_ascii_digit();
+        let is_option =
+            !options_done && arg.len() > 1 && arg[0] == b'-' && !arg[1].is_ascii_digit();
         if !is_option {
             if count == 2 {
-                return Err(usage(Line::new().str("client: too many arguments (quote the message)")));
+                return Err(usage(
+                    Line::new().str("client: too many arguments (quote the message)"),
+                ));
             }
             positional[count] = Some(arg);
             count += 1;
@@ -389,17 +477,31 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
                     opts.timeout = t;
                     i += 1;
                 }
-                None => return Err(usage(Line::new().str("client: --timeout needs a number of seconds, such as 5 or 0.5"))),
+                None => {
+                    return Err(usage(Line::new().str(
+                        "client: --timeout needs a number of seconds, such as 5 or 0.5",
+                    )))
+                }
             },
             b"-h" | b"--help" => {
                 sys::write_all(STDOUT, HELP.as_bytes());
                 return Err(0);
             }
             b"-V" | b"--version" => {
-                Line::new().str("client (minitalk) ").str(env!("CARGO_PKG_VERSION")).println(STDOUT);
+                Line::new()
+                    .str("client (minitalk) ")
+                    .str(env!("CARGO_PKG_VERSION"))
+                    .println(STDOUT);
                 return Err(0);
             }
-            _ => return Err(usage(Line::new().str("client: unknown option '").bytes(arg).str("'"))),
+            _ => {
+                return Err(usage(
+                    Line::new()
+                        .str("client: unknown option '")
+                        .bytes(arg)
+                        .str("'"),
+                ))
+            }
         }
     }
     let Some(pid) = positional[0] else {
@@ -409,7 +511,9 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
         Some(p) => p,
         None => {
             let mut l = Line::new();
-            l.str("client: invalid PID '").bytes(pid).str("': expected a process ID from 1 to 4194304, digits only; nothing was sent");
+            l.str("client: invalid PID '")
+                .bytes(pid)
+                .str("': expected a process ID from 1 to 4194304, digits only; nothing was sent");
             if !opts.quiet {
                 l.println(STDERR);
             }

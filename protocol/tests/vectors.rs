@@ -12,9 +12,21 @@ const T: Duration = Duration::ZERO;
 /// `(message, messages sent before it by the same client, signals)`.
 const VECTORS: [(&str, usize, &str); 4] = [
     ("", 0, "110000010000000011100110000101111101001101011000"),
-    ("Hi", 0, "1100000100000010010010000110100101011000001111000110100010111000"),
-    ("é", 0, "1100000100000010110000111010100111001001100000011101111110100100"),
-    ("Hi", 1, "1110000100000010010010000110100110001111000110010111110000110011"),
+    (
+        "Hi",
+        0,
+        "1100000100000010010010000110100101011000001111000110100010111000",
+    ),
+    (
+        "é",
+        0,
+        "1100000100000010110000111010100111001001100000011101111110100100",
+    ),
+    (
+        "Hi",
+        1,
+        "1110000100000010010010000110100110001111000110010111110000110011",
+    ),
 ];
 
 fn signals(bits: &str) -> Vec<Signal> {
@@ -31,7 +43,11 @@ fn send(tx: &mut Sender, message: &str) -> Vec<Signal> {
         match tx.poll(T) {
             Poll::Send(s) => {
                 sent.push(s);
-                let reply = if sent.len() % bits == 0 { Signal::Usr2 } else { Signal::Usr1 };
+                let reply = if sent.len() % bits == 0 {
+                    Signal::Usr2
+                } else {
+                    Signal::Usr1
+                };
                 tx.on_reply(reply, T);
             }
             Poll::Done => return sent,
@@ -62,7 +78,9 @@ fn signals_to_message_and_replies() {
             while let Some(out) = rx.poll(T) {
                 match out {
                     Output::Send { to: 9, signal } => replies.push(signal),
-                    Output::Deliver { payload, last, .. } => printed.push((payload.to_string(), last)),
+                    Output::Deliver { payload, last, .. } => {
+                        printed.push((payload.to_string(), last))
+                    }
                     _ => {}
                 }
             }
@@ -99,23 +117,48 @@ fn two_frame_vector() {
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!((frames[0].len(), &frames[0][..2], &frames[0][256..]), (260, &[0x81, 0xfe][..], &[0x96, 0x50, 0xfb, 0x7d][..]));
-    assert_eq!((frames[1].len(), &frames[1][..2], &frames[1][48..]), (52, &[0x61, 0x2e][..], &[0x8c, 0x4f, 0xcb, 0x7b][..]));
+    assert_eq!(
+        (frames[0].len(), &frames[0][..2], &frames[0][256..]),
+        (260, &[0x81, 0xfe][..], &[0x96, 0x50, 0xfb, 0x7d][..])
+    );
+    assert_eq!(
+        (frames[1].len(), &frames[1][..2], &frames[1][48..]),
+        (52, &[0x61, 0x2e][..], &[0x8c, 0x4f, 0xcb, 0x7b][..])
+    );
 }
 
 fn to_bytes(bits: &[bool]) -> Vec<u8> {
-    bits.chunks(8).map(|c| c.iter().fold(0, |b, &x| b << 1 | x as u8)).collect()
+    bits.chunks(8)
+        .map(|c| c.iter().fold(0, |b, &x| b << 1 | x as u8))
+        .collect()
 }
 
 #[test]
 fn protocol_md_shows_these_vectors() {
-    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../PROTOCOL.md")).unwrap();
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../PROTOCOL.md")).unwrap();
     for (message, _, bits) in VECTORS {
-        let hex: Vec<String> = to_bytes(&signals(bits).iter().map(|s| s.bit()).collect::<Vec<_>>()).iter().map(|b| format!("{b:02x}")).collect();
-        let row = spec.lines().find(|l| l.contains(bits)).unwrap_or_else(|| panic!("no row for {message:?}"));
-        assert!(row.contains(&hex.join(" ")), "row for {message:?} lacks {}", hex.join(" "));
+        let hex: Vec<String> = to_bytes(&signals(bits).iter().map(|s| s.bit()).collect::<Vec<_>>())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let row = spec
+            .lines()
+            .find(|l| l.contains(bits))
+            .unwrap_or_else(|| panic!("no row for {message:?}"));
+        assert!(
+            row.contains(&hex.join(" ")),
+            "row for {message:?} lacks {}",
+            hex.join(" ")
+        );
     }
-    for needle in ["`81 fe`", "`96 50 fb 7d`", "`61 2e`", "`8c 4f cb 7b`", "`0xE3069283`"] {
+    for needle in [
+        "`81 fe`",
+        "`96 50 fb 7d`",
+        "`61 2e`",
+        "`8c 4f cb 7b`",
+        "`0xE3069283`",
+    ] {
         assert!(spec.contains(needle), "PROTOCOL.md lacks {needle}");
     }
 }

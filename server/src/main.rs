@@ -18,7 +18,9 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
-use minitalk_protocol::{Aborted, Heard, MessageBuffer, Note, Output, Pid, Receiver, ReceiverConfig, Signal};
+use minitalk_protocol::{
+    Aborted, Heard, MessageBuffer, Note, Output, Pid, Receiver, ReceiverConfig, Signal,
+};
 use minitalk_sys::{self as sys, Line, SigSet, STDERR, STDOUT};
 
 /// Whether `--trace` is built in (cargo feature `trace`).
@@ -115,12 +117,24 @@ struct Show {
 }
 
 /// The C entry point: the C runtime calls it with the command line.
+///
+/// # Safety
+///
+/// `argv` must hold `argc` valid C strings, as the C runtime guarantees.
 #[no_mangle]
-pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
+pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
     // SAFETY: argc and argv come from the C runtime's call of main.
     let args = unsafe { sys::Args::new(argc, argv) };
     let mut pin = true;
-    let mut show = Show { trace: false, stats: false, since: Duration::ZERO, bytes: 0, frame_len: 0, utf8: [0; 4], utf8_len: 0 };
+    let mut show = Show {
+        trace: false,
+        stats: false,
+        since: Duration::ZERO,
+        bytes: 0,
+        frame_len: 0,
+        utf8: [0; 4],
+        utf8_len: 0,
+    };
     for i in 1..args.len() {
         match args.get(i).unwrap_or_default() {
             b"--trace" if TRACE => show.trace = true,
@@ -131,11 +145,18 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
                 return 0;
             }
             b"-V" | b"--version" => {
-                Line::new().str("server (minitalk) ").str(env!("CARGO_PKG_VERSION")).println(STDOUT);
+                Line::new()
+                    .str("server (minitalk) ")
+                    .str(env!("CARGO_PKG_VERSION"))
+                    .println(STDOUT);
                 return 0;
             }
             other => {
-                Line::new().str("server: unknown option '").bytes(other).str("'; try 'server --help'").println(STDERR);
+                Line::new()
+                    .str("server: unknown option '")
+                    .bytes(other)
+                    .str("'; try 'server --help'")
+                    .println(STDERR);
                 return 2;
             }
         }
@@ -153,7 +174,10 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
     }
     let sleep_mask = SigSet::empty();
 
-    Line::new().str("server PID ").u64(sys::getpid() as u64).println(STDOUT);
+    Line::new()
+        .str("server PID ")
+        .u64(sys::getpid() as u64)
+        .println(STDOUT);
 
     let all_cpus = sys::CpuSet::current();
     let mut pinned_to = None;
@@ -164,7 +188,11 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
             let now = sys::now();
             if !rx.knows(pid) && sys::proc::catches_usr(pid) != Some(true) {
                 if TRACE && show.trace {
-                    Line::new().str("trace: ignored a signal from ").u64(pid as u64).str(": it does not catch SIGUSR1 and SIGUSR2").println(STDERR);
+                    Line::new()
+                        .str("trace: ignored a signal from ")
+                        .u64(pid as u64)
+                        .str(": it does not catch SIGUSR1 and SIGUSR2")
+                        .println(STDERR);
                 }
                 continue;
             }
@@ -195,7 +223,11 @@ pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
     if let Aborted::Truncated { bytes } = held.abort(|b| {
         sys::write_all(STDOUT, b);
     }) {
-        Line::new().str("server: stopped during a message; printed ").u64(bytes).str(" bytes of it").println(STDERR);
+        Line::new()
+            .str("server: stopped during a message; printed ")
+            .u64(bytes)
+            .str(" bytes of it")
+            .println(STDERR);
     }
     0
 }
@@ -211,29 +243,57 @@ fn drain(rx: &mut Receiver<QUEUE>, held: &mut MessageBuffer<HOLD>, show: &mut Sh
                     gone = Some(to);
                 }
             }
-            Some(Output::Deliver { payload, first, last, .. }) => {
+            Some(Output::Deliver {
+                payload,
+                first,
+                last,
+                ..
+            }) => {
                 show.bytes = if first { 0 } else { show.bytes } + payload.len() as u64;
                 if TRACE && show.trace {
-                    Line::new().str("\ntrace: frame verified (CRC-32C ok): ").u64(payload.len() as u64).str(" bytes accepted, reply SIGUSR2").println(STDERR);
+                    Line::new()
+                        .str("\ntrace: frame verified (CRC-32C ok): ")
+                        .u64(payload.len() as u64)
+                        .str(" bytes accepted, reply SIGUSR2")
+                        .println(STDERR);
                 }
                 held.push(payload.as_bytes(), first, last, |b| {
                     sys::write_all(STDOUT, b);
                 });
             }
             Some(Output::Abandoned { pid, vanished }) => {
-                let why = if vanished { "the client vanished" } else { "the client fell silent" };
+                let why = if vanished {
+                    "the client vanished"
+                } else {
+                    "the client fell silent"
+                };
                 let mut line = Line::new();
                 match held.abort(|b| {
                     sys::write_all(STDOUT, b);
                 }) {
                     Aborted::Truncated { bytes } => {
-                        line.str("server: message from ").u64(pid as u64).str(" truncated after ").u64(bytes).str(" bytes: ").str(why);
+                        line.str("server: message from ")
+                            .u64(pid as u64)
+                            .str(" truncated after ")
+                            .u64(bytes)
+                            .str(" bytes: ")
+                            .str(why);
                     }
-                    Aborted::Discarded { bytes } if (TRACE && show.trace) || (STATS && show.stats) => {
-                        line.str("server: message from ").u64(pid as u64).str(" discarded (").u64(bytes).str(" bytes held): ").str(why);
+                    Aborted::Discarded { bytes }
+                        if (TRACE && show.trace) || (STATS && show.stats) =>
+                    {
+                        line.str("server: message from ")
+                            .u64(pid as u64)
+                            .str(" discarded (")
+                            .u64(bytes)
+                            .str(" bytes held): ")
+                            .str(why);
                     }
                     _ if TRACE && show.trace => {
-                        line.str("trace: session of ").u64(pid as u64).str(" dropped: ").str(why);
+                        line.str("trace: session of ")
+                            .u64(pid as u64)
+                            .str(" dropped: ")
+                            .str(why);
                     }
                     _ => {}
                 }
@@ -260,7 +320,10 @@ impl Show {
         let mut l = Line::new();
         match heard {
             Heard::Waiting => {
-                l.str("trace: ").u64(pid as u64).str(" knocked; told to wait (SIGUSR2)").println(STDERR);
+                l.str("trace: ")
+                    .u64(pid as u64)
+                    .str(" knocked; told to wait (SIGUSR2)")
+                    .println(STDERR);
                 return;
             }
             Heard::Bit | Heard::Byte { .. } | Heard::FrameEnd => {}
@@ -281,7 +344,10 @@ impl Show {
                         l.str(name);
                     }
                 }
-                l.str(" seq ").u64(u64::from(value >> 5 & 1)).str(" version ").u64(u64::from(value & 0x1f));
+                l.str(" seq ")
+                    .u64(u64::from(value >> 5 & 1))
+                    .str(" version ")
+                    .u64(u64::from(value & 0x1f));
             }
             1 => {
                 self.frame_len = value as usize;
@@ -327,33 +393,63 @@ impl Show {
                 self.since = now;
                 self.bytes = 0;
                 if TRACE && self.trace {
-                    l.str("trace: serving ").u64(pid as u64).str(" (bits: SIGUSR1 = 0, SIGUSR2 = 1; each acknowledged)\n");
+                    l.str("trace: serving ")
+                        .u64(pid as u64)
+                        .str(" (bits: SIGUSR1 = 0, SIGUSR2 = 1; each acknowledged)\n");
                     l.str("  ").u64(pid as u64).str(" <- ");
                     return l.print(STDERR);
                 }
             }
             Note::Finished(pid) if STATS && self.stats => {
                 let us = (now - self.since).as_micros().max(1) as u64;
-                l.str("server: ").u64(pid as u64).str(" sent ").u64(self.bytes).str(" bytes in ").ms(us / 1000).str(" (").rate(self.bytes * 8_000_000 / us).str(")");
+                l.str("server: ")
+                    .u64(pid as u64)
+                    .str(" sent ")
+                    .u64(self.bytes)
+                    .str(" bytes in ")
+                    .ms(us / 1000)
+                    .str(" (")
+                    .rate(self.bytes * 8_000_000 / us)
+                    .str(")");
             }
             _ if !(TRACE && self.trace) => return,
             Note::Finished(pid) => {
-                l.str("trace: message from ").u64(pid as u64).str(" complete and printed (").u64(self.bytes).str(" bytes)");
+                l.str("trace: message from ")
+                    .u64(pid as u64)
+                    .str(" complete and printed (")
+                    .u64(self.bytes)
+                    .str(" bytes)");
             }
             Note::Queued { pid, ahead } => {
-                l.str("trace: ").u64(pid as u64).str(" waits its turn, ").u64(ahead as u64).str(" ahead of it (told with SIGUSR2)");
+                l.str("trace: ")
+                    .u64(pid as u64)
+                    .str(" waits its turn, ")
+                    .u64(ahead as u64)
+                    .str(" ahead of it (told with SIGUSR2)");
             }
             Note::QueueFull(pid) => {
-                l.str("trace: queue full; ").u64(pid as u64).str(" will knock again");
+                l.str("trace: queue full; ")
+                    .u64(pid as u64)
+                    .str(" will knock again");
             }
             Note::Rejected { pid, error } => {
-                l.str("\ntrace: frame from ").u64(pid as u64).str(" rejected: ").str(error.as_str()).str(" (reply SIGUSR1: send it again)");
+                l.str("\ntrace: frame from ")
+                    .u64(pid as u64)
+                    .str(" rejected: ")
+                    .str(error.as_str())
+                    .str(" (reply SIGUSR1: send it again)");
             }
             Note::Duplicate(pid) => {
-                l.str("\ntrace: frame from ").u64(pid as u64).str(" is a copy of one already accepted: acknowledged, not printed again");
+                l.str("\ntrace: frame from ")
+                    .u64(pid as u64)
+                    .str(" is a copy of one already accepted: acknowledged, not printed again");
             }
             Note::GapReset { pid, bits } => {
-                l.str("\ntrace: ").u64(pid as u64).str(" fell silent; dropped ").u64(bits as u64).str(" bits of a partial frame");
+                l.str("\ntrace: ")
+                    .u64(pid as u64)
+                    .str(" fell silent; dropped ")
+                    .u64(bits as u64)
+                    .str(" bits of a partial frame");
             }
         }
         if !l.as_bytes().is_empty() {

@@ -96,7 +96,10 @@ pub fn getpid() -> Pid {
 
 /// Time on the monotonic clock.
 pub fn now() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is a valid, writable timespec; CLOCK_MONOTONIC always exists.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -104,7 +107,10 @@ pub fn now() -> Duration {
 
 /// `d` as a `timespec`.
 pub fn timespec(d: Duration) -> libc::timespec {
-    libc::timespec { tv_sec: d.as_secs() as _, tv_nsec: d.subsec_nanos() as _ }
+    libc::timespec {
+        tv_sec: d.as_secs() as _,
+        tv_nsec: d.subsec_nanos() as _,
+    }
 }
 
 /// A set of signals.
@@ -227,6 +233,18 @@ pub fn read(fd: i32, buf: &mut [u8]) -> Option<usize> {
     }
 }
 
+/// Waits up to `timeout` for `fd` to have input (or its end); true if so.
+pub fn readable(fd: i32, timeout: Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: pfd is one valid pollfd.
+    unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
+}
+
 /// Whether `fd` is a terminal.
 pub fn isatty(fd: i32) -> bool {
     // SAFETY: isatty only inspects the descriptor.
@@ -252,7 +270,10 @@ impl Args {
     /// `argv` must hold `argc` valid NUL-terminated strings, alive for the
     /// whole program (as `main`'s are).
     pub unsafe fn new(argc: i32, argv: *const *const libc::c_char) -> Self {
-        Args { argv, argc: argc.max(0) as usize }
+        Args {
+            argv,
+            argc: argc.max(0) as usize,
+        }
     }
 
     /// How many arguments, the program name included.
@@ -343,7 +364,9 @@ impl CpuSet {
         // SAFETY: cpu_set_t is plain data that sched_getaffinity fills in.
         let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
         // SAFETY: set is valid and its size is passed.
-        let ok = unsafe { libc::sched_getaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &mut set) } == 0;
+        let ok = unsafe {
+            libc::sched_getaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &mut set)
+        } == 0;
         ok.then_some(CpuSet(set))
     }
 

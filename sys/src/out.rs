@@ -24,7 +24,10 @@ impl Default for Line {
 impl Line {
     /// An empty line.
     pub const fn new() -> Self {
-        Line { buf: [0; 512], len: 0 }
+        Line {
+            buf: [0; 512],
+            len: 0,
+        }
     }
 
     /// Appends bytes.
@@ -94,7 +97,8 @@ impl Line {
     /// Appends a byte as two hexadecimal digits.
     pub fn hex(&mut self, b: u8) -> &mut Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        self.byte(HEX[(b >> 4) as usize]).byte(HEX[(b & 15) as usize])
+        self.byte(HEX[(b >> 4) as usize])
+            .byte(HEX[(b & 15) as usize])
     }
 
     /// The line so far.

@@ -11,9 +11,18 @@ use crate::Line;
 /// Reads `/proc/<pid>/<file>` into `buf`; the bytes read, or `None`.
 fn read_proc(pid: Pid, file: &str, buf: &mut [u8]) -> Option<usize> {
     let mut path = Line::new();
-    path.str("/proc/").u64(pid.max(0) as u64).byte(b'/').str(file).byte(0);
+    path.str("/proc/")
+        .u64(pid.max(0) as u64)
+        .byte(b'/')
+        .str(file)
+        .byte(0);
     // SAFETY: path is NUL-terminated; open does not keep the pointer.
-    let fd = unsafe { libc::open(path.as_bytes().as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open(
+            path.as_bytes().as_ptr().cast(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return None;
     }
@@ -33,7 +42,10 @@ fn read_proc(pid: Pid, file: &str, buf: &mut [u8]) -> Option<usize> {
 fn status_mask(status: &[u8], key: &[u8]) -> Option<u64> {
     let start = status.windows(key.len()).position(|w| w == key)? + key.len();
     let mut mask = 0u64;
-    for &c in status[start..].iter().skip_while(|c| **c == b'\t' || **c == b' ') {
+    for &c in status[start..]
+        .iter()
+        .skip_while(|c| **c == b'\t' || **c == b' ')
+    {
         let digit = match c {
             b'0'..=b'9' => c - b'0',
             b'a'..=b'f' => c - b'a' + 10,

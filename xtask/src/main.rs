@@ -36,7 +36,10 @@ type Result<T = ()> = std::result::Result<T, String>;
 
 /// The workspace root.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
 }
 
 /// Runs cargo with `args` in the workspace root; fails if it fails.
@@ -48,12 +51,26 @@ fn cargo(args: &[&str], env: &[(&str, &Path)]) -> Result {
         cmd.env(k, v);
     }
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-    status.success().then_some(()).ok_or_else(|| format!("cargo {} failed ({status})", args.join(" ")))
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("cargo {} failed ({status})", args.join(" ")))
 }
 
 /// Builds `server` and `client` in release mode; returns their folder.
 fn build() -> Result<PathBuf> {
-    cargo(&["build", "--release", "--quiet", "-p", "minitalk-server", "-p", "minitalk-client"], &[])?;
+    cargo(
+        &[
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "minitalk-server",
+            "-p",
+            "minitalk-client",
+        ],
+        &[],
+    )?;
     Ok(root().join("target/release"))
 }
 
@@ -64,10 +81,24 @@ fn test() -> Result {
 
 fn static_build() -> Result {
     let target = "x86_64-unknown-linux-musl";
-    cargo(&["build", "--release", "--target", target, "-p", "minitalk-server", "-p", "minitalk-client"], &[])?;
+    cargo(
+        &[
+            "build",
+            "--release",
+            "--target",
+            target,
+            "-p",
+            "minitalk-server",
+            "-p",
+            "minitalk-client",
+        ],
+        &[],
+    )?;
     for bin in ["server", "client"] {
         let path = root().join("target").join(target).join("release").join(bin);
-        let size = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+        let size = std::fs::metadata(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .len();
         println!("{:>7} bytes  {}", size, path.display());
     }
     Ok(())
@@ -125,11 +156,18 @@ fn demo(message: &str) -> Result {
     for line in String::from_utf8_lossy(&client.stderr).lines() {
         println!("   client: {}", line.trim_start_matches("client: "));
     }
-    println!("   client exit status: {} ({:.1} ms)", client.status.code().unwrap_or(-1), elapsed.as_secs_f64() * 1e3);
+    println!(
+        "   client exit status: {} ({:.1} ms)",
+        client.status.code().unwrap_or(-1),
+        elapsed.as_secs_f64() * 1e3
+    );
 
     let mut printed = String::new();
     out.read_line(&mut printed).map_err(|e| e.to_string())?;
-    println!("== the server printed:\n   {}", printed.trim_end_matches('\n'));
+    println!(
+        "== the server printed:\n   {}",
+        printed.trim_end_matches('\n')
+    );
 
     println!("== stopping the server (SIGTERM)");
     let mut stderr = server.0.stderr.take().ok_or("no stderr")?;
@@ -139,7 +177,14 @@ fn demo(message: &str) -> Result {
     for line in diag.lines() {
         println!("   server: {}", line.trim_start_matches("server: "));
     }
-    println!("   server exit status: {}", server.0.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1));
+    println!(
+        "   server exit status: {}",
+        server
+            .0
+            .wait()
+            .map(|s| s.code().unwrap_or(-1))
+            .unwrap_or(-1)
+    );
     if !client.status.success() || printed.trim_end_matches('\n') != message {
         return Err("the message did not arrive intact".into());
     }

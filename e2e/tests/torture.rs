@@ -1,0 +1,652 @@
+//! The torture suite (issue "under fire"): the real binaries with stray
+//! signals, killed and stopped processes, forged acknowledgements, crowds,
+//! bad arguments and long runs.
+//!
+//! Every case is bounded by deadlines that only catch hangs; none asserts
+//! how fast something went. Figures worth watching (latency after a kill,
+//! peak memory) are printed: see them with `--nocapture`.
+//!
+//! The 64-client stress test is `#[ignore]`d; run it with
+//! `cargo test -p minitalk-e2e --release --test torture -- --ignored --nocapture`.
+
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use minitalk_e2e::{
+    after, ascii_text, clients_in_a_namespace, mixed_text, mixed_text_of_len, proc_state, Client,
+    Feed, Finished, Running, Server, BAD_PIDS,
+};
+
+/// The helper that fires random SIGUSR1/SIGUSR2 while ignoring both.
+const STORM: &str = env!("CARGO_BIN_EXE_storm");
+/// The helper that would die of SIGUSR1/SIGUSR2 and checks none came back.
+const KNOCK: &str = env!("CARGO_BIN_EXE_knock");
+
+/// Fires `count` random signals at `target` (a process this test started),
+/// with pauses of up to `max_gap_us`; returns how many were sent.
+fn storm(target: i32, count: u32, max_gap_us: u32, seed: u64) -> u64 {
+    assert!(target >= 1);
+    let mut cmd = Command::new(STORM);
+    cmd.args([
+        target.to_string(),
+        count.to_string(),
+        max_gap_us.to_string(),
+        seed.to_string(),
+    ]);
+    let done = Running::spawn(cmd, None, "storm").wait(after(120));
+    done.expect_code(0, "storm");
+    done.stdout
+        .trim()
+        .parse()
+        .expect("storm prints how many it sent")
+}
+
+/// Sends `message` from the command line; the client must exit 0.
+fn send(server: &Server, message: &str) -> Finished {
+    let done = Client::to(server).arg(message).run(after(300));
+    done.expect_code(0, "client");
+    done
+}
+
+/// Waits until `pid`'s state is `T` (stopped).
+fn wait_stopped(pid: i32) {
+    let deadline = after(30);
+    while proc_state(pid) != Some('T') {
+        assert!(Instant::now() < deadline, "PID {pid} never stopped");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Starts a client with `--progress` and waits until it has had a frame
+/// confirmed: the transfer is under way (the bar is redrawn every 100 ms).
+fn start_transfer(server: &Server, message: &str) -> Running {
+    let run = Client::to(server).arg("--progress").arg(message).spawn();
+    assert!(
+        run.wait_for_progress(1, after(120)).is_some(),
+        "the transfer never got going: {:?}",
+        run.stderr().text()
+    );
+    run
+}
+
+// --- 1. Stray storms --------------------------------------------------------
+
+#[test]
+fn stray_storm_at_the_server() {
+    let server = Server::start();
+    let mut expected = Vec::new();
+    for trial in 0..5 {
+        let message = mixed_text(3000, 100 + trial);
+        let mut client = Client::to(&server).arg("--progress").arg(&message).spawn();
+        // The first redraw comes before the first signal.
+        client.wait_for_progress(0, after(60));
+        let sent = storm(server.pid(), 200, 1000, trial);
+        let overlapped = client.try_status().is_none();
+        let done = client.wait(after(300));
+        done.expect_code(0, "client under a storm at the server");
+        eprintln!(
+            "storm at the server, trial {trial}: {sent} stray signals, \
+             transfer still running when it ended: {overlapped}, took {:?}",
+            done.elapsed
+        );
+        expected.push(message);
+        let next = format!("next after storm {trial}");
+        send(&server, &next);
+        expected.push(next);
+        assert_eq!(server.wait_for_lines(expected.len(), after(60)), expected);
+    }
+    let stopped = server.stop();
+    assert_eq!(
+        stopped.lines(),
+        expected,
+        "each message exactly once, intact"
+    );
+}
+
+#[test]
+fn stray_storm_at_the_client() {
+    let server = Server::start();
+    let mut expected = Vec::new();
+    for trial in 0..5 {
+        let message = mixed_text(3000, 200 + trial);
+        let mut client = Client::to(&server).arg("--progress").arg(&message).spawn();
+        client.wait_for_progress(0, after(60));
+        let sent = storm(client.pid(), 200, 1000, 50 + trial);
+        let overlapped = client.try_status().is_none();
+        let done = client.wait(after(300));
+        done.expect_code(0, "client under a storm");
+        eprintln!(
+            "storm at the client, trial {trial}: {sent} stray signals, \
+             transfer still running when it ended: {overlapped}, took {:?}",
+            done.elapsed
+        );
+        expected.push(message);
+        let next = format!("next after storm {trial}");
+        send(&server, &next);
+        expected.push(next);
+        assert_eq!(server.wait_for_lines(expected.len(), after(60)), expected);
+    }
+    let stopped = server.stop();
+    assert_eq!(
+        stopped.lines(),
+        expected,
+        "each message exactly once, intact"
+    );
+}
+
+// --- 2. A client killed mid-message ---------------------------------------
+
+#[test]
+fn a_client_killed_mid_message_leaves_no_trace() {
+    let server = Server::start();
+    for trial in 0..3 {
+        let message = mixed_text(20_000, 300 + trial);
+        assert!(message.len() <= 64 * 1024, "must fit the hold buffer");
+        let mut client = start_transfer(&server, &message);
+        assert!(
+            client.kill(),
+            "the transfer ended before it could be interrupted"
+        );
+        let killed = Instant::now();
+        let next = Client::to(&server).arg(format!("next {trial}")).spawn();
+        let done = next.wait(after(60));
+        done.expect_code(0, "the next client");
+        let latency = killed.elapsed();
+        eprintln!(
+            "killed client, trial {trial}: next client served {latency:?} after the kill \
+             (its own run: {:?})",
+            done.elapsed
+        );
+        assert!(
+            latency < Duration::from_secs(10),
+            "next client waited {latency:?}"
+        );
+    }
+    let stopped = server.stop();
+    assert_eq!(
+        stopped.lines(),
+        ["next 0", "next 1", "next 2"],
+        "no byte of the killed messages"
+    );
+}
+
+#[test]
+fn a_client_killed_mid_streamed_message_leaves_a_truncated_line() {
+    let server = Server::start();
+    let message = ascii_text(100_000, 7);
+    let mut client = Client::to(&server).arg("--progress").arg(&message).spawn();
+    // Beyond 64 KiB the server streams: wait until it has.
+    let at = client.wait_for_progress(70_000, after(300));
+    assert!(at.is_some(), "the transfer never passed 70,000 bytes");
+    assert!(
+        client.kill(),
+        "the transfer ended before it could be interrupted"
+    );
+    server.wait_for_stderr("truncated after", after(60));
+    send(&server, "next");
+    let stopped = server.stop();
+    let out = String::from_utf8(stopped.output).expect("UTF-8 output");
+    let (partial, rest) = out
+        .split_once('\n')
+        .expect("the partial line ends with a newline");
+    assert_eq!(rest, "next\n");
+    assert!(
+        partial.len() >= 65_536,
+        "streamed part: {} bytes",
+        partial.len()
+    );
+    assert!(
+        message.starts_with(partial),
+        "the partial line is not a prefix of the message"
+    );
+    let report = format!("truncated after {} bytes", partial.len());
+    assert!(
+        stopped.stderr.contains(&report),
+        "stderr {:?} lacks {report:?}",
+        stopped.stderr
+    );
+}
+
+// --- 3. The server stopped and continued ----------------------------------
+
+#[test]
+fn the_server_stopped_and_continued_mid_transfer() {
+    let mut server = Server::start();
+    for trial in 0..2 {
+        let message = mixed_text(20_000, 400 + trial);
+        let mut client = start_transfer(&server, &message);
+        assert!(server.signal(libc::SIGSTOP));
+        wait_stopped(server.pid());
+        assert!(
+            client.try_status().is_none(),
+            "the transfer ended before the stop"
+        );
+        thread::sleep(Duration::from_millis(300));
+        assert!(server.signal(libc::SIGCONT));
+        client
+            .wait(after(300))
+            .expect_code(0, "client across a stop");
+        assert_eq!(
+            server.wait_for_lines(trial as usize + 1, after(60))[trial as usize],
+            message
+        );
+    }
+    let stopped = server.stop();
+    assert_eq!(stopped.lines().len(), 2, "each message once");
+}
+
+#[test]
+fn a_client_stopped_and_continued_mid_transfer() {
+    let server = Server::start();
+    let message = mixed_text(20_000, 450);
+    let mut client = start_transfer(&server, &message);
+    assert!(client.signal(libc::SIGSTOP));
+    wait_stopped(client.pid());
+    thread::sleep(Duration::from_millis(300));
+    assert!(client.signal(libc::SIGCONT));
+    client
+        .wait(after(300))
+        .expect_code(0, "client across its own stop");
+    let stopped = server.stop();
+    assert_eq!(stopped.lines(), [message], "once, intact");
+}
+
+#[test]
+fn a_client_killed_while_queued_leaves_the_line() {
+    let server = Server::start_with(&["--trace"]);
+    let first = mixed_text(20_000, 460);
+    let a = start_transfer(&server, &first);
+    let mut b = Client::to(&server).arg("b, killed while waiting").spawn();
+    server.wait_for_stderr(&format!("trace: {} waits its turn", b.pid()), after(120));
+    assert!(b.kill());
+    let c = Client::to(&server).arg("c").spawn();
+    server.wait_for_stderr(&format!("trace: {} waits its turn", c.pid()), after(120));
+    a.wait(after(300)).expect_code(0, "a");
+    c.wait(after(300))
+        .expect_code(0, "c, queued behind a killed client");
+    let stopped = server.stop();
+    assert_eq!(stopped.lines(), [first, "c".to_string()]);
+}
+
+#[test]
+fn sigterm_mid_message_discards_a_held_message_and_ends_a_streamed_one() {
+    // Held (up to 64 KiB): nothing of it is printed.
+    let server = Server::start();
+    let client = start_transfer(&server, &mixed_text(20_000, 470));
+    let stopped = server.stop();
+    assert_eq!(stopped.output, b"", "nothing of a held message");
+    client
+        .wait(after(120))
+        .expect_code(1, "client of a server that stopped");
+    // Streamed: the partial line is ended, and the stop reported.
+    let server = Server::start();
+    let message = ascii_text(100_000, 471);
+    let client = Client::to(&server).arg("--progress").arg(&message).spawn();
+    assert!(client.wait_for_progress(70_000, after(300)).is_some());
+    let stopped = server.stop();
+    client
+        .wait(after(120))
+        .expect_code(1, "client of a server that stopped");
+    let out = String::from_utf8(stopped.output).expect("UTF-8 output");
+    let partial = out.strip_suffix('\n').expect("the partial line is ended");
+    assert!(!partial.contains('\n') && message.starts_with(partial) && partial.len() >= 65_536);
+    let report = format!(
+        "stopped during a message; printed {} bytes of it",
+        partial.len()
+    );
+    assert!(stopped.stderr.contains(&report), "{:?}", stopped.stderr);
+}
+
+#[test]
+fn a_writer_that_stalls_mid_message_never_gets_a_false_success() {
+    // 70,000 bytes on stdin, then 8 s of silence, then the end. The client
+    // has sent the first 64 KiB and waits for its stdin: the server gives
+    // up on a client silent for 2 s. Whatever the outcome, exit 0 must mean
+    // the whole message printed once, and anything else that it was not.
+    let server = Server::start_with(&["--stats"]);
+    let message = ascii_text(70_010, 480);
+    let feed = Feed {
+        bytes: message.clone().into_bytes(),
+        burst: 70_000,
+        chunk: 10,
+        pause: Duration::from_secs(8),
+    };
+    let done = Client::to(&server).stdin_feed(feed).run(after(300));
+    eprintln!(
+        "writer stalled mid-message: client exit {:?}, {:?}",
+        done.code(),
+        done.stderr.trim()
+    );
+    send(&server, "after the stall");
+    let stopped = server.stop();
+    let lines = stopped.lines();
+    match done.code() {
+        Some(0) => assert_eq!(lines, [message.as_str(), "after the stall"]),
+        Some(1) => assert!(
+            !lines.contains(&message),
+            "printed, but the client reported failure"
+        ),
+        _ => panic!("unexpected client end: {:?}", done.stderr),
+    }
+}
+
+// --- 4. The server killed, or stopped for good ----------------------------
+
+#[test]
+fn the_server_killed_mid_transfer_fails_the_client_clearly() {
+    for timeout in [None, Some("1")] {
+        let mut server = Server::start();
+        let mut client = Client::to(&server);
+        if let Some(t) = timeout {
+            client = client.args(["--timeout", t]);
+        }
+        let client = client
+            .arg("--progress")
+            .arg(mixed_text(20_000, 500))
+            .spawn();
+        assert!(client.wait_for_progress(1, after(120)).is_some());
+        server.kill();
+        let killed = Instant::now();
+        let done = client.wait(after(120));
+        done.expect_code(1, "client whose server was killed");
+        assert!(
+            done.stderr
+                .contains("client: delivery failed: the server (PID")
+                && done.stderr.contains("has exited"),
+            "{:?}",
+            done.stderr
+        );
+        eprintln!(
+            "server killed, --timeout {timeout:?}: client exited 1 after {:?}",
+            killed.elapsed()
+        );
+        assert!(killed.elapsed() < Duration::from_secs(60));
+    }
+}
+
+#[test]
+fn the_server_stopped_for_good_times_the_client_out() {
+    let mut server = Server::start_with(&["--stats"]);
+    let message = mixed_text(20_000, 600);
+    let client = Client::to(&server)
+        .args(["--timeout", "1", "--progress", &message])
+        .spawn();
+    assert!(client.wait_for_progress(1, after(120)).is_some());
+    assert!(server.signal(libc::SIGSTOP));
+    wait_stopped(server.pid());
+    let stopped_at = Instant::now();
+    let done = client.wait(after(120));
+    done.expect_code(1, "client of a stopped server");
+    assert!(
+        done.stderr.contains("no answer from the server"),
+        "{:?}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("--timeout"),
+        "a hint at --timeout: {:?}",
+        done.stderr
+    );
+    eprintln!(
+        "server stopped: client with --timeout 1 gave up after {:?}",
+        stopped_at.elapsed()
+    );
+    assert!(server.signal(libc::SIGCONT));
+    server.wait_for_stderr("discarded", after(60));
+    send(&server, "after the stop");
+    let stopped = server.stop();
+    assert_eq!(
+        stopped.lines(),
+        ["after the stop"],
+        "nothing of the failed message"
+    );
+}
+
+// --- 5. Forged acknowledgements ---------------------------------------------
+
+#[test]
+fn forged_acknowledgements_do_not_count() {
+    let mut server = Server::start();
+    let mut printed = Vec::new();
+    for trial in 0..3 {
+        let message = mixed_text(20_000, 700 + trial);
+        let mut client = start_transfer(&server, &message);
+        assert!(server.signal(libc::SIGSTOP));
+        wait_stopped(server.pid());
+        let sent = storm(client.pid(), 5000, 0, 90 + trial);
+        // The server is stopped mid-message: a client that exits 0 now
+        // counted a forgery.
+        let early = client.try_status();
+        assert!(
+            early.is_none_or_not_success(),
+            "the client claimed success while the server was stopped"
+        );
+        assert!(server.signal(libc::SIGCONT));
+        let done = client.wait(after(300));
+        eprintln!(
+            "forged acks, trial {trial}: {sent} sent, client exit {:?}",
+            done.code()
+        );
+        match done.code() {
+            Some(0) => printed.push(message.clone()),
+            Some(1) => {}
+            _ => panic!("unexpected client end: {:?} {:?}", done.status, done.stderr),
+        }
+        let marker = format!("after forgeries {trial}");
+        send(&server, &marker);
+        printed.push(marker);
+        // Exit 0 <=> printed exactly once; exit 1: not printed.
+        assert_eq!(server.wait_for_lines(printed.len(), after(60)), printed);
+    }
+    let stopped = server.stop();
+    assert_eq!(stopped.lines(), printed);
+}
+
+/// `Option<ExitStatus>` is `None` or an unsuccessful status.
+trait NotSuccess {
+    fn is_none_or_not_success(&self) -> bool;
+}
+
+impl NotSuccess for Option<std::process::ExitStatus> {
+    fn is_none_or_not_success(&self) -> bool {
+        match self {
+            None => true,
+            Some(status) => !status.success(),
+        }
+    }
+}
+
+// --- 6. Crowds --------------------------------------------------------------
+
+/// `workers` threads each send two 700-character messages, one client run
+/// after the other; all must exit 0, every message arrive once, whole, and
+/// each worker's two in order.
+fn crowd(workers: u64) {
+    let server = Server::start();
+    let pid = server.pid_arg();
+    let message = |w: u64, r: u64| format!("w{w:02}r{r} {}", mixed_text(700 - 6, w * 2 + r));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..workers)
+        .map(|w| {
+            let pid = pid.clone();
+            thread::spawn(move || {
+                for r in 0..2 {
+                    let done = Client::new().arg(&pid).arg(message(w, r)).run(after(1200));
+                    done.expect_code(0, &format!("worker {w} run {r}"));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a worker failed");
+    }
+    eprintln!(
+        "crowd of {workers}: {} messages in {:?}",
+        workers * 2,
+        started.elapsed()
+    );
+    let stopped = server.stop();
+    let lines = stopped.lines();
+    assert_eq!(lines.len() as u64, workers * 2, "one line per message");
+    for w in 0..workers {
+        let mine: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with(&format!("w{w:02}r")))
+            .collect();
+        assert_eq!(
+            mine,
+            [&message(w, 0), &message(w, 1)],
+            "worker {w}: whole, once, in order"
+        );
+    }
+}
+
+#[test]
+fn a_crowd_of_sixteen_clients() {
+    crowd(16);
+}
+
+/// Stress: `cargo test -p minitalk-e2e --release --test torture -- --ignored --nocapture`.
+#[test]
+#[ignore = "stress test: run with --ignored"]
+fn a_crowd_of_sixty_four_clients() {
+    crowd(64);
+}
+
+// --- 7. Bad arguments under fire ----------------------------------------------
+
+#[test]
+fn bad_pids_during_a_transfer_hit_nobody() {
+    let mut pids = BAD_PIDS.to_vec();
+    pids.push("SELF");
+    let legit = mixed_text(2000, 800);
+    let run = clients_in_a_namespace(&pids, Some(&legit));
+    for c in &run.clients {
+        assert_eq!(c.exit, 2, "client {:?}: {:?}", c.pid_arg, c.stderr);
+    }
+    run.assert_nobody_was_signalled(Some(&legit));
+}
+
+#[test]
+fn the_server_never_signals_a_process_that_would_die_of_it() {
+    let server = Server::start_with(&["--trace"]);
+    for count in [1, 48] {
+        let mut cmd = Command::new(KNOCK);
+        cmd.args([server.pid_arg(), count.to_string()]);
+        let run = Running::spawn(cmd, None, "knock");
+        let knock_pid = run.pid();
+        let done = run.wait(after(60));
+        done.expect_code(0, "knock: the server must not answer it");
+        server.wait_for_stderr(&format!("ignored a signal from {knock_pid}"), after(60));
+    }
+    send(&server, "still serving");
+    let stopped = server.stop();
+    assert_eq!(stopped.lines(), ["still serving"]);
+}
+
+// --- 8. Long runs -----------------------------------------------------------
+
+#[test]
+fn a_mebibyte_message_and_the_servers_peak_memory() {
+    let server = Server::start();
+    let small = mixed_text_of_len(1024, 900);
+    send(&server, &small);
+    server.wait_for_lines(1, after(60));
+    let peak_small = server.status_kib("VmHWM");
+    let big = mixed_text_of_len(1 << 20, 901);
+    let done = Client::to(&server)
+        .arg("--stats")
+        .stdin(big.as_bytes())
+        .run(after(1800));
+    done.expect_code(0, "1 MiB client");
+    let out = server.wait_for_output(small.len() + 1 + big.len() + 1, after(60));
+    let peak_big = server.status_kib("VmHWM");
+    eprintln!(
+        "server peak RSS (VmHWM): {peak_small} KiB after 1 KiB, {peak_big} KiB after 1 MiB \
+         (+{} KiB); 1 MiB: {}",
+        peak_big.saturating_sub(peak_small),
+        done.stderr.trim()
+    );
+    let stopped = server.stop();
+    assert_eq!(out, stopped.output);
+    assert!(
+        stopped.output == format!("{small}\n{big}\n").as_bytes(),
+        "1 MiB not intact"
+    );
+    // The 64 KiB hold buffer, plus slack for a few pages.
+    assert!(
+        peak_big <= peak_small + 64 + 32,
+        "peak RSS grew from {peak_small} KiB to {peak_big} KiB"
+    );
+}
+
+#[test]
+fn a_long_run_keeps_the_servers_memory_flat() {
+    let server = Server::start();
+    // Warm up every path once: a streamed message, a queue, a killed client.
+    send(&server, &mixed_text_of_len(100_000, 1000));
+    let a = Client::to(&server).arg(mixed_text(3000, 1001)).spawn();
+    let b = Client::to(&server).arg("queued").spawn();
+    a.wait(after(300)).expect_code(0, "a");
+    b.wait(after(300)).expect_code(0, "b");
+    let mut killed = start_transfer(&server, &mixed_text(20_000, 1002));
+    killed.kill();
+    send(&server, "after the kill");
+    let warm_up = server.wait_for_lines(4, after(60)).len();
+    let (rss0, anon0) = (server.status_kib("VmRSS"), server.status_kib("RssAnon"));
+
+    // The run: a thousand messages, storms, killed clients, a crowd.
+    let started = Instant::now();
+    let mut expected = Vec::new();
+    for i in 0..1000 {
+        let m = format!("{i:04} {}", mixed_text(12, 2000 + i));
+        send(&server, &m);
+        expected.push(m);
+    }
+    for trial in 0..3 {
+        let m = mixed_text(3000, 3000 + trial);
+        let c = Client::to(&server).arg("--progress").arg(&m).spawn();
+        c.wait_for_progress(0, after(60));
+        storm(server.pid(), 200, 1000, trial);
+        c.wait(after(300)).expect_code(0, "client under a storm");
+        expected.push(m);
+        let mut k = start_transfer(&server, &mixed_text(20_000, 4000 + trial));
+        assert!(
+            k.kill(),
+            "the transfer ended before it could be interrupted"
+        );
+    }
+    let crowd: Vec<Running> = (0..16)
+        .map(|i| Client::to(&server).arg(format!("crowd {i:02}")).spawn())
+        .collect();
+    for c in crowd {
+        c.wait(after(600)).expect_code(0, "crowd client");
+    }
+    let long = mixed_text_of_len(100_000, 1003);
+    send(&server, &long);
+    let total = warm_up + expected.len() + 16 + 1;
+    server.wait_for_lines(total, after(60));
+    let (rss1, anon1) = (server.status_kib("VmRSS"), server.status_kib("RssAnon"));
+    eprintln!(
+        "long run ({:?}): server VmRSS {rss0} -> {rss1} KiB, RssAnon {anon0} -> {anon1} KiB",
+        started.elapsed()
+    );
+    let stopped = server.stop();
+    let lines = &stopped.lines()[warm_up..];
+    assert_eq!(lines.len(), expected.len() + 16 + 1, "one line per message");
+    assert_eq!(
+        lines[..expected.len()],
+        expected,
+        "intact, in order, nothing of the killed"
+    );
+    let mut crowd_lines = lines[expected.len()..expected.len() + 16].to_vec();
+    crowd_lines.sort();
+    let crowd_expected: Vec<String> = (0..16).map(|i| format!("crowd {i:02}")).collect();
+    assert_eq!(crowd_lines, crowd_expected);
+    assert_eq!(lines[expected.len() + 16], long);
+    // No growth: anonymous memory (stack, data) at most a page more, and
+    // resident memory at most a few more pages of the 25 KB program.
+    assert!(anon1 <= anon0 + 4, "RssAnon grew: {anon0} -> {anon1} KiB");
+    assert!(rss1 <= rss0 + 32, "VmRSS grew: {rss0} -> {rss1} KiB");
+}
