@@ -17,6 +17,16 @@
 //! [`ReceiverConfig::session_timeout`], or as soon as the caller reports its
 //! process gone ([`Receiver::peer_gone`]).
 //!
+//! A process's latest finished message is remembered (the CRC of its last
+//! frame) so that a late copy of that frame, from a sender that missed the
+//! final acknowledgement, is acknowledged again and not delivered again. It
+//! is forgotten after [`ReceiverConfig::recent_ttl`] without a signal from
+//! that process (time spent waiting in the queue does not count), or as soon
+//! as the process is reported gone: [`ReceiverConfig::probe_after`] after its
+//! message finished the caller is asked to check ([`Output::CheckAlive`]). A
+//! client that heard its last acknowledgement exits, so the memory is kept
+//! for those that may still send a copy.
+//!
 //! Invariants: nothing is delivered that did not pass the CRC, the version
 //! check and UTF-8 validation; a frame accepted twice is delivered once; the
 //! queue is first in, first out; no input makes the receiver panic; when no
@@ -36,13 +46,16 @@ pub struct ReceiverConfig {
     pub frame_gap: Duration,
     /// Silence after which the caller is asked to check that the session's
     /// process still lives ([`Output::CheckAlive`]), and again after as long.
+    /// Also how long after its message finished a process is checked once.
     pub probe_after: Duration,
     /// Silence that ends a session, alive or not.
     pub session_timeout: Duration,
     /// How often queued processes are told to keep waiting.
     pub keepalive: Duration,
-    /// How long a finished message is remembered, to acknowledge a late copy
-    /// of its last frame without delivering it again.
+    /// How long a process's finished message is remembered after the
+    /// process was last heard from, to acknowledge a late copy of its last
+    /// frame without delivering it again. Waiting in the queue does not
+    /// count: the process takes the memory along.
     pub recent_ttl: Duration,
 }
 
@@ -91,6 +104,8 @@ pub enum Output<'a> {
         vanished: bool,
     },
     /// Check whether `pid` still lives; call [`Receiver::peer_gone`] if not.
+    /// Asked about the session's process when it falls silent, and once
+    /// about a process shortly after its message finished.
     CheckAlive(Pid),
     /// Something worth telling a human (`--trace`, `--stats`).
     Note(Note),
@@ -156,6 +171,9 @@ struct Session {
     next_probe: Duration,
     /// SEQ of the last accepted frame; `None` before the first.
     accepted_seq: Option<bool>,
+    /// CRC of the last frame of the process's previous message, finished
+    /// recently: a first frame with this CRC is a late copy of it.
+    copy_of: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -164,12 +182,17 @@ enum State {
     Serving(Session),
 }
 
-/// A finished message, remembered for late copies of its last frame.
+/// A process's latest finished message, remembered for late copies of its
+/// last frame.
 #[derive(Clone, Copy, Debug)]
 struct Finished {
     pid: Pid,
+    /// CRC of the message's last frame.
     crc: u32,
+    /// When the process was last heard from.
     at: Duration,
+    /// When to ask whether the process still lives; `None` once asked.
+    probe: Option<Duration>,
 }
 
 /// Outputs waiting to be polled; `Deliver` refers to the decoder's frame.
@@ -210,11 +233,13 @@ pub struct Receiver<const Q: usize> {
     config: ReceiverConfig,
     state: State,
     decoder: FrameDecoder,
-    queue: Deque<Pid, Q>,
+    /// Waiting processes, each with its [`Session::copy_of`].
+    queue: Deque<(Pid, Option<u32>), Q>,
     keepalive_due: Duration,
     keepalive_cursor: usize,
-    recent: [Finished; RECENT],
-    recent_next: usize,
+    /// Finished messages, at most one per process (a waiting process also
+    /// carries its own in the queue).
+    recent: [Option<Finished>; RECENT],
     pending: Deque<Pending, PENDING>,
 }
 
@@ -228,12 +253,7 @@ impl<const Q: usize> Receiver<Q> {
             queue: Deque::new(),
             keepalive_due: Duration::ZERO,
             keepalive_cursor: 0,
-            recent: [Finished {
-                pid: 0,
-                crc: 0,
-                at: Duration::ZERO,
-            }; RECENT],
-            recent_next: 0,
+            recent: [None; RECENT],
             pending: Deque::new(),
         }
     }
@@ -249,7 +269,7 @@ impl<const Q: usize> Receiver<Q> {
     /// Whether `pid` is being served or waits in the queue. A caller checks
     /// an unknown process (does it catch both signals?) before feeding it in.
     pub fn knows(&self, pid: Pid) -> bool {
-        self.serving() == Some(pid) || self.queue.iter().any(|&p| p == pid)
+        self.serving() == Some(pid) || self.queue.iter().any(|&(p, _)| p == pid)
     }
 
     /// How many processes wait.
@@ -259,11 +279,13 @@ impl<const Q: usize> Receiver<Q> {
 
     /// A signal from `from` arrived at `now`. Poll the outputs before the next.
     pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Duration) -> Heard {
+        self.heard_from(from, now);
         let session = match self.state {
             State::Serving(s) if s.pid == from => s,
             State::Serving(_) => return self.make_wait(from, now),
             State::Idle => {
-                self.start(from, now);
+                let copy_of = self.finished(from).map(|f| f.crc);
+                self.start(from, copy_of, now);
                 self.note(Note::Serving(from));
                 match self.state {
                     State::Serving(s) => s,
@@ -302,13 +324,19 @@ impl<const Q: usize> Receiver<Q> {
 
     /// The caller found that `pid` no longer exists.
     pub fn peer_gone(&mut self, pid: Pid, now: Duration) {
+        // It will send no late copy: forget its finished message.
+        for slot in self.recent.iter_mut() {
+            if slot.is_some_and(|f| f.pid == pid) {
+                *slot = None;
+            }
+        }
         if self.serving() == Some(pid) {
             self.abandon(pid, true, now);
         } else {
             for _ in 0..self.queue.len() {
                 match self.queue.pop_front() {
-                    Some(p) if p != pid => {
-                        let _ = self.queue.push_back(p);
+                    Some(entry) if entry.0 != pid => {
+                        let _ = self.queue.push_back(entry);
                     }
                     _ => {}
                 }
@@ -347,10 +375,8 @@ impl<const Q: usize> Receiver<Q> {
             State::Idle => None,
         };
         let keepalive = (!self.queue.is_empty()).then_some(self.keepalive_due);
-        match (session, keepalive) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let probe = self.recent.iter().flatten().filter_map(|f| f.probe).min();
+        [session, keepalive, probe].into_iter().flatten().min()
     }
 
     fn push(&mut self, p: Pending) {
@@ -362,24 +388,64 @@ impl<const Q: usize> Receiver<Q> {
         self.push(Pending::Note(n));
     }
 
-    fn start(&mut self, pid: Pid, now: Duration) {
+    fn start(&mut self, pid: Pid, copy_of: Option<u32>, now: Duration) {
         self.decoder.reset();
         self.state = State::Serving(Session {
             pid,
             last_heard: now,
             next_probe: now + self.config.probe_after,
             accepted_seq: None,
+            copy_of,
+        });
+    }
+
+    /// `pid` was heard from: its finished message is remembered from now
+    /// on, unless it was silent too long, and then it is forgotten.
+    fn heard_from(&mut self, pid: Pid, now: Duration) {
+        let ttl = self.config.recent_ttl;
+        for slot in self.recent.iter_mut() {
+            match slot {
+                Some(f) if f.pid == pid && now.saturating_sub(f.at) <= ttl => f.at = now,
+                Some(f) if f.pid == pid => *slot = None,
+                _ => {}
+            }
+        }
+    }
+
+    /// The finished message remembered for `pid`, if any.
+    fn finished(&self, pid: Pid) -> Option<&Finished> {
+        self.recent.iter().flatten().find(|f| f.pid == pid)
+    }
+
+    /// Remembers `pid`'s latest finished message, in place of its previous
+    /// one, or in a free slot, or in place of the one whose process has been
+    /// silent longest; its process is checked after `probe_after`.
+    fn remember(&mut self, pid: Pid, crc: u32, now: Duration) {
+        let key = |f: &Option<Finished>| match f {
+            Some(f) if f.pid == pid => (0, Duration::ZERO),
+            None => (1, Duration::ZERO),
+            Some(f) => (2, f.at),
+        };
+        let slot = (0..RECENT)
+            .min_by_key(|&i| key(&self.recent[i]))
+            .unwrap_or(0);
+        self.recent[slot] = Some(Finished {
+            pid,
+            crc,
+            at: now,
+            probe: Some(now + self.config.probe_after),
         });
     }
 
     /// A process that is not being served signalled: it waits its turn.
     fn make_wait(&mut self, pid: Pid, now: Duration) -> Heard {
-        if !self.queue.iter().any(|&p| p == pid) {
+        if !self.queue.iter().any(|&(p, _)| p == pid) {
             if self.queue.is_empty() {
                 self.keepalive_due = now + self.config.keepalive;
                 self.keepalive_cursor = 0;
             }
-            if self.queue.push_back(pid).is_err() {
+            let copy_of = self.finished(pid).map(|f| f.crc);
+            if self.queue.push_back((pid, copy_of)).is_err() {
                 self.note(Note::QueueFull(pid));
                 return Heard::Waiting;
             }
@@ -406,19 +472,15 @@ impl<const Q: usize> Receiver<Q> {
         let duplicate = match session.accepted_seq {
             Some(accepted) => accepted == seq,
             // A new session's first frame may be a late copy of the last
-            // frame of a message this process just finished.
-            None => {
-                last && self.recent.iter().any(|f| {
-                    f.pid == pid
-                        && f.crc == crc
-                        && now.saturating_sub(f.at) <= self.config.recent_ttl
-                })
-            }
+            // frame of the message this process finished before.
+            None => last && session.copy_of == Some(crc),
         };
         if duplicate {
             self.note(Note::Duplicate(pid));
             self.push(Pending::Send(pid, Signal::Usr2));
             if session.accepted_seq.is_none() {
+                // Still remembered, in case this answer is lost too.
+                self.remember(pid, crc, now);
                 self.finish(now);
             }
             return;
@@ -435,8 +497,7 @@ impl<const Q: usize> Receiver<Q> {
         });
         self.push(Pending::Send(pid, Signal::Usr2));
         if last {
-            self.recent[self.recent_next] = Finished { pid, crc, at: now };
-            self.recent_next = (self.recent_next + 1) % RECENT;
+            self.remember(pid, crc, now);
             self.note(Note::Finished(pid));
             self.finish(now);
         } else {
@@ -461,9 +522,13 @@ impl<const Q: usize> Receiver<Q> {
     /// Ends the session and invites the next process in the queue.
     fn finish(&mut self, now: Duration) {
         self.state = State::Idle;
-        if let Some(next) = self.queue.pop_front() {
+        if let Some((next, copy_of)) = self.queue.pop_front() {
             self.keepalive_cursor = self.keepalive_cursor.saturating_sub(1);
-            self.start(next, now);
+            if let Some(crc) = copy_of {
+                // The wait in the queue does not count.
+                self.remember(next, crc, now);
+            }
+            self.start(next, copy_of, now);
             self.push(Pending::Send(next, Signal::Usr1));
             self.note(Note::Serving(next));
         }
@@ -483,9 +548,15 @@ impl<const Q: usize> Receiver<Q> {
                 return self.push(Pending::CheckAlive(s.pid));
             }
         }
+        let due = |f: &&mut Finished| f.probe.is_some_and(|p| now >= p);
+        if let Some(f) = self.recent.iter_mut().flatten().find(due) {
+            f.probe = None;
+            let pid = f.pid;
+            return self.push(Pending::CheckAlive(pid));
+        }
         if !self.queue.is_empty() && now >= self.keepalive_due {
             match self.queue.iter().nth(self.keepalive_cursor) {
-                Some(&pid) => {
+                Some(&(pid, _)) => {
                     self.keepalive_cursor += 1;
                     self.push(Pending::Send(pid, Signal::Usr2));
                 }
@@ -657,6 +728,171 @@ mod tests {
             ms(100) + ReceiverConfig::default().recent_ttl + ms(1),
         );
         assert_eq!(later[0], Out::Deliver(7, "once".into(), true, true));
+    }
+
+    #[test]
+    fn a_late_copy_that_waited_in_the_queue_is_still_recognised() {
+        // The sender of "once" missed its ack and knocks again at 10 ms,
+        // but pid 8 is being served: it waits for pid 8's session timeout,
+        // longer than `recent_ttl`. Its copy must not be delivered again.
+        let cfg = ReceiverConfig {
+            recent_ttl: ms(1000),
+            ..ReceiverConfig::default()
+        };
+        let mut rx = Receiver::<4>::new(cfg);
+        let only = frame_bits(true, true, false, "once");
+        feed(&mut rx, 7, &only, T0);
+        rx.on_signal(8, Signal::Usr1, T0);
+        rx.on_signal(7, only[0], ms(10));
+        drain(&mut rx, ms(10));
+        let t = cfg.session_timeout;
+        let out = drain(&mut rx, t);
+        assert!(out.contains(&Out::Send(7, Signal::Usr1)), "{out:?}");
+        let again = feed(&mut rx, 7, &only, t + ms(1));
+        assert_eq!(
+            again,
+            [Out::Note(Note::Duplicate(7)), Out::Send(7, Signal::Usr2)]
+        );
+    }
+
+    #[test]
+    fn a_copy_answered_after_a_long_wait_is_remembered_again() {
+        // As above, and the answer to the recognised copy is lost too: the
+        // next copy, a moment later, is recognised again.
+        let cfg = ReceiverConfig {
+            recent_ttl: ms(1000),
+            ..ReceiverConfig::default()
+        };
+        let mut rx = Receiver::<4>::new(cfg);
+        let only = frame_bits(true, true, false, "once");
+        feed(&mut rx, 7, &only, T0);
+        rx.on_signal(8, Signal::Usr1, T0);
+        rx.on_signal(7, only[0], ms(10));
+        drain(&mut rx, ms(10));
+        let t = cfg.session_timeout;
+        drain(&mut rx, t);
+        let again = feed(&mut rx, 7, &only, t + ms(1));
+        assert!(again.contains(&Out::Note(Note::Duplicate(7))), "{again:?}");
+        let once_more = feed(&mut rx, 7, &only, t + ms(60));
+        assert!(
+            once_more.contains(&Out::Note(Note::Duplicate(7))),
+            "{once_more:?}"
+        );
+    }
+
+    #[test]
+    fn the_wait_in_the_queue_does_not_count_even_if_the_copy_is_cut() {
+        // Pid 7 waits in the queue longer than `recent_ttl`; its session then
+        // ends before its copy is complete (it stopped); the copy, sent
+        // again soon after, is still recognised.
+        let cfg = ReceiverConfig {
+            recent_ttl: ms(3000),
+            ..ReceiverConfig::default()
+        };
+        let mut rx = Receiver::<4>::new(cfg);
+        let only = frame_bits(true, true, false, "once");
+        feed(&mut rx, 7, &only, T0);
+        rx.on_signal(8, Signal::Usr1, T0);
+        rx.on_signal(7, only[0], ms(10));
+        for t in [1500, 3000] {
+            rx.on_signal(8, Signal::Usr1, ms(t));
+        }
+        drain(&mut rx, ms(3000));
+        assert!(drain(&mut rx, ms(5000)).contains(&Out::Send(7, Signal::Usr1)));
+        for &b in &only[..20] {
+            rx.on_signal(7, b, ms(5001));
+        }
+        let out = drain(&mut rx, ms(7001));
+        assert!(out.contains(&Out::Abandoned(7, false)), "{out:?}");
+        let again = feed(&mut rx, 7, &only, ms(7050));
+        assert!(again.contains(&Out::Note(Note::Duplicate(7))), "{again:?}");
+    }
+
+    #[test]
+    fn a_finished_message_is_remembered_while_its_sender_keeps_in_touch() {
+        // The retransmission of "once" is cut again and again (a session
+        // dropped, a gap), each time within `recent_ttl` of the last signal:
+        // the copy that finally gets through is still recognised.
+        let cfg = ReceiverConfig {
+            recent_ttl: ms(1000),
+            ..ReceiverConfig::default()
+        };
+        let mut rx = Receiver::<4>::new(cfg);
+        let only = frame_bits(true, true, false, "once");
+        feed(&mut rx, 7, &only, T0);
+        for k in 1..=4 {
+            rx.on_signal(7, only[0], ms(900 * k));
+            drain(&mut rx, ms(900 * k));
+        }
+        let again = feed(&mut rx, 7, &only, ms(4500));
+        assert!(again.contains(&Out::Note(Note::Duplicate(7))), "{again:?}");
+        // Silent for longer than `recent_ttl`: the same bytes are new.
+        let later = feed(&mut rx, 7, &only, ms(6000));
+        assert_eq!(later[0], Out::Deliver(7, "once".into(), true, true));
+    }
+
+    #[test]
+    fn only_the_latest_message_of_a_process_has_copies() {
+        // One sender, three identical one-frame messages: SEQ alternates, so
+        // the third frame is the first one again, bit for bit. It is a new
+        // message, not a copy of the first.
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        for (k, seq) in [false, true, false].into_iter().enumerate() {
+            let out = feed(
+                &mut rx,
+                7,
+                &frame_bits(true, true, seq, "same"),
+                ms(k as u64),
+            );
+            assert_eq!(out[0], Out::Deliver(7, "same".into(), true, true), "{k}");
+        }
+    }
+
+    #[test]
+    fn a_finished_process_is_checked_once_and_forgotten_when_gone() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        let only = frame_bits(true, true, false, "once");
+        feed(&mut rx, 7, &only, T0);
+        assert_eq!(rx.poll_timeout(), Some(ms(50)));
+        assert_eq!(drain(&mut rx, ms(50)), [Out::Check(7)]);
+        assert_eq!(rx.poll_timeout(), None, "asked once");
+        // Alive: a late copy is still recognised.
+        let again = feed(&mut rx, 7, &only, ms(60));
+        assert!(again.contains(&Out::Note(Note::Duplicate(7))), "{again:?}");
+        assert_eq!(drain(&mut rx, ms(110)), [Out::Check(7)]);
+        rx.peer_gone(7, ms(120));
+        assert!(rx.finished(7).is_none());
+    }
+
+    #[test]
+    fn processes_that_exit_make_room_for_one_that_may_still_send_a_copy() {
+        // Pid 7 missed its last acknowledgement and is slow to send the
+        // copy; meanwhile many others finish, hear theirs and exit.
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        rx.remember(7, 0x77, T0);
+        for pid in 100..100 + 3 * RECENT as Pid {
+            let t = ms(pid as u64);
+            rx.remember(pid, pid as u32, t);
+            rx.peer_gone(pid, t + ms(50));
+        }
+        assert_eq!(rx.finished(7).map(|f| f.crc), Some(0x77));
+    }
+
+    #[test]
+    fn the_memory_forgets_the_process_silent_longest() {
+        let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+        rx.remember(7, 0x77, T0);
+        for pid in 100..100 + RECENT as Pid {
+            // Pid 7 keeps knocking while others finish.
+            rx.heard_from(7, ms(pid as u64));
+            rx.remember(pid, pid as u32, ms(pid as u64));
+        }
+        assert_eq!(rx.finished(7).map(|f| f.crc), Some(0x77));
+        assert!(rx.finished(100).is_none());
+        assert!(rx.finished(101).is_some());
+        rx.remember(7, 0x78, ms(200));
+        assert_eq!(rx.recent.iter().flatten().filter(|f| f.pid == 7).count(), 1);
+        assert_eq!(rx.finished(7).map(|f| f.crc), Some(0x78));
     }
 
     #[test]

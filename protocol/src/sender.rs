@@ -8,6 +8,11 @@
 //! | not the frame's last      | send the next bit       | queued: wait for `Usr1` |
 //! | the frame's last          | frame rejected: retry   | frame accepted          |
 //!
+//! A reply that comes after its deadline counts as no reply: the timeout came
+//! first. By then the receiver may have ended our session (we were stopped,
+//! say) and be serving someone else, and its "wait your turn" (`Usr2`) would
+//! read as "frame accepted".
+//!
 //! A retry is always the same: stay quiet until the receiver has heard
 //! nothing from us, and from it we have heard nothing, for
 //! [`SenderConfig::quiet`] (so the receiver drops any partial frame), then send
@@ -28,7 +33,10 @@ use crate::{Error, Signal};
 pub struct SenderConfig {
     /// How long to wait for the first reply to a bit before retrying.
     pub ack_timeout: Duration,
-    /// The cap when that wait doubles after each timeout in a row.
+    /// The cap when that wait doubles after each timeout in a row. Must be
+    /// less than half the receiver's
+    /// [`session_timeout`](crate::ReceiverConfig::session_timeout), so that
+    /// the session cannot end between two replies the sender trusts.
     pub max_ack_timeout: Duration,
     /// Silence kept before a retry. Must exceed the receiver's
     /// [`frame_gap`](crate::ReceiverConfig::frame_gap).
@@ -285,6 +293,11 @@ impl Sender {
         self.state = match (self.state, event) {
             (State::Done, _) | (State::Failed(_), _) => return,
             (_, Event::Tick) if silent => State::Failed(Failure::Silent),
+            // Too late to be trusted: the timeout came first.
+            (State::AwaitReply { deadline, .. }, Event::Reply(_)) if now >= deadline => {
+                self.ack_timeout = (self.ack_timeout * 2).min(self.config.max_ack_timeout);
+                self.retry(now)
+            }
             (State::AwaitReply { bit, .. }, Event::Reply(signal)) => {
                 let last_bit = bit + 1 == self.frame_bits();
                 match (signal, last_bit) {
@@ -509,6 +522,25 @@ mod tests {
         };
         assert_eq!(result, Poll::Failed(Failure::TooManyRetries));
         assert_eq!(tx.stats().retries, 17);
+    }
+
+    #[test]
+    fn a_reply_after_the_deadline_counts_as_a_timeout() {
+        // Stopped with the last bit out: when the process continues, the
+        // receiver may have dropped the session and now be telling us to
+        // wait (`Usr2`), which must not pass for "frame accepted".
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        send_to_last_bit(&mut tx, T0);
+        tx.on_reply(Signal::Usr2, ms(2500));
+        assert_eq!(tx.poll(ms(2500)), Poll::Wait { until: ms(2530) });
+        assert_eq!(tx.stats().retries, 1);
+        assert_eq!(tx.stats().frames, 0);
+        // The frame goes again from bit 0, and a reply just in time counts
+        // (the timeout doubled to 40 ms).
+        send_to_last_bit(&mut tx, ms(2530));
+        tx.on_reply(Signal::Usr2, ms(2569));
+        assert_eq!(tx.poll(ms(2569)), Poll::Done);
     }
 
     #[test]

@@ -122,6 +122,12 @@ fn transfer<const N: usize>(text: &str) -> Vec<u8> {
     assert!(frames.next().is_none(), "done before the last frame");
     assert_eq!(tx.stats().retries, 0);
     assert_eq!(rx.serving(), None);
+    // One check, a moment later, that the sender is gone (a live one could
+    // still send a copy of its last frame); then nothing more to do.
+    let probe = rx.poll_timeout().expect("a check of the sender");
+    assert_eq!(rx.poll(probe), Some(Output::CheckAlive(CLIENT)));
+    rx.peer_gone(CLIENT, probe);
+    assert_eq!(rx.poll(probe), None);
     assert_eq!(rx.poll_timeout(), None);
     written
 }

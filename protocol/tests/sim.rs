@@ -1,0 +1,646 @@
+//! Deterministic simulation of whole conversations under faults, in the
+//! manner of FoundationDB and TigerBeetle: one server and several clients at
+//! once, Linux signal semantics (one pending slot per signal, the lower
+//! numbered handled first, scheduling latency, SIGSTOP), and faults (lost,
+//! coalesced, duplicated, delayed and reordered signals, stray signals at
+//! both ends, clients killed mid-message, processes stopped for 300 ms and,
+//! now and then, for longer than the session timeout), all from one seed.
+//! See `sim/world.rs` for the model and [`world::Faults::HARSH`] for the rates.
+//!
+//! Every run checks: a message whose sender reports `Done` was output exactly
+//! once, intact; every output line is exactly one message, or a cut of a
+//! streamed message whose sender did not report `Done`; no two messages
+//! interleave; every sender ends in `Done` or `Failed` in bounded time; the
+//! server comes back to idle with no deadline once everyone is finished.
+//!
+//! ```text
+//! cargo test -p minitalk-protocol --test sim -- --nocapture
+//! MINITALK_SIM_TRANSFERS=1000000 cargo test --release -p minitalk-protocol --test sim -- --nocapture
+//! ```
+//!
+//! Environment:
+//! - `MINITALK_SIM_TRANSFERS`: transfers in all (default 10000), in runs of
+//!   50 (one world each);
+//! - `MINITALK_SIM_SEED`: the seed (decimal or 0x-hex);
+//! - `MINITALK_SIM_RUN`: replay one run of a failure report, and
+//!   `MINITALK_SIM_TRACE=1` to print its every event;
+//! - `MINITALK_SIM_SHOW_FAILURES=1`: print each failed transfer;
+//! - `MINITALK_SIM_FAULTS`: override fault rates, e.g. `loss=1e-4,dup=1e-3`
+//!   (field names of `Faults`);
+//! - `MINITALK_SIM_BATCH`: the most concurrent clients (default 5).
+//!
+//! The targeted scenarios below pin what the simulation found: a "wait your
+//! turn" taken for "frame accepted" by a sender stopped past the session
+//! timeout, and late copies of a last frame delivered twice after a wait in
+//! the queue, a dropped session or many other messages finishing.
+
+#[path = "sim/rng.rs"]
+mod rng;
+#[path = "sim/text.rs"]
+mod text;
+#[path = "sim/world.rs"]
+mod world;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use minitalk_protocol::{Failure, Signal};
+
+use rng::{mix, Rng};
+use world::{Config, Fate, Micros, Outcome, Stats, World, MS, SEC, SERVER_PID};
+
+/// Transfers in one run (one world, one server, batches one after another).
+const PER_RUN: u64 = 50;
+const DEFAULT_SEED: u64 = 0x6d69_6e69_7461_6c6b; // "minitalk"
+
+fn env_u64(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    let v = v.trim().replace('_', "");
+    let parsed = match v.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => v.parse(),
+    };
+    Some(parsed.unwrap_or_else(|_| panic!("{name}={v}: not a number")))
+}
+
+/// The seed of run `run` of a simulation seeded with `seed`.
+fn run_seed(seed: u64, run: u64) -> u64 {
+    mix(seed ^ mix(run.wrapping_add(1)))
+}
+
+/// The most clients in one batch: `MINITALK_SIM_BATCH`, default 5.
+fn max_batch() -> u64 {
+    env_u64("MINITALK_SIM_BATCH").unwrap_or(5).max(1)
+}
+
+/// One run: `transfers` transfers in batches of 1 to 5 concurrent clients,
+/// against one long-lived server.
+fn run_one(seed: u64, run: u64, transfers: u64, trace: bool) -> Result<(Stats, Micros), String> {
+    let mut cfg = Config::harsh();
+    if let Ok(spec) = std::env::var("MINITALK_SIM_FAULTS") {
+        cfg.faults = cfg.faults.with(&spec)?;
+    }
+    // Every fourth run, handlers take SIGUSR2 first (nested handlers).
+    cfg.usr2_first = run % 4 == 1;
+    let seed = run_seed(seed, run);
+    // Every fifth run, a buffer that holds every message whole; every
+    // seventh, a queue of 4 that overflows.
+    match (run % 5, run % 7) {
+        (4, _) => run_batches(&mut World::<4096>::new(cfg, seed), transfers, trace),
+        (_, 6) => run_batches(&mut World::<512, 4>::new(cfg, seed), transfers, trace),
+        _ => run_batches(&mut World::<512>::new(cfg, seed), transfers, trace),
+    }
+}
+
+fn run_batches<const N: usize, const Q: usize>(
+    w: &mut World<N, Q>,
+    transfers: u64,
+    trace: bool,
+) -> Result<(Stats, Micros), String> {
+    w.trace = trace;
+    w.show_failures = env_u64("MINITALK_SIM_SHOW_FAILURES").unwrap_or(0) != 0;
+    let mut done = 0;
+    let mut batch = 0;
+    while done < transfers {
+        let k = (1 + w.rng().below(max_batch())).min(transfers - done);
+        w.random_batch(k as usize, text::message)
+            .map_err(|e| format!("batch {batch} (N = {N}, Q = {Q}): {e}"))?;
+        done += k;
+        batch += 1;
+    }
+    Ok((w.stats.clone(), w.longest))
+}
+
+fn summary(s: &Stats, longest: Micros, wall: f64) -> String {
+    let failed = s.failed_silent + s.failed_retries;
+    format!(
+        "sim: transfers={} delivered={} failed={} (silent={} retries={}) false_negatives={} \
+         killed={} (after output={}) truncated_lines={} discarded={} | bytes={} retries={} \
+         queued={} signals={} batches={} sim_time={:.1}s longest={:.2}s wall={:.1}s\n\
+         faults: lost={} lost_usr2={} coalesced={} duplicated={} preempted={} slow={} slower={} slowest={} \
+         server_stops={} client_stops={} kills={} stray_catching={} stray_ignored={} stray_client={}\n\
+         effects: to_dead={} ignored_at_server={} ignored_at_client={} rejected={} duplicates={} \
+         gap_resets={} queue_full={} abandoned_silent={} abandoned_vanished={} check_alive={} peer_gone={}",
+        s.transfers,
+        s.delivered,
+        failed,
+        s.failed_silent,
+        s.failed_retries,
+        s.false_negatives,
+        s.killed,
+        s.killed_after_output,
+        s.truncated_lines,
+        s.discarded,
+        s.bytes,
+        s.retries,
+        s.queued,
+        s.signals,
+        s.batches,
+        s.sim_time as f64 / SEC as f64,
+        longest as f64 / SEC as f64,
+        wall,
+        s.lost,
+        s.lost_usr2,
+        s.coalesced,
+        s.duplicated,
+        s.preempted,
+        s.slow,
+        s.slower,
+        s.slowest,
+        s.server_stops,
+        s.client_stops,
+        s.killed,
+        s.stray_catching,
+        s.stray_ignored,
+        s.stray_client,
+        s.to_dead,
+        s.ignored_at_server,
+        s.ignored_at_client,
+        s.rejected,
+        s.duplicates,
+        s.gap_resets,
+        s.queue_full,
+        s.abandoned_silent,
+        s.abandoned_vanished,
+        s.check_alive,
+        s.peer_gone,
+    )
+}
+
+#[test]
+fn random_transfers_under_faults() {
+    let total = env_u64("MINITALK_SIM_TRANSFERS").unwrap_or(10_000);
+    let seed = env_u64("MINITALK_SIM_SEED").unwrap_or(DEFAULT_SEED);
+    let only = env_u64("MINITALK_SIM_RUN");
+    let trace = env_u64("MINITALK_SIM_TRACE").unwrap_or(0) != 0;
+    let runs = total.div_ceil(PER_RUN);
+    let quota = |run: u64| PER_RUN.min(total - run * PER_RUN);
+    let replay = |run: u64, e: &str| {
+        format!(
+            "seed=0x{seed:x} run={run}: {e}\nreplay: MINITALK_SIM_TRANSFERS={total} \
+             MINITALK_SIM_SEED=0x{seed:x} MINITALK_SIM_RUN={run} MINITALK_SIM_TRACE=1 \
+             cargo test -p minitalk-protocol --test sim random_transfers -- --nocapture"
+        )
+    };
+    let started = Instant::now();
+
+    if let Some(run) = only {
+        assert!(run < runs, "MINITALK_SIM_RUN={run}: there are {runs} runs");
+        match run_one(seed, run, quota(run), trace) {
+            Ok((stats, longest)) => {
+                println!(
+                    "{}",
+                    summary(&stats, longest, started.elapsed().as_secs_f64())
+                )
+            }
+            Err(e) => panic!("{}", replay(run, &e)),
+        }
+        return;
+    }
+
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get() as u64)
+        .clamp(1, 16)
+        .min(runs.max(1));
+    let stop = AtomicBool::new(false);
+    let failure: Mutex<Option<(u64, String)>> = Mutex::new(None);
+    let total_stats = Mutex::new((Stats::default(), 0));
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let (stop, failure, total_stats) = (&stop, &failure, &total_stats);
+            scope.spawn(move || {
+                let mut mine = Stats::default();
+                let mut longest = 0;
+                for run in (t..runs).step_by(threads as usize) {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    match run_one(seed, run, quota(run), false) {
+                        Ok((s, l)) => {
+                            if s.failed_silent + s.failed_retries > 0
+                                && env_u64("MINITALK_SIM_SHOW_FAILURES").unwrap_or(0) != 0
+                            {
+                                eprintln!(
+                                    "run {run}: {} failed",
+                                    s.failed_silent + s.failed_retries
+                                );
+                            }
+                            mine.add(&s);
+                            longest = longest.max(l);
+                        }
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            let mut f = failure.lock().unwrap();
+                            let earlier = match f.as_ref() {
+                                Some((r, _)) => run < *r,
+                                None => true,
+                            };
+                            if earlier {
+                                *f = Some((run, e));
+                            }
+                            break;
+                        }
+                    }
+                }
+                let mut all = total_stats.lock().unwrap();
+                all.0.add(&mine);
+                all.1 = all.1.max(longest);
+            });
+        }
+    });
+    if let Some((run, e)) = failure.into_inner().unwrap() {
+        panic!("{}", replay(run, &e));
+    }
+    let (s, longest) = total_stats.into_inner().unwrap();
+    println!(
+        "{} (seed=0x{seed:x})",
+        summary(&s, longest, started.elapsed().as_secs_f64())
+    );
+    assert_eq!(s.transfers, total);
+
+    // Most transfers get through: a sender that was not killed fails only
+    // when faults pile up far beyond what retries absorb.
+    let attempted = s.transfers - s.killed;
+    let failed = s.failed_silent + s.failed_retries;
+    assert!(
+        failed * 200 <= attempted,
+        "{failed} of {attempted} transfers failed: more than 0.5%"
+    );
+    // The run exercised every fault it claims to.
+    if total >= 10_000 {
+        for (name, n) in [
+            ("lost", s.lost),
+            ("lost_usr2", s.lost_usr2),
+            ("coalesced", s.coalesced),
+            ("duplicated", s.duplicated),
+            ("preempted", s.preempted),
+            ("slowest", s.slowest),
+            ("server_stops", s.server_stops),
+            ("client_stops", s.client_stops),
+            ("killed", s.killed),
+            ("stray_catching", s.stray_catching),
+            ("stray_ignored", s.stray_ignored),
+            ("stray_client", s.stray_client),
+            ("truncated_lines", s.truncated_lines),
+            ("discarded", s.discarded),
+            ("duplicates", s.duplicates),
+        ] {
+            assert!(n > 0, "no {name} in {total} transfers");
+        }
+    }
+}
+
+// ----- targeted scenarios: no random faults, scripted ones -----
+
+fn calm<const N: usize>() -> Box<World<N>> {
+    let mut w = World::new(Config::calm(), 7);
+    w.trace = env_u64("MINITALK_SIM_TRACE").unwrap_or(0) != 0;
+    w
+}
+
+fn lines<const N: usize, const Q: usize>(w: &World<N, Q>) -> Vec<(i32, String)> {
+    w.lines()
+        .iter()
+        .map(|l| (l.pids[0], String::from_utf8(l.bytes.clone()).unwrap()))
+        .collect()
+}
+
+fn finish<const N: usize, const Q: usize>(w: &mut World<N, Q>) {
+    if let Err(e) = w.run(120 * SEC).and_then(|()| w.check()) {
+        panic!("{e}");
+    }
+}
+
+/// Drops the `nth` (from 1) signal matching `pick`, delivers everything else.
+fn drop_nth(nth: u32, pick: impl Fn(&world::Sent) -> bool + Send + 'static) -> world::Script {
+    let mut seen = 0;
+    Box::new(move |s| {
+        if pick(s) {
+            seen += 1;
+            if seen == nth {
+                return Fate::Drop;
+            }
+        }
+        Fate::Deliver
+    })
+}
+
+#[test]
+fn lost_final_ack_is_retransmitted_and_acknowledged_not_delivered_twice() {
+    let mut w = calm::<512>();
+    let a = w.spawn("hello, world".into(), 0);
+    let pid = w.clients[a].pid;
+    w.set_script(drop_nth(1, move |s| {
+        s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(lines(&w), [(pid, "hello, world".to_string())]);
+    assert_eq!(w.stats.duplicates, 1, "the copy is recognised");
+    assert_eq!(w.stats.retries, 1);
+}
+
+#[test]
+fn every_lost_frame_ack_costs_one_retry_and_no_duplicate() {
+    // Four frames, streamed (more than 512 bytes); the first acceptance of
+    // every frame is lost, the retransmission's gets through.
+    let mut w = calm::<512>();
+    let text = "Grüße, 世界! ".repeat(60);
+    let a = w.spawn(text.clone(), 0);
+    let pid = w.clients[a].pid;
+    let mut n = 0;
+    w.set_script(Box::new(move |s| {
+        if s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2 {
+            n += 1;
+            if n % 2 == 1 {
+                return Fate::Drop;
+            }
+        }
+        Fate::Deliver
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(lines(&w), [(pid, text)]);
+    assert_eq!(w.stats.duplicates, 4);
+}
+
+#[test]
+fn three_senders_at_once_are_served_in_arrival_order() {
+    let mut w = calm::<512>();
+    let texts = [
+        "first ".repeat(100),
+        "second ".repeat(90),
+        "third ".repeat(110),
+    ];
+    let ids: Vec<usize> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| w.spawn(t.clone(), 100 * i as Micros))
+        .collect();
+    finish(&mut w);
+    let want: Vec<(i32, String)> = ids
+        .iter()
+        .zip(&texts)
+        .map(|(&c, t)| (w.clients[c].pid, t.clone()))
+        .collect();
+    assert_eq!(lines(&w), want);
+    assert!(ids.iter().all(|&c| w.clients[c].outcome == Outcome::Done));
+    assert!(w.stats.queued >= 2, "the later two were told to wait");
+}
+
+#[test]
+fn a_client_killed_mid_message_leaves_no_trace_of_a_held_message() {
+    let mut w = calm::<512>();
+    let a = w.spawn("x".repeat(400), 0); // two frames, held whole
+    let b = w.spawn("next in line".into(), MS);
+    let pid = w.clients[a].pid;
+    let mut sent = 0;
+    // Killed in the middle of its second frame (the first is 2088 bits).
+    w.set_script(Box::new(move |s| {
+        if s.from == pid {
+            sent += 1;
+            if sent == 2600 {
+                return Fate::KillSender;
+            }
+        }
+        Fate::Deliver
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Killed);
+    assert_eq!(w.clients[b].outcome, Outcome::Done);
+    assert_eq!(lines(&w), [(w.clients[b].pid, "next in line".to_string())]);
+    assert_eq!(w.stats.abandoned_vanished, 1);
+    assert_eq!(w.stats.discarded, 1);
+}
+
+#[test]
+fn a_client_killed_while_streaming_leaves_a_cut_line() {
+    let mut w = calm::<512>();
+    let text = "0123456789".repeat(200); // 8 frames, streamed from the third
+    let a = w.spawn(text.clone(), 0);
+    let pid = w.clients[a].pid;
+    let mut sent = 0;
+    w.set_script(Box::new(move |s| {
+        if s.from == pid {
+            sent += 1;
+            if sent == 8000 {
+                return Fate::KillSender; // in the fourth frame
+            }
+        }
+        Fate::Deliver
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Killed);
+    assert_eq!(lines(&w), [(pid, text[..3 * 255].to_string())]);
+    assert_eq!(w.stats.truncated_lines, 1);
+}
+
+#[test]
+fn a_server_stopped_mid_frame_costs_retries_not_text() {
+    let mut w = calm::<512>();
+    let text = "stop and continue ".repeat(60);
+    let a = w.spawn(text.clone(), 0);
+    w.stop_server_at(20 * MS, 300 * MS);
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(lines(&w), [(w.clients[a].pid, text)]);
+    assert!(w.stats.retries >= 1);
+    assert_eq!(w.stats.server_stops, 1);
+}
+
+#[test]
+fn stray_signals_are_ignored_or_waited_out() {
+    let mut w = calm::<512>();
+    // A process that catches the signals knocks first: it is served, says
+    // nothing more, and holds the server until the session times out.
+    w.stray_at(0, true, Signal::Usr2);
+    let a = w.spawn("after the stray".into(), MS);
+    // Processes that do not catch them are ignored, whenever they come.
+    for i in 0..20 {
+        w.stray_at(2 * MS + i * 50, false, Signal::Usr1);
+    }
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(
+        lines(&w),
+        [(w.clients[a].pid, "after the stray".to_string())]
+    );
+    assert!(
+        w.clients[a].end >= 2 * SEC,
+        "waited for the stray's session"
+    );
+    assert_eq!(w.stats.abandoned_silent, 1);
+    assert!(w.stats.ignored_at_server > 0);
+}
+
+#[test]
+fn a_late_copy_after_a_long_wait_in_the_queue_is_not_delivered_twice() {
+    // The final ack of a one-frame message is lost; before the sender
+    // retransmits, four silent processes (that catch the signals) knock:
+    // one is served, three wait, and the retransmission waits behind them,
+    // for their session timeouts, more than `recent_ttl` after the message
+    // finished. It must still be recognised as a copy.
+    let mut w = calm::<512>();
+    let a = w.spawn("ping".into(), 0);
+    for i in 0..4 {
+        w.stray_at(10 * MS + i * MS, true, Signal::Usr2);
+    }
+    let pid = w.clients[a].pid;
+    w.set_script(drop_nth(1, move |s| {
+        s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert!(w.clients[a].end > 5 * SEC, "the copy came late");
+    assert_eq!(lines(&w), [(pid, "ping".to_string())]);
+}
+
+#[test]
+fn a_late_copy_is_recognised_as_long_as_its_sender_keeps_in_touch() {
+    // The final ack of "ping" is lost; the retransmission waits in the queue
+    // behind two silent processes (two session timeouts), then, mid-frame,
+    // the server is stopped for 2.2 s. Its loop polls timers before signals,
+    // so it drops the session, and the pending bit opens a new one, more
+    // than `recent_ttl` after "ping" finished. The sender was never silent
+    // for long: its copy must still be recognised.
+    let mut cfg = Config::calm();
+    cfg.server_timers_first = 1.0;
+    let mut w = World::<512>::new(cfg, 7);
+    let a = w.spawn("ping".into(), 0);
+    w.stray_at(10 * MS, true, Signal::Usr2);
+    w.stray_at(11 * MS, true, Signal::Usr2);
+    let pid = w.clients[a].pid;
+    let (mut acks, mut sent) = (0, 0);
+    w.set_script(Box::new(move |s| {
+        if s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2 {
+            acks += 1;
+            if acks == 1 {
+                return Fate::Drop;
+            }
+        }
+        if s.from == pid {
+            sent += 1;
+            if sent == 120 {
+                return Fate::StopTarget(2200 * MS);
+            }
+        }
+        Fate::Deliver
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert!(w.clients[a].end > 6 * SEC, "{}", w.clients[a].end);
+    assert_eq!(
+        w.stats.abandoned_silent, 3,
+        "two strays, then the copy's session"
+    );
+    assert_eq!(lines(&w), [(pid, "ping".to_string())]);
+    assert_eq!(w.stats.duplicates, 1);
+}
+
+#[test]
+fn a_client_stopped_mid_frame_resumes() {
+    let mut w = calm::<512>();
+    let text = "pause ".repeat(100);
+    let a = w.spawn(text.clone(), 0);
+    let b = w.spawn("waiting".into(), 500);
+    w.stop_client_at(a, 30 * MS, 300 * MS);
+    finish(&mut w);
+    assert_eq!(w.stats.client_stops, 1);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.clients[b].outcome, Outcome::Done);
+    assert!(w.clients[a].end > 330 * MS);
+    let pid = w.clients[a].pid;
+    assert_eq!(
+        lines(&w),
+        [(pid, text), (w.clients[b].pid, "waiting".to_string())]
+    );
+}
+
+#[test]
+fn a_wait_your_turn_after_a_dropped_session_is_not_taken_for_an_ack() {
+    // A sends a one-frame message and is stopped (Ctrl-Z) just after its
+    // next-to-last bit, for longer than the session timeout. The server
+    // drops the session and serves B. When A continues, it reads the ack it
+    // had pending and sends its last bit; the server, busy with B, tells
+    // this unknown process to wait (Usr2). That reply must not pass for
+    // "frame accepted": A retries and its message is output once, after B's.
+    let mut w = calm::<512>();
+    let a = w.spawn("ping".into(), 0);
+    let b = w.spawn("b".repeat(3000), 100);
+    let pid = w.clients[a].pid;
+    let mut sent = 0;
+    w.set_script(Box::new(move |s| {
+        if s.from == pid {
+            sent += 1;
+            if sent == 79 {
+                return Fate::StopSender(2100 * MS);
+            }
+        }
+        Fate::Deliver
+    }));
+    finish(&mut w);
+    let (pa, pb) = (w.clients[a].pid, w.clients[b].pid);
+    assert_eq!(w.stats.abandoned_silent, 1);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.clients[b].outcome, Outcome::Done);
+    assert_eq!(
+        lines(&w),
+        [(pb, "b".repeat(3000)), (pa, "ping".to_string())]
+    );
+}
+
+#[test]
+fn duplicated_bits_and_acks_cost_retries_not_text() {
+    // Every 300th signal either way is sent twice: an extra bit for the
+    // decoder, or an extra ack that makes the sender run ahead. The CRC
+    // catches both; the frames are sent again.
+    let mut w = calm::<512>();
+    let text = "dup ".repeat(400);
+    let a = w.spawn(text.clone(), 0);
+    let mut n = 0;
+    w.set_script(Box::new(move |_| {
+        n += 1;
+        if n % 300 == 0 {
+            Fate::Duplicate
+        } else {
+            Fate::Deliver
+        }
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(lines(&w), [(w.clients[a].pid, text)]);
+    assert!(w.stats.duplicated > 20);
+    assert!(w.stats.retries > 0);
+}
+
+#[test]
+fn a_silent_server_makes_the_sender_fail_not_hang() {
+    let mut w = calm::<512>();
+    let a = w.spawn("anyone there?".into(), 0);
+    w.set_script(Box::new(|s| {
+        if s.to == SERVER_PID {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Failed(Failure::Silent));
+    assert!(lines(&w).is_empty());
+    assert!(w.clients[a].end <= 4 * SEC);
+}
+
+#[test]
+fn the_harsh_world_is_deterministic() {
+    let go = || {
+        let mut w = World::<512>::new(Config::harsh(), 99);
+        let mut rng = Rng::new(5);
+        for _ in 0..4 {
+            let k = 1 + rng.below(4) as usize;
+            w.random_batch(k, text::message).unwrap();
+        }
+        (w.stats.signals, w.stats.retries, w.now(), w.lines().len())
+    };
+    assert_eq!(go(), go());
+}

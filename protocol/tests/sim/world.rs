@@ -1,0 +1,1435 @@
+//! The simulated world: one server, clients, stray processes, and the Linux
+//! signal semantics between them, in simulated time (µs), driven by one
+//! seeded PRNG so that a seed replays a run exactly.
+//!
+//! Signal semantics modelled:
+//! - `kill()` puts a signal in the target's pending set at once. The set has
+//!   one slot per signal: a second `SIGUSR1` (or `SIGUSR2`) while one is
+//!   pending is lost, and the siginfo kept (the sender's PID) is the first's.
+//! - A process handles signals only when it runs: a signal wakes it after a
+//!   scheduling latency (usually a few µs, sometimes ms, rarely tens of ms),
+//!   and a stopped process (SIGSTOP) runs only once continued.
+//! - When it runs, its handlers record every pending signal, the lower
+//!   numbered first (`SIGUSR1` = 10 before `SIGUSR2` = 12; a world option
+//!   reverses this, as nested handlers would), then its main loop feeds them
+//!   to the state machine and acts on its outputs.
+//! - Signals to a dead process are dropped. One process's `kill()` calls
+//!   land in the order it made them (the sender may be preempted before one,
+//!   which delays it and everything after it).
+//!
+//! The harness loops are those of the real binaries: the server feeds a
+//! signal to the [`Receiver`] when its sender is known or catches both
+//! signals, drains the outputs into a [`MessageBuffer`] and calls
+//! `peer_gone` when a `CheckAlive` finds the process gone; a client passes
+//! only the server's signals to its [`Sender`] and exits on `Done`/`Failed`.
+//! Both orders a main loop may take are exercised: a share of the clients
+//! poll after each signal (as the reference client does, taking them one at
+//! a time with `sigtimedwait`), the others after all those recorded at one
+//! wakeup; at a share of its wakeups the server polls its timers before
+//! feeding the signals, at the others after.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use minitalk_protocol::frame;
+use minitalk_protocol::{
+    Aborted, Failure, MessageBuffer, Note, Output, Pid, Poll, Receiver, ReceiverConfig, Sender,
+    SenderConfig, Signal,
+};
+
+use crate::rng::Rng;
+
+/// Simulated time, in microseconds.
+pub type Micros = u64;
+
+/// Capacity of the server's queue, as in the reference server.
+pub const QUEUE: usize = 128;
+/// The server's index in the process table.
+const SERVER: usize = 0;
+/// The PID of process index 0.
+const PID_BASE: Pid = 1000;
+/// The server's PID.
+pub const SERVER_PID: Pid = PID_BASE;
+
+pub const MS: Micros = 1_000;
+pub const SEC: Micros = 1_000_000;
+
+fn dur(t: Micros) -> Duration {
+    Duration::from_micros(t)
+}
+
+fn micros(d: Duration) -> Micros {
+    d.as_micros() as Micros
+}
+
+fn index(sig: Signal) -> usize {
+    match sig {
+        Signal::Usr1 => 0,
+        Signal::Usr2 => 1,
+    }
+}
+
+fn signal(i: usize) -> Signal {
+    if i == 0 {
+        Signal::Usr1
+    } else {
+        Signal::Usr2
+    }
+}
+
+/// How often things go wrong. Probabilities are per signal, per wakeup or
+/// per transfer as stated; `*_every` are mean intervals of Poisson
+/// processes (0: never).
+#[derive(Clone, Copy, Debug)]
+pub struct Faults {
+    /// Per signal: lost outright.
+    pub loss: f64,
+    /// Per signal: sent twice (a second `kill()` right after the first).
+    pub dup: f64,
+    /// Per `SIGUSR2` from the server (mostly "frame accepted"): lost. Rare
+    /// in general, so targeted: it is what makes senders retransmit a frame
+    /// that was accepted.
+    pub usr2_loss: f64,
+    /// Per signal: the sender is preempted just before `kill()` (20 µs to
+    /// 3 ms): a delay that reorders signals across senders.
+    pub preempt: f64,
+    /// Per wakeup: a latency of 20 µs to 1 ms instead of a few µs.
+    pub slow: f64,
+    /// Per wakeup: 1 to 10 ms.
+    pub slower: f64,
+    /// Per wakeup: 10 to 60 ms.
+    pub slowest: f64,
+    /// Mean interval of SIGSTOPs of the server (for 250 to 350 ms).
+    pub server_stop_every: Micros,
+    /// Per transfer: its client is SIGSTOPped once (250 to 350 ms).
+    pub client_stop: f64,
+    /// Per SIGSTOP (server or client): a long one, 1.5 to 2.9 s, past the
+    /// receiver's session timeout (so the session is dropped under the
+    /// process's feet) but short of the sender's `give_up`.
+    pub long_stop: f64,
+    /// Per transfer: its client is killed part way, at a random one of
+    /// the signals it would send if all went well.
+    pub kill: f64,
+    /// Mean interval of signals to the server from a new process that
+    /// catches `SIGUSR1`/`SIGUSR2` (so the server feeds them in).
+    pub stray_catching_every: Micros,
+    /// Mean interval of signals to the server from a process that does not
+    /// catch them (so the server ignores them).
+    pub stray_ignored_every: Micros,
+    /// Mean interval of signals to a random client from a third party.
+    pub stray_client_every: Micros,
+}
+
+impl Faults {
+    /// Nothing goes wrong; latencies of a few µs.
+    pub const NONE: Faults = Faults {
+        loss: 0.0,
+        dup: 0.0,
+        usr2_loss: 0.0,
+        preempt: 0.0,
+        slow: 0.0,
+        slower: 0.0,
+        slowest: 0.0,
+        server_stop_every: 0,
+        client_stop: 0.0,
+        long_stop: 0.0,
+        kill: 0.0,
+        stray_catching_every: 0,
+        stray_ignored_every: 0,
+        stray_client_every: 0,
+    };
+
+    /// Realistic but harsh. A frame of 255 bytes is about 4200 signals and
+    /// 4200 wakeups, so per-signal rates must stay well below 1/4200 for a
+    /// frame to get through in a few tries; everything else is generous.
+    pub const HARSH: Faults = Faults {
+        loss: 2e-5,
+        dup: 1e-5,
+        usr2_loss: 5e-3,
+        preempt: 1e-3,
+        slow: 2e-2,
+        slower: 5e-4,
+        slowest: 1e-5,
+        server_stop_every: 5 * SEC,
+        client_stop: 0.02,
+        long_stop: 0.05,
+        kill: 0.02,
+        stray_catching_every: 4 * SEC,
+        stray_ignored_every: 200 * MS,
+        stray_client_every: 200 * MS,
+    };
+}
+
+impl Faults {
+    /// Applies overrides such as `loss=1e-4,dup=1e-3,kill=0.1`: each key is
+    /// a field name, each value a number.
+    pub fn with(mut self, spec: &str) -> Result<Faults, String> {
+        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("{item}: expected key=value"))?;
+            let value: f64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{item}: not a number"))?;
+            let us = value as Micros;
+            match key.trim() {
+                "loss" => self.loss = value,
+                "dup" => self.dup = value,
+                "usr2_loss" => self.usr2_loss = value,
+                "preempt" => self.preempt = value,
+                "slow" => self.slow = value,
+                "slower" => self.slower = value,
+                "slowest" => self.slowest = value,
+                "server_stop_every" => self.server_stop_every = us,
+                "client_stop" => self.client_stop = value,
+                "long_stop" => self.long_stop = value,
+                "kill" => self.kill = value,
+                "stray_catching_every" => self.stray_catching_every = us,
+                "stray_ignored_every" => self.stray_ignored_every = us,
+                "stray_client_every" => self.stray_client_every = us,
+                other => return Err(format!("{other}: no such fault")),
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// What a scripted fault does to one signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Let chance decide (the world's [`Faults`]).
+    Chance,
+    /// Deliver it, no fault.
+    Deliver,
+    /// Lose it.
+    Drop,
+    /// Send it twice.
+    Duplicate,
+    /// Kill the sending process instead of sending.
+    KillSender,
+    /// Send it, then SIGSTOP the sender for this long.
+    StopSender(Micros),
+    /// Send it, then SIGSTOP its target for this long (before it runs).
+    StopTarget(Micros),
+}
+
+/// One signal about to be sent, as a script sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent {
+    pub from: Pid,
+    pub to: Pid,
+    pub signal: Signal,
+}
+
+pub type Script = Box<dyn FnMut(&Sent) -> Fate + Send>;
+
+/// Everything that configures a world.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    pub faults: Faults,
+    pub sender: SenderConfig,
+    pub receiver: ReceiverConfig,
+    /// Handlers run `SIGUSR2` first (nested handlers without a mask).
+    pub usr2_first: bool,
+    /// Share of clients whose main loop polls after each reply rather than
+    /// after all the replies recorded at one wakeup.
+    pub poll_each_share: f64,
+    /// Share of the server's wakeups at which its main loop polls the
+    /// receiver's timers before feeding it the signals just recorded.
+    pub server_timers_first: f64,
+}
+
+impl Config {
+    pub fn calm() -> Config {
+        Config {
+            faults: Faults::NONE,
+            sender: SenderConfig::default(),
+            receiver: ReceiverConfig::default(),
+            usr2_first: false,
+            poll_each_share: 0.0,
+            server_timers_first: 0.0,
+        }
+    }
+
+    pub fn harsh() -> Config {
+        Config {
+            faults: Faults::HARSH,
+            poll_each_share: 0.7,
+            server_timers_first: 0.5,
+            ..Config::calm()
+        }
+    }
+}
+
+macro_rules! counters {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* $field:ident,)* }) => {
+        $(#[$m])*
+        pub struct $name { $($(#[$fm])* pub $field: u64,)* }
+        impl $name {
+            /// Adds `other` field by field.
+            pub fn add(&mut self, other: &$name) {
+                $(self.$field += other.$field;)*
+            }
+        }
+    };
+}
+
+counters! {
+    /// What happened, summed over runs.
+    #[derive(Clone, Debug, Default)]
+    pub struct Stats {
+        transfers,
+        /// The sender reported `Done`.
+        delivered,
+        failed_silent,
+        failed_retries,
+        /// Failed, yet the message was output whole: false negatives.
+        false_negatives,
+        /// Killed on purpose (neither `Done` nor `Failed`).
+        killed,
+        /// Killed after the whole message was output.
+        killed_after_output,
+        /// Lines that end a streamed message cut short.
+        truncated_lines,
+        /// Held messages thrown away (nothing output).
+        discarded,
+        /// Message bytes of all transfers.
+        bytes,
+        /// `SenderStats::retries`, summed.
+        retries,
+        /// `SenderStats::queued`, summed.
+        queued,
+        /// Every `kill()` of a `SIGUSR1`/`SIGUSR2`, strays included.
+        signals,
+        /// `SIGUSR2` replies of the server lost (a targeted fault).
+        lost_usr2,
+        batches,
+        /// Simulated time, µs.
+        sim_time,
+        // Faults injected.
+        lost,
+        coalesced,
+        duplicated,
+        preempted,
+        slow,
+        slower,
+        slowest,
+        server_stops,
+        client_stops,
+        stray_catching,
+        stray_ignored,
+        stray_client,
+        // Consequences.
+        to_dead,
+        ignored_at_server,
+        ignored_at_client,
+        rejected,
+        duplicates,
+        gap_resets,
+        queue_full,
+        abandoned_silent,
+        abandoned_vanished,
+        check_alive,
+        peer_gone,
+    }
+}
+
+/// How a client ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    NotStarted,
+    Running,
+    Done,
+    Failed(Failure),
+    Killed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Server,
+    Client(usize),
+    /// A third party: never runs, drops what it gets.
+    Stray,
+}
+
+#[derive(Clone, Debug)]
+struct Proc {
+    kind: Kind,
+    alive: bool,
+    /// Has handlers for `SIGUSR1` and `SIGUSR2` (what the server checks).
+    catches: bool,
+    /// The pending set: who sent the pending `SIGUSR1` and `SIGUSR2`.
+    pending: [Option<Pid>; 2],
+    /// A `Run` event is scheduled.
+    runnable: bool,
+    /// SIGSTOPped until then.
+    stopped_until: Micros,
+    /// When the process's own timer wants it to run.
+    timer_want: Option<Micros>,
+    /// The time of the earliest `Timer` event in the queue for it.
+    timer_event: Option<Micros>,
+    /// When its last signal landed: its `kill()` calls stay in order.
+    last_landing: Micros,
+    /// Client main loop variant: poll after each reply.
+    poll_each: bool,
+}
+
+/// A client and the message it sends.
+pub struct Client {
+    proc_: usize,
+    pub pid: Pid,
+    pub text: String,
+    /// Byte ranges of the frames' payloads.
+    frames: Vec<(usize, usize)>,
+    next_frame: usize,
+    tx: Sender,
+    /// Signals sent so far, and the count at which the client is killed.
+    sent: u64,
+    kill_after: Option<u64>,
+    pub start: Micros,
+    pub end: Micros,
+    pub outcome: Outcome,
+}
+
+/// One line of the server's output, with every PID whose frames wrote into it.
+#[derive(Clone, Debug, Default)]
+pub struct Line {
+    pub pids: Vec<Pid>,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Sink {
+    lines: Vec<Line>,
+    partial: Line,
+}
+
+impl Sink {
+    /// Appends what the server writes on behalf of `pid`'s session.
+    fn write(&mut self, pid: Pid, bytes: &[u8]) {
+        if !self.partial.pids.contains(&pid) {
+            self.partial.pids.push(pid);
+        }
+        for chunk in bytes.split_inclusive(|&b| b == b'\n') {
+            if !self.partial.pids.contains(&pid) {
+                self.partial.pids.push(pid);
+            }
+            match chunk.split_last() {
+                Some((b'\n', body)) => {
+                    self.partial.bytes.extend_from_slice(body);
+                    let line = std::mem::take(&mut self.partial);
+                    self.lines.push(line);
+                }
+                _ => self.partial.bytes.extend_from_slice(chunk),
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ev {
+    Arrive { to: u32, from: Pid, sig: u8 },
+    Run(u32),
+    Timer(u32),
+    Start(u32),
+    Stop { proc_: u32, length: u32 },
+    ServerStops,
+    StrayServer { catching: bool },
+    StrayClient,
+}
+
+/// The event queue: a binary min-heap on `time << 64 | sequence`, written
+/// out by hand because `BinaryHeap`'s generic code dominates a debug build.
+#[derive(Default)]
+struct Events {
+    heap: Vec<(u128, Ev)>,
+}
+
+impl Events {
+    fn push(&mut self, key: u128, ev: Ev) {
+        let h = &mut self.heap;
+        h.push((key, ev));
+        let mut i = h.len() - 1;
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if h[parent].0 <= key {
+                break;
+            }
+            h[i] = h[parent];
+            i = parent;
+        }
+        h[i] = (key, ev);
+    }
+
+    fn pop(&mut self) -> Option<(u128, Ev)> {
+        let h = &mut self.heap;
+        let last = h.pop()?;
+        if h.is_empty() {
+            return Some(last);
+        }
+        let top = h[0];
+        let n = h.len();
+        let mut i = 0;
+        loop {
+            let mut child = 2 * i + 1;
+            if child >= n {
+                break;
+            }
+            if child + 1 < n && h[child + 1].0 < h[child].0 {
+                child += 1;
+            }
+            if h[child].0 >= last.0 {
+                break;
+            }
+            h[i] = h[child];
+            i = child;
+        }
+        h[i] = last;
+        Some(top)
+    }
+}
+
+/// The world, with a server whose message buffer holds `N` bytes and whose
+/// queue holds `Q` processes.
+pub struct World<const N: usize, const Q: usize = QUEUE> {
+    cfg: Config,
+    rng: Rng,
+    now: Micros,
+    seq: u64,
+    events: Events,
+    procs: Vec<Proc>,
+    pub clients: Vec<Client>,
+    rx: Receiver<Q>,
+    buf: MessageBuffer<N>,
+    sink: Sink,
+    pub stats: Stats,
+    sends: Vec<(Pid, Signal)>,
+    /// Sends stray signals to clients.
+    third_party: usize,
+    /// Sends stray signals to the server and does not catch them.
+    deaf: usize,
+    /// Clients spawned and not yet finished: stray signals and server stops
+    /// happen only while there are some.
+    unfinished: usize,
+    script: Option<Script>,
+    violation: Option<String>,
+    pub trace: bool,
+    /// Print every failed transfer when checking.
+    pub show_failures: bool,
+    /// Clients and lines not yet checked.
+    checked_clients: usize,
+    checked_lines: usize,
+    /// The longest time a client took, start to end.
+    pub longest: Micros,
+}
+
+macro_rules! trace {
+    ($w:expr, $($arg:tt)*) => {
+        if $w.trace {
+            eprintln!("{:>12} {}", $w.now, format_args!($($arg)*));
+        }
+    };
+}
+
+impl<const N: usize, const Q: usize> World<N, Q> {
+    pub fn new(cfg: Config, seed: u64) -> Box<Self> {
+        let mut w = Box::new(World {
+            cfg,
+            rng: Rng::new(seed),
+            now: 0,
+            seq: 0,
+            events: Events::default(),
+            procs: Vec::new(),
+            clients: Vec::new(),
+            rx: Receiver::new(cfg.receiver),
+            buf: MessageBuffer::new(),
+            sink: Sink::default(),
+            stats: Stats::default(),
+            sends: Vec::new(),
+            third_party: 0,
+            deaf: 0,
+            unfinished: 0,
+            script: None,
+            violation: None,
+            trace: false,
+            show_failures: false,
+            checked_clients: 0,
+            checked_lines: 0,
+            longest: 0,
+        });
+        let server = w.add_proc(Kind::Server, true);
+        assert_eq!(server, SERVER);
+        w.third_party = w.add_proc(Kind::Stray, false);
+        w.deaf = w.add_proc(Kind::Stray, false);
+        w
+    }
+
+    pub fn now(&self) -> Micros {
+        self.now
+    }
+
+    pub fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+
+    /// Decides the fate of each signal from now on (see [`Fate`]).
+    pub fn set_script(&mut self, script: Script) {
+        self.script = Some(script);
+    }
+
+    /// The server's output so far, line by line.
+    pub fn lines(&self) -> &[Line] {
+        &self.sink.lines
+    }
+
+    fn add_proc(&mut self, kind: Kind, catches: bool) -> usize {
+        self.procs.push(Proc {
+            kind,
+            alive: !matches!(kind, Kind::Client(_)),
+            catches,
+            pending: [None; 2],
+            runnable: false,
+            stopped_until: 0,
+            timer_want: None,
+            timer_event: None,
+            last_landing: 0,
+            poll_each: false,
+        });
+        self.procs.len() - 1
+    }
+
+    fn pid(p: usize) -> Pid {
+        PID_BASE + p as Pid
+    }
+
+    fn proc_of(&self, pid: Pid) -> Option<usize> {
+        let i = usize::try_from(pid - PID_BASE).ok()?;
+        (i < self.procs.len()).then_some(i)
+    }
+
+    fn at(&mut self, at: Micros, ev: Ev) {
+        self.seq += 1;
+        let at = at.max(self.now);
+        self.events.push((at as u128) << 64 | self.seq as u128, ev);
+    }
+
+    fn violation(&mut self, msg: String) {
+        if self.violation.is_none() {
+            self.violation = Some(format!("at {} µs: {msg}", self.now));
+        }
+    }
+
+    /// A client that starts at `start` and sends `text`; returns its index.
+    pub fn spawn(&mut self, text: String, start: Micros) -> usize {
+        let c = self.clients.len();
+        let p = self.add_proc(Kind::Client(c), true);
+        self.procs[p].poll_each = self.rng.chance(self.cfg.poll_each_share);
+        let mut frames = Vec::new();
+        let mut at = 0;
+        loop {
+            let cut = frame::split_point(&text.as_bytes()[at..]);
+            frames.push((at, at + cut));
+            at += cut;
+            if at == text.len() {
+                break;
+            }
+        }
+        self.clients.push(Client {
+            proc_: p,
+            pid: Self::pid(p),
+            text,
+            frames,
+            next_frame: 0,
+            tx: Sender::new(self.cfg.sender, dur(start)),
+            sent: 0,
+            kill_after: None,
+            start,
+            end: 0,
+            outcome: Outcome::NotStarted,
+        });
+        self.unfinished += 1;
+        self.at(start, Ev::Start(c as u32));
+        c
+    }
+
+    /// SIGSTOPs the server at `at` for `length`.
+    pub fn stop_server_at(&mut self, at: Micros, length: Micros) {
+        self.at(
+            at,
+            Ev::Stop {
+                proc_: SERVER as u32,
+                length: length as u32,
+            },
+        );
+    }
+
+    /// SIGSTOPs client `c` at `at` for `length`.
+    pub fn stop_client_at(&mut self, c: usize, at: Micros, length: Micros) {
+        let proc_ = self.clients[c].proc_ as u32;
+        let length = length as u32;
+        self.at(at, Ev::Stop { proc_, length });
+    }
+
+    /// A process that catches the signals sends `signal` to the server at `at`.
+    pub fn stray_at(&mut self, at: Micros, catching: bool, signal: Signal) {
+        let p = if catching {
+            self.add_proc(Kind::Stray, true)
+        } else {
+            self.deaf
+        };
+        // Replayed through a one-shot Arrive, bypassing the faults.
+        self.at(
+            at,
+            Ev::Arrive {
+                to: SERVER as u32,
+                from: Self::pid(p),
+                sig: index(signal) as u8,
+            },
+        );
+    }
+
+    /// Bits a client's message takes on the wire, all frames once.
+    fn wire_bits(&self, c: usize) -> u64 {
+        self.clients[c]
+            .frames
+            .iter()
+            .map(|&(a, b)| (frame::OVERHEAD_BITS + 8 * (b - a)) as u64)
+            .sum()
+    }
+
+    /// Spawns `k` random clients starting within a random spread, with the
+    /// world's faults, then runs until everything is quiet and checks.
+    pub fn random_batch(
+        &mut self,
+        k: usize,
+        text: impl Fn(&mut Rng) -> String,
+    ) -> Result<(), String> {
+        let f = self.cfg.faults;
+        let spread = *self.rng.pick(&[0, 0, 2 * MS, 50 * MS, 400 * MS]);
+        let base = self.now + self.rng.range(0, 10 * MS);
+        for _ in 0..k {
+            let start = base + self.rng.range(0, spread + 1);
+            let message = text(&mut self.rng);
+            let c = self.spawn(message, start);
+            let bits = self.wire_bits(c);
+            if self.rng.chance(f.kill) {
+                self.clients[c].kill_after = Some(self.rng.range(1, bits + 1));
+            }
+            // A rough duration: 25 µs a bit, both ways included.
+            let est = bits * 25 + MS;
+            if self.rng.chance(f.client_stop) {
+                let at = start + self.rng.range(0, est);
+                let length = self.stop_length();
+                let proc_ = self.clients[c].proc_ as u32;
+                self.at(at, Ev::Stop { proc_, length });
+            }
+        }
+        if f.server_stop_every > 0 {
+            let at = base + self.rng.exp(f.server_stop_every);
+            self.at(at, Ev::ServerStops);
+        }
+        for (every, ev) in [
+            (f.stray_catching_every, Ev::StrayServer { catching: true }),
+            (f.stray_ignored_every, Ev::StrayServer { catching: false }),
+            (f.stray_client_every, Ev::StrayClient),
+        ] {
+            if every > 0 {
+                let at = base + self.rng.exp(every);
+                self.at(at, ev);
+            }
+        }
+        self.run(600 * SEC)?;
+        self.check()
+    }
+
+    /// Runs until no event is left, or fails after `limit` of simulated time.
+    pub fn run(&mut self, limit: Micros) -> Result<(), String> {
+        let deadline = self.now + limit;
+        let start = self.now;
+        while let Some((key, ev)) = self.events.pop() {
+            let at = (key >> 64) as Micros;
+            if self.moot(ev, at) {
+                continue;
+            }
+            if at > deadline {
+                return Err(format!(
+                    "stuck: still busy {} s after {} µs; serving {:?}, {} queued, next {:?}; {}",
+                    limit / SEC,
+                    start,
+                    self.rx.serving(),
+                    self.rx.queued(),
+                    ev,
+                    self.describe_clients(self.checked_clients)
+                ));
+            }
+            self.now = at;
+            self.handle(ev);
+            if let Some(v) = self.violation.take() {
+                return Err(v);
+            }
+        }
+        self.stats.sim_time += self.now - start;
+        Ok(())
+    }
+
+    /// Whether `ev`, due at `at`, would change nothing: then it is dropped
+    /// without moving the clock, so a batch ends with its last real event.
+    fn moot(&self, ev: Ev, at: Micros) -> bool {
+        match ev {
+            Ev::ServerStops | Ev::StrayServer { .. } | Ev::StrayClient => self.unfinished == 0,
+            Ev::Timer(p) => {
+                let p = &self.procs[p as usize];
+                !p.alive || p.timer_event != Some(at)
+            }
+            Ev::Run(p) | Ev::Stop { proc_: p, .. } => !self.procs[p as usize].alive,
+            Ev::Arrive { .. } | Ev::Start(_) => false,
+        }
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Arrive { to, from, sig } => self.arrive(to as usize, from, signal(sig as usize)),
+            Ev::Run(p) => self.run_proc(p as usize),
+            Ev::Timer(p) => self.timer(p as usize),
+            Ev::Start(c) => self.start(c as usize),
+            Ev::Stop { proc_, length } => {
+                let (proc_, length) = (proc_ as usize, length as Micros);
+                let p = &mut self.procs[proc_];
+                if p.alive {
+                    p.stopped_until = p.stopped_until.max(self.now + length);
+                    trace!(self, "SIGSTOP {} for {} µs", Self::pid(proc_), length);
+                    if proc_ == SERVER {
+                        self.stats.server_stops += 1;
+                    } else {
+                        self.stats.client_stops += 1;
+                    }
+                }
+            }
+            Ev::ServerStops => {
+                if self.unfinished > 0 {
+                    let length = self.stop_length();
+                    self.handle(Ev::Stop {
+                        proc_: SERVER as u32,
+                        length,
+                    });
+                    let at = self.now + self.rng.exp(self.cfg.faults.server_stop_every);
+                    self.at(at, Ev::ServerStops);
+                }
+            }
+            Ev::StrayServer { catching } => {
+                if self.unfinished == 0 {
+                    return;
+                }
+                let sig = signal(self.rng.below(2) as usize);
+                let every = if catching {
+                    self.stats.stray_catching += 1;
+                    let p = self.add_proc(Kind::Stray, true);
+                    for _ in 0..self.rng.range(1, 4) {
+                        let sig = signal(self.rng.below(2) as usize);
+                        self.send(p, SERVER_PID, sig);
+                    }
+                    self.cfg.faults.stray_catching_every
+                } else {
+                    self.stats.stray_ignored += 1;
+                    self.send(self.deaf, SERVER_PID, sig);
+                    self.cfg.faults.stray_ignored_every
+                };
+                let at = self.now + self.rng.exp(every);
+                self.at(at, Ev::StrayServer { catching });
+            }
+            Ev::StrayClient => {
+                if self.unfinished == 0 {
+                    return;
+                }
+                let running: Vec<usize> = (self.checked_clients..self.clients.len())
+                    .filter(|&c| self.clients[c].outcome == Outcome::Running)
+                    .collect();
+                if !running.is_empty() {
+                    let c = *self.rng.pick(&running);
+                    let sig = signal(self.rng.below(2) as usize);
+                    self.stats.stray_client += 1;
+                    self.send(self.third_party, self.clients[c].pid, sig);
+                }
+                let at = self.now + self.rng.exp(self.cfg.faults.stray_client_every);
+                self.at(at, Ev::StrayClient);
+            }
+        }
+    }
+
+    /// Process `from` calls `kill(to, sig)`.
+    fn send(&mut self, from: usize, to: Pid, sig: Signal) {
+        self.stats.signals += 1;
+        let sent = Sent {
+            from: Self::pid(from),
+            to,
+            signal: sig,
+        };
+        let fate = match &mut self.script {
+            Some(script) => script(&sent),
+            None => Fate::Chance,
+        };
+        let f = self.cfg.faults;
+        // One draw decides: lost, duplicated, delayed or none of them.
+        let (lost, dup, preempt) = match fate {
+            Fate::Chance => {
+                let u = self.rng.unit();
+                let dup_edge = f.loss + f.dup;
+                (
+                    u < f.loss,
+                    (f.loss..dup_edge).contains(&u),
+                    (dup_edge..dup_edge + f.preempt).contains(&u),
+                )
+            }
+            Fate::Deliver => (false, false, false),
+            Fate::Drop => (true, false, false),
+            Fate::Duplicate => (false, true, false),
+            Fate::StopSender(length) | Fate::StopTarget(length) => {
+                let stopped = match fate {
+                    Fate::StopSender(_) => Some(from),
+                    _ => self.proc_of(to),
+                };
+                if let Some(p) = stopped {
+                    let length = length as u32;
+                    self.at(
+                        self.now,
+                        Ev::Stop {
+                            proc_: p as u32,
+                            length,
+                        },
+                    );
+                }
+                (false, false, false)
+            }
+            Fate::KillSender => {
+                if let Kind::Client(c) = self.procs[from].kind {
+                    trace!(self, "kill pid {} (scripted)", Self::pid(from));
+                    self.exit(c, Outcome::Killed);
+                }
+                return;
+            }
+        };
+        if fate == Fate::Chance
+            && from == SERVER
+            && sig == Signal::Usr2
+            && self.rng.chance(f.usr2_loss)
+        {
+            self.stats.lost_usr2 += 1;
+            trace!(self, "{} -> {} {:?} LOST (usr2)", sent.from, to, sig);
+            return;
+        }
+        if lost {
+            self.stats.lost += 1;
+            trace!(self, "{} -> {} {:?} LOST", sent.from, to, sig);
+            return;
+        }
+        let mut landing = self.now;
+        if preempt {
+            self.stats.preempted += 1;
+            landing += self.rng.log_range(20, 3 * MS);
+        }
+        landing = landing.max(self.procs[from].last_landing);
+        self.procs[from].last_landing = landing;
+        let Some(target) = self.proc_of(to) else {
+            return;
+        };
+        trace!(
+            self,
+            "{} -> {} {:?} lands at {}",
+            sent.from,
+            to,
+            sig,
+            landing
+        );
+        self.land(landing, target, sent.from, sig);
+        if dup {
+            self.stats.duplicated += 1;
+            let again = landing + self.rng.range(0, 30);
+            self.procs[from].last_landing = again;
+            trace!(
+                self,
+                "{} -> {} {:?} DUPLICATE at {}",
+                sent.from,
+                to,
+                sig,
+                again
+            );
+            self.land(again, target, sent.from, sig);
+        }
+    }
+
+    fn land(&mut self, at: Micros, to: usize, from: Pid, sig: Signal) {
+        if at <= self.now {
+            self.arrive(to, from, sig);
+        } else {
+            self.at(
+                at,
+                Ev::Arrive {
+                    to: to as u32,
+                    from,
+                    sig: index(sig) as u8,
+                },
+            );
+        }
+    }
+
+    /// A signal reaches process `to`'s pending set.
+    fn arrive(&mut self, to: usize, from: Pid, sig: Signal) {
+        let p = &mut self.procs[to];
+        if !p.alive {
+            self.stats.to_dead += 1;
+            return;
+        }
+        if p.kind == Kind::Stray {
+            return;
+        }
+        let slot = &mut p.pending[index(sig)];
+        if let Some(first) = *slot {
+            self.stats.coalesced += 1;
+            trace!(
+                self,
+                "{from} -> {} {sig:?} COALESCED with {first}'s",
+                Self::pid(to)
+            );
+            return;
+        }
+        *slot = Some(from);
+        self.wake(to);
+    }
+
+    /// Makes `p` runnable: it runs after a scheduling latency.
+    fn wake(&mut self, p: usize) {
+        if self.procs[p].runnable {
+            return;
+        }
+        self.procs[p].runnable = true;
+        let latency = self.latency();
+        self.at(self.now + latency, Ev::Run(p as u32));
+    }
+
+    /// How long a random SIGSTOP lasts.
+    fn stop_length(&mut self) -> u32 {
+        let length = if self.rng.chance(self.cfg.faults.long_stop) {
+            self.rng.range(1500 * MS, 2900 * MS)
+        } else {
+            self.rng.range(250 * MS, 350 * MS)
+        };
+        length as u32
+    }
+
+    fn latency(&mut self) -> Micros {
+        let f = self.cfg.faults;
+        let u = self.rng.unit();
+        let mut edge = f.slowest;
+        if u < edge {
+            self.stats.slowest += 1;
+            return self.rng.range(10 * MS, 60 * MS);
+        }
+        edge += f.slower;
+        if u < edge {
+            self.stats.slower += 1;
+            return self.rng.log_range(MS, 10 * MS);
+        }
+        edge += f.slow;
+        if u < edge {
+            self.stats.slow += 1;
+            return self.rng.log_range(20, MS);
+        }
+        self.rng.range(2, 20)
+    }
+
+    fn set_timer(&mut self, p: usize, want: Option<Micros>) {
+        let now = self.now;
+        let proc_ = &mut self.procs[p];
+        proc_.timer_want = want;
+        if let Some(w) = want {
+            let w = w.max(now);
+            let earlier = match proc_.timer_event {
+                Some(e) => w < e,
+                None => true,
+            };
+            if earlier {
+                proc_.timer_event = Some(w);
+                self.at(w, Ev::Timer(p as u32));
+            }
+        }
+    }
+
+    fn timer(&mut self, p: usize) {
+        let now = self.now;
+        let proc_ = &mut self.procs[p];
+        if proc_.timer_event != Some(now) {
+            return;
+        }
+        proc_.timer_event = None;
+        match proc_.timer_want {
+            Some(w) if w > now => {
+                proc_.timer_event = Some(w);
+                self.at(w, Ev::Timer(p as u32));
+            }
+            Some(_) if proc_.alive => {
+                proc_.timer_want = None;
+                self.wake(p);
+            }
+            _ => {}
+        }
+    }
+
+    fn run_proc(&mut self, p: usize) {
+        let now = self.now;
+        let proc_ = &mut self.procs[p];
+        if !proc_.alive {
+            proc_.runnable = false;
+            return;
+        }
+        if now < proc_.stopped_until {
+            // Stopped: runs once continued, after the usual latency.
+            let until = proc_.stopped_until;
+            let latency = self.latency();
+            self.at(until + latency, Ev::Run(p as u32));
+            return;
+        }
+        proc_.runnable = false;
+        let order = if self.cfg.usr2_first { [1, 0] } else { [0, 1] };
+        let mut taken = [(0, Signal::Usr1); 2];
+        let mut n = 0;
+        for i in order {
+            if let Some(from) = proc_.pending[i].take() {
+                taken[n] = (from, signal(i));
+                n += 1;
+            }
+        }
+        match proc_.kind {
+            Kind::Server => self.server_run(&taken[..n]),
+            Kind::Client(c) => self.client_run(c, &taken[..n]),
+            Kind::Stray => {}
+        }
+    }
+
+    // ----- the server's main loop -----
+
+    fn server_run(&mut self, taken: &[(Pid, Signal)]) {
+        let t = dur(self.now);
+        if self.rng.chance(self.cfg.server_timers_first) {
+            self.server_drain();
+        }
+        for &(from, sig) in taken {
+            // The real server checks an unknown sender (does it catch both
+            // signals?) before feeding it in.
+            if !self.rx.knows(from) && !self.catches(from) {
+                self.stats.ignored_at_server += 1;
+                trace!(self, "server ignores {from} {sig:?}");
+                continue;
+            }
+            let heard = self.rx.on_signal(from, sig, t);
+            trace!(self, "server hears {from} {sig:?}: {heard:?}");
+            self.server_drain();
+        }
+        self.server_drain();
+        let want = self.rx.poll_timeout().map(micros);
+        self.set_timer(SERVER, want);
+    }
+
+    fn catches(&self, pid: Pid) -> bool {
+        self.proc_of(pid)
+            .is_some_and(|p| self.procs[p].alive && self.procs[p].catches)
+    }
+
+    fn server_drain(&mut self) {
+        let t = dur(self.now);
+        let mut sends = std::mem::take(&mut self.sends);
+        while let Some(out) = self.rx.poll(t) {
+            if self.trace {
+                eprintln!("{:>12} server: {out:?}", self.now);
+            }
+            match out {
+                Output::Send { to, signal } => sends.push((to, signal)),
+                Output::Deliver {
+                    from,
+                    payload,
+                    first,
+                    last,
+                } => {
+                    let sink = &mut self.sink;
+                    self.buf
+                        .push(payload.as_bytes(), first, last, |b| sink.write(from, b));
+                }
+                Output::Abandoned { pid, vanished } => {
+                    if vanished {
+                        self.stats.abandoned_vanished += 1;
+                    } else {
+                        self.stats.abandoned_silent += 1;
+                    }
+                    let sink = &mut self.sink;
+                    match self.buf.abort(|b| sink.write(pid, b)) {
+                        Aborted::Discarded { .. } => self.stats.discarded += 1,
+                        Aborted::Truncated { .. } | Aborted::Nothing => {}
+                    }
+                }
+                Output::CheckAlive(pid) => {
+                    self.stats.check_alive += 1;
+                    let alive = self.proc_of(pid).is_some_and(|p| self.procs[p].alive);
+                    if !alive {
+                        self.stats.peer_gone += 1;
+                        self.rx.peer_gone(pid, t);
+                    }
+                }
+                Output::Note(note) => match note {
+                    Note::Rejected { .. } => self.stats.rejected += 1,
+                    Note::Duplicate(_) => self.stats.duplicates += 1,
+                    Note::GapReset { .. } => self.stats.gap_resets += 1,
+                    Note::QueueFull(_) => self.stats.queue_full += 1,
+                    _ => {}
+                },
+            }
+        }
+        for &(to, sig) in &sends {
+            self.send(SERVER, to, sig);
+        }
+        sends.clear();
+        self.sends = sends;
+    }
+
+    // ----- a client's main loop -----
+
+    fn start(&mut self, c: usize) {
+        let p = self.clients[c].proc_;
+        self.procs[p].alive = true;
+        let cl = &mut self.clients[c];
+        cl.tx = Sender::new(self.cfg.sender, dur(self.now));
+        cl.start = self.now;
+        cl.outcome = Outcome::Running;
+        trace!(
+            self,
+            "start pid {} ({} bytes)",
+            Self::pid(p),
+            self.clients[c].text.len()
+        );
+        self.client_poll(c);
+    }
+
+    fn client_run(&mut self, c: usize, taken: &[(Pid, Signal)]) {
+        let t = dur(self.now);
+        let p = self.clients[c].proc_;
+        for &(from, sig) in taken {
+            // The real client checks si_pid: only the server's signals count.
+            if from != SERVER_PID {
+                self.stats.ignored_at_client += 1;
+                continue;
+            }
+            trace!(self, "pid {} hears {sig:?}", Self::pid(p));
+            self.clients[c].tx.on_reply(sig, t);
+            if self.procs[p].poll_each {
+                self.client_poll(c);
+                if !self.procs[p].alive {
+                    return;
+                }
+            }
+        }
+        self.client_poll(c);
+    }
+
+    fn client_poll(&mut self, c: usize) {
+        let t = dur(self.now);
+        let p = self.clients[c].proc_;
+        if !self.procs[p].alive {
+            return;
+        }
+        loop {
+            let cl = &mut self.clients[c];
+            match cl.tx.poll(t) {
+                Poll::Send(sig) => {
+                    cl.sent += 1;
+                    if cl.kill_after == Some(cl.sent) {
+                        trace!(self, "kill pid {} at its signal {}", Self::pid(p), cl.sent);
+                        return self.exit(c, Outcome::Killed);
+                    }
+                    self.send(p, SERVER_PID, sig)
+                }
+                Poll::Wait { until } => {
+                    self.set_timer(p, Some(micros(until)));
+                    return;
+                }
+                Poll::NeedPayload => {
+                    let Some(&(a, b)) = cl.frames.get(cl.next_frame) else {
+                        let pid = cl.pid;
+                        return self.violation(format!("pid {pid} asked for a frame too many"));
+                    };
+                    let last = cl.next_frame + 1 == cl.frames.len();
+                    cl.next_frame += 1;
+                    if let Err(e) = cl.tx.load(&cl.text[a..b], last) {
+                        let pid = cl.pid;
+                        return self.violation(format!("pid {pid}: load failed: {e}"));
+                    }
+                }
+                Poll::Done => {
+                    if cl.next_frame != cl.frames.len() {
+                        let pid = cl.pid;
+                        return self.violation(format!("pid {pid} done before its last frame"));
+                    }
+                    return self.exit(c, Outcome::Done);
+                }
+                Poll::Failed(f) => return self.exit(c, Outcome::Failed(f)),
+            }
+        }
+    }
+
+    /// The client's process ends (exit or kill).
+    fn exit(&mut self, c: usize, outcome: Outcome) {
+        let p = self.clients[c].proc_;
+        let proc_ = &mut self.procs[p];
+        proc_.alive = false;
+        proc_.pending = [None; 2];
+        proc_.timer_want = None;
+        let cl = &mut self.clients[c];
+        cl.outcome = outcome;
+        cl.end = self.now;
+        self.unfinished -= 1;
+        trace!(self, "pid {} ends: {:?}", cl.pid, outcome);
+    }
+
+    // ----- invariants -----
+
+    fn describe_clients(&self, from: usize) -> String {
+        let mut s = String::new();
+        for cl in &self.clients[from..] {
+            let _ = write!(
+                s,
+                "\n  pid {}: {:?}, {} bytes in {} frames, {} .. {} µs, {:?}",
+                cl.pid,
+                cl.outcome,
+                cl.text.len(),
+                cl.frames.len(),
+                cl.start,
+                cl.end,
+                cl.tx.stats()
+            );
+        }
+        s
+    }
+
+    /// Checks the clients and the output since the last check, and that the
+    /// server is idle; adds the transfers to the stats.
+    pub fn check(&mut self) -> Result<(), String> {
+        let result = self.check_inner();
+        let (clients, lines) = (self.checked_clients, self.checked_lines);
+        self.checked_clients = self.clients.len();
+        self.checked_lines = self.sink.lines.len();
+        self.stats.batches += 1;
+        result.map_err(|e| {
+            let mut s = e;
+            for l in &self.sink.lines[lines..] {
+                let _ = write!(s, "\n  line from {:?}: {} bytes", l.pids, l.bytes.len());
+            }
+            s + &self.describe_clients(clients)
+        })
+    }
+
+    fn check_inner(&mut self) -> Result<(), String> {
+        let clients = self.checked_clients..self.clients.len();
+        let mut full = vec![0u32; clients.len()];
+        let mut cut = vec![0u32; clients.len()];
+        for (i, line) in self.sink.lines[self.checked_lines..].iter().enumerate() {
+            let [pid] = line.pids[..] else {
+                return Err(format!("output line {i} interleaves pids {:?}", line.pids));
+            };
+            let c = self
+                .proc_of(pid)
+                .and_then(|p| match self.procs[p].kind {
+                    Kind::Client(c) if clients.contains(&c) => Some(c),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    format!("output line {i} from pid {pid}, not a client of this batch")
+                })?;
+            let cl = &self.clients[c];
+            let k = c - clients.start;
+            if line.bytes == cl.text.as_bytes() {
+                full[k] += 1;
+            } else if cl.text.as_bytes().starts_with(&line.bytes)
+                && self.stream_cut(c, line.bytes.len())
+            {
+                cut[k] += 1;
+            } else {
+                return Err(format!(
+                    "output line {i} from pid {pid} is garbled: {} bytes, not the message ({} bytes) nor a cut of a streamed one",
+                    line.bytes.len(),
+                    cl.text.len()
+                ));
+            }
+        }
+        for c in clients.clone() {
+            let k = c - clients.start;
+            let cl = &self.clients[c];
+            let pid = cl.pid;
+            if full[k] + cut[k] > 1 {
+                return Err(format!(
+                    "pid {pid}'s message was output {} times",
+                    full[k] + cut[k]
+                ));
+            }
+            let took = cl.end - cl.start;
+            self.longest = self.longest.max(took);
+            if took > 300 * SEC {
+                return Err(format!("pid {pid} took {} s", took / SEC));
+            }
+            self.stats.transfers += 1;
+            self.stats.bytes += cl.text.len() as u64;
+            self.stats.retries += cl.tx.stats().retries;
+            self.stats.queued += cl.tx.stats().queued;
+            self.stats.truncated_lines += cut[k] as u64;
+            match cl.outcome {
+                Outcome::Done if full[k] == 1 => self.stats.delivered += 1,
+                Outcome::Done => {
+                    return Err(format!(
+                        "pid {pid} reported Done, but its message was not output"
+                    ))
+                }
+                Outcome::Failed(f) => {
+                    if self.show_failures {
+                        eprintln!(
+                            "failed: batch {}: pid {pid}: {f:?}, {} bytes, {:?}",
+                            self.stats.batches,
+                            cl.text.len(),
+                            cl.tx.stats()
+                        );
+                    }
+                    match f {
+                        Failure::Silent => self.stats.failed_silent += 1,
+                        Failure::TooManyRetries => self.stats.failed_retries += 1,
+                    }
+                    self.stats.false_negatives += full[k] as u64;
+                }
+                Outcome::Killed => {
+                    self.stats.killed += 1;
+                    self.stats.killed_after_output += full[k] as u64;
+                }
+                Outcome::Running | Outcome::NotStarted => {
+                    return Err(format!("pid {pid} never finished: {:?}", cl.outcome))
+                }
+            }
+        }
+        if !self.sink.partial.bytes.is_empty() || self.buf.in_message() {
+            return Err("the server is idle with a partial line".into());
+        }
+        if self.rx.serving().is_some() || self.rx.queued() > 0 || self.rx.poll_timeout().is_some() {
+            return Err(format!(
+                "the server is not idle: serving {:?}, {} queued, timeout {:?}",
+                self.rx.serving(),
+                self.rx.queued(),
+                self.rx.poll_timeout()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a line of `len` bytes can be what a streamed message of
+    /// client `c` left when it was cut: whole frames, more than the buffer
+    /// holds, not all of them.
+    fn stream_cut(&self, c: usize, len: usize) -> bool {
+        let frames = &self.clients[c].frames;
+        frames[..frames.len() - 1]
+            .iter()
+            .any(|&(_, end)| end == len && end > N)
+    }
+}
