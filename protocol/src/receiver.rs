@@ -62,9 +62,9 @@ pub struct ReceiverConfig {
 impl Default for ReceiverConfig {
     fn default() -> Self {
         ReceiverConfig {
-            frame_gap: Duration::from_millis(20),
+            frame_gap: Duration::from_millis(100),
             probe_after: Duration::from_millis(50),
-            session_timeout: Duration::from_secs(2),
+            session_timeout: Duration::from_secs(3),
             keepalive: Duration::from_millis(100),
             recent_ttl: Duration::from_secs(5),
         }
@@ -123,7 +123,8 @@ pub enum Note {
         /// How many wait before it.
         ahead: usize,
     },
-    /// The queue is full: `pid` got no answer and will knock again.
+    /// The queue is full: `pid` was told to wait but not queued; it will
+    /// knock again when no keepalive comes.
     QueueFull(Pid),
     /// A frame from `pid` failed a check and was rejected.
     Rejected {
@@ -445,12 +446,14 @@ impl<const Q: usize> Receiver<Q> {
                 self.keepalive_cursor = 0;
             }
             let copy_of = self.finished(pid).map(|f| f.crc);
-            if self.queue.push_back((pid, copy_of)).is_err() {
+            if self.queue.push_back((pid, copy_of)).is_ok() {
+                let ahead = self.queue.len() - 1;
+                self.note(Note::Queued { pid, ahead });
+            } else {
+                // Told to wait all the same: it knows the receiver lives,
+                // and knocks again when no keepalive comes.
                 self.note(Note::QueueFull(pid));
-                return Heard::Waiting;
             }
-            let ahead = self.queue.len() - 1;
-            self.note(Note::Queued { pid, ahead });
         }
         self.push(Pending::Send(pid, Signal::Usr2));
         Heard::Waiting
@@ -787,6 +790,7 @@ mod tests {
         // again soon after, is still recognised.
         let cfg = ReceiverConfig {
             recent_ttl: ms(3000),
+            session_timeout: ms(2000),
             ..ReceiverConfig::default()
         };
         let mut rx = Receiver::<4>::new(cfg);
@@ -974,7 +978,11 @@ mod tests {
         }
         drain(&mut rx, T0);
         rx.on_signal(6, Signal::Usr1, T0);
-        assert_eq!(drain(&mut rx, T0), [Out::Note(Note::QueueFull(6))]);
+        assert_eq!(
+            drain(&mut rx, T0),
+            [Out::Note(Note::QueueFull(6)), Out::Send(6, Signal::Usr2)]
+        );
+        assert!(!rx.knows(6), "not queued: it will knock again");
     }
 
     #[test]
@@ -1003,12 +1011,13 @@ mod tests {
             rx.on_signal(9, b, T0);
         }
         drain(&mut rx, T0);
-        let out = feed(&mut rx, 9, &bits, ms(21));
+        let after_gap = ReceiverConfig::default().frame_gap + ms(1);
+        let out = feed(&mut rx, 9, &bits, after_gap);
         assert_eq!(out[0], Out::Deliver(9, "ok".into(), true, true));
         let mut rx = Receiver::<4>::new(ReceiverConfig::default());
         rx.on_signal(9, bits[0], T0);
-        rx.on_signal(9, bits[1], ms(21));
-        assert!(drain(&mut rx, ms(21)).contains(&Out::Note(Note::GapReset { pid: 9, bits: 1 })));
+        rx.on_signal(9, bits[1], after_gap);
+        assert!(drain(&mut rx, after_gap).contains(&Out::Note(Note::GapReset { pid: 9, bits: 1 })));
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! | not the frame's last      | send the next bit       | queued: wait for `Usr1` |
 //! | the frame's last          | frame rejected: retry   | frame accepted          |
 //!
-//! A reply that comes after its deadline counts as no reply: the timeout came
-//! first. By then the receiver may have ended our session (we were stopped,
-//! say) and be serving someone else, and its "wait your turn" (`Usr2`) would
-//! read as "frame accepted".
+//! A frame is never continued after a pause: if more than
+//! [`SenderConfig::stale_after`] passed since the previous bit was sent (the
+//! sender was stopped, say), it starts again from its first bit. The receiver
+//! may have ended the session meanwhile and be serving someone else, and its
+//! "wait your turn" (`Usr2`) to a frame's last bit would read as "frame
+//! accepted"; to a first bit it cannot be misread.
 //!
 //! A retry is always the same: stay quiet until the receiver has heard
 //! nothing from us, and from it we have heard nothing, for
@@ -33,11 +35,14 @@ use crate::{Error, Signal};
 pub struct SenderConfig {
     /// How long to wait for the first reply to a bit before retrying.
     pub ack_timeout: Duration,
-    /// The cap when that wait doubles after each timeout in a row. Must be
-    /// less than half the receiver's
-    /// [`session_timeout`](crate::ReceiverConfig::session_timeout), so that
-    /// the session cannot end between two replies the sender trusts.
+    /// The cap when that wait doubles after each timeout in a row (it halves
+    /// again, down to `ack_timeout`, after each accepted frame).
     pub max_ack_timeout: Duration,
+    /// A frame is restarted rather than continued when its previous bit went
+    /// out longer ago than this. Must be well below the receiver's
+    /// [`session_timeout`](crate::ReceiverConfig::session_timeout), and at
+    /// least `max_ack_timeout`.
+    pub stale_after: Duration,
     /// Silence kept before a retry. Must exceed the receiver's
     /// [`frame_gap`](crate::ReceiverConfig::frame_gap).
     pub quiet: Duration,
@@ -52,9 +57,10 @@ pub struct SenderConfig {
 impl Default for SenderConfig {
     fn default() -> Self {
         SenderConfig {
-            ack_timeout: Duration::from_millis(20),
-            max_ack_timeout: Duration::from_millis(640),
-            quiet: Duration::from_millis(30),
+            ack_timeout: Duration::from_millis(50),
+            max_ack_timeout: Duration::from_millis(1000),
+            stale_after: Duration::from_millis(1500),
+            quiet: Duration::from_millis(150),
             give_up: Duration::from_secs(3),
             queue_patience: Duration::from_millis(1000),
             max_retries: 16,
@@ -178,7 +184,15 @@ pub struct Sender {
     at_message_start: bool,
     ack_timeout: Duration,
     retries: u32,
+    /// When the receiver last said anything.
     last_heard: Duration,
+    /// When the last bit went out.
+    last_sent: Duration,
+    /// When the sender last ran ([`poll`](Sender::poll) or a reply).
+    last_step: Duration,
+    /// A payload was loaded since the last poll: the wait for it was ours,
+    /// not the receiver's silence.
+    loaded: bool,
     stats: SenderStats,
 }
 
@@ -197,6 +211,9 @@ impl Sender {
             ack_timeout: config.ack_timeout,
             retries: 0,
             last_heard: now,
+            last_sent: now,
+            last_step: now,
+            loaded: false,
             stats: SenderStats::default(),
         }
     }
@@ -219,6 +236,7 @@ impl Sender {
         self.payload_len = payload.len();
         self.last = last;
         self.at_message_start = last;
+        self.loaded = true;
         self.state = State::Ready { next: 0 };
         Ok(())
     }
@@ -241,6 +259,7 @@ impl Sender {
             State::Ready { next } => {
                 let bit = frame::bit_at(&self.frame[..self.frame_len], next).unwrap_or(false);
                 self.stats.signals += 1;
+                self.last_sent = now;
                 self.state = State::AwaitReply {
                     bit: next,
                     deadline: now + self.ack_timeout,
@@ -289,14 +308,27 @@ impl Sender {
             }
             self.last_heard = now;
         }
+        // A payload just loaded, or a long gap since the sender last ran
+        // (it was stopped): the time that passed was not the receiver's
+        // silence. The silence clock starts again.
+        if self.loaded || now > self.last_step + self.config.stale_after {
+            self.loaded = false;
+            self.last_heard = now;
+        }
+        self.last_step = now;
         let silent = now >= self.last_heard + self.config.give_up;
         self.state = match (self.state, event) {
             (State::Done, _) | (State::Failed(_), _) => return,
+            // Waiting for the caller is not the receiver's silence.
+            (State::NeedPayload, _) => return,
             (_, Event::Tick) if silent => State::Failed(Failure::Silent),
-            // Too late to be trusted: the timeout came first.
-            (State::AwaitReply { deadline, .. }, Event::Reply(_)) if now >= deadline => {
-                self.ack_timeout = (self.ack_timeout * 2).min(self.config.max_ack_timeout);
-                self.retry(now)
+            // Too long since the previous bit: the session may be gone.
+            (State::Ready { next }, Event::Tick)
+                if next > 0 && now > self.last_sent + self.config.stale_after =>
+            {
+                self.retries += 1;
+                self.stats.retries += 1;
+                State::Ready { next: 0 }
             }
             (State::AwaitReply { bit, .. }, Event::Reply(signal)) => {
                 let last_bit = bit + 1 == self.frame_bits();
@@ -307,7 +339,7 @@ impl Sender {
                         self.stats.frames += 1;
                         self.stats.bytes += self.payload_len as u64;
                         self.retries = 0;
-                        self.ack_timeout = self.config.ack_timeout;
+                        self.ack_timeout = (self.ack_timeout / 2).max(self.config.ack_timeout);
                         if self.last {
                             State::Done
                         } else {
@@ -420,12 +452,12 @@ mod tests {
         tx.load("x", true).unwrap();
         send_to_last_bit(&mut tx, T0);
         tx.on_reply(Signal::Usr1, T0);
-        assert_eq!(tx.poll(T0), Poll::Wait { until: ms(30) });
+        assert_eq!(tx.poll(T0), Poll::Wait { until: ms(150) });
         // A reply during the quiet time restarts it.
         tx.on_reply(Signal::Usr1, ms(10));
-        assert_eq!(tx.poll(ms(39)), Poll::Wait { until: ms(40) });
+        assert_eq!(tx.poll(ms(159)), Poll::Wait { until: ms(160) });
         assert_eq!(
-            tx.poll(ms(40)),
+            tx.poll(ms(160)),
             Poll::Send(Signal::Usr2),
             "bit 0 again: FIRST"
         );
@@ -457,11 +489,16 @@ mod tests {
         }
         assert_eq!(
             waits.map(|d| d.as_millis()),
-            [20, 40, 80, 160, 320, 640, 640]
+            [50, 100, 200, 400, 800, 1000, 1000]
         );
-        send_to_last_bit(&mut tx, now);
-        tx.on_reply(Signal::Usr2, now);
-        assert_eq!(tx.ack_timeout, ms(20));
+        // Each accepted frame halves the wait, down to the first value.
+        for want in [500, 250, 125, 62, 50, 50] {
+            tx.load("x", false).ok();
+            send_to_last_bit(&mut tx, now);
+            tx.on_reply(Signal::Usr2, now);
+            assert_eq!(tx.ack_timeout.as_millis(), want);
+            assert!(matches!(tx.poll(now), Poll::Done | Poll::NeedPayload));
+        }
     }
 
     #[test]
@@ -525,22 +562,49 @@ mod tests {
     }
 
     #[test]
-    fn a_reply_after_the_deadline_counts_as_a_timeout() {
-        // Stopped with the last bit out: when the process continues, the
-        // receiver may have dropped the session and now be telling us to
-        // wait (`Usr2`), which must not pass for "frame accepted".
+    fn a_frame_is_restarted_not_continued_after_a_pause() {
+        // Stopped between two bits for longer than `stale_after`: the
+        // receiver may have ended the session and serve someone else, and
+        // its "wait your turn" (`Usr2`) to the last bit would pass for
+        // "frame accepted". So the frame starts again from bit 0.
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        for _ in 0..tx.frame_bits() - 1 {
+            assert!(matches!(tx.poll(T0), Poll::Send(_)));
+            tx.on_reply(Signal::Usr1, T0);
+        }
+        let later = ms(1501);
+        assert_eq!(tx.poll(later), Poll::Send(Signal::Usr2), "bit 0: FIRST");
+        assert_eq!(tx.stats().retries, 1);
+        tx.on_reply(Signal::Usr2, later); // wait your turn: queued, not done
+        assert!(matches!(tx.poll(later), Poll::Wait { .. }));
+        assert_eq!(tx.stats().queued, 1);
+        assert_eq!(tx.stats().frames, 0);
+    }
+
+    #[test]
+    fn a_late_reply_is_still_the_reply_to_the_last_bit() {
+        // Stopped while waiting: the reply that was pending is the real one.
         let mut tx = Sender::new(SenderConfig::default(), T0);
         tx.load("x", true).unwrap();
         send_to_last_bit(&mut tx, T0);
         tx.on_reply(Signal::Usr2, ms(2500));
-        assert_eq!(tx.poll(ms(2500)), Poll::Wait { until: ms(2530) });
-        assert_eq!(tx.stats().retries, 1);
-        assert_eq!(tx.stats().frames, 0);
-        // The frame goes again from bit 0, and a reply just in time counts
-        // (the timeout doubled to 40 ms).
-        send_to_last_bit(&mut tx, ms(2530));
-        tx.on_reply(Signal::Usr2, ms(2569));
-        assert_eq!(tx.poll(ms(2569)), Poll::Done);
+        assert_eq!(tx.poll(ms(2500)), Poll::Done);
+    }
+
+    #[test]
+    fn waiting_for_the_caller_is_not_the_receivers_silence() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        assert_eq!(tx.poll(ms(60_000)), Poll::NeedPayload);
+        tx.load("a", false).unwrap();
+        assert!(matches!(tx.poll(ms(60_000)), Poll::Send(_)));
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("", true).unwrap();
+        send_to_last_bit(&mut tx, T0);
+        tx.on_reply(Signal::Usr2, T0);
+        assert_eq!(tx.poll(ms(60_000)), Poll::Done);
+        tx.load("", true).unwrap();
+        assert!(matches!(tx.poll(ms(60_000)), Poll::Send(_)));
     }
 
     #[test]

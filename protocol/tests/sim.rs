@@ -500,12 +500,14 @@ fn a_late_copy_after_a_long_wait_in_the_queue_is_not_delivered_twice() {
 fn a_late_copy_is_recognised_as_long_as_its_sender_keeps_in_touch() {
     // The final ack of "ping" is lost; the retransmission waits in the queue
     // behind two silent processes (two session timeouts), then, mid-frame,
-    // the server is stopped for 2.2 s. Its loop polls timers before signals,
+    // the server is stopped for 4.4 s. Its loop polls timers before signals,
     // so it drops the session, and the pending bit opens a new one, more
     // than `recent_ttl` after "ping" finished. The sender was never silent
     // for long: its copy must still be recognised.
     let mut cfg = Config::calm();
     cfg.server_timers_first = 1.0;
+    // A sender patient enough to outlast a stop that ends its session.
+    cfg.sender.give_up = std::time::Duration::from_secs(10);
     let mut w = World::<512>::new(cfg, 7);
     let a = w.spawn("ping".into(), 0);
     w.stray_at(10 * MS, true, Signal::Usr2);
@@ -522,7 +524,7 @@ fn a_late_copy_is_recognised_as_long_as_its_sender_keeps_in_touch() {
         if s.from == pid {
             sent += 1;
             if sent == 120 {
-                return Fate::StopTarget(2200 * MS);
+                return Fate::StopTarget(4400 * MS);
             }
         }
         Fate::Deliver
@@ -574,7 +576,7 @@ fn a_wait_your_turn_after_a_dropped_session_is_not_taken_for_an_ack() {
         if s.from == pid {
             sent += 1;
             if sent == 79 {
-                return Fate::StopSender(2100 * MS);
+                return Fate::StopSender(4200 * MS);
             }
         }
         Fate::Deliver
