@@ -242,6 +242,14 @@ pub struct Receiver<const Q: usize> {
     /// carries its own in the queue).
     recent: [Option<Finished>; RECENT],
     pending: Deque<Pending, PENDING>,
+    /// A plain acknowledgement (`Usr1`) owed mid-frame: the one output of
+    /// almost every signal, kept out of `pending` to keep that path short.
+    /// It comes after anything pending (a gap reset, say).
+    ack: Option<Pid>,
+    /// No timer is due before this (a lower bound: `on_timers` may find
+    /// nothing to do, and then it is computed exactly). `ZERO` after any
+    /// change that may bring a deadline forward; `MAX` when none is set.
+    timers_at: Duration,
 }
 
 impl<const Q: usize> Receiver<Q> {
@@ -256,6 +264,8 @@ impl<const Q: usize> Receiver<Q> {
             keepalive_cursor: 0,
             recent: [None; RECENT],
             pending: Deque::new(),
+            timers_at: Duration::MAX,
+            ack: None,
         }
     }
 
@@ -280,6 +290,19 @@ impl<const Q: usize> Receiver<Q> {
 
     /// A signal from `from` arrived at `now`. Poll the outputs before the next.
     pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Duration) -> Heard {
+        // The fast path, for almost every signal: a bit of the session's
+        // frame, in time. It only pushes deadlines later, so `timers_at`
+        // stays a valid lower bound.
+        if let State::Serving(s) = &mut self.state {
+            let in_time = now.saturating_sub(s.last_heard) <= self.config.frame_gap;
+            if s.pid == from && (in_time || self.decoder.bits_pending() == 0) {
+                s.last_heard = now;
+                s.next_probe = now + self.config.probe_after;
+                let session = *s;
+                return self.feed(session, signal, now);
+            }
+        }
+        self.timers_at = Duration::ZERO;
         self.heard_from(from, now);
         let session = match self.state {
             State::Serving(s) if s.pid == from => s,
@@ -302,29 +325,38 @@ impl<const Q: usize> Receiver<Q> {
                 bits: pending_bits,
             });
         }
-        self.state = State::Serving(Session {
+        let session = Session {
             last_heard: now,
             next_probe: now + self.config.probe_after,
             ..session
-        });
+        };
+        self.state = State::Serving(session);
+        self.feed(session, signal, now)
+    }
+
+    /// Feeds a bit of `session`'s frame to the decoder and answers it.
+    fn feed(&mut self, session: Session, signal: Signal, now: Duration) -> Heard {
+        let from = session.pid;
         let verdict = match self.decoder.feed(signal.bit()) {
             Decoded::NeedMore => {
-                self.push(Pending::Send(from, Signal::Usr1));
+                self.ack = Some(from);
                 return Heard::Bit;
             }
             Decoded::Byte { value, offset } => {
-                self.push(Pending::Send(from, Signal::Usr1));
+                self.ack = Some(from);
                 return Heard::Byte { value, offset };
             }
             Decoded::Frame(f) => Ok((f.first, f.last, f.seq)),
             Decoded::Invalid(e) => Err(e),
         };
+        self.timers_at = Duration::ZERO;
         self.judge(session, verdict, now);
         Heard::FrameEnd
     }
 
     /// The caller found that `pid` no longer exists.
     pub fn peer_gone(&mut self, pid: Pid, now: Duration) {
+        self.timers_at = Duration::ZERO;
         // It will send no late copy: forget its finished message.
         for slot in self.recent.iter_mut() {
             if slot.is_some_and(|f| f.pid == pid) {
@@ -350,7 +382,16 @@ impl<const Q: usize> Receiver<Q> {
     /// [`poll_timeout`](Self::poll_timeout) or the next signal.
     pub fn poll(&mut self, now: Duration) -> Option<Output<'_>> {
         if self.pending.is_empty() {
+            if let Some(to) = self.ack.take() {
+                let signal = Signal::Usr1;
+                return Some(Output::Send { to, signal });
+            }
+        }
+        if self.pending.is_empty() && now >= self.timers_at {
             self.on_timers(now);
+            if self.pending.is_empty() {
+                self.timers_at = self.next_deadline().unwrap_or(Duration::MAX);
+            }
         }
         Some(match self.pending.pop_front()? {
             Pending::Send(to, signal) => Output::Send { to, signal },
@@ -368,9 +409,19 @@ impl<const Q: usize> Receiver<Q> {
 
     /// When [`poll`](Self::poll) next has something to do without a signal.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        if !self.pending.is_empty() {
+        if !self.pending.is_empty() || self.ack.is_some() {
             return Some(Duration::ZERO);
         }
+        match self.timers_at {
+            // Not known since the last change: work it out.
+            Duration::ZERO => self.next_deadline(),
+            Duration::MAX => None,
+            at => Some(at),
+        }
+    }
+
+    /// The earliest deadline of any timer.
+    fn next_deadline(&self) -> Option<Duration> {
         let session = match self.state {
             State::Serving(s) => Some(s.next_probe.min(s.last_heard + self.config.session_timeout)),
             State::Idle => None,
@@ -518,6 +569,11 @@ impl<const Q: usize> Receiver<Q> {
 
     /// Ends the session mid-message.
     fn abandon(&mut self, pid: Pid, vanished: bool, now: Duration) {
+        // The fast path does not refresh the memory of a finished message:
+        // the session was contact until its last signal.
+        if let State::Serving(s) = self.state {
+            self.heard_from(pid, s.last_heard);
+        }
         self.push(Pending::Abandoned { pid, vanished });
         self.finish(now);
     }

@@ -497,7 +497,9 @@ impl DecodeHarness {
                 if self.queue.contains(&pid) {
                     acts.push(Act::Send(pid, Signal::Usr2));
                 } else if self.queue.len() == QUEUE {
+                    // Told to wait, not queued: it will knock again.
                     notes.push(Note::QueueFull(pid));
+                    acts.push(Act::Send(pid, Signal::Usr2));
                 } else {
                     let ahead = self.queue.len();
                     notes.push(Note::Queued { pid, ahead });
