@@ -57,20 +57,24 @@ fn cargo(args: &[&str], env: &[(&str, &Path)]) -> Result {
         .ok_or_else(|| format!("cargo {} failed ({status})", args.join(" ")))
 }
 
+/// Builds `server` and `client` in release mode, with `extra` cargo
+/// arguments (a `--target`, say).
+fn build_bins(extra: &[&str]) -> Result {
+    let mut args = vec![
+        "build",
+        "--release",
+        "-p",
+        "minitalk-server",
+        "-p",
+        "minitalk-client",
+    ];
+    args.extend_from_slice(extra);
+    cargo(&args, &[])
+}
+
 /// Builds `server` and `client` in release mode; returns their folder.
 fn build() -> Result<PathBuf> {
-    cargo(
-        &[
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "minitalk-server",
-            "-p",
-            "minitalk-client",
-        ],
-        &[],
-    )?;
+    build_bins(&["--quiet"])?;
     Ok(root().join("target/release"))
 }
 
@@ -81,19 +85,7 @@ fn test() -> Result {
 
 fn static_build() -> Result {
     let target = "x86_64-unknown-linux-musl";
-    cargo(
-        &[
-            "build",
-            "--release",
-            "--target",
-            target,
-            "-p",
-            "minitalk-server",
-            "-p",
-            "minitalk-client",
-        ],
-        &[],
-    )?;
+    build_bins(&["--target", target])?;
     for bin in ["server", "client"] {
         let path = root().join("target").join(target).join("release").join(bin);
         let size = std::fs::metadata(&path)
