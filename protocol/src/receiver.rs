@@ -244,7 +244,8 @@ pub struct Receiver<const Q: usize> {
     pending: Deque<Pending, PENDING>,
     /// A plain acknowledgement (`Usr1`) owed mid-frame: the one output of
     /// almost every signal, kept out of `pending` to keep that path short.
-    /// It comes after anything pending (a gap reset, say).
+    /// It comes after anything pending (a gap reset, say), and moves into
+    /// `pending` if another signal comes before it was polled.
     ack: Option<Pid>,
     /// No timer is due before this (a lower bound: `on_timers` may find
     /// nothing to do, and then it is computed exactly). `ZERO` after any
@@ -290,6 +291,10 @@ impl<const Q: usize> Receiver<Q> {
 
     /// A signal from `from` arrived at `now`. Poll the outputs before the next.
     pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Duration) -> Heard {
+        // An acknowledgement not polled yet keeps its place in line.
+        if let Some(to) = self.ack.take() {
+            self.push(Pending::Send(to, Signal::Usr1));
+        }
         // The fast path, for almost every signal: a bit of the session's
         // frame, in time. It only pushes deadlines later, so `timers_at`
         // stays a valid lower bound.
