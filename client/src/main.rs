@@ -149,7 +149,9 @@ impl Input {
     fn total(&self) -> Option<u64> {
         match self.arg {
             Some(a) => Some(a.len() as u64),
-            None => self.eof.then_some(self.offset + self.end as u64),
+            None if self.eof => Some(self.offset + self.end as u64),
+            // A file's size is known before it is read to the end.
+            None => sys::file_size(STDIN),
         }
     }
 }

@@ -245,6 +245,15 @@ pub fn readable(fd: i32, timeout: Duration) -> bool {
     unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
 }
 
+/// The size of `fd` if it is a regular file (stdin redirected from one).
+pub fn file_size(fd: i32) -> Option<u64> {
+    // SAFETY: stat is plain data that fstat fills in.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: st is valid and writable.
+    let ok = unsafe { libc::fstat(fd, &mut st) } == 0;
+    (ok && st.st_mode & libc::S_IFMT == libc::S_IFREG).then_some(st.st_size as u64)
+}
+
 /// Whether `fd` is a terminal.
 pub fn isatty(fd: i32) -> bool {
     // SAFETY: isatty only inspects the descriptor.
