@@ -114,6 +114,8 @@ struct Show {
     /// A character being assembled, for `--trace`.
     utf8: [u8; 4],
     utf8_len: usize,
+    /// The bits of the byte being received, for `--trace`.
+    bits: u8,
 }
 
 /// The C entry point: the C runtime calls it with the command line.
@@ -134,6 +136,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         frame_len: 0,
         utf8: [0; 4],
         utf8_len: 0,
+        bits: 0,
     };
     for i in 1..args.len() {
         match args.get(i).unwrap_or_default() {
@@ -252,7 +255,7 @@ fn drain(rx: &mut Receiver<QUEUE>, held: &mut MessageBuffer<HOLD>, show: &mut Sh
                 show.bytes = if first { 0 } else { show.bytes } + payload.len() as u64;
                 if TRACE && show.trace {
                     Line::new()
-                        .str("\ntrace: frame verified (CRC-32C ok): ")
+                        .str("trace: frame verified (CRC-32C ok): ")
                         .u64(payload.len() as u64)
                         .str(" bytes accepted, reply SIGUSR2")
                         .println(STDERR);
@@ -329,9 +332,14 @@ impl Show {
             Heard::Bit | Heard::Byte { .. } | Heard::FrameEnd => {}
         }
         l.byte(if signal.bit() { b'1' } else { b'0' });
+        self.bits = self.bits << 1 | signal.bit() as u8;
         let Heard::Byte { value, offset } = heard else {
             if heard == Heard::FrameEnd {
-                l.str(" (CRC)\n");
+                l.str(" = 0x")
+                    .hex(self.bits)
+                    .str("  CRC-32C, last byte: frame complete");
+                l.println(STDERR);
+                return;
             }
             return l.print(STDERR);
         };
@@ -433,14 +441,14 @@ impl Show {
                     .str(" will knock again");
             }
             Note::Rejected { pid, error } => {
-                l.str("\ntrace: frame from ")
+                l.str("trace: frame from ")
                     .u64(pid as u64)
                     .str(" rejected: ")
                     .str(error.as_str())
                     .str(" (reply SIGUSR1: send it again)");
             }
             Note::Duplicate(pid) => {
-                l.str("\ntrace: frame from ")
+                l.str("trace: frame from ")
                     .u64(pid as u64)
                     .str(" is a copy of one already accepted: acknowledged, not printed again");
             }
