@@ -58,7 +58,7 @@ impl Default for SenderConfig {
     fn default() -> Self {
         SenderConfig {
             ack_timeout: Duration::from_millis(50),
-            max_ack_timeout: Duration::from_millis(1000),
+            max_ack_timeout: Duration::from_millis(500),
             stale_after: Duration::from_millis(1500),
             quiet: Duration::from_millis(150),
             give_up: Duration::from_secs(3),
@@ -489,10 +489,10 @@ mod tests {
         }
         assert_eq!(
             waits.map(|d| d.as_millis()),
-            [50, 100, 200, 400, 800, 1000, 1000]
+            [50, 100, 200, 400, 500, 500, 500]
         );
         // Each accepted frame halves the wait, down to the first value.
-        for want in [500, 250, 125, 62, 50, 50] {
+        for want in [250, 125, 62, 50, 50] {
             tx.load("x", false).ok();
             send_to_last_bit(&mut tx, now);
             tx.on_reply(Signal::Usr2, now);
