@@ -794,11 +794,10 @@ mod tests {
         assert_eq!(later[0], Out::Deliver(7, "once".into(), true, true));
     }
 
-    #[test]
-    fn a_late_copy_that_waited_in_the_queue_is_still_recognised() {
-        // The sender of "once" missed its ack and knocks again at 10 ms,
-        // but pid 8 is being served: it waits for pid 8's session timeout,
-        // longer than `recent_ttl`. Its copy must not be delivered again.
+    /// Pid 7 finished "once" and missed its ack; it knocks again at 10 ms,
+    /// but pid 8 is being served: it waits for pid 8's session timeout,
+    /// longer than `recent_ttl`, and is invited at the returned time.
+    fn copy_waits_behind_a_session() -> (Receiver<4>, Vec<Signal>, Duration) {
         let cfg = ReceiverConfig {
             recent_ttl: ms(1000),
             ..ReceiverConfig::default()
@@ -812,6 +811,13 @@ mod tests {
         let t = cfg.session_timeout;
         let out = drain(&mut rx, t);
         assert!(out.contains(&Out::Send(7, Signal::Usr1)), "{out:?}");
+        (rx, only, t)
+    }
+
+    #[test]
+    fn a_late_copy_that_waited_in_the_queue_is_still_recognised() {
+        // Its copy must not be delivered again.
+        let (mut rx, only, t) = copy_waits_behind_a_session();
         let again = feed(&mut rx, 7, &only, t + ms(1));
         assert_eq!(
             again,
@@ -823,18 +829,7 @@ mod tests {
     fn a_copy_answered_after_a_long_wait_is_remembered_again() {
         // As above, and the answer to the recognised copy is lost too: the
         // next copy, a moment later, is recognised again.
-        let cfg = ReceiverConfig {
-            recent_ttl: ms(1000),
-            ..ReceiverConfig::default()
-        };
-        let mut rx = Receiver::<4>::new(cfg);
-        let only = frame_bits(true, true, false, "once");
-        feed(&mut rx, 7, &only, T0);
-        rx.on_signal(8, Signal::Usr1, T0);
-        rx.on_signal(7, only[0], ms(10));
-        drain(&mut rx, ms(10));
-        let t = cfg.session_timeout;
-        drain(&mut rx, t);
+        let (mut rx, only, t) = copy_waits_behind_a_session();
         let again = feed(&mut rx, 7, &only, t + ms(1));
         assert!(again.contains(&Out::Note(Note::Duplicate(7))), "{again:?}");
         let once_more = feed(&mut rx, 7, &only, t + ms(60));
