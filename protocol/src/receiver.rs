@@ -169,7 +169,10 @@ pub enum Heard {
 struct Session {
     pid: Pid,
     last_heard: Duration,
-    next_probe: Duration,
+    /// When the process was last checked for life (or the session began):
+    /// the next check is `probe_after` past this or `last_heard`, whichever
+    /// is later, so that a bit needs no deadline arithmetic.
+    probed: Duration,
     /// SEQ of the last accepted frame; `None` before the first.
     accepted_seq: Option<bool>,
     /// CRC of the last frame of the process's previous message, finished
@@ -302,7 +305,6 @@ impl<const Q: usize> Receiver<Q> {
             let in_time = now.saturating_sub(s.last_heard) <= self.config.frame_gap;
             if s.pid == from && (in_time || self.decoder.bits_pending() == 0) {
                 s.last_heard = now;
-                s.next_probe = now + self.config.probe_after;
                 let session = *s;
                 return self.feed(session, signal, now);
             }
@@ -332,7 +334,7 @@ impl<const Q: usize> Receiver<Q> {
         }
         let session = Session {
             last_heard: now,
-            next_probe: now + self.config.probe_after,
+            probed: now,
             ..session
         };
         self.state = State::Serving(session);
@@ -428,7 +430,10 @@ impl<const Q: usize> Receiver<Q> {
     /// The earliest deadline of any timer.
     fn next_deadline(&self) -> Option<Duration> {
         let session = match self.state {
-            State::Serving(s) => Some(s.next_probe.min(s.last_heard + self.config.session_timeout)),
+            State::Serving(s) => Some(
+                self.probe_due(s)
+                    .min(s.last_heard + self.config.session_timeout),
+            ),
             State::Idle => None,
         };
         let keepalive = (!self.queue.is_empty()).then_some(self.keepalive_due);
@@ -450,7 +455,7 @@ impl<const Q: usize> Receiver<Q> {
         self.state = State::Serving(Session {
             pid,
             last_heard: now,
-            next_probe: now + self.config.probe_after,
+            probed: now,
             accepted_seq: None,
             copy_of,
         });
@@ -598,17 +603,19 @@ impl<const Q: usize> Receiver<Q> {
         }
     }
 
+    /// When the session's process is next checked for life.
+    fn probe_due(&self, s: Session) -> Duration {
+        s.last_heard.max(s.probed) + self.config.probe_after
+    }
+
     /// Session silence, liveness probes and keepalives.
     fn on_timers(&mut self, now: Duration) {
         if let State::Serving(s) = self.state {
             if now >= s.last_heard + self.config.session_timeout {
                 return self.abandon(s.pid, false, now);
             }
-            if now >= s.next_probe {
-                self.state = State::Serving(Session {
-                    next_probe: now + self.config.probe_after,
-                    ..s
-                });
+            if now >= self.probe_due(s) {
+                self.state = State::Serving(Session { probed: now, ..s });
                 return self.push(Pending::CheckAlive(s.pid));
             }
         }
