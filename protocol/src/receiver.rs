@@ -683,6 +683,11 @@ mod tests {
         v
     }
 
+    /// The note of a frame from `pid` rejected for `error`.
+    fn rejected(pid: Pid, error: Error) -> Out {
+        Out::Note(Note::Rejected { pid, error })
+    }
+
     fn frame_bits(first: bool, last: bool, seq: bool, payload: &str) -> Vec<Signal> {
         let mut buf = [0u8; MAX_FRAME_LEN];
         let n = Frame {
@@ -751,13 +756,7 @@ mod tests {
         let out = feed(&mut rx, 7, &bits, T0);
         assert_eq!(
             out,
-            [
-                Out::Note(Note::Rejected {
-                    pid: 7,
-                    error: Error::BadChecksum
-                }),
-                Out::Send(7, Signal::Usr1)
-            ]
+            [rejected(7, Error::BadChecksum), Out::Send(7, Signal::Usr1)]
         );
         assert_eq!(
             rx.serving(),
@@ -966,10 +965,7 @@ mod tests {
     fn a_session_must_open_with_a_first_frame() {
         let mut rx = Receiver::<4>::new(ReceiverConfig::default());
         let out = feed(&mut rx, 7, &frame_bits(false, true, false, "x"), T0);
-        assert!(out.contains(&Out::Note(Note::Rejected {
-            pid: 7,
-            error: Error::NotFirst
-        })));
+        assert!(out.contains(&rejected(7, Error::NotFirst)));
         assert!(out.contains(&Out::Send(7, Signal::Usr1)));
     }
 
@@ -978,13 +974,7 @@ mod tests {
         let mut rx = Receiver::<4>::new(ReceiverConfig::default());
         feed(&mut rx, 7, &frame_bits(true, false, false, "a"), T0);
         let out = feed(&mut rx, 7, &frame_bits(true, false, true, "b"), T0);
-        assert_eq!(
-            out[0],
-            Out::Note(Note::Rejected {
-                pid: 7,
-                error: Error::UnexpectedFirst
-            })
-        );
+        assert_eq!(out[0], rejected(7, Error::UnexpectedFirst));
     }
 
     #[test]
@@ -997,13 +987,7 @@ mod tests {
             .map(|i| Signal::from_bit(bit_at(&buf, i).unwrap()))
             .collect();
         let out = feed(&mut rx, 7, &bits, T0);
-        assert_eq!(
-            out[0],
-            Out::Note(Note::Rejected {
-                pid: 7,
-                error: Error::BadVersion
-            })
-        );
+        assert_eq!(out[0], rejected(7, Error::BadVersion));
     }
 
     #[test]

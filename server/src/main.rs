@@ -189,7 +189,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     while !STOP.load(Ordering::Relaxed) {
         while let Some((pid, signal)) = pop() {
             let now = sys::now();
-            if !rx.knows(pid) && sys::proc::catches_usr(pid) != Some(true) {
+            // A process neither served nor waiting is answered only if a
+            // signal cannot kill it; /proc is read once per newcomer.
+            let new = !rx.knows(pid);
+            if new && sys::proc::catches_usr(pid) != Some(true) {
                 if TRACE && show.trace {
                     Line::new()
                         .str("trace: ignored a signal from ")
@@ -199,13 +202,12 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 }
                 continue;
             }
-            let new = !rx.knows(pid);
             let heard = rx.on_signal(pid, signal, now);
-            if new {
-                // "serving" or "waits" first, then what the signal carried.
-                drain(&mut rx, &mut held, &mut show, now);
-            }
             if TRACE && show.trace {
+                if new {
+                    // "serving" or "waits" first, then what the signal carried.
+                    drain(&mut rx, &mut held, &mut show, now);
+                }
                 show.heard(pid, signal, heard);
             }
             drain(&mut rx, &mut held, &mut show, now);
