@@ -26,6 +26,8 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use minitalk_protocol::frame::{bit_at, split_point, Frame, MAX_FRAME_LEN};
+/// The protocol's clock readings (criterion's settings stay `std`'s `Duration`).
+use minitalk_protocol::Duration as Time;
 use minitalk_protocol::{Decoded, FrameDecoder, Output, Poll, Receiver, Sender, Signal};
 
 /// Message sizes: one full frame, 10 KB, 100 KB.
@@ -35,7 +37,7 @@ const QUEUE: usize = 128;
 /// The client's PID, as the receiver sees it.
 const CLIENT: i32 = 4242;
 /// Time between two signals, a realistic round trip.
-const STEP: Duration = Duration::from_micros(4);
+const STEP: Time = Time::from_micros(4);
 
 /// One message, as the protocol puts it on the wire.
 struct Wire {
@@ -59,7 +61,7 @@ impl Wire {
             seq = !seq;
             rest = &rest[n..];
         }
-        let now = Duration::ZERO;
+        let now = Time::ZERO;
         let mut tx = Sender::new(Default::default(), now);
         let mut rx: Receiver<QUEUE> = Receiver::new(Default::default());
         let (mut signals, mut delivered, mut next) = (Vec::new(), String::new(), 0);
@@ -135,7 +137,7 @@ fn encoder(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(label), &wire, |b, wire| {
             b.iter_custom(|iters| {
                 cpu_time(iters, || {
-                    let mut now = Duration::ZERO;
+                    let mut now = Time::ZERO;
                     let mut tx = Sender::new(Default::default(), now);
                     let (mut frame, mut bit, mut frame_bits) = (0, 0, 0);
                     loop {
@@ -210,7 +212,7 @@ fn receiver(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 cpu_time(iters, || {
                     rx.clone_from(&fresh);
-                    let mut now = Duration::from_secs(1);
+                    let mut now = Time::from_secs(1);
                     let mut delivered = 0usize;
                     for &signal in &wire.signals {
                         now += STEP;

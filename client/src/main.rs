@@ -12,7 +12,7 @@
 #![no_std]
 #![no_main]
 
-use core::time::Duration;
+use minitalk_protocol::Duration;
 
 use minitalk_protocol::frame::{split_point, MAX_PAYLOAD};
 use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig};
@@ -264,8 +264,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     let total = input.total();
     let mut bar = Progress::new(opts.progress, total, started);
     let mut sent_any = false;
+    // The clock is read once per wait: it is a system call in the static
+    // build, and nothing else here takes more than microseconds.
+    let mut now = started;
     loop {
-        let now = sys::now();
         match tx.poll(now) {
             Poll::Send(signal) => {
                 sent_any = true;
@@ -286,10 +288,12 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 }
             }
             Poll::Wait { until } => {
-                if let Some((signo, from)) = usr.wait(until.saturating_sub(now)) {
+                let reply = usr.wait(until.saturating_sub(now));
+                now = sys::now();
+                if let Some((signo, from)) = reply {
                     if from == opts.pid {
                         if let Some(signal) = sys::from_signo(signo) {
-                            tx.on_reply(signal, sys::now());
+                            tx.on_reply(signal, now);
                         }
                     }
                     // Anything else is a stray or a forgery: it does not count.
@@ -297,7 +301,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             }
             Poll::NeedPayload => {
                 bar.update(tx.stats().bytes, now);
-                match input.next() {
+                let next = input.next();
+                // Reading stdin may have waited (up to INPUT_PATIENCE).
+                now = sys::now();
+                match next {
                     Ok((payload, last)) => {
                         // The payload is at most MAX_PAYLOAD whole characters: load cannot fail.
                         let _ = tx.load(payload, last);

@@ -16,6 +16,7 @@
 //! - [`MessageBuffer`]: holds a message whole (all or nothing) until it is
 //!   complete, and streams the ones too long to hold.
 //! - [`crc`]: CRC-32C, the checksum of every frame.
+//! - [`Duration`]: times and intervals, one `u64` of nanoseconds.
 //!
 //! `PROTOCOL.md` at the repository root specifies the format precisely, with
 //! test vectors.
@@ -28,8 +29,7 @@
 //! A whole conversation, with the signals carried by hand:
 //!
 //! ```
-//! use core::time::Duration;
-//! use minitalk_protocol::{Output, Poll, Receiver, Sender};
+//! use minitalk_protocol::{Duration, Output, Poll, Receiver, Sender};
 //!
 //! let now = Duration::ZERO;
 //! let mut tx = Sender::new(Default::default(), now);
@@ -63,11 +63,13 @@ pub mod frame;
 mod message;
 mod receiver;
 mod sender;
+mod time;
 
 pub use frame::{Decoded, Frame, FrameDecoder};
 pub use message::{Aborted, MessageBuffer};
 pub use receiver::{Heard, Note, Output, Receiver, ReceiverConfig};
 pub use sender::{Failure, Poll, Sender, SenderConfig, SenderStats};
+pub use time::Duration;
 
 /// A process ID, as `pid_t` on Linux.
 pub type Pid = i32;

@@ -32,7 +32,7 @@
 //! queue is first in, first out; no input makes the receiver panic; when no
 //! session is active, the queue is empty.
 
-use core::time::Duration;
+use crate::Duration;
 
 use heapless::Deque;
 
@@ -217,7 +217,7 @@ const PENDING: usize = 8;
 /// # Examples
 ///
 /// ```
-/// use core::time::Duration;
+/// use minitalk_protocol::Duration;
 /// use minitalk_protocol::{Output, Receiver, Signal};
 ///
 /// let now = Duration::ZERO;

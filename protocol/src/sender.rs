@@ -25,7 +25,7 @@
 //! [`Poll::Done`] only after the receiver accepted the message's last frame,
 //! and after [`Failure`] it sends nothing more.
 
-use core::time::Duration;
+use crate::Duration;
 
 use crate::frame::{self, Frame};
 use crate::{Error, Signal};
@@ -158,7 +158,7 @@ enum Event {
 /// # Examples
 ///
 /// ```
-/// use core::time::Duration;
+/// use minitalk_protocol::Duration;
 /// use minitalk_protocol::{Poll, Sender, Signal};
 ///
 /// let t = Duration::ZERO;

@@ -10,7 +10,7 @@
 //!   yields a *different* accepted frame: the damage is rejected or, for a
 //!   duplicate inside the frame's final run of equal bits, harmless.
 
-use core::time::Duration;
+use minitalk_protocol::Duration;
 
 use minitalk_protocol::frame::{self, bit_at, Frame, MAX_FRAME_LEN, MAX_PAYLOAD};
 use minitalk_protocol::{

@@ -507,7 +507,7 @@ fn a_late_copy_is_recognised_as_long_as_its_sender_keeps_in_touch() {
     let mut cfg = Config::calm();
     cfg.server_timers_first = 1.0;
     // A sender patient enough to outlast a stop that ends its session.
-    cfg.sender.give_up = std::time::Duration::from_secs(10);
+    cfg.sender.give_up = minitalk_protocol::Duration::from_secs(10);
     let mut w = World::<512>::new(cfg, 7);
     let a = w.spawn("ping".into(), 0);
     w.stray_at(10 * MS, true, Signal::Usr2);

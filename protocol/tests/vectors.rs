@@ -3,7 +3,7 @@
 //! [`Receiver`]. The table in PROTOCOL.md is read from the file, so the
 //! document cannot drift from the code.
 
-use core::time::Duration;
+use minitalk_protocol::Duration;
 
 use minitalk_protocol::{Output, Poll, Receiver, Sender, SenderConfig, Signal};
 

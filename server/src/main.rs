@@ -16,7 +16,7 @@
 #![no_main]
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use core::time::Duration;
+use minitalk_protocol::Duration;
 
 use minitalk_protocol::{
     Aborted, Heard, MessageBuffer, Note, Output, Pid, Receiver, ReceiverConfig, Signal,
@@ -187,8 +187,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     let mut rx: Receiver<QUEUE> = Receiver::new(ReceiverConfig::default());
     let mut held: MessageBuffer<HOLD> = MessageBuffer::new();
     while !STOP.load(Ordering::Relaxed) {
+        // One clock reading per wake-up: it is a system call in the static
+        // build, and every signal of a wake-up arrived within microseconds.
+        let now = sys::now();
         while let Some((pid, signal)) = pop() {
-            let now = sys::now();
             // A process neither served nor waiting is answered only if a
             // signal cannot kill it; /proc is read once per newcomer.
             let new = !rx.knows(pid);
@@ -212,7 +214,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             }
             drain(&mut rx, &mut held, &mut show, now);
         }
-        drain(&mut rx, &mut held, &mut show, sys::now());
+        drain(&mut rx, &mut held, &mut show, now);
         // Share the client's CPU while serving it: a round trip within one
         // CPU costs a fraction of one across two (README, "Speed").
         if pin && rx.serving() != pinned_to {
@@ -222,7 +224,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 None => all_cpus.is_some_and(|set| set.apply()),
             };
         }
-        let timeout = rx.poll_timeout().map(|t| t.saturating_sub(sys::now()));
+        let timeout = rx.poll_timeout().map(|t| t.saturating_sub(now));
         sys::sleep_with_mask(timeout, &sleep_mask);
     }
     if let Aborted::Truncated { bytes } = held.abort(|b| {

@@ -1,15 +1,25 @@
 //! Link settings of a no_std, no_main binary; one comment per flag.
 fn main() {
-    // The C library provides the start-up code, the system call wrappers and
-    // memcpy & co. The libc crate links it too, except when some other crate
-    // in the build enables its "std" feature; say it here so that never matters.
+    // The C library provides memcpy & co (the compiler calls them by itself)
+    // and, except in the static x86-64 build, the start-up code. The libc
+    // crate links it too, except when some other crate in the build enables
+    // its "std" feature; say it here so that never matters.
     println!("cargo:rustc-link-lib=c");
     if std::env::var("CARGO_CFG_TARGET_ENV").as_deref() != Ok("musl") {
         return;
     }
     // The static musl build is the small one (README, "Static binaries").
-    let discard = concat!(env!("CARGO_MANIFEST_DIR"), "/../sys/link/discard.ld");
-    println!("cargo:rerun-if-changed={discard}");
+    let own_start = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
+    let script = if own_start {
+        // Start at minitalk_start (sys/src/linux.rs), not musl's _start:
+        // none of musl's initialisation is linked, and own-start.ld drops
+        // the C start-up files' code.
+        println!("cargo:rustc-link-arg-bins=-Wl,--entry=minitalk_start");
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../sys/link/own-start.ld")
+    } else {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../sys/link/discard.ld")
+    };
+    println!("cargo:rerun-if-changed={script}");
     for flag in [
         "-Wl,-z,noseparate-code", // no page-aligned padding between headers, code and data
         "-Wl,-z,norelro",         // no RELRO segment (static: nothing to relocate)
@@ -17,7 +27,7 @@ fn main() {
         "-Wl,--build-id=none",    // no .note.gnu.build-id section
         "-Wl,--gc-sections",      // drop every unreferenced function and datum
         "-Wl,--no-eh-frame-hdr",  // panic = "abort": nothing unwinds
-        &format!("-Wl,-T,{discard}"), // ...so drop the unwind tables too (sys/link/discard.ld)
+        &format!("-Wl,-T,{script}"), // ...so drop the unwind tables too (the script)
     ] {
         println!("cargo:rustc-link-arg-bins={flag}");
     }

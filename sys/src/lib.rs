@@ -1,18 +1,20 @@
-//! The operating-system layer of minitalk's `server` and `client`: the few
-//! Linux system calls they make, safe wrappers around `libc`, and output
-//! without `core::fmt` (which would cost kilobytes in a static binary).
+//! The operating-system layer of minitalk's `server` and `client`: safe
+//! wrappers over the few Linux system calls they make (made directly, see
+//! [`linux`]), and output without `core::fmt` (which would cost kilobytes in
+//! a static binary).
 //!
 //! Invariants:
-//! - [`send`] is the only function that calls `kill(2)` with a signal, and it
-//!   refuses any PID below 1: no code path can signal a process group or
-//!   every process (`kill(0, …)`, `kill(-1, …)`).
+//! - `kill(2)` is called in one place, which refuses any PID below 1: no
+//!   code path can signal a process group or every process (`kill(0, …)`,
+//!   `kill(-1, …)`). [`send`] is the only function that sends a signal.
 //! - Nothing here allocates or panics; errors are values.
 #![no_std]
 
-use core::time::Duration;
+use minitalk_protocol::Duration;
 
 use minitalk_protocol::{Pid, Signal};
 
+pub mod linux;
 pub mod out;
 pub mod proc;
 
@@ -45,12 +47,6 @@ pub const fn from_signo(signo: i32) -> Option<Signal> {
     }
 }
 
-/// The calling thread's `errno`.
-pub fn errno() -> i32 {
-    // SAFETY: __errno_location returns a valid pointer to this thread's errno.
-    unsafe { *libc::__errno_location() }
-}
-
 /// Why a signal could not be sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendError {
@@ -62,36 +58,39 @@ pub enum SendError {
     NotPermitted,
 }
 
+/// `kill(pid, signo)`, for a `pid` of 1 or more only.
+fn kill(pid: Pid, signo: i32) -> linux::Ret {
+    if pid < 1 {
+        return -(libc::ESRCH as linux::Ret);
+    }
+    // SAFETY: kill takes no pointers; pid >= 1 names one process.
+    unsafe { linux::syscall3(libc::SYS_kill, pid as usize, signo as usize, 0) }
+}
+
 /// Sends `signal` to process `pid`, which must be 1 or more.
 pub fn send(pid: Pid, signal: Signal) -> Result<(), SendError> {
     if pid < 1 {
         return Err(SendError::BadPid);
     }
-    // SAFETY: kill has no memory-safety preconditions; pid >= 1 names one process.
-    if unsafe { libc::kill(pid, signo(signal)) } == 0 {
-        return Ok(());
+    match kill(pid, signo(signal)) {
+        0 => Ok(()),
+        e if e == -(libc::EPERM as linux::Ret) => Err(SendError::NotPermitted),
+        _ => Err(SendError::NoProcess),
     }
-    Err(match errno() {
-        libc::EPERM => SendError::NotPermitted,
-        _ => SendError::NoProcess,
-    })
 }
 
 /// Whether process `pid` exists and is not a zombie (a finished process
 /// that its parent has not reaped yet can no longer answer).
 pub fn alive(pid: Pid) -> bool {
-    if pid < 1 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks for existence and permission.
-    let exists = unsafe { libc::kill(pid, 0) } == 0 || errno() == libc::EPERM;
-    exists && proc::state(pid) != Some(b'Z')
+    // Signal 0 only checks for existence and permission.
+    let r = kill(pid, 0);
+    (r == 0 || r == -(libc::EPERM as linux::Ret)) && proc::state(pid) != Some(b'Z')
 }
 
 /// This process's ID.
 pub fn getpid() -> Pid {
-    // SAFETY: getpid cannot fail.
-    unsafe { libc::getpid() }
+    // SAFETY: getpid takes no arguments and cannot fail.
+    unsafe { linux::syscall3(libc::SYS_getpid, 0, 0, 0) as Pid }
 }
 
 /// Time on the monotonic clock.
@@ -101,7 +100,14 @@ pub fn now() -> Duration {
         tv_nsec: 0,
     };
     // SAFETY: ts is a valid, writable timespec; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    unsafe {
+        linux::syscall3(
+            libc::SYS_clock_gettime,
+            libc::CLOCK_MONOTONIC as usize,
+            &mut ts as *mut _ as usize,
+            0,
+        )
+    };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
@@ -113,40 +119,42 @@ pub fn timespec(d: Duration) -> libc::timespec {
     }
 }
 
-/// A set of signals.
+/// A set of signals, as the kernel takes it: bit `n - 1` is signal `n`.
 #[derive(Clone, Copy)]
-pub struct SigSet(pub libc::sigset_t);
+pub struct SigSet(u64);
+
+/// The size of a [`SigSet`], passed with it to every call.
+const SIGSET_SIZE: usize = core::mem::size_of::<SigSet>();
 
 impl SigSet {
     /// The empty set.
-    pub fn empty() -> Self {
-        // SAFETY: sigset_t is plain data; sigemptyset initialises it.
-        unsafe {
-            let mut set: libc::sigset_t = core::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            SigSet(set)
-        }
+    pub const fn empty() -> Self {
+        SigSet(0)
     }
 
     /// This set with `signo` added.
-    pub fn with(mut self, signo: i32) -> Self {
-        // SAFETY: self.0 is an initialised set and signo a valid signal number.
-        unsafe { libc::sigaddset(&mut self.0, signo) };
-        self
+    pub const fn with(self, signo: i32) -> Self {
+        SigSet(self.0 | 1 << (signo - 1))
     }
 
     /// `SIGUSR1` and `SIGUSR2`.
-    pub fn usr() -> Self {
+    pub const fn usr() -> Self {
         Self::empty().with(libc::SIGUSR1).with(libc::SIGUSR2)
     }
 
-    /// Blocks the signals of this set (they stay pending until waited for)
-    /// and returns the mask that was in force before.
-    pub fn block(&self) -> SigSet {
-        let mut old = SigSet::empty();
-        // SAFETY: both sets are valid; SIG_BLOCK only adds to the mask.
-        unsafe { libc::sigprocmask(libc::SIG_BLOCK, &self.0, &mut old.0) };
-        old
+    /// Blocks the signals of this set (they stay pending until waited for).
+    pub fn block(&self) {
+        // SAFETY: the set is valid for reading; no old set is asked for.
+        unsafe {
+            linux::syscall5(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_BLOCK as usize,
+                &self.0 as *const u64 as usize,
+                0,
+                SIGSET_SIZE,
+                0,
+            )
+        };
     }
 
     /// Waits up to `timeout` for one signal of this set (which must be
@@ -156,35 +164,77 @@ impl SigSet {
         // SAFETY: siginfo_t is plain data that sigtimedwait fills in.
         let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
         // SAFETY: the set, info and ts are valid for the call.
-        let signo = unsafe { libc::sigtimedwait(&self.0, &mut info, &ts) };
+        let signo = unsafe {
+            linux::syscall5(
+                libc::SYS_rt_sigtimedwait,
+                &self.0 as *const u64 as usize,
+                &mut info as *mut _ as usize,
+                &ts as *const _ as usize,
+                SIGSET_SIZE,
+                0,
+            )
+        };
         if signo < 0 {
             return None;
         }
         // A signal from kill(2) (SI_USER) carries its sender; others do not count.
         if info.si_code != libc::SI_USER {
-            return Some((signo, 0));
+            return Some((signo as i32, 0));
         }
         // SAFETY: for SI_USER the kernel filled in si_pid.
-        Some((signo, unsafe { info.si_pid() }))
+        Some((signo as i32, unsafe { info.si_pid() }))
     }
 }
 
-/// Installs `handler` for `signo` with `SA_SIGINFO`, all of `mask` blocked
-/// while it runs.
+/// A signal handler that takes `SA_SIGINFO` arguments.
+pub type Handler = extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void);
+
+/// Installs `handler` for `signo` with `SA_SIGINFO` (`rt_sigaction(2)`), all
+/// of `mask` blocked while it runs.
 ///
 /// # Safety
 ///
 /// `handler` must be async-signal-safe.
-pub unsafe fn on_signal(
-    signo: i32,
-    handler: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void),
-    mask: &SigSet,
-) {
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn on_signal(signo: i32, handler: Handler, mask: &SigSet) {
+    let sa = linux::KernelSigaction {
+        handler: handler as *const () as usize,
+        flags: (libc::SA_SIGINFO | libc::SA_RESTART) as u64 | linux::SA_RESTORER,
+        restorer: linux::minitalk_restorer as *const () as usize,
+        mask: mask.0,
+    };
+    // SAFETY: sa is a complete kernel sigaction; the caller vouches for the
+    // handler, and the restorer makes the rt_sigreturn call handlers need.
+    unsafe {
+        linux::syscall5(
+            libc::SYS_rt_sigaction,
+            signo as usize,
+            &sa as *const _ as usize,
+            0,
+            SIGSET_SIZE,
+            0,
+        )
+    };
+}
+
+/// Installs `handler` for `signo` with `SA_SIGINFO` (`sigaction(2)`), all
+/// of `mask` blocked while it runs.
+///
+/// # Safety
+///
+/// `handler` must be async-signal-safe.
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn on_signal(signo: i32, handler: Handler, mask: &SigSet) {
     // SAFETY: sigaction is plain data; every field we rely on is set below.
     let mut sa: libc::sigaction = unsafe { core::mem::zeroed() };
     sa.sa_sigaction = handler as usize;
     sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-    sa.sa_mask = mask.0;
+    for signo in 1..=64 {
+        if mask.0 & 1 << (signo - 1) != 0 {
+            // SAFETY: sa.sa_mask is an initialised set.
+            unsafe { libc::sigaddset(&mut sa.sa_mask, signo) };
+        }
+    }
     // SAFETY: sa is fully initialised; the caller vouches for the handler.
     unsafe { libc::sigaction(signo, &sa, core::ptr::null_mut()) };
 }
@@ -196,20 +246,36 @@ pub unsafe fn on_signal(
 pub fn sleep_with_mask(timeout: Option<Duration>, mask: &SigSet) {
     let ts = timeout.map(timespec);
     let tsp = match &ts {
-        Some(t) => t as *const libc::timespec,
-        None => core::ptr::null(),
+        Some(t) => t as *const libc::timespec as usize,
+        None => 0,
     };
     // SAFETY: no file descriptors; tsp is null or a valid timespec; mask is valid.
-    unsafe { libc::ppoll(core::ptr::null_mut(), 0, tsp, &mask.0) };
+    unsafe {
+        linux::syscall5(
+            libc::SYS_ppoll,
+            0,
+            0,
+            tsp,
+            &mask.0 as *const u64 as usize,
+            SIGSET_SIZE,
+        )
+    };
 }
 
 /// Writes all of `bytes` to `fd`; false if that failed.
 pub fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
     while !bytes.is_empty() {
         // SAFETY: bytes is a valid slice for the length given.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        let n = unsafe {
+            linux::syscall3(
+                libc::SYS_write,
+                fd as usize,
+                bytes.as_ptr() as usize,
+                bytes.len(),
+            )
+        };
         if n < 0 {
-            if errno() == libc::EINTR {
+            if n == -(libc::EINTR as linux::Ret) {
                 continue;
             }
             return false;
@@ -223,14 +289,46 @@ pub fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
 pub fn read(fd: i32, buf: &mut [u8]) -> Option<usize> {
     loop {
         // SAFETY: buf is valid and writable for its length.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        let n = unsafe {
+            linux::syscall3(
+                libc::SYS_read,
+                fd as usize,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+            )
+        };
         if n >= 0 {
             return Some(n as usize);
         }
-        if errno() != libc::EINTR {
+        if n != -(libc::EINTR as linux::Ret) {
             return None;
         }
     }
+}
+
+/// Opens `path` (NUL-terminated) for reading; the descriptor.
+pub fn open(path: &[u8]) -> Option<i32> {
+    if path.last() != Some(&0) {
+        return None;
+    }
+    // SAFETY: path is NUL-terminated; the kernel does not keep the pointer.
+    let fd = unsafe {
+        linux::syscall5(
+            libc::SYS_openat,
+            libc::AT_FDCWD as usize,
+            path.as_ptr() as usize,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+            0,
+            0,
+        )
+    };
+    (fd >= 0).then_some(fd as i32)
+}
+
+/// Closes `fd`.
+pub fn close(fd: i32) {
+    // SAFETY: close takes no pointers; a bad descriptor only fails.
+    unsafe { linux::syscall3(libc::SYS_close, fd as usize, 0, 0) };
 }
 
 /// Waits up to `timeout` for `fd` to have input (or its end); true if so.
@@ -240,30 +338,60 @@ pub fn readable(fd: i32, timeout: Duration) -> bool {
         events: libc::POLLIN,
         revents: 0,
     };
-    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: pfd is one valid pollfd.
-    unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
+    let ts = timespec(timeout);
+    // SAFETY: pfd is one valid pollfd, ts a valid timespec; no signal mask.
+    unsafe {
+        linux::syscall5(
+            libc::SYS_ppoll,
+            &mut pfd as *mut _ as usize,
+            1,
+            &ts as *const _ as usize,
+            0,
+            SIGSET_SIZE,
+        ) > 0
+    }
 }
 
 /// The size of `fd` if it is a regular file (stdin redirected from one).
 pub fn file_size(fd: i32) -> Option<u64> {
     // SAFETY: stat is plain data that fstat fills in.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: st is valid and writable.
-    let ok = unsafe { libc::fstat(fd, &mut st) } == 0;
+    // SAFETY: st is valid and writable, and the C library's struct stat is
+    // the kernel's on 64-bit Linux.
+    let ok =
+        unsafe { linux::syscall3(libc::SYS_fstat, fd as usize, &mut st as *mut _ as usize, 0) }
+            == 0;
     (ok && st.st_mode & libc::S_IFMT == libc::S_IFREG).then_some(st.st_size as u64)
 }
 
-/// Whether `fd` is a terminal.
+/// Whether `fd` is a terminal (it has a window size, as `isatty(3)` asks).
 pub fn isatty(fd: i32) -> bool {
-    // SAFETY: isatty only inspects the descriptor.
-    unsafe { libc::isatty(fd) == 1 }
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize, which ws is.
+    unsafe {
+        linux::syscall3(
+            libc::SYS_ioctl,
+            fd as usize,
+            libc::TIOCGWINSZ as usize,
+            &mut ws as *mut _ as usize,
+        ) == 0
+    }
 }
 
-/// Ends the process at once with `code`.
+/// Ends the process at once with `code` (`exit_group(2)`).
 pub fn exit(code: i32) -> ! {
-    // SAFETY: _exit never returns and needs no cleanup from us (no buffers).
-    unsafe { libc::_exit(code) }
+    // SAFETY: exit_group takes no pointers and never returns; nothing of
+    // ours is buffered.
+    unsafe { linux::syscall3(libc::SYS_exit_group, code as usize, 0, 0) };
+    // The call does not return; should it ever, stop here all the same.
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// The command-line arguments, from the `argc` and `argv` given to `main`.
@@ -303,9 +431,24 @@ impl Args {
         // SAFETY: i < argc, and Args::new's caller vouched for argv.
         unsafe {
             let p = *self.argv.add(i);
-            Some(core::slice::from_raw_parts(p.cast(), libc::strlen(p)))
+            Some(core::slice::from_raw_parts(p.cast(), strlen(p.cast())))
         }
     }
+}
+
+/// The length of the NUL-terminated string at `p`.
+///
+/// # Safety
+///
+/// `p` must point at a NUL-terminated string.
+unsafe fn strlen(p: *const u8) -> usize {
+    let mut n = 0;
+    // SAFETY: the caller vouches for the terminator, so every byte read up
+    // to it is in bounds.
+    while unsafe { *p.add(n) } != 0 {
+        n += 1;
+    }
+    n
 }
 
 /// Parses a PID strictly: decimal digits only, no sign, no spaces, no
@@ -335,7 +478,7 @@ pub fn parse_pid(s: &[u8]) -> Option<Pid> {
 /// Parses a decimal number of seconds with up to three decimals ("2", "0.5").
 ///
 /// ```
-/// use core::time::Duration;
+/// use minitalk_protocol::Duration;
 /// use minitalk_sys::parse_seconds;
 /// assert_eq!(parse_seconds(b"2"), Some(Duration::from_secs(2)));
 /// assert_eq!(parse_seconds(b"0.25"), Some(Duration::from_millis(250)));
@@ -363,43 +506,53 @@ pub fn parse_seconds(s: &[u8]) -> Option<Duration> {
     (ms > 0).then(|| Duration::from_millis(ms))
 }
 
-/// The CPUs this process may run on.
+/// A set of CPUs as the kernel takes it, for machines of up to 1024 CPUs.
 #[derive(Clone, Copy)]
-pub struct CpuSet(libc::cpu_set_t);
+pub struct CpuSet([u64; 16]);
 
 impl CpuSet {
     /// The set in force now.
     pub fn current() -> Option<CpuSet> {
-        // SAFETY: cpu_set_t is plain data that sched_getaffinity fills in.
-        let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
-        // SAFETY: set is valid and its size is passed.
-        let ok = unsafe {
-            libc::sched_getaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &mut set)
-        } == 0;
-        ok.then_some(CpuSet(set))
+        let mut set = CpuSet([0; 16]);
+        // SAFETY: set is valid and writable for the size passed; 0 is this process.
+        let n = unsafe {
+            linux::syscall3(
+                libc::SYS_sched_getaffinity,
+                0,
+                core::mem::size_of::<CpuSet>(),
+                set.0.as_mut_ptr() as usize,
+            )
+        };
+        (n > 0).then_some(set)
     }
 
     /// The set of just `cpu`.
     pub fn only(cpu: usize) -> CpuSet {
-        // SAFETY: cpu_set_t is plain data; all zeros is the empty set.
-        let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
-        if cpu < libc::CPU_SETSIZE as usize {
-            // SAFETY: cpu is within the set's capacity.
-            unsafe { libc::CPU_SET(cpu, &mut set) };
+        let mut set = CpuSet([0; 16]);
+        if let Some(word) = set.0.get_mut(cpu / 64) {
+            *word = 1 << (cpu % 64);
         }
-        CpuSet(set)
+        set
     }
 
     /// Makes this the set of the calling process; false if refused.
     pub fn apply(&self) -> bool {
-        // SAFETY: the set is valid and its size is passed; 0 is this process.
-        unsafe { libc::sched_setaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &self.0) == 0 }
+        // SAFETY: the set is valid for the size passed; 0 is this process.
+        unsafe {
+            linux::syscall3(
+                libc::SYS_sched_setaffinity,
+                0,
+                core::mem::size_of::<CpuSet>(),
+                self.0.as_ptr() as usize,
+            ) == 0
+        }
     }
 }
 
 /// The CPU the caller is running on.
 pub fn current_cpu() -> Option<usize> {
-    // SAFETY: sched_getcpu has no preconditions.
-    let cpu = unsafe { libc::sched_getcpu() };
-    (cpu >= 0).then_some(cpu as usize)
+    let mut cpu: u32 = 0;
+    // SAFETY: cpu is valid and writable; the other two pointers are null.
+    let r = unsafe { linux::syscall3(libc::SYS_getcpu, &mut cpu as *mut u32 as usize, 0, 0) };
+    (r == 0).then_some(cpu as usize)
 }

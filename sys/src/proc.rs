@@ -16,16 +16,7 @@ fn read_proc(pid: Pid, file: &str, buf: &mut [u8]) -> Option<usize> {
         .byte(b'/')
         .str(file)
         .byte(0);
-    // SAFETY: path is NUL-terminated; open does not keep the pointer.
-    let fd = unsafe {
-        libc::open(
-            path.as_bytes().as_ptr().cast(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return None;
-    }
+    let fd = crate::open(path.as_bytes())?;
     let mut len = 0;
     while len < buf.len() {
         match crate::read(fd, &mut buf[len..]) {
@@ -33,8 +24,7 @@ fn read_proc(pid: Pid, file: &str, buf: &mut [u8]) -> Option<usize> {
             Some(n) => len += n,
         }
     }
-    // SAFETY: fd was opened above and is closed once.
-    unsafe { libc::close(fd) };
+    crate::close(fd);
     Some(len)
 }
 

@@ -4,8 +4,9 @@
 //! - `demo [MESSAGE]`: builds the binaries, starts a server, sends a message
 //!   (yours, or a default one in several scripts), shows what the server
 //!   printed and the client's statistics, and stops the server cleanly.
-//! - `test`: builds the release binaries, then runs every test of the
-//!   workspace against them.
+//! - `test`: builds the release binaries, static (musl) and ordinary
+//!   (glibc), runs every test of the workspace against the static ones and
+//!   the end-to-end tests again against the others.
 //! - `static`: builds the static musl binaries and prints their sizes.
 
 use std::io::{BufRead, BufReader, Read};
@@ -78,16 +79,72 @@ fn build() -> Result<PathBuf> {
     Ok(root().join("target/release"))
 }
 
+/// The target of the static binaries.
+const STATIC_TARGET: &str = "x86_64-unknown-linux-musl";
+
+/// Installs the static target with rustup unless it is there already.
+fn ensure_static_target() -> Result {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == STATIC_TARGET)
+        })
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    let status = Command::new("rustup")
+        .args(["target", "add", STATIC_TARGET])
+        .status()
+        .map_err(|e| format!("cannot run rustup to add {STATIC_TARGET}: {e}"))?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("rustup target add {STATIC_TARGET} failed ({status})"))
+}
+
+/// Builds the static binaries; returns their folder.
+fn build_static(quiet: bool) -> Result<PathBuf> {
+    ensure_static_target()?;
+    let mut args = vec!["--target", STATIC_TARGET];
+    if quiet {
+        args.push("--quiet");
+    }
+    build_bins(&args)?;
+    Ok(root().join("target").join(STATIC_TARGET).join("release"))
+}
+
+/// Every test of the workspace against the static binaries (what `make` and
+/// the README ship), then the end-to-end suites again against the ordinary
+/// glibc build, which starts up differently (sys/src/linux.rs).
 fn test() -> Result {
+    let static_bins = build_static(true)?;
     let bins = build()?;
-    cargo(&["test", "--workspace"], &[("MINITALK_BIN_DIR", &bins)])
+    println!(
+        "== all tests, against the static binaries in {}",
+        static_bins.display()
+    );
+    cargo(
+        &["test", "--workspace"],
+        &[("MINITALK_BIN_DIR", &static_bins)],
+    )?;
+    println!(
+        "== end-to-end tests, against the glibc binaries in {}",
+        bins.display()
+    );
+    cargo(
+        &["test", "-p", "minitalk-e2e"],
+        &[("MINITALK_BIN_DIR", &bins)],
+    )
 }
 
 fn static_build() -> Result {
-    let target = "x86_64-unknown-linux-musl";
-    build_bins(&["--target", target])?;
+    let dir = build_static(false)?;
     for bin in ["server", "client"] {
-        let path = root().join("target").join(target).join("release").join(bin);
+        let path = dir.join(bin);
         let size = std::fs::metadata(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?
             .len();

@@ -15,9 +15,9 @@
 //! - [`frame_parse`]: `Frame::parse` on any bytes, checked against `emit` and
 //!   against the push decoder.
 
+use minitalk_protocol::Duration;
 use std::collections::VecDeque;
 use std::string::{String, ToString};
-use std::time::Duration;
 use std::vec::Vec;
 
 use minitalk_protocol::crc::crc32c;

@@ -28,8 +28,8 @@
 //! wakeup; at a share of its wakeups the server polls its timers before
 //! feeding the signals, at the others after.
 
+use minitalk_protocol::Duration;
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use minitalk_protocol::frame;
 use minitalk_protocol::{
