@@ -35,7 +35,9 @@ pub struct Binaries {
 impl Binaries {
     /// The binaries in `$MINITALK_BIN_DIR` if that is set; else builds them
     /// once (`$CARGO build --release -p minitalk-server -p minitalk-client
-    /// --target-dir <workspace>/target/bench-bins`) and returns those.
+    /// --target x86_64-unknown-linux-musl --target-dir
+    /// <workspace>/target/bench-bins`, without `--target` if that fails) and
+    /// returns those.
     pub fn locate_or_build() -> io::Result<Binaries> {
         static BUILT: OnceLock<Result<Binaries, String>> = OnceLock::new();
         BUILT
@@ -48,7 +50,22 @@ impl Binaries {
     pub fn origin() -> String {
         match std::env::var_os("MINITALK_BIN_DIR") {
             Some(dir) => format!("$MINITALK_BIN_DIR = {}", Path::new(&dir).display()),
-            None => "target/bench-bins/release (cargo build --release)".into(),
+            None if Self::is_static() => {
+                format!("target/bench-bins/{STATIC_TARGET}/release (the static build, as shipped)")
+            }
+            None => "target/bench-bins/release (glibc: the static target is not installed)".into(),
+        }
+    }
+
+    /// Whether the binaries are the static musl build (always so, unless
+    /// `$MINITALK_BIN_DIR` says otherwise or that target is missing).
+    pub fn is_static() -> bool {
+        match std::env::var_os("MINITALK_BIN_DIR") {
+            Some(dir) => Path::new(&dir)
+                .components()
+                .any(|c| c.as_os_str() == STATIC_TARGET),
+            None => Self::locate_or_build()
+                .is_ok_and(|b| b.server.to_string_lossy().contains(STATIC_TARGET)),
         }
     }
 
@@ -70,18 +87,32 @@ impl Binaries {
     }
 }
 
-/// Builds server and client in release mode; the directory they are in.
+/// The target of the shipped, static binaries.
+pub const STATIC_TARGET: &str = "x86_64-unknown-linux-musl";
+
+/// Builds server and client in release mode, static (as `make` and the
+/// README ship them) or, if that target is not installed, for the host;
+/// the directory they are in.
 fn build() -> io::Result<PathBuf> {
+    let target_dir = workspace_root().join("target").join("bench-bins");
+    match cargo_build(&target_dir, &["--target", STATIC_TARGET]) {
+        Ok(()) => Ok(target_dir.join(STATIC_TARGET).join("release")),
+        Err(_) => cargo_build(&target_dir, &[]).map(|()| target_dir.join("release")),
+    }
+}
+
+/// `cargo build --release` of both binaries into `target_dir`.
+fn cargo_build(target_dir: &Path, extra: &[&str]) -> io::Result<()> {
     let cargo = std::env::var_os("CARGO")
         .or_else(|| option_env!("CARGO").map(Into::into))
         .unwrap_or_else(|| "cargo".into());
-    let target_dir = workspace_root().join("target").join("bench-bins");
     let out = Command::new(&cargo)
         .current_dir(workspace_root())
         .args(["build", "--release", "--quiet"])
         .args(["-p", "minitalk-server", "-p", "minitalk-client"])
+        .args(extra)
         .arg("--target-dir")
-        .arg(&target_dir)
+        .arg(target_dir)
         .stdin(Stdio::null())
         .output()?;
     if !out.status.success() {
@@ -91,7 +122,7 @@ fn build() -> io::Result<PathBuf> {
             String::from_utf8_lossy(&out.stderr)
         )));
     }
-    Ok(target_dir.join("release"))
+    Ok(())
 }
 
 /// A temporary directory, removed on drop.

@@ -1,30 +1,30 @@
 //! [`Duration`]: the protocol's clock readings and intervals, in nanoseconds.
-//!
-//! The state machines take the time as an argument (they never read a
-//! clock), as an offset from any fixed origin: the monotonic clock, or a
-//! simulation's own. This type has the subset of [`core::time::Duration`]'s
-//! API that minitalk uses, with the same names, but it is one `u64` of
-//! nanoseconds (584 years) instead of seconds plus nanoseconds. That spares
-//! every comparison and sum the carry between the two fields, which is
-//! about 1.2 KB of each static binary (README, "Static binaries").
-//!
-//! Arithmetic saturates instead of panicking or wrapping: `Duration::MAX`
-//! stands for "never", and `a - b` with `b > a` is zero.
-//!
-//! ```
-//! use minitalk_protocol::Duration;
-//! let t = Duration::from_millis(1500);
-//! assert_eq!(t.as_secs(), 1);
-//! assert_eq!(t.subsec_nanos(), 500_000_000);
-//! assert_eq!(t - Duration::from_secs(2), Duration::ZERO);
-//! assert_eq!(Duration::MAX + t, Duration::MAX);
-//! assert_eq!(core::time::Duration::from(t), core::time::Duration::from_millis(1500));
-//! ```
 
 use core::fmt;
 use core::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
 
-/// A time or an interval in nanoseconds; see the [module docs](self).
+/// A time or an interval in nanoseconds.
+///
+/// The state machines take the time as an argument (they never read a
+/// clock), as an offset from any fixed origin: the monotonic clock, or a
+/// simulation's own. This type has the subset of [`core::time::Duration`]'s
+/// API that minitalk uses, with the same names, but it is one `u64` of
+/// nanoseconds (584 years) instead of seconds plus nanoseconds. That spares
+/// every comparison and sum the carry between the two fields, which is
+/// about 1.2 KB of each static binary (README, "Static binaries").
+///
+/// Arithmetic saturates instead of panicking or wrapping: `Duration::MAX`
+/// stands for "never", and `a - b` with `b > a` is zero.
+///
+/// ```
+/// use minitalk_protocol::Duration;
+/// let t = Duration::from_millis(1500);
+/// assert_eq!(t.as_secs(), 1);
+/// assert_eq!(t.subsec_nanos(), 500_000_000);
+/// assert_eq!(t - Duration::from_secs(2), Duration::ZERO);
+/// assert_eq!(Duration::MAX + t, Duration::MAX);
+/// assert_eq!(core::time::Duration::from(t), core::time::Duration::from_millis(1500));
+/// ```
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration(u64);
 

@@ -99,15 +99,7 @@ pub fn now() -> Duration {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: ts is a valid, writable timespec; CLOCK_MONOTONIC always exists.
-    unsafe {
-        linux::syscall3(
-            libc::SYS_clock_gettime,
-            libc::CLOCK_MONOTONIC as usize,
-            &mut ts as *mut _ as usize,
-            0,
-        )
-    };
+    linux::clock_monotonic(&mut ts);
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
@@ -555,4 +547,140 @@ pub fn current_cpu() -> Option<usize> {
     // SAFETY: cpu is valid and writable; the other two pointers are null.
     let r = unsafe { linux::syscall3(libc::SYS_getcpu, &mut cpu as *mut u32 as usize, 0, 0) };
     (r == 0).then_some(cpu as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The system calls against the kernel itself. Signals are only raised
+    //! to the calling thread (`raise`), never sent to a process.
+    extern crate std;
+
+    use core::sync::atomic::{AtomicI32, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn signal_sets_are_the_kernels_bit_masks() {
+        assert_eq!(SigSet::usr().0, 0xa00);
+        assert_eq!(SigSet::empty().with(libc::SIGINT).0, 2);
+    }
+
+    #[test]
+    fn kill_refuses_pids_below_one_without_a_system_call() {
+        // Signal 0 only checks for existence: harmless even if the refusal failed.
+        for pid in [0, -1, -42] {
+            assert_eq!(kill(pid, 0), -(libc::ESRCH as linux::Ret));
+            assert!(!alive(pid));
+        }
+        assert!(alive(getpid()));
+    }
+
+    #[test]
+    fn pid_and_clock() {
+        assert_eq!(getpid() as u32, std::process::id());
+        let a = now();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let b = now();
+        assert!(b - a >= Duration::from_millis(10), "{a:?} then {b:?}");
+    }
+
+    #[test]
+    fn files_and_pipes() {
+        let fd = open(b"/proc/self/status\0").expect("/proc/self/status");
+        let mut buf = [0u8; 4096];
+        let n = read(fd, &mut buf).expect("read");
+        assert!(buf[..n].windows(7).any(|w| w == b"SigCgt:"));
+        close(fd);
+        assert_eq!(open(b"/proc/self/status"), None, "no NUL: refused");
+        assert_eq!(open(b"/nonexistent/minitalk\0"), None);
+
+        let exe = open(b"/proc/self/exe\0").expect("/proc/self/exe");
+        let len = std::fs::metadata("/proc/self/exe").unwrap().len();
+        assert_eq!(file_size(exe), Some(len));
+        assert!(!isatty(exe));
+        close(exe);
+
+        let mut fds = [0; 2];
+        // SAFETY: fds has room for the two descriptors.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let [r, w] = fds;
+        assert!(!readable(r, Duration::ZERO));
+        assert!(write_all(w, "héllo".as_bytes()));
+        assert!(readable(r, Duration::from_secs(5)));
+        assert_eq!(read(r, &mut buf), Some(6));
+        assert_eq!(&buf[..6], "héllo".as_bytes());
+        assert_eq!(file_size(r), None);
+        assert!(!isatty(r));
+        close(w);
+        assert!(readable(r, Duration::from_secs(5)), "end of file counts");
+        assert_eq!(read(r, &mut buf), Some(0));
+        close(r);
+    }
+
+    #[test]
+    fn cpu_sets() {
+        let set = CpuSet::current().expect("sched_getaffinity");
+        let cpu = current_cpu().expect("getcpu");
+        assert_ne!(set.0[cpu / 64] & 1 << (cpu % 64), 0);
+        assert_eq!(CpuSet::only(3).0[0], 8);
+        assert_eq!(CpuSet::only(64).0[1], 1);
+        assert_eq!(CpuSet::only(5000).0, [0; 16], "beyond 1024 CPUs: empty");
+        assert!(set.apply(), "setting the set in force changes nothing");
+    }
+
+    /// The last signal the test handler saw.
+    static SEEN: AtomicI32 = AtomicI32::new(0);
+
+    extern "C" fn note(signo: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+        SEEN.store(signo, Ordering::SeqCst);
+    }
+
+    /// Raises `signo` in the calling thread only.
+    fn raise(signo: i32) {
+        // SAFETY: raise signals the calling thread, whose handler or mask is set.
+        assert_eq!(unsafe { libc::raise(signo) }, 0);
+    }
+
+    /// Unblocks `set` in the calling thread.
+    fn unblock(set: SigSet) {
+        // SAFETY: a valid kernel signal set; no old set is asked for.
+        unsafe {
+            linux::syscall5(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_UNBLOCK as usize,
+                &set.0 as *const u64 as usize,
+                0,
+                SIGSET_SIZE,
+                0,
+            )
+        };
+    }
+
+    #[test]
+    fn handlers_run_inside_the_sleep_and_return_through_the_restorer() {
+        // SIGWINCH: harmless by default, and no other test of this crate uses it.
+        let set = SigSet::empty().with(libc::SIGWINCH);
+        set.block();
+        // SAFETY: note only stores to an atomic.
+        unsafe { on_signal(libc::SIGWINCH, note, &set) };
+        raise(libc::SIGWINCH);
+        assert_eq!(SEEN.load(Ordering::SeqCst), 0, "blocked: pending");
+        // The pending signal runs the handler inside ppoll, which returns at
+        // once; a broken restorer would crash here instead.
+        sleep_with_mask(Some(Duration::from_secs(5)), &SigSet::empty());
+        assert_eq!(SEEN.load(Ordering::SeqCst), libc::SIGWINCH);
+        sleep_with_mask(Some(Duration::from_millis(1)), &SigSet::empty());
+        unblock(set);
+    }
+
+    #[test]
+    fn wait_takes_a_pending_signal_or_times_out() {
+        let set = SigSet::empty().with(libc::SIGURG);
+        set.block();
+        assert_eq!(set.wait(Duration::from_millis(1)), None);
+        raise(libc::SIGURG);
+        // raise is not kill(2): no sender is reported.
+        assert_eq!(set.wait(Duration::from_secs(5)), Some((libc::SIGURG, 0)));
+        unblock(set);
+    }
 }

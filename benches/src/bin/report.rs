@@ -18,7 +18,11 @@
 //! Then it prints the ratios e2e bits/s ÷ raw round trips/s (one bit per
 //! round trip: 1.0 would be the raw limit), the server's peak RSS after a
 //! 1 KiB and after a 1 MiB message, and the sizes of the static musl
-//! binaries. Medians over the rounds, with [min–max]. About a minute.
+//! binaries. Medians over the rounds, with [min–max]. About two minutes.
+//!
+//! The binaries measured are the static musl build that `make` ships, built
+//! into `target/bench-bins` (the host build if that target is missing), or
+//! those in `$MINITALK_BIN_DIR`.
 
 use std::io;
 use std::path::Path;
@@ -339,21 +343,26 @@ fn print_rss(bins: &Binaries, scratch: &Scratch) -> io::Result<()> {
     // Over 8 million signals: two tries at most, the report must end.
     let sent = procs::send_until_ok(bins, &server, &mib, NO_ARGS, 2, &mut failures);
     let after_mib = server.peak_rss_kib();
+    let kind = if Binaries::is_static() {
+        "static musl"
+    } else {
+        "dynamic, glibc"
+    };
     println!(
-        "| measured build (dynamic, glibc) | {} | {} | {} |",
+        "| measured build ({kind}) | {} | {} | {} |",
         show(at_start),
         show(after_kib),
         show(after_mib)
     );
     drop(server);
 
-    // The shipped static build, if there is one: a 1 KiB message only.
+    // The shipped static build, if it was not the one measured: a 1 KiB message only.
     let dir = workspace_root().join("target/x86_64-unknown-linux-musl/release");
     let musl = Binaries {
         server: dir.join("server"),
         client: dir.join("client"),
     };
-    if musl.server.is_file() && musl.client.is_file() {
+    if !Binaries::is_static() && musl.server.is_file() && musl.client.is_file() {
         let server = Server::start(&musl, NO_ARGS, scratch.path())?;
         let at_start = server.peak_rss_kib();
         let sent = procs::send_until_ok(&musl, &server, &kib, NO_ARGS, ATTEMPTS, &mut failures);
@@ -381,7 +390,15 @@ fn print_rss(bins: &Binaries, scratch: &Scratch) -> io::Result<()> {
 }
 
 fn print_sizes() {
-    let dir = workspace_root().join("target/x86_64-unknown-linux-musl/release");
+    // The binaries measured above if they are the static build, else the
+    // last `cargo build --release --target x86_64-unknown-linux-musl`.
+    let measured = Binaries::locate_or_build()
+        .ok()
+        .filter(|_| Binaries::is_static())
+        .and_then(|b| b.server.parent().map(Path::to_path_buf));
+    let rebuilt = measured.is_some();
+    let dir = measured
+        .unwrap_or_else(|| workspace_root().join("target/x86_64-unknown-linux-musl/release"));
     println!("## Static binaries (x86_64-unknown-linux-musl, release)\n");
     let size = |name: &str| std::fs::metadata(dir.join(name)).ok().map(|m| m.len());
     match (size("server"), size("client")) {
@@ -391,10 +408,14 @@ fn print_sizes() {
             for (name, n) in [("server", s), ("client", c)] {
                 println!("| {name} | {n} | {:.1} |", n as f64 / 1024.0);
             }
-            println!(
-                "\nAs last built in {} (the report does not rebuild them).",
-                relative(&dir)
-            );
+            if rebuilt {
+                println!("\nThe binaries measured above, in {}.", relative(&dir));
+            } else {
+                println!(
+                    "\nAs last built in {} (the report does not rebuild them).",
+                    relative(&dir)
+                );
+            }
         }
         _ => println!(
             "Not built. Build them with `cargo build --release --target x86_64-unknown-linux-musl` \
