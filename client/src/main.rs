@@ -58,6 +58,35 @@ const READ_AHEAD: usize = 64 * 1024;
 /// with what there is (perhaps nothing): well within the server's patience.
 const INPUT_PATIENCE: Duration = Duration::from_millis(500);
 
+/// The options, for [`sys::lookup`].
+#[derive(Clone, Copy)]
+enum Opt {
+    EndOfOptions,
+    Stats,
+    Progress,
+    NoProgress,
+    Quiet,
+    NoPin,
+    Timeout,
+    Help,
+    Version,
+}
+
+const OPTIONS: &[(&[u8], Opt)] = &[
+    (b"--", Opt::EndOfOptions),
+    (b"--stats", Opt::Stats),
+    (b"--progress", Opt::Progress),
+    (b"--no-progress", Opt::NoProgress),
+    (b"-q", Opt::Quiet),
+    (b"--quiet", Opt::Quiet),
+    (b"--no-pin", Opt::NoPin),
+    (b"--timeout", Opt::Timeout),
+    (b"-h", Opt::Help),
+    (b"--help", Opt::Help),
+    (b"-V", Opt::Version),
+    (b"--version", Opt::Version),
+];
+
 struct Options {
     pid: Pid,
     message: Option<&'static [u8]>,
@@ -474,14 +503,14 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
             count += 1;
             continue;
         }
-        match arg {
-            b"--" => options_done = true,
-            b"--stats" if STATS => opts.stats = true,
-            b"--progress" if PROGRESS => opts.progress = Some(true),
-            b"--no-progress" => opts.progress = Some(false),
-            b"-q" | b"--quiet" => opts.quiet = true,
-            b"--no-pin" => opts.pin = false,
-            b"--timeout" => match args.get(i).and_then(sys::parse_seconds) {
+        match sys::lookup(arg, OPTIONS) {
+            Some(Opt::EndOfOptions) => options_done = true,
+            Some(Opt::Stats) if STATS => opts.stats = true,
+            Some(Opt::Progress) if PROGRESS => opts.progress = Some(true),
+            Some(Opt::NoProgress) => opts.progress = Some(false),
+            Some(Opt::Quiet) => opts.quiet = true,
+            Some(Opt::NoPin) => opts.pin = false,
+            Some(Opt::Timeout) => match args.get(i).and_then(sys::parse_seconds) {
                 Some(t) => {
                     opts.timeout = t;
                     i += 1;
@@ -492,11 +521,11 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
                     )))
                 }
             },
-            b"-h" | b"--help" => {
+            Some(Opt::Help) => {
                 sys::write_all(STDOUT, HELP.as_bytes());
                 return Err(0);
             }
-            b"-V" | b"--version" => {
+            Some(Opt::Version) => {
                 Line::new()
                     .str("client (minitalk) ")
                     .str(env!("CARGO_PKG_VERSION"))

@@ -50,6 +50,26 @@ Options:
 Stops cleanly (exit 0) on SIGINT or SIGTERM.
 ";
 
+/// The options, for [`sys::lookup`].
+#[derive(Clone, Copy)]
+enum Opt {
+    Trace,
+    Stats,
+    NoPin,
+    Help,
+    Version,
+}
+
+const OPTIONS: &[(&[u8], Opt)] = &[
+    (b"--trace", Opt::Trace),
+    (b"--stats", Opt::Stats),
+    (b"--no-pin", Opt::NoPin),
+    (b"-h", Opt::Help),
+    (b"--help", Opt::Help),
+    (b"-V", Opt::Version),
+    (b"--version", Opt::Version),
+];
+
 // --- What the signal handlers share with the main loop ------------------
 
 /// Slots of the ring between the handlers and the main loop.
@@ -139,25 +159,26 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         bits: 0,
     };
     for i in 1..args.len() {
-        match args.get(i).unwrap_or_default() {
-            b"--trace" if TRACE => show.trace = true,
-            b"--stats" if STATS => show.stats = true,
-            b"--no-pin" => pin = false,
-            b"-h" | b"--help" => {
+        let arg = args.get(i).unwrap_or_default();
+        match sys::lookup(arg, OPTIONS) {
+            Some(Opt::Trace) if TRACE => show.trace = true,
+            Some(Opt::Stats) if STATS => show.stats = true,
+            Some(Opt::NoPin) => pin = false,
+            Some(Opt::Help) => {
                 sys::write_all(STDOUT, HELP.as_bytes());
                 return 0;
             }
-            b"-V" | b"--version" => {
+            Some(Opt::Version) => {
                 Line::new()
                     .str("server (minitalk) ")
                     .str(env!("CARGO_PKG_VERSION"))
                     .println(STDOUT);
                 return 0;
             }
-            other => {
+            _ => {
                 Line::new()
                     .str("server: unknown option '")
-                    .bytes(other)
+                    .bytes(arg)
                     .str("'; try 'server --help'")
                     .println(STDERR);
                 return 2;
