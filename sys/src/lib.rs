@@ -136,11 +136,21 @@ impl SigSet {
 
     /// Blocks the signals of this set (they stay pending until waited for).
     pub fn block(&self) {
+        self.change_mask(libc::SIG_BLOCK);
+    }
+
+    /// Unblocks the signals of this set.
+    pub fn unblock(&self) {
+        self.change_mask(libc::SIG_UNBLOCK);
+    }
+
+    /// `rt_sigprocmask(how, self)` for the calling thread.
+    fn change_mask(&self, how: i32) {
         // SAFETY: the set is valid for reading; no old set is asked for.
         unsafe {
             linux::syscall5(
                 libc::SYS_rt_sigprocmask,
-                libc::SIG_BLOCK as usize,
+                how as usize,
                 &self.0 as *const u64 as usize,
                 0,
                 SIGSET_SIZE,
@@ -655,21 +665,6 @@ mod tests {
         assert_eq!(unsafe { libc::raise(signo) }, 0);
     }
 
-    /// Unblocks `set` in the calling thread.
-    fn unblock(set: SigSet) {
-        // SAFETY: a valid kernel signal set; no old set is asked for.
-        unsafe {
-            linux::syscall5(
-                libc::SYS_rt_sigprocmask,
-                libc::SIG_UNBLOCK as usize,
-                &set.0 as *const u64 as usize,
-                0,
-                SIGSET_SIZE,
-                0,
-            )
-        };
-    }
-
     #[test]
     fn handlers_run_inside_the_sleep_and_return_through_the_restorer() {
         // SIGWINCH: harmless by default, and no other test of this crate uses it.
@@ -684,7 +679,7 @@ mod tests {
         sleep_with_mask(Some(Duration::from_secs(5)), &SigSet::empty());
         assert_eq!(SEEN.load(Ordering::SeqCst), libc::SIGWINCH);
         sleep_with_mask(Some(Duration::from_millis(1)), &SigSet::empty());
-        unblock(set);
+        set.unblock();
     }
 
     #[test]
@@ -695,6 +690,6 @@ mod tests {
         raise(libc::SIGURG);
         // raise is not kill(2): no sender is reported.
         assert_eq!(set.wait(Duration::from_secs(5)), Some((libc::SIGURG, 0)));
-        unblock(set);
+        set.unblock();
     }
 }
