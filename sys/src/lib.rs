@@ -246,12 +246,15 @@ pub unsafe fn on_signal(signo: i32, handler: Handler, mask: &SigSet) {
 /// race-free "unblock and wait": a signal that arrived before the call is
 /// still pending and ends the sleep at once.
 pub fn sleep_with_mask(timeout: Option<Duration>, mask: &SigSet) {
-    let ts = timeout.map(timespec);
-    let tsp = match &ts {
-        Some(t) => t as *const libc::timespec as usize,
+    // The system call writes the time left back: the timespec must be ours
+    // and writable (the C library's wrapper hides this with a copy too).
+    let mut ts = timeout.map(timespec);
+    let tsp = match &mut ts {
+        Some(t) => t as *mut libc::timespec as usize,
         None => 0,
     };
-    // SAFETY: no file descriptors; tsp is null or a valid timespec; mask is valid.
+    // SAFETY: no file descriptors; tsp is null or a valid, writable
+    // timespec; mask is valid.
     unsafe {
         linux::syscall5(
             libc::SYS_ppoll,
@@ -340,14 +343,16 @@ pub fn readable(fd: i32, timeout: Duration) -> bool {
         events: libc::POLLIN,
         revents: 0,
     };
-    let ts = timespec(timeout);
-    // SAFETY: pfd is one valid pollfd, ts a valid timespec; no signal mask.
+    // Writable: ppoll writes the time left back (see sleep_with_mask).
+    let mut ts = timespec(timeout);
+    // SAFETY: pfd is one valid pollfd, ts a valid, writable timespec; no
+    // signal mask.
     unsafe {
         linux::syscall5(
             libc::SYS_ppoll,
             &mut pfd as *mut _ as usize,
             1,
-            &ts as *const _ as usize,
+            &mut ts as *mut _ as usize,
             0,
             SIGSET_SIZE,
         ) > 0
