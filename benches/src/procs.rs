@@ -17,11 +17,8 @@ use std::time::{Duration, Instant};
 
 use crate::children;
 
-/// The workspace root (the parent of this package).
-pub fn workspace_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().unwrap_or(here).to_path_buf()
-}
+pub use minitalk_e2e::workspace_root;
+use minitalk_e2e::{build_release, proc_status_kib};
 
 /// Paths of the `server` and `client` executables.
 #[derive(Clone, Debug)]
@@ -47,25 +44,36 @@ impl Binaries {
     }
 
     /// Where the binaries come from, for a report.
-    pub fn origin() -> String {
-        match std::env::var_os("MINITALK_BIN_DIR") {
-            Some(dir) => format!("$MINITALK_BIN_DIR = {}", Path::new(&dir).display()),
-            None if Self::is_static() => {
-                format!("target/bench-bins/{STATIC_TARGET}/release (the static build, as shipped)")
-            }
-            None => "target/bench-bins/release (glibc: the static target is not installed)".into(),
-        }
+    pub fn origin(&self) -> String {
+        let dir = self.server.parent().unwrap_or(Path::new(""));
+        let how = if std::env::var_os("MINITALK_BIN_DIR").is_some() {
+            "$MINITALK_BIN_DIR"
+        } else {
+            "built by the benchmarks"
+        };
+        let kind = if self.is_static() {
+            "static"
+        } else {
+            "dynamically linked"
+        };
+        format!("{} ({how}; {kind})", dir.display())
     }
 
-    /// Whether the binaries are the static musl build (always so, unless
-    /// `$MINITALK_BIN_DIR` says otherwise or that target is missing).
-    pub fn is_static() -> bool {
-        match std::env::var_os("MINITALK_BIN_DIR") {
-            Some(dir) => Path::new(&dir)
-                .components()
-                .any(|c| c.as_os_str() == STATIC_TARGET),
-            None => Self::locate_or_build()
-                .is_ok_and(|b| b.server.to_string_lossy().contains(STATIC_TARGET)),
+    /// Whether the server is a static executable (an ELF file without a
+    /// program interpreter), as `make` ships it.
+    pub fn is_static(&self) -> bool {
+        is_static_executable(&self.server)
+    }
+
+    /// Where `make` and `cargo xtask static` leave the static binaries.
+    pub fn shipped() -> Binaries {
+        let dir = workspace_root()
+            .join("target")
+            .join(STATIC_TARGET)
+            .join("release");
+        Binaries {
+            server: dir.join("server"),
+            client: dir.join("client"),
         }
     }
 
@@ -95,34 +103,12 @@ pub const STATIC_TARGET: &str = "x86_64-unknown-linux-musl";
 /// the directory they are in.
 fn build() -> io::Result<PathBuf> {
     let target_dir = workspace_root().join("target").join("bench-bins");
-    match cargo_build(&target_dir, &["--target", STATIC_TARGET]) {
+    match build_release(&target_dir, &["--target", STATIC_TARGET]) {
         Ok(()) => Ok(target_dir.join(STATIC_TARGET).join("release")),
-        Err(_) => cargo_build(&target_dir, &[]).map(|()| target_dir.join("release")),
+        Err(_) => build_release(&target_dir, &[])
+            .map(|()| target_dir.join("release"))
+            .map_err(io::Error::other),
     }
-}
-
-/// `cargo build --release` of both binaries into `target_dir`.
-fn cargo_build(target_dir: &Path, extra: &[&str]) -> io::Result<()> {
-    let cargo = std::env::var_os("CARGO")
-        .or_else(|| option_env!("CARGO").map(Into::into))
-        .unwrap_or_else(|| "cargo".into());
-    let out = Command::new(&cargo)
-        .current_dir(workspace_root())
-        .args(["build", "--release", "--quiet"])
-        .args(["-p", "minitalk-server", "-p", "minitalk-client"])
-        .args(extra)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .stdin(Stdio::null())
-        .output()?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "building server and client failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    Ok(())
 }
 
 /// A temporary directory, removed on drop.
@@ -228,12 +214,12 @@ impl Server {
 
     /// The server's peak resident set size (`VmHWM`), in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        proc_status_kib(self.pid(), "VmHWM:")
+        proc_status_kib(self.pid(), "VmHWM")
     }
 
     /// The server's resident set size now (`VmRSS`), in KiB.
     pub fn rss_kib(&self) -> Option<u64> {
-        proc_status_kib(self.pid(), "VmRSS:")
+        proc_status_kib(self.pid(), "VmRSS")
     }
 }
 
@@ -256,11 +242,27 @@ impl Drop for Server {
     }
 }
 
-/// A number from `/proc/<pid>/status`, such as `VmHWM:   1944 kB`.
-fn proc_status_kib(pid: libc::pid_t, key: &str) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    line[key.len()..].split_whitespace().next()?.parse().ok()
+/// Whether the file at `path` is a 64-bit little-endian ELF executable
+/// without a `PT_INTERP` program header, that is, one the kernel runs without
+/// a dynamic loader.
+fn is_static_executable(path: &Path) -> bool {
+    const PT_INTERP: u32 = 3;
+    let Ok(elf) = fs::read(path) else {
+        return false;
+    };
+    let at = |offset: usize, len: usize| -> Option<u64> {
+        let bytes = elf.get(offset..offset + len)?;
+        Some(bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)))
+    };
+    let header = (at(0x20, 8), at(0x36, 2), at(0x38, 2));
+    let (Some(phoff), Some(phentsize), Some(phnum)) = header else {
+        return false;
+    };
+    elf.starts_with(b"\x7fELF\x02\x01")
+        && (0..phnum).all(|i| {
+            let offset = (phoff + i * phentsize) as usize;
+            at(offset, 4).is_some_and(|kind| kind != u64::from(PT_INTERP))
+        })
 }
 
 /// Runs `client [args] <server> -` with `message` as stdin, and returns the
@@ -324,4 +326,21 @@ pub fn send_until_ok<S: AsRef<OsStr>>(
         }
     }
     Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_static_executables_from_others() {
+        // This test is linked as the host target links (dynamically, with
+        // glibc); a manifest and a missing file are not executables.
+        let exe = std::env::current_exe().unwrap();
+        let static_build = cfg!(target_feature = "crt-static");
+        assert_eq!(is_static_executable(&exe), static_build);
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        assert!(!is_static_executable(&manifest));
+        assert!(!is_static_executable(Path::new("/nonexistent/minitalk")));
+    }
 }

@@ -99,31 +99,36 @@ pub fn binaries() -> &'static Binaries {
 }
 
 fn build_binaries() -> PathBuf {
-    let root = workspace_root();
-    let target = root.join("target").join("e2e");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target = workspace_root().join("target").join("e2e");
+    build_release(&target, &[]).unwrap_or_else(|e| panic!("{e}"));
+    target.join("release")
+}
+
+/// `$CARGO build --release --quiet -p minitalk-server -p minitalk-client
+/// <extra> --target-dir <target_dir>` in the workspace root; the error says
+/// what cargo printed. (The benchmarks build their binaries with it too.)
+pub fn build_release(target_dir: &Path, extra: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO")
+        .or_else(|| option_env!("CARGO").map(Into::into))
+        .unwrap_or_else(|| "cargo".into());
     let output = Command::new(&cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "minitalk-server",
-            "-p",
-            "minitalk-client",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .current_dir(&root)
+        .args(["build", "--release", "--quiet"])
+        .args(["-p", "minitalk-server", "-p", "minitalk-client"])
+        .args(extra)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(workspace_root())
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {cargo:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "building server and client failed ({}):\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    target.join("release")
+        .map_err(|e| format!("cannot run {cargo:?}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "building server and client failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
 }
 
 // --- Child processes -------------------------------------------------------

@@ -163,7 +163,7 @@ impl Div<u32> for Duration {
 impl From<core::time::Duration> for Duration {
     /// Saturating at [`Duration::MAX`].
     fn from(d: core::time::Duration) -> Duration {
-        Duration::new(d.as_secs(), 0).saturating_add(Duration(d.subsec_nanos() as u64))
+        Duration::new(d.as_secs(), d.subsec_nanos())
     }
 }
 

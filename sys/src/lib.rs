@@ -58,33 +58,30 @@ pub enum SendError {
     NotPermitted,
 }
 
-/// `kill(pid, signo)`, for a `pid` of 1 or more only.
-fn kill(pid: Pid, signo: i32) -> linux::Ret {
-    if pid < 1 {
-        return -(libc::ESRCH as linux::Ret);
-    }
-    // SAFETY: kill takes no pointers; pid >= 1 names one process.
-    unsafe { linux::syscall3(libc::SYS_kill, pid as usize, signo as usize, 0) }
-}
-
-/// Sends `signal` to process `pid`, which must be 1 or more.
-pub fn send(pid: Pid, signal: Signal) -> Result<(), SendError> {
+/// `kill(pid, signo)`: the one place that calls it, and it refuses any
+/// `pid` below 1 before the system call.
+fn kill(pid: Pid, signo: i32) -> Result<(), SendError> {
     if pid < 1 {
         return Err(SendError::BadPid);
     }
-    match kill(pid, signo(signal)) {
+    // SAFETY: kill takes no pointers; pid >= 1 names one process.
+    match unsafe { linux::syscall3(libc::SYS_kill, pid as usize, signo as usize, 0) } {
         0 => Ok(()),
         e if e == -(libc::EPERM as linux::Ret) => Err(SendError::NotPermitted),
         _ => Err(SendError::NoProcess),
     }
 }
 
+/// Sends `signal` to process `pid`, which must be 1 or more.
+pub fn send(pid: Pid, signal: Signal) -> Result<(), SendError> {
+    kill(pid, signo(signal))
+}
+
 /// Whether process `pid` exists and is not a zombie (a finished process
 /// that its parent has not reaped yet can no longer answer).
 pub fn alive(pid: Pid) -> bool {
     // Signal 0 only checks for existence and permission.
-    let r = kill(pid, 0);
-    (r == 0 || r == -(libc::EPERM as linux::Ret)) && proc::state(pid) != Some(b'Z')
+    matches!(kill(pid, 0), Ok(()) | Err(SendError::NotPermitted)) && proc::state(pid) != Some(b'Z')
 }
 
 /// This process's ID.
@@ -598,7 +595,7 @@ mod tests {
     fn kill_refuses_pids_below_one_without_a_system_call() {
         // Signal 0 only checks for existence: harmless even if the refusal failed.
         for pid in [0, -1, -42] {
-            assert_eq!(kill(pid, 0), -(libc::ESRCH as linux::Ret));
+            assert_eq!(kill(pid, 0), Err(SendError::BadPid));
             assert!(!alive(pid));
         }
         assert!(alive(getpid()));

@@ -213,6 +213,7 @@ pub fn clock_monotonic(ts: &mut libc::timespec) {
 /// `__vdso_clock_gettime` up in the ELF image the kernel points at.
 #[cfg(all(target_arch = "x86_64", target_env = "musl", not(test)))]
 mod vdso {
+    use core::ffi::{c_char, CStr};
     use core::sync::atomic::{AtomicUsize, Ordering};
 
     /// The address of `__vdso_clock_gettime`, or 0 if not found.
@@ -268,28 +269,12 @@ mod vdso {
             let syms = symtab as *const libc::Elf64_Sym;
             for i in 0..count {
                 let sym = &*syms.add(i);
-                let name = (strtab + sym.st_name as usize) as *const u8;
-                if sym.st_shndx != 0 && is(name, b"__vdso_clock_gettime\0") {
+                let name = CStr::from_ptr((strtab + sym.st_name as usize) as *const c_char);
+                if sym.st_shndx != 0 && name.to_bytes() == b"__vdso_clock_gettime" {
                     CLOCK_GETTIME.store(bias + sym.st_value as usize, Ordering::Relaxed);
                     return;
                 }
             }
         }
-    }
-
-    /// Whether the NUL-terminated string at `p` is `want` (NUL included).
-    ///
-    /// # Safety
-    ///
-    /// `p` must point at a NUL-terminated string.
-    unsafe fn is(p: *const u8, want: &[u8]) -> bool {
-        for (i, &c) in want.iter().enumerate() {
-            // SAFETY: the bytes up to p's NUL are readable, and the loop
-            // stops at the first difference, at the latest at that NUL.
-            if unsafe { *p.add(i) } != c {
-                return false;
-            }
-        }
-        true
     }
 }

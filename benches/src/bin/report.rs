@@ -113,7 +113,7 @@ fn run(rounds: usize) -> io::Result<()> {
     println!("# minitalk speed report\n");
     println!("- machine: {}", machine::describe());
     println!("- load average at start: {}", loadavg());
-    println!("- binaries: {}", Binaries::origin());
+    println!("- binaries: {}", bins.origin());
     println!("- {rounds} rounds, interleaved; medians over the rounds, [min–max] across them\n");
 
     let pinned = Server::start(&bins, NO_ARGS, scratch.path())?;
@@ -204,7 +204,7 @@ fn run(rounds: usize) -> io::Result<()> {
     print_throughput(&res);
     print_latency(&res);
     print_rss(&bins, &scratch)?;
-    print_sizes();
+    print_sizes(&bins);
     println!(
         "\nLoad average at the end: {}. Total time: {:.0} s.",
         loadavg(),
@@ -343,10 +343,10 @@ fn print_rss(bins: &Binaries, scratch: &Scratch) -> io::Result<()> {
     // Over 8 million signals: two tries at most, the report must end.
     let sent = procs::send_until_ok(bins, &server, &mib, NO_ARGS, 2, &mut failures);
     let after_mib = server.peak_rss_kib();
-    let kind = if Binaries::is_static() {
-        "static musl"
+    let kind = if bins.is_static() {
+        "static"
     } else {
-        "dynamic, glibc"
+        "dynamically linked"
     };
     println!(
         "| measured build ({kind}) | {} | {} | {} |",
@@ -357,12 +357,8 @@ fn print_rss(bins: &Binaries, scratch: &Scratch) -> io::Result<()> {
     drop(server);
 
     // The shipped static build, if it was not the one measured: a 1 KiB message only.
-    let dir = workspace_root().join("target/x86_64-unknown-linux-musl/release");
-    let musl = Binaries {
-        server: dir.join("server"),
-        client: dir.join("client"),
-    };
-    if !Binaries::is_static() && musl.server.is_file() && musl.client.is_file() {
+    let musl = Binaries::shipped();
+    if !bins.is_static() && musl.server.is_file() && musl.client.is_file() {
         let server = Server::start(&musl, NO_ARGS, scratch.path())?;
         let at_start = server.peak_rss_kib();
         let sent = procs::send_until_ok(&musl, &server, &kib, NO_ARGS, ATTEMPTS, &mut failures);
@@ -389,16 +385,16 @@ fn print_rss(bins: &Binaries, scratch: &Scratch) -> io::Result<()> {
     Ok(())
 }
 
-fn print_sizes() {
+fn print_sizes(bins: &Binaries) {
     // The binaries measured above if they are the static build, else the
     // last `cargo build --release --target x86_64-unknown-linux-musl`.
-    let measured = Binaries::locate_or_build()
-        .ok()
-        .filter(|_| Binaries::is_static())
-        .and_then(|b| b.server.parent().map(Path::to_path_buf));
-    let rebuilt = measured.is_some();
-    let dir = measured
-        .unwrap_or_else(|| workspace_root().join("target/x86_64-unknown-linux-musl/release"));
+    let rebuilt = bins.is_static();
+    let shown = if rebuilt {
+        bins.clone()
+    } else {
+        Binaries::shipped()
+    };
+    let dir = shown.server.parent().unwrap_or(Path::new("")).to_path_buf();
     println!("## Static binaries (x86_64-unknown-linux-musl, release)\n");
     let size = |name: &str| std::fs::metadata(dir.join(name)).ok().map(|m| m.len());
     match (size("server"), size("client")) {
