@@ -140,11 +140,13 @@ fn storm_during_transfers(target: Target) {
 
 #[test]
 fn a_client_killed_mid_message_leaves_no_trace() {
-    let server = Server::start();
+    // --stats: the server says why it discarded a message.
+    let server = Server::start_with(&["--stats"]);
     for trial in 0..3 {
         let message = mixed_text(20_000, 300 + trial);
         assert!(message.len() <= 64 * 1024, "must fit the hold buffer");
         let mut client = start_transfer(&server, &message);
+        let pid = client.pid();
         assert!(
             client.kill(),
             "the transfer ended before it could be interrupted"
@@ -159,10 +161,13 @@ fn a_client_killed_mid_message_leaves_no_trace() {
              (its own run: {:?})",
             done.elapsed
         );
-        assert!(
-            latency < Duration::from_secs(10),
-            "next client waited {latency:?}"
-        );
+        // Found dead by the liveness check, not waited out (the next
+        // client would be served after a 3 s silence all the same).
+        let line = format!("message from {pid} discarded");
+        server.wait_for_stderr(&line, after(60));
+        let stderr = server.stderr();
+        let why = stderr.lines().find(|l| l.contains(&line)).unwrap_or("");
+        assert!(why.ends_with("the client vanished"), "{stderr:?}");
     }
     let stopped = server.stop();
     assert_eq!(
@@ -358,11 +363,12 @@ fn the_server_killed_mid_transfer_fails_the_client_clearly() {
             "{:?}",
             done.stderr
         );
+        // How soon it noticed is a timing, reported here and not asserted
+        // (timings belong in benchmarks); the bound is the wait above.
         eprintln!(
             "server killed, --timeout {timeout:?}: client exited 1 after {:?}",
             killed.elapsed()
         );
-        assert!(killed.elapsed() < Duration::from_secs(60));
     }
 }
 

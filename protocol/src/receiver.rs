@@ -800,19 +800,25 @@ mod tests {
         assert_eq!(later[0], Out::Deliver(7, "once".into(), true, true));
     }
 
-    /// Pid 7 finished "once" and missed its ack; it knocks again at 10 ms,
-    /// but pid 8 is being served: it waits for pid 8's session timeout,
-    /// longer than `recent_ttl`, and is invited at the returned time.
-    fn copy_waits_behind_a_session() -> (Receiver<4>, Vec<Signal>, Duration) {
-        let cfg = ReceiverConfig {
-            recent_ttl: ms(1000),
-            ..ReceiverConfig::default()
-        };
+    /// Pid 7 finished "once" (the returned frame) and missed its ack; it
+    /// knocks again at 10 ms, but pid 8 is being served: pid 7 is queued.
+    fn copy_queued_behind_a_session(cfg: ReceiverConfig) -> (Receiver<4>, Vec<Signal>) {
         let mut rx = Receiver::<4>::new(cfg);
         let only = frame_bits(true, true, false, "once");
         feed(&mut rx, 7, &only, T0);
         rx.on_signal(8, Signal::Usr1, T0);
         rx.on_signal(7, only[0], ms(10));
+        (rx, only)
+    }
+
+    /// As [`copy_queued_behind_a_session`]; pid 7 waits for pid 8's session
+    /// timeout, longer than `recent_ttl`, and is invited at the returned time.
+    fn copy_waits_behind_a_session() -> (Receiver<4>, Vec<Signal>, Duration) {
+        let cfg = ReceiverConfig {
+            recent_ttl: ms(1000),
+            ..ReceiverConfig::default()
+        };
+        let (mut rx, only) = copy_queued_behind_a_session(cfg);
         drain(&mut rx, ms(10));
         let t = cfg.session_timeout;
         let out = drain(&mut rx, t);
@@ -855,11 +861,7 @@ mod tests {
             session_timeout: ms(2000),
             ..ReceiverConfig::default()
         };
-        let mut rx = Receiver::<4>::new(cfg);
-        let only = frame_bits(true, true, false, "once");
-        feed(&mut rx, 7, &only, T0);
-        rx.on_signal(8, Signal::Usr1, T0);
-        rx.on_signal(7, only[0], ms(10));
+        let (mut rx, only) = copy_queued_behind_a_session(cfg);
         for t in [1500, 3000] {
             rx.on_signal(8, Signal::Usr1, ms(t));
         }
