@@ -5,7 +5,7 @@
 
 use minitalk_protocol::Duration;
 
-use minitalk_protocol::{Output, Poll, Receiver, Sender, SenderConfig, Signal};
+use minitalk_protocol::{Note, Output, Poll, Receiver, Sender, SenderConfig, Signal};
 
 const T: Duration = Duration::ZERO;
 
@@ -90,6 +90,49 @@ fn signals_to_message_and_replies() {
         want.push(Signal::Usr2);
         assert_eq!(replies, want, "{message:?}");
     }
+}
+
+/// PROTOCOL.md, section 7: flipping any single bit of a vector never gets
+/// it accepted. The server answers the last bit with ACK: a rejection, or,
+/// for a flip in LEN that makes the frame longer, "go on" while it waits
+/// for more bits; the sender reads both as a rejection.
+#[test]
+fn a_flipped_bit_is_rejected_or_left_waiting_never_accepted() {
+    let (mut rejected, mut waiting) = (0, 0);
+    for (message, _, bits) in VECTORS {
+        for i in 0..bits.len() {
+            let mut damaged = signals(bits);
+            damaged[i] = Signal::from_bit(!damaged[i].bit());
+            let mut rx: Receiver<4> = Receiver::new(Default::default());
+            let mut replies = Vec::new();
+            let mut verdict = false;
+            for s in damaged {
+                rx.on_signal(9, s, T);
+                while let Some(out) = rx.poll(T) {
+                    match out {
+                        Output::Send { to: 9, signal } => replies.push(signal),
+                        Output::Deliver { .. } => panic!("{message:?}, bit {i}: delivered"),
+                        Output::Note(Note::Rejected { .. }) => verdict = true,
+                        _ => {}
+                    }
+                }
+            }
+            assert_eq!(replies.len(), bits.len(), "{message:?}, bit {i}");
+            assert_eq!(replies.last(), Some(&Signal::Usr1), "{message:?}, bit {i}");
+            if verdict {
+                rejected += 1;
+            } else {
+                // Only a longer LEN (bits 8..16) leaves the frame unfinished.
+                assert!((8..16).contains(&i), "{message:?}, bit {i}: no verdict");
+                waiting += 1;
+            }
+        }
+    }
+    // Both outcomes were seen: the test reaches each case it describes.
+    assert!(
+        rejected > 0 && waiting > 0,
+        "{rejected} rejected, {waiting} waiting"
+    );
 }
 
 #[test]
