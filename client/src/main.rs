@@ -274,8 +274,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     usr.block();
     // SAFETY: the handler does nothing at all: async-signal-safe.
     unsafe {
-        sys::on_signal(libc::SIGUSR1, never_runs, &usr);
-        sys::on_signal(libc::SIGUSR2, never_runs, &usr);
+        sys::set_handler(libc::SIGUSR1, never_runs, &usr);
+        sys::set_handler(libc::SIGUSR2, never_runs, &usr);
     }
     // Stay on one CPU: the server moves to it while it serves us, and a
     // signal round trip within one CPU costs a fraction of one across two.
@@ -562,13 +562,4 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
     Ok(opts)
 }
 
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    // No panic is expected (see the protocol crate); 101 is Rust's panic status.
-    sys::exit(101)
-}
-
-/// Unoptimised builds link a `core` compiled for unwinding, which names this
-/// symbol; with `panic = "abort"` it is never called.
-#[no_mangle]
-extern "C" fn rust_eh_personality() {}
+minitalk_sys::no_std_runtime!();

@@ -3,10 +3,10 @@
 //!
 //! A thin shell over [`minitalk_protocol::Receiver`]:
 //! - the `SIGUSR1`/`SIGUSR2` handlers (installed with `sigaction(SA_SIGINFO)`)
-//!   only push `(si_pid, signal)` into a lock-free ring of atomics;
+//!   only push `(si_pid, signal)` into a [`sys::SignalQueue`] (atomics only);
 //! - the main loop sleeps in `ppoll` (the only place where signals are
 //!   unblocked, so none can slip between a check and the sleep), feeds the
-//!   ring to the receiver, and carries out what it asks: acknowledgements
+//!   queue to the receiver, and carries out what it asks: acknowledgements
 //!   with `kill`, text to stdout, liveness checks through `/proc`.
 //!
 //! Output contract: the first line on stdout is `server PID <pid>`; then each
@@ -15,13 +15,13 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 use minitalk_protocol::Duration;
 
 use minitalk_protocol::{
     Aborted, Heard, MessageBuffer, Note, Output, Pid, Receiver, ReceiverConfig, Signal,
 };
-use minitalk_sys::{self as sys, Line, SigSet, STDERR, STDOUT};
+use minitalk_sys::{self as sys, Line, SigSet, SignalQueue, STDERR, STDOUT};
 
 /// Whether `--trace` is built in (cargo feature `trace`).
 const TRACE: bool = cfg!(feature = "trace");
@@ -72,14 +72,8 @@ const OPTIONS: &[(&[u8], Opt)] = &[
 
 // --- What the signal handlers share with the main loop ------------------
 
-/// Slots of the ring between the handlers and the main loop.
-const RING: usize = 64;
-/// Signals as `pid << 8 | signo`, written by the handlers only.
-static RING_SLOTS: [AtomicU64; RING] = [const { AtomicU64::new(0) }; RING];
-/// Slots written so far (by the handlers).
-static RING_HEAD: AtomicUsize = AtomicUsize::new(0);
-/// Slots read so far (by the main loop).
-static RING_TAIL: AtomicUsize = AtomicUsize::new(0);
+/// Signals from the handlers to the main loop.
+static SIGNALS: SignalQueue<64> = SignalQueue::new();
 /// SIGINT or SIGTERM arrived.
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -91,32 +85,15 @@ extern "C" fn on_usr(signo: i32, info: *mut libc::siginfo_t, _: *mut libc::c_voi
     if code != libc::SI_USER || pid < 1 {
         return; // not sent with kill(2) by a process: nobody to answer
     }
-    let head = RING_HEAD.load(Ordering::Relaxed);
-    if head - RING_TAIL.load(Ordering::Acquire) < RING {
-        RING_SLOTS[head % RING].store((pid as u64) << 8 | signo as u64, Ordering::Relaxed);
-        RING_HEAD.store(head + 1, Ordering::Release);
+    if let Some(signal) = sys::from_signo(signo) {
+        SIGNALS.push(pid, signal);
     }
-    // A full ring drops the signal: the sender times out and retries.
+    // A full queue drops the signal: the sender times out and retries.
 }
 
 /// Handler of `SIGINT` and `SIGTERM`.
 extern "C" fn on_stop(_: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
     STOP.store(true, Ordering::Relaxed);
-}
-
-/// The next signal from the ring.
-fn pop() -> Option<(Pid, Signal)> {
-    loop {
-        let tail = RING_TAIL.load(Ordering::Relaxed);
-        if tail == RING_HEAD.load(Ordering::Acquire) {
-            return None;
-        }
-        let v = RING_SLOTS[tail % RING].load(Ordering::Relaxed);
-        RING_TAIL.store(tail + 1, Ordering::Release);
-        if let Some(signal) = sys::from_signo((v & 0xff) as i32) {
-            return Some(((v >> 8) as Pid, signal));
-        }
-    }
 }
 
 // --- The main loop -------------------------------------------------------
@@ -191,10 +168,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     ours.block();
     // SAFETY: on_usr and on_stop only touch atomics: async-signal-safe.
     unsafe {
-        sys::on_signal(libc::SIGUSR1, on_usr, &ours);
-        sys::on_signal(libc::SIGUSR2, on_usr, &ours);
-        sys::on_signal(libc::SIGINT, on_stop, &ours);
-        sys::on_signal(libc::SIGTERM, on_stop, &ours);
+        sys::set_handler(libc::SIGUSR1, on_usr, &ours);
+        sys::set_handler(libc::SIGUSR2, on_usr, &ours);
+        sys::set_handler(libc::SIGINT, on_stop, &ours);
+        sys::set_handler(libc::SIGTERM, on_stop, &ours);
     }
     let sleep_mask = SigSet::empty();
 
@@ -211,7 +188,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         // One clock reading per wake-up: it is a system call in the static
         // build, and every signal of a wake-up arrived within microseconds.
         let now = sys::now();
-        while let Some((pid, signal)) = pop() {
+        while let Some((pid, signal)) = SIGNALS.pop() {
             // A process neither served nor waiting is answered only if a
             // signal cannot kill it; /proc is read once per newcomer.
             let new = !rx.knows(pid);
@@ -491,13 +468,4 @@ impl Show {
     }
 }
 
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    // No panic is expected (see the protocol crate); 101 is Rust's panic status.
-    sys::exit(101)
-}
-
-/// Unoptimised builds link a `core` compiled for unwinding, which names this
-/// symbol; with `panic = "abort"` it is never called.
-#[no_mangle]
-extern "C" fn rust_eh_personality() {}
+minitalk_sys::no_std_runtime!();
