@@ -44,6 +44,8 @@ Examples:
   date | client 4242
   client --stats --timeout 10 4242 - < book.txt
 ";
+// The help text's "(default 3)" is the sender's default.
+const _: () = assert!(SenderConfig::DEFAULT_GIVE_UP.as_millis() == 3000);
 
 /// Whether `--stats` is built in (cargo feature `stats`).
 const STATS: bool = cfg!(feature = "stats");
@@ -475,7 +477,7 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
     let mut opts = Options {
         pid: 0,
         message: None,
-        timeout: Duration::from_secs(3),
+        timeout: SenderConfig::DEFAULT_GIVE_UP,
         stats: false,
         progress: None,
         quiet: false,
@@ -551,7 +553,9 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
             let mut l = Line::new();
             l.str("client: invalid PID '")
                 .bytes(pid)
-                .str("': expected a process ID from 1 to 4194304, digits only; nothing was sent");
+                .str("': expected a process ID from 1 to ")
+                .u64(sys::PID_MAX as u64)
+                .str(", digits only; nothing was sent");
             if !opts.quiet {
                 l.println(STDERR);
             }

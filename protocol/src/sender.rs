@@ -54,6 +54,20 @@ pub struct SenderConfig {
     pub max_retries: u32,
 }
 
+impl SenderConfig {
+    /// The default [`give_up`](Self::give_up): 3 s, the client's default
+    /// `--timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::{Duration, SenderConfig};
+    /// assert_eq!(SenderConfig::DEFAULT_GIVE_UP, Duration::from_secs(3));
+    /// assert_eq!(SenderConfig::default().give_up, SenderConfig::DEFAULT_GIVE_UP);
+    /// ```
+    pub const DEFAULT_GIVE_UP: Duration = Duration::from_secs(3);
+}
+
 impl Default for SenderConfig {
     fn default() -> Self {
         SenderConfig {
@@ -61,7 +75,7 @@ impl Default for SenderConfig {
             max_ack_timeout: Duration::from_millis(500),
             stale_after: Duration::from_millis(1500),
             quiet: Duration::from_millis(150),
-            give_up: Duration::from_secs(3),
+            give_up: Self::DEFAULT_GIVE_UP,
             queue_patience: Duration::from_millis(1000),
             max_retries: 16,
         }
