@@ -14,7 +14,8 @@
 
 use minitalk_protocol::Duration;
 
-use minitalk_protocol::frame::{split_point, MAX_PAYLOAD};
+use minitalk_protocol::chunk::{BadUtf8, Chunker, Source};
+use minitalk_protocol::frame::split_point;
 use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig};
 use minitalk_sys::{self as sys, Line, SendError, SigSet, STDERR, STDIN, STDOUT};
 
@@ -101,22 +102,27 @@ struct Options {
     pin: bool,
 }
 
-/// Where the message comes from.
+/// Where the message comes from: the command line, or stdin cut into
+/// payloads by a [`Chunker`].
 struct Input {
     arg: Option<&'static [u8]>,
-    buf: [u8; READ_AHEAD],
-    /// Bytes before `start` are sent; `start..valid` are checked UTF-8;
-    /// `valid..end` are read but not checked yet.
-    start: usize,
-    valid: usize,
-    end: usize,
-    eof: bool,
-    /// Bytes consumed before `buf[0]`.
-    offset: u64,
+    stdin: Chunker<READ_AHEAD>,
 }
 
-/// Invalid UTF-8 at this byte offset of the message.
-struct BadUtf8(u64);
+/// Standard input, for the [`Chunker`].
+struct Stdin;
+
+impl Source for Stdin {
+    /// Once part of the message is sent (`hurry`), a read waits at most
+    /// [`INPUT_PATIENCE`]: a slow writer must not leave the server without a
+    /// signal for longer than it waits for a silent client.
+    fn read(&mut self, buf: &mut [u8], hurry: bool) -> Option<usize> {
+        if hurry && !sys::readable(STDIN, INPUT_PATIENCE) {
+            return None;
+        }
+        Some(sys::read(STDIN, buf).unwrap_or(0))
+    }
+}
 
 impl Input {
     /// The next frame's payload and whether it ends the message.
@@ -127,62 +133,20 @@ impl Input {
             let text = core::str::from_utf8(&rest[..n]).map_err(|_| BadUtf8(0))?;
             return Ok((text, n == rest.len()));
         }
-        if self.valid - self.start < MAX_PAYLOAD && !self.eof {
-            self.fill()?;
-        }
-        let n = split_point(&self.buf[self.start..self.valid]);
-        let from = self.start;
-        self.start += n;
-        let last = self.eof && self.start == self.end;
-        let text = core::str::from_utf8(&self.buf[from..from + n])
-            .map_err(|_| BadUtf8(self.offset + from as u64))?;
-        Ok((text, last))
+        self.stdin.next(&mut Stdin)
     }
 
-    /// Moves the unsent bytes to the front, reads until the buffer is full or
-    /// stdin ends, and checks what was read. Once part of the message is
-    /// sent, one read that brings something is enough, and so is waiting
-    /// [`INPUT_PATIENCE`] for a read that brings nothing: a slow writer must
-    /// not leave the server without a signal for longer than it waits for a
-    /// silent client. The caller then sends what there is, an empty frame if
-    /// need be, which keeps the session alive.
+    /// Reads stdin ahead and checks it, before anything is sent.
     fn fill(&mut self) -> Result<(), BadUtf8> {
-        let sending = self.offset + self.start as u64 > 0;
-        self.buf.copy_within(self.start..self.end, 0);
-        self.offset += self.start as u64;
-        self.valid -= self.start;
-        self.end -= self.start;
-        self.start = 0;
-        while self.end < READ_AHEAD && !self.eof {
-            if sending && !sys::readable(STDIN, INPUT_PATIENCE) {
-                break;
-            }
-            match sys::read(STDIN, &mut self.buf[self.end..]) {
-                Some(0) | None => self.eof = true,
-                Some(n) => {
-                    self.end += n;
-                    if sending {
-                        break;
-                    }
-                }
-            }
-        }
-        match core::str::from_utf8(&self.buf[self.valid..self.end]) {
-            Ok(_) => self.valid = self.end,
-            // A character cut by the end of the buffer: checked with the next read.
-            Err(e) if e.error_len().is_none() && !self.eof => self.valid += e.valid_up_to(),
-            Err(e) => return Err(BadUtf8(self.offset + (self.valid + e.valid_up_to()) as u64)),
-        }
-        Ok(())
+        self.stdin.fill(&mut Stdin)
     }
 
     /// The message's size, when known before it is sent.
     fn total(&self) -> Option<u64> {
         match self.arg {
             Some(a) => Some(a.len() as u64),
-            None if self.eof => Some(self.offset + self.end as u64),
             // A file's size is known before it is read to the end.
-            None => sys::file_size(STDIN),
+            None => self.stdin.total().or_else(|| sys::file_size(STDIN)),
         }
     }
 }
@@ -235,12 +199,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
 
     let mut input = Input {
         arg: opts.message,
-        buf: [0; READ_AHEAD],
-        start: 0,
-        valid: 0,
-        end: 0,
-        eof: false,
-        offset: 0,
+        stdin: Chunker::new(),
     };
     let bad_utf8 = |at: u64, sent: bool| -> i32 {
         let mut l = Line::new();

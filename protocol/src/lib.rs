@@ -15,6 +15,8 @@
 //!   queued in arrival order.
 //! - [`MessageBuffer`]: holds a message whole (all or nothing) until it is
 //!   complete, and streams the ones too long to hold.
+//! - [`chunk`]: a message read from a stream, checked as UTF-8 and cut into
+//!   payloads of whole characters (the client's stdin).
 //! - [`crc`]: CRC-32C, the checksum of every frame.
 //! - [`Duration`]: times and intervals, one `u64` of nanoseconds.
 //!
@@ -58,6 +60,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod chunk;
 pub mod crc;
 pub mod frame;
 mod message;
