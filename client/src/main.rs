@@ -347,7 +347,6 @@ extern "C" fn never_runs(_: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) 
 /// `--stats`: bytes, bits, signals, retries, time, bits/s.
 fn stats_line(tx: &Sender, elapsed: Duration) {
     let s = tx.stats();
-    let us = elapsed.as_micros().max(1) as u64;
     Line::new()
         .str("client: ")
         .u64(s.bytes)
@@ -358,9 +357,9 @@ fn stats_line(tx: &Sender, elapsed: Duration) {
         .str(" signals, ")
         .u64(s.retries)
         .str(" retries, ")
-        .ms(us / 1000)
+        .ms(elapsed.as_millis() as u64)
         .str(", ")
-        .rate(s.bytes * 8_000_000 / us)
+        .rate(sys::out::bits_per_sec(s.bytes, elapsed))
         .println(STDERR);
 }
 
@@ -395,33 +394,10 @@ impl Progress {
             return;
         }
         self.drawn = now;
-        let us = (now - self.started).as_micros().max(1) as u64;
-        let rate = bytes * 8_000_000 / us;
-        let mut l = Line::new();
-        l.str("\r\x1b[K");
-        if let Some(total) = self.total.filter(|t| *t > 0) {
-            let width = 30;
-            let done = (bytes * width / total) as usize;
-            l.byte(b'[');
-            for i in 0..width as usize {
-                l.byte(if i < done { b'#' } else { b'.' });
-            }
-            l.str("] ")
-                .u64(bytes * 100 / total)
-                .str("%  ")
-                .u64(bytes)
-                .byte(b'/')
-                .u64(total);
-        } else {
-            l.u64(bytes);
-        }
-        l.str(" bytes  ").rate(rate);
-        if let Some(total) = self.total {
-            if let Some(ms) = ((total - bytes) * 8_000).checked_div(rate) {
-                l.str("  ETA ").ms(ms);
-            }
-        }
-        l.print(STDERR);
+        Line::new()
+            .str("\r\x1b[K")
+            .progress(bytes, self.total, now - self.started)
+            .print(STDERR);
     }
 
     fn clear(&self) {

@@ -2,6 +2,21 @@
 //! written with one `write(2)`, so lines from a process never interleave
 //! mid-line and no formatting machinery lands in the binary.
 
+use minitalk_protocol::Duration;
+
+/// The rate of `bytes` in `elapsed`, in bits per second (an `elapsed` under
+/// a microsecond counts as one).
+///
+/// ```
+/// use minitalk_protocol::Duration;
+/// use minitalk_sys::out::bits_per_sec;
+/// assert_eq!(bits_per_sec(1000, Duration::from_secs(2)), 4000);
+/// assert_eq!(bits_per_sec(1, Duration::ZERO), 8_000_000);
+/// ```
+pub fn bits_per_sec(bytes: u64, elapsed: Duration) -> u64 {
+    bytes * 8_000_000 / (elapsed.as_micros().max(1) as u64)
+}
+
 /// A line under construction; text beyond its capacity is cut off.
 ///
 /// ```
@@ -94,6 +109,49 @@ impl Line {
         self.fixed(bits_per_sec / 100, 1).str(" kbit/s")
     }
 
+    /// Appends a progress bar for `bytes` of `total` (if known) sent in
+    /// `elapsed`: the bar and percentage (when `total` is known and not 0),
+    /// the bytes, the rate and, when `total` is known, the time left at that
+    /// rate. A total exceeded (a file that grew) shows a full bar.
+    ///
+    /// ```
+    /// use minitalk_protocol::Duration;
+    /// use minitalk_sys::Line;
+    /// let mut l = Line::new();
+    /// l.progress(500, Some(2000), Duration::from_secs(2));
+    /// assert_eq!(
+    ///     l.as_bytes(),
+    ///     &b"[#######.......................] 25%  500/2000 bytes  2.0 kbit/s  ETA 6.000 s"[..]
+    /// );
+    /// ```
+    pub fn progress(&mut self, bytes: u64, total: Option<u64>, elapsed: Duration) -> &mut Self {
+        /// Cells of the bar.
+        const WIDTH: u64 = 30;
+        let rate = bits_per_sec(bytes, elapsed);
+        if let Some(total) = total.filter(|t| *t > 0) {
+            let done = bytes.saturating_mul(WIDTH) / total;
+            self.byte(b'[');
+            for i in 0..WIDTH {
+                self.byte(if i < done { b'#' } else { b'.' });
+            }
+            self.str("] ")
+                .u64(bytes * 100 / total)
+                .str("%  ")
+                .u64(bytes)
+                .byte(b'/')
+                .u64(total);
+        } else {
+            self.u64(bytes);
+        }
+        self.str(" bytes  ").rate(rate);
+        if let Some(total) = total {
+            if let Some(ms) = (total.saturating_sub(bytes) * 8_000).checked_div(rate) {
+                self.str("  ETA ").ms(ms);
+            }
+        }
+        self
+    }
+
     /// Appends a byte as two hexadecimal digits.
     pub fn hex(&mut self, b: u8) -> &mut Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -116,5 +174,42 @@ impl Line {
     pub fn print(&mut self, fd: i32) {
         crate::write_all(fd, &self.buf[..self.len]);
         self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+
+    fn bar(bytes: u64, total: Option<u64>, ms: u64) -> std::string::String {
+        let mut l = Line::new();
+        l.progress(bytes, total, Duration::from_millis(ms));
+        std::string::String::from_utf8(l.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn progress_bar_figures() {
+        assert_eq!(
+            bar(0, Some(1000), 0),
+            "[..............................] 0%  0/1000 bytes  0.0 kbit/s",
+            "no rate yet: no ETA"
+        );
+        assert_eq!(
+            bar(1000, Some(1000), 1000),
+            "[##############################] 100%  1000/1000 bytes  8.0 kbit/s  ETA 0.000 s"
+        );
+        assert_eq!(
+            bar(999, Some(1000), 1000),
+            "[#############################.] 99%  999/1000 bytes  7.9 kbit/s  ETA 0.001 s"
+        );
+        assert_eq!(
+            bar(1200, Some(1000), 1000),
+            "[##############################] 120%  1200/1000 bytes  9.6 kbit/s  ETA 0.000 s",
+            "a file that grew"
+        );
+        assert_eq!(bar(4096, None, 2000), "4096 bytes  16.3 kbit/s");
+        assert_eq!(bar(0, Some(0), 10), "0 bytes  0.0 kbit/s", "empty: no bar");
     }
 }
