@@ -1,0 +1,17 @@
+//! What `/proc` says about a process.
+
+/// A figure in KiB from `/proc/<pid>/status`, such as `VmRSS` (resident
+/// memory now), `VmHWM` (its peak) or `RssAnon` (its anonymous part).
+pub fn proc_status_kib(pid: i32, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.split(':').next() == Some(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The state letter of `pid` (`R`, `S`, `T`, `Z`...) from `/proc/<pid>/stat`;
+/// `None` if there is no such process.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.rfind(')')?;
+    stat[close + 1..].trim_start().chars().next()
+}
