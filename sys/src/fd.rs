@@ -13,22 +13,28 @@ pub const STDOUT: i32 = 1;
 /// Standard error.
 pub const STDERR: i32 = 2;
 
+/// `read(2)` or `write(2)` (`nr`) of `len` bytes at `buf`, made again when
+/// a signal handler interrupts it; the kernel's result.
+///
+/// # Safety
+///
+/// `buf` must be valid for `len` bytes, and writable for `read`.
+unsafe fn transfer(nr: libc::c_long, fd: i32, buf: usize, len: usize) -> linux::Ret {
+    loop {
+        // SAFETY: the caller vouches for buf and len.
+        let n = unsafe { linux::syscall3(nr, fd as usize, buf, len) };
+        if n != -(libc::EINTR as linux::Ret) {
+            return n;
+        }
+    }
+}
+
 /// Writes all of `bytes` to `fd`; false if that failed.
 pub fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
     while !bytes.is_empty() {
         // SAFETY: bytes is a valid slice for the length given.
-        let n = unsafe {
-            linux::syscall3(
-                libc::SYS_write,
-                fd as usize,
-                bytes.as_ptr() as usize,
-                bytes.len(),
-            )
-        };
+        let n = unsafe { transfer(libc::SYS_write, fd, bytes.as_ptr() as usize, bytes.len()) };
         if n < 0 {
-            if n == -(libc::EINTR as linux::Ret) {
-                continue;
-            }
             return false;
         }
         bytes = &bytes[n as usize..];
@@ -38,23 +44,9 @@ pub fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
 
 /// Reads into `buf`; the number of bytes (0 at end of file), or `None` on error.
 pub fn read(fd: i32, buf: &mut [u8]) -> Option<usize> {
-    loop {
-        // SAFETY: buf is valid and writable for its length.
-        let n = unsafe {
-            linux::syscall3(
-                libc::SYS_read,
-                fd as usize,
-                buf.as_mut_ptr() as usize,
-                buf.len(),
-            )
-        };
-        if n >= 0 {
-            return Some(n as usize);
-        }
-        if n != -(libc::EINTR as linux::Ret) {
-            return None;
-        }
-    }
+    // SAFETY: buf is valid and writable for its length.
+    let n = unsafe { transfer(libc::SYS_read, fd, buf.as_mut_ptr() as usize, buf.len()) };
+    (n >= 0).then_some(n as usize)
 }
 
 /// Opens `path` (NUL-terminated) for reading; the descriptor.
