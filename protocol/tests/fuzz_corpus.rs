@@ -4,6 +4,7 @@
 
 mod fuzz_checks;
 
+use proptest::strategy::Strategy;
 use std::fs;
 use std::panic;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,30 @@ fn corpus_frame_parse() {
 }
 
 #[test]
+fn corpus_chunk() {
+    corpus("chunk", fuzz_checks::chunk);
+}
+
+proptest::proptest! {
+    /// The chunk check on random messages: mostly text, some bytes at random.
+    #[test]
+    fn chunk_random_messages(
+        seed: u8,
+        parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                8 => ".{0,40}".prop_map(String::into_bytes),
+                1 => proptest::collection::vec(proptest::num::u8::ANY, 0..3),
+            ],
+            0..40,
+        ),
+    ) {
+        let mut data = vec![seed];
+        data.extend(parts.concat());
+        fuzz_checks::chunk(&data);
+    }
+}
+
+#[test]
 fn regressions() {
     replay(&inputs("regressions", "decode"), fuzz_checks::decode);
     replay(&inputs("regressions", "roundtrip"), fuzz_checks::roundtrip);
@@ -67,4 +92,5 @@ fn regressions() {
         &inputs("regressions", "frame_parse"),
         fuzz_checks::frame_parse,
     );
+    replay(&inputs("regressions", "chunk"), fuzz_checks::chunk);
 }

@@ -14,6 +14,11 @@
 //!   lossless channel.
 //! - [`frame_parse`]: `Frame::parse` on any bytes, checked against `emit` and
 //!   against the push decoder.
+//! - [`chunk`](chunk()): a message through the client's `Chunker`, read in
+//!   pieces of any size, checked against `from_utf8` of the whole.
+
+mod chunk;
+pub use chunk::chunk;
 
 use minitalk_protocol::Duration;
 use std::collections::VecDeque;
