@@ -2,10 +2,10 @@
 //!
 //! A thin shell over [`minitalk_protocol::Sender`]: it checks its arguments
 //! before anything is sent, feeds the sender whole-character payloads from
-//! the command line or stdin, sends each bit with `kill`, and waits for each
-//! reply with `sigtimedwait` on blocked signals (no lost-wakeup race, always
-//! with a deadline). Only signals whose `si_pid` is the server's
-//! count as replies.
+//! the command line or stdin (cut by [`minitalk_protocol::chunk`]), sends
+//! each bit with `kill`, and waits for each reply with `sigtimedwait` on
+//! blocked signals (no lost-wakeup race, always with a deadline). Only
+//! signals whose `si_pid` is the server's count as replies.
 //!
 //! Exit status: 0 the server confirmed the whole message; 1 delivery failed;
 //! 2 bad usage or bad input (nothing was sent).
