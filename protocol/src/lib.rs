@@ -61,6 +61,7 @@
 #![deny(missing_docs)]
 
 pub mod chunk;
+pub mod classic;
 pub mod crc;
 pub mod frame;
 mod message;

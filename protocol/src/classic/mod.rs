@@ -1,0 +1,353 @@
+//! The classic 42 wire: what learners' minitalk programs speak.
+//!
+//! One signal per bit, eight bits per byte, no frame, no checksum. The
+//! [`Convention`] says how the bits are read:
+//! - the bit order within a byte ([`BitOrder::Msb`] first by default);
+//! - which signal means 1 (`SIGUSR2` by default);
+//! - how a message ends: at a NUL byte (default), or only when the client
+//!   falls silent ([`End::None`]);
+//! - an optional length header ([`Header::Len32`], [`Header::Len64`]) sent
+//!   before the bytes, in the same bit order as the data: the message ends
+//!   after that many bytes, and a NUL right after them (expected with
+//!   [`End::Nul`]) is part of the end, not of the next message;
+//! - what the server sends at the end of a message ([`DoneAck`], [`Convention::paced_end`])
+//!   and per bit ([`Convention::echo`]).
+//!
+//! `--classic=LIST` takes these as comma-separated items ([`Convention::parse`],
+//! [`VALID_ITEMS`]).
+//!
+//! - [`Encoder`]: a message (and its NUL or length) as the signals to send.
+//! - [`ClassicSender`]: the client's side, sans-IO, finds out whether the
+//!   server acknowledges each bit or must be paced.
+//! - [`ClassicReceiver`]: the server's side, one decoder per sending process,
+//!   bounded memory, verdicts and a trace for the learner's debugger.
+//!
+//! Invariants: nothing here allocates, uses `unsafe`, or panics on any input;
+//! the receiver never asks to signal a PID below 1 nor a process with a signal
+//! its caller did not say it catches ([`ClassicReceiver::set_catches`]).
+
+mod receiver;
+mod sender;
+
+pub use receiver::{
+    Catches, ClassicOutput, ClassicReceiver, ClassicReceiverConfig, Trace, Verdict, VerdictKind,
+};
+pub use sender::{ClassicFailure, ClassicPoll, ClassicSender, ClassicSenderConfig, Pacing};
+
+use crate::Signal;
+
+/// The order of the bits of a byte on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BitOrder {
+    /// Most significant bit first (23 of 31 surveyed implementations).
+    Msb,
+    /// Least significant bit first.
+    Lsb,
+}
+
+/// How a message ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum End {
+    /// A NUL byte ends it (after the announced length, if there is a header).
+    Nul,
+    /// Nothing: the announced length, or silence, ends it.
+    None,
+}
+
+/// What comes before the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Header {
+    /// Nothing.
+    None,
+    /// The length in bytes as a 32-bit integer, in the data's bit order.
+    Len32,
+    /// The length in bytes as a 64-bit integer, in the data's bit order.
+    Len64,
+}
+
+impl Header {
+    /// The number of bits of the header.
+    pub const fn bits(self) -> u32 {
+        match self {
+            Header::None => 0,
+            Header::Len32 => 32,
+            Header::Len64 => 64,
+        }
+    }
+}
+
+/// What the server sends at the end of a message to a client that waits for
+/// an acknowledgement per bit.
+///
+/// The default, [`DoneAck::Plus`], serves the most clients: the `SIGUSR1` of
+/// the last bit satisfies a client that only waits for acknowledgements, and
+/// the separate `SIGUSR2` a client that waits for "done".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DoneAck {
+    /// `SIGUSR1` for the last bit, then a separate `SIGUSR2` (item `plus`).
+    Plus,
+    /// `SIGUSR2` instead of the last bit's `SIGUSR1` (item `then`).
+    Then,
+    /// `SIGUSR1` for the last bit, nothing more (item `bare`).
+    Bare,
+}
+
+/// How a classic client and server read the bits. `Default` is the most
+/// common configuration: MSB first, `SIGUSR2` means 1, NUL-terminated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Convention {
+    /// Bit order within a byte (and within the length header).
+    pub order: BitOrder,
+    /// The signal that means 1; the other means 0.
+    pub one: Signal,
+    /// How the message ends.
+    pub end: End,
+    /// What comes before the bytes.
+    pub header: Header,
+    /// The server's end of message for clients that wait per bit.
+    pub done: DoneAck,
+    /// The server answers each bit with the signal it received (item `echo`)
+    /// instead of `SIGUSR1`.
+    pub echo: bool,
+    /// The server sends one `SIGUSR1` at the end of a message to a client
+    /// that paces itself, if it catches it (items `endack`, default, and
+    /// `noendack`).
+    pub paced_end: bool,
+}
+
+impl Default for Convention {
+    fn default() -> Self {
+        Convention {
+            order: BitOrder::Msb,
+            one: Signal::Usr2,
+            end: End::Nul,
+            header: Header::None,
+            done: DoneAck::Plus,
+            echo: false,
+            paced_end: true,
+        }
+    }
+}
+
+/// The items `--classic=LIST` accepts, for an error message.
+pub const VALID_ITEMS: &str =
+    "msb, lsb, usr2, usr1, nul, none, len32, len64, plus, then, bare, echo, endack, noendack";
+
+impl Convention {
+    /// Parses a comma-separated list of items, each overriding one default.
+    /// An empty list gives the defaults. On error, returns the bad item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::{BitOrder, Convention, Header};
+    /// use minitalk_protocol::Signal;
+    /// let c = Convention::parse(b"lsb,usr1,len32").unwrap();
+    /// assert_eq!((c.order, c.one, c.header), (BitOrder::Lsb, Signal::Usr1, Header::Len32));
+    /// assert_eq!(Convention::parse(b"msb,lbs"), Err(&b"lbs"[..]));
+    /// ```
+    pub fn parse(list: &[u8]) -> Result<Convention, &[u8]> {
+        let mut c = Convention::default();
+        if list.is_empty() {
+            return Ok(c);
+        }
+        for item in list.split(|&b| b == b',') {
+            match item {
+                b"msb" => c.order = BitOrder::Msb,
+                b"lsb" => c.order = BitOrder::Lsb,
+                b"usr2" => c.one = Signal::Usr2,
+                b"usr1" => c.one = Signal::Usr1,
+                b"nul" => c.end = End::Nul,
+                b"none" => c.end = End::None,
+                b"len32" => c.header = Header::Len32,
+                b"len64" => c.header = Header::Len64,
+                b"plus" => c.done = DoneAck::Plus,
+                b"then" => c.done = DoneAck::Then,
+                b"bare" => c.done = DoneAck::Bare,
+                b"echo" => c.echo = true,
+                b"endack" => c.paced_end = true,
+                b"noendack" => c.paced_end = false,
+                bad => return Err(bad),
+            }
+        }
+        Ok(c)
+    }
+
+    /// The signal that carries `bit`.
+    #[inline]
+    pub const fn signal(&self, bit: bool) -> Signal {
+        match (bit, self.one) {
+            (true, s) => s,
+            (false, Signal::Usr1) => Signal::Usr2,
+            (false, Signal::Usr2) => Signal::Usr1,
+        }
+    }
+
+    /// The bit `signal` carries.
+    #[inline]
+    pub fn bit(&self, signal: Signal) -> bool {
+        signal == self.one
+    }
+}
+
+/// A message as the sequence of signals of a [`Convention`]: the length
+/// header, the bytes, then the NUL, as the convention asks.
+///
+/// # Examples
+///
+/// ```
+/// use minitalk_protocol::classic::{Convention, Encoder};
+/// use minitalk_protocol::Signal::{Usr1, Usr2};
+/// let enc = Encoder::new(Convention::default(), b"A").unwrap();
+/// assert_eq!(enc.bits(), 16); // 'A' then NUL
+/// let first: Vec<_> = (0..8).filter_map(|i| enc.signal_at(i)).collect();
+/// assert_eq!(first, [Usr1, Usr2, Usr1, Usr1, Usr1, Usr1, Usr1, Usr2]); // 0x41
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Encoder<'a> {
+    convention: Convention,
+    message: &'a [u8],
+}
+
+impl<'a> Encoder<'a> {
+    /// Encodes `message`; `None` if its length does not fit the header.
+    pub fn new(convention: Convention, message: &'a [u8]) -> Option<Encoder<'a>> {
+        let fits = match convention.header {
+            Header::Len32 => u32::try_from(message.len()).is_ok(),
+            _ => u64::try_from(message.len()).is_ok(),
+        };
+        // The bit count must fit a u64 too.
+        let bits_fit = (message.len() as u64)
+            .checked_add(9)?
+            .checked_mul(8)
+            .is_some();
+        (fits && bits_fit).then_some(Encoder {
+            convention,
+            message,
+        })
+    }
+
+    /// The number of signals of the whole message.
+    pub fn bits(&self) -> u64 {
+        let nul = match self.convention.end {
+            End::Nul => 8,
+            End::None => 0,
+        };
+        u64::from(self.convention.header.bits()) + self.message.len() as u64 * 8 + nul
+    }
+
+    /// The `i`-th signal (from 0), or `None` past the end.
+    pub fn signal_at(&self, i: u64) -> Option<Signal> {
+        if i >= self.bits() {
+            return None;
+        }
+        let order = self.convention.order;
+        let header = u64::from(self.convention.header.bits());
+        let bit = if i < header {
+            let value = self.message.len() as u64;
+            let shift = match order {
+                BitOrder::Msb => header - 1 - i,
+                BitOrder::Lsb => i,
+            };
+            (value >> shift) & 1 == 1
+        } else {
+            let j = i - header;
+            let byte = usize::try_from(j / 8)
+                .ok()
+                .and_then(|k| self.message.get(k))
+                .copied()
+                .unwrap_or(0); // past the bytes: the NUL
+            let k = (j % 8) as u32;
+            let shift = match order {
+                BitOrder::Msb => 7 - k,
+                BitOrder::Lsb => k,
+            };
+            (byte >> shift) & 1 == 1
+        };
+        Some(self.convention.signal(bit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Signal::{Usr1, Usr2};
+
+    fn signals(c: Convention, msg: &[u8]) -> heapless::Vec<Signal, 256> {
+        let enc = Encoder::new(c, msg).unwrap();
+        (0..enc.bits()).filter_map(|i| enc.signal_at(i)).collect()
+    }
+
+    #[test]
+    fn parse_defaults_and_items() {
+        assert_eq!(Convention::parse(b""), Ok(Convention::default()));
+        let c = Convention::parse(b"lsb,usr1,none,len64,then,echo,noendack").unwrap();
+        assert_eq!(c.order, BitOrder::Lsb);
+        assert_eq!(c.one, Usr1);
+        assert_eq!(c.end, End::None);
+        assert_eq!(c.header, Header::Len64);
+        assert_eq!(c.done, DoneAck::Then);
+        assert!(c.echo);
+        assert!(!c.paced_end);
+        // later items override earlier ones
+        assert_eq!(Convention::parse(b"lsb,msb").unwrap().order, BitOrder::Msb);
+    }
+
+    #[test]
+    fn parse_names_the_bad_item() {
+        assert_eq!(Convention::parse(b"msb,MSB"), Err(&b"MSB"[..]));
+        assert_eq!(Convention::parse(b"msb,,lsb"), Err(&b""[..]));
+        assert_eq!(Convention::parse(b"len16"), Err(&b"len16"[..]));
+        for item in VALID_ITEMS.split(", ") {
+            assert!(Convention::parse(item.as_bytes()).is_ok(), "{item}");
+        }
+    }
+
+    #[test]
+    fn msb_usr2_nul_golden() {
+        // 'h' = 0x68 = 0110 1000, then NUL
+        let s = signals(Convention::default(), b"h");
+        assert_eq!(
+            &s[..],
+            [
+                Usr1, Usr2, Usr2, Usr1, Usr2, Usr1, Usr1, Usr1, Usr1, Usr1, Usr1, Usr1, Usr1, Usr1,
+                Usr1, Usr1
+            ]
+        );
+    }
+
+    #[test]
+    fn lsb_usr1_none_golden() {
+        let c = Convention::parse(b"lsb,usr1,none").unwrap();
+        // 0x68 LSB first: 0 0 0 1 0 1 1 0; 1 = Usr1
+        assert_eq!(
+            &signals(c, b"h")[..],
+            [Usr2, Usr2, Usr2, Usr1, Usr2, Usr1, Usr1, Usr2]
+        );
+    }
+
+    #[test]
+    fn length_headers_in_the_data_bit_order() {
+        let msb = signals(Convention::parse(b"len32,none").unwrap(), b"abc");
+        assert_eq!(msb.len(), 32 + 24);
+        // 3 = ...011 at the end of the header, MSB first
+        assert!(msb[..30].iter().all(|&s| s == Usr1));
+        assert_eq!(&msb[30..32], [Usr2, Usr2]);
+        let lsb = signals(Convention::parse(b"lsb,len64").unwrap(), b"abc");
+        assert_eq!(lsb.len(), 64 + 24 + 8);
+        assert_eq!(&lsb[..3], [Usr2, Usr2, Usr1]);
+        assert!(lsb[2..64].iter().all(|&s| s == Usr1));
+    }
+
+    #[test]
+    fn signal_and_bit_agree() {
+        for c in [Convention::default(), Convention::parse(b"usr1").unwrap()] {
+            for bit in [false, true] {
+                assert_eq!(c.bit(c.signal(bit)), bit);
+            }
+        }
+        let enc = Encoder::new(Convention::default(), b"").unwrap();
+        assert_eq!(enc.bits(), 8);
+        assert_eq!(enc.signal_at(8), None);
+    }
+}

@@ -1,0 +1,403 @@
+//! The classic client: a message's signals out, at the pace the server can
+//! take.
+//!
+//! Sans-IO like [`crate::Sender`]: the caller sends what [`ClassicSender::poll`]
+//! asks for, sleeps until the `Wait` deadline or a reply, and reports the
+//! replies of the server's PID only ([`ClassicSender::on_reply`]; it filters
+//! the others out).
+//!
+//! Pacing ([`Pacing`]):
+//! - `Fixed(pace)`: one bit every `pace`; replies are ignored.
+//! - `Auto`: after the first bit, wait up to `probe` for a reply. None: the
+//!   server does not acknowledge, pace at `pace`. One: send the second bit and
+//!   wait up to `probe` again; only when that one is answered too is the
+//!   server taken to acknowledge every bit, and from then on each bit waits
+//!   for a reply (either signal) for up to `give_up`. A server that answers
+//!   only the first bit ("first only") is thus paced after the second bit.
+//!   Replies that are not the awaited one ("ack, then done"'s `SIGUSR2`, "ack,
+//!   plus done"'s extra `SIGUSR2`, an echo, an end-only `SIGUSR1`) all count
+//!   as a reply or are ignored: none of them stops the transfer.
+//!
+//! `Done` means every signal was sent (and, paced, one pace has passed since
+//! the last, so the server had the time to take it); when the server was found
+//! to acknowledge every bit, it also means every bit was acknowledged.
+
+use super::{Convention, Encoder};
+use crate::{Duration, Signal};
+
+/// How a [`ClassicSender`] paces its bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pacing {
+    /// One bit every this long (`--pace`), whatever the server says.
+    Fixed(Duration),
+    /// Find out from the replies to the first two bits.
+    Auto {
+        /// How long to wait for a reply to each of the first two bits.
+        probe: Duration,
+        /// The pace if the server does not acknowledge every bit.
+        pace: Duration,
+    },
+}
+
+/// Settings of a [`ClassicSender`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassicSenderConfig {
+    /// The pacing.
+    pub pacing: Pacing,
+    /// How long to wait for an acknowledgement before giving up, once the
+    /// server is known to acknowledge every bit.
+    pub give_up: Duration,
+}
+
+impl Default for ClassicSenderConfig {
+    /// Auto pacing: a 50 ms probe (our own server holds its first reply
+    /// 10 ms to tell pacing clients from waiting ones), 400 µs pace when the
+    /// server does not acknowledge, and a 5 s give-up.
+    fn default() -> Self {
+        ClassicSenderConfig {
+            pacing: Pacing::Auto {
+                probe: Duration::from_millis(50),
+                pace: Duration::from_micros(400),
+            },
+            give_up: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a [`ClassicSender`] asks of its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClassicPoll {
+    /// Send this signal to the server now, then poll again.
+    Send(Signal),
+    /// Wait for a reply until this time, then poll again.
+    Wait {
+        /// The deadline.
+        until: Duration,
+    },
+    /// Every signal was sent (and acknowledged, if the server acknowledges).
+    Done,
+    /// Delivery failed; nothing more will be sent.
+    Failed(ClassicFailure),
+}
+
+/// Why a [`ClassicSender`] gave up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClassicFailure {
+    /// The server acknowledged bits, then stopped for
+    /// [`ClassicSenderConfig::give_up`].
+    Silent,
+}
+
+impl ClassicFailure {
+    /// A short lowercase description.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ClassicFailure::Silent => "the server stopped answering",
+        }
+    }
+}
+
+/// What the sender knows of the server's acknowledgements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Fixed pace, or auto found no acknowledgement: pace at this.
+    Paced(Duration),
+    /// Auto, first bit sent: waiting up to `probe` for a reply.
+    ProbeFirst,
+    /// Auto, the first bit was answered: waiting up to `probe` again.
+    ProbeSecond,
+    /// Every bit is answered: wait for each reply.
+    Acked,
+}
+
+/// The client's side of the classic wire.
+///
+/// # Examples
+///
+/// ```
+/// use minitalk_protocol::classic::{ClassicPoll, ClassicSender, Convention};
+/// use minitalk_protocol::Duration;
+/// let mut tx = ClassicSender::new(Default::default(), Convention::default(), b"hi").unwrap();
+/// let mut now = Duration::ZERO;
+/// let mut sent = 0;
+/// loop {
+///     match tx.poll(now) {
+///         ClassicPoll::Send(_) => sent += 1,
+///         ClassicPoll::Wait { until } => now = until, // no server answers
+///         ClassicPoll::Done => break,
+///         ClassicPoll::Failed(f) => panic!("{f:?}"),
+///     }
+/// }
+/// assert_eq!(sent, 24);
+/// assert!(!tx.acknowledged());
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClassicSender<'a> {
+    encoder: Encoder<'a>,
+    config: ClassicSenderConfig,
+    mode: Mode,
+    /// Signals sent so far.
+    sent: u64,
+    /// When the last one was sent.
+    sent_at: Duration,
+    /// A reply came since the last signal was sent.
+    answered: bool,
+    /// Replies heard in all.
+    replies: u64,
+    done: bool,
+}
+
+impl<'a> ClassicSender<'a> {
+    /// A sender of `message`; `None` if its length does not fit the
+    /// convention's header.
+    pub fn new(
+        config: ClassicSenderConfig,
+        convention: Convention,
+        message: &'a [u8],
+    ) -> Option<ClassicSender<'a>> {
+        let mode = match config.pacing {
+            Pacing::Fixed(pace) => Mode::Paced(pace),
+            Pacing::Auto { .. } => Mode::ProbeFirst,
+        };
+        Some(ClassicSender {
+            encoder: Encoder::new(convention, message)?,
+            config,
+            mode,
+            sent: 0,
+            sent_at: Duration::ZERO,
+            answered: false,
+            replies: 0,
+            done: false,
+        })
+    }
+
+    /// A signal from the server's PID (the caller drops everyone else's).
+    pub fn on_reply(&mut self, _signal: Signal, _now: Duration) {
+        self.replies = self.replies.saturating_add(1);
+        if self.sent > 0 {
+            self.answered = true;
+        }
+    }
+
+    /// Signals sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Signals of the whole message.
+    pub fn total(&self) -> u64 {
+        self.encoder.bits()
+    }
+
+    /// Replies heard so far.
+    pub fn replies(&self) -> u64 {
+        self.replies
+    }
+
+    /// The server was found to acknowledge every bit.
+    pub fn acknowledged(&self) -> bool {
+        self.mode == Mode::Acked
+    }
+
+    /// What to do now.
+    pub fn poll(&mut self, now: Duration) -> ClassicPoll {
+        if self.done {
+            return ClassicPoll::Done;
+        }
+        if self.sent > 0 {
+            let (probe, pace) = match self.config.pacing {
+                Pacing::Auto { probe, pace } => (probe, pace),
+                Pacing::Fixed(pace) => (pace, pace),
+            };
+            let (wait, fallback) = match self.mode {
+                Mode::Paced(p) => (p, None),
+                Mode::ProbeFirst | Mode::ProbeSecond => (probe, Some(Mode::Paced(pace))),
+                Mode::Acked => (self.config.give_up, None),
+            };
+            let deadline = self.sent_at.saturating_add(wait);
+            let paced = matches!(self.mode, Mode::Paced(_));
+            if self.answered && !paced {
+                self.mode = match self.mode {
+                    Mode::ProbeFirst => Mode::ProbeSecond,
+                    _ => Mode::Acked,
+                };
+            } else if now < deadline {
+                return ClassicPoll::Wait { until: deadline };
+            } else if let Some(fallback) = fallback {
+                // No reply in time: the server does not acknowledge every
+                // bit; we have waited longer than a pace already.
+                self.mode = fallback;
+            } else if self.mode == Mode::Acked {
+                return ClassicPoll::Failed(ClassicFailure::Silent);
+            }
+        }
+        match self.encoder.signal_at(self.sent) {
+            Some(signal) => {
+                self.sent += 1;
+                self.sent_at = now;
+                self.answered = false;
+                ClassicPoll::Send(signal)
+            }
+            None => {
+                self.done = true;
+                ClassicPoll::Done
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Signal::{Usr1, Usr2};
+
+    const US: Duration = Duration::from_micros(1);
+
+    /// Runs a sender against a scripted server: `reply(bit_index)` says what
+    /// the server answers to that bit, after `delay`. Returns the outcome,
+    /// the signals sent and the time taken.
+    fn run(
+        config: ClassicSenderConfig,
+        msg: &[u8],
+        reply: impl Fn(u64, u64) -> &'static [Signal],
+    ) -> (ClassicPoll, u64, Duration, bool) {
+        let c = Convention::default();
+        let mut tx = ClassicSender::new(config, c, msg).unwrap();
+        let total = tx.total();
+        let mut now = Duration::ZERO;
+        let mut pending: Option<(Duration, &'static [Signal])> = None;
+        for _ in 0..100_000 {
+            match tx.poll(now) {
+                ClassicPoll::Send(_) => {
+                    let i = tx.sent() - 1;
+                    let r = reply(i, total);
+                    if !r.is_empty() {
+                        pending = Some((now.saturating_add(US * 30), r));
+                    }
+                }
+                ClassicPoll::Wait { until } => match pending.take() {
+                    Some((at, sigs)) if at <= until => {
+                        now = at;
+                        for &s in sigs {
+                            tx.on_reply(s, now);
+                        }
+                    }
+                    p => {
+                        pending = p;
+                        now = until;
+                    }
+                },
+                end => return (end, tx.sent(), now, tx.acknowledged()),
+            }
+        }
+        panic!("no end");
+    }
+
+    #[test]
+    fn silent_server_is_paced_at_the_default_pace() {
+        let (end, sent, t, acked) = run(Default::default(), b"abc", |_, _| &[]);
+        assert_eq!((end, sent, acked), (ClassicPoll::Done, 32, false));
+        // the first bit waits the probe, the others the pace
+        assert_eq!(
+            t,
+            Duration::from_millis(50).saturating_add(Duration::from_micros(400 * 31))
+        );
+    }
+
+    #[test]
+    fn ack_per_bit_is_followed_reply_by_reply() {
+        let (end, sent, t, acked) = run(Default::default(), b"abc", |_, _| &[Usr1]);
+        assert_eq!((end, sent, acked), (ClassicPoll::Done, 32, true));
+        assert_eq!(t, US * 30 * 32);
+    }
+
+    #[test]
+    fn ack_then_done_and_plus_done_and_echo_work() {
+        let then = |i: u64, n: u64| -> &'static [Signal] {
+            if i + 1 == n {
+                &[Usr2]
+            } else {
+                &[Usr1]
+            }
+        };
+        assert_eq!(run(Default::default(), b"x", then).0, ClassicPoll::Done);
+        let plus = |i: u64, n: u64| -> &'static [Signal] {
+            if i + 1 == n {
+                &[Usr1, Usr2]
+            } else {
+                &[Usr1]
+            }
+        };
+        assert_eq!(run(Default::default(), b"x", plus).0, ClassicPoll::Done);
+        let echo = |i: u64, _| -> &'static [Signal] {
+            if i % 3 == 0 {
+                &[Usr2]
+            } else {
+                &[Usr1]
+            }
+        };
+        let (end, _, _, acked) = run(Default::default(), b"xyz", echo);
+        assert_eq!((end, acked), (ClassicPoll::Done, true));
+    }
+
+    #[test]
+    fn first_only_server_falls_back_to_pacing() {
+        let first = |i: u64, _| -> &'static [Signal] {
+            if i == 0 {
+                &[Usr2]
+            } else {
+                &[]
+            }
+        };
+        let (end, sent, _, acked) = run(Default::default(), b"ab", first);
+        assert_eq!((end, sent, acked), (ClassicPoll::Done, 24, false));
+    }
+
+    #[test]
+    fn end_only_server_is_paced() {
+        let end_only = |i: u64, n: u64| -> &'static [Signal] {
+            if i + 1 == n {
+                &[Usr1]
+            } else {
+                &[]
+            }
+        };
+        let (end, _, _, acked) = run(Default::default(), b"ab", end_only);
+        assert_eq!((end, acked), (ClassicPoll::Done, false));
+    }
+
+    #[test]
+    fn server_that_stops_answering_fails() {
+        let stops = |i: u64, _| -> &'static [Signal] {
+            if i < 10 {
+                &[Usr1]
+            } else {
+                &[]
+            }
+        };
+        let (end, sent, _, _) = run(Default::default(), b"abc", stops);
+        assert_eq!(
+            (end, sent),
+            (ClassicPoll::Failed(ClassicFailure::Silent), 11)
+        );
+    }
+
+    #[test]
+    fn fixed_pace_ignores_replies() {
+        let config = ClassicSenderConfig {
+            pacing: Pacing::Fixed(US * 100),
+            ..Default::default()
+        };
+        let (end, sent, t, acked) = run(config, b"a", |_, _| &[Usr1]);
+        assert_eq!((end, sent, acked), (ClassicPoll::Done, 16, false));
+        assert_eq!(t, US * 100 * 16);
+    }
+
+    #[test]
+    fn empty_message_without_nul_is_done_at_once() {
+        let c = Convention::parse(b"none").unwrap();
+        let mut tx = ClassicSender::new(Default::default(), c, b"").unwrap();
+        assert_eq!(tx.poll(Duration::ZERO), ClassicPoll::Done);
+        assert_eq!(tx.poll(Duration::ZERO), ClassicPoll::Done);
+    }
+}
