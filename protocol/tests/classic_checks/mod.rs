@@ -1,0 +1,214 @@
+//! The checks behind the `classic` fuzz target, shared by
+//! `fuzz/fuzz_targets/classic.rs` (nightly, libFuzzer) and
+//! `tests/classic_corpus.rs` (stable, replaying the kept corpus).
+//!
+//! Input layout, read by hand (no `arbitrary`): byte 0 picks the
+//! convention, byte 1 which signals each PID catches, then records of three
+//! bytes `(pid, signal, delay)` fed to a [`ClassicReceiver`]; the same bytes
+//! drive a [`ClassicSender`] as the server's replies, and a round trip of the
+//! input's tail as a message through the [`Encoder`] and a fresh receiver.
+//!
+//! Checked: nothing panics; the receiver only asks to signal PIDs >= 1 with a
+//! signal they were said to catch; every `poll` loop ends; after a long
+//! silence every slot is free and every byte decoded has been written or
+//! reported; the sender never sends more than the message; a message sent at
+//! a steady pace arrives exactly.
+
+use std::vec::Vec;
+
+use minitalk_protocol::classic::{
+    BitOrder, Catches, ClassicOutput, ClassicPoll, ClassicReceiver, ClassicSender,
+    ClassicSenderConfig, Convention, DoneAck, Encoder, End, Header, Pacing,
+};
+use minitalk_protocol::{Duration, Pid, Signal};
+
+fn convention(b: u8) -> Convention {
+    Convention {
+        order: if b & 1 == 0 {
+            BitOrder::Msb
+        } else {
+            BitOrder::Lsb
+        },
+        one: if b & 2 == 0 {
+            Signal::Usr2
+        } else {
+            Signal::Usr1
+        },
+        end: if b & 4 == 0 { End::Nul } else { End::None },
+        header: match (b >> 3) & 3 {
+            0 | 3 => Header::None,
+            1 => Header::Len32,
+            _ => Header::Len64,
+        },
+        done: match (b >> 5) & 3 {
+            0 | 3 => DoneAck::Plus,
+            1 => DoneAck::Then,
+            _ => DoneAck::Bare,
+        },
+        echo: b & 0x80 != 0,
+        paced_end: b & 0x40 == 0,
+    }
+}
+
+fn pid_of(b: u8) -> Pid {
+    match b % 8 {
+        0 => 0,
+        1 => -1,
+        n => Pid::from(n),
+    }
+}
+
+fn catches(mask: u8, pid: Pid) -> Catches {
+    let k = (pid.rem_euclid(4) * 2) as u32;
+    Catches {
+        usr1: mask >> k & 1 == 1,
+        usr2: mask >> (k + 1) & 1 == 1,
+    }
+}
+
+/// Polls until `None`, checking each output; returns the bytes written.
+fn drain<const N: usize, const B: usize>(
+    rx: &mut ClassicReceiver<N, B>,
+    mask: u8,
+    now: Duration,
+    written: &mut Vec<u8>,
+) {
+    for _ in 0..100_000 {
+        let Some(out) = rx.poll(now) else { return };
+        match out {
+            ClassicOutput::Send { to, signal } => {
+                assert!(to >= 1, "asked to signal PID {to}");
+                assert!(
+                    catches(mask, to).catches(signal),
+                    "{to} does not catch {signal:?}"
+                );
+            }
+            ClassicOutput::CheckCatches(pid) => {
+                assert!(pid >= 1);
+                rx.set_catches(pid, catches(mask, pid));
+            }
+            ClassicOutput::Write { bytes, .. } => {
+                assert!(!bytes.is_empty());
+                written.extend_from_slice(bytes);
+            }
+            ClassicOutput::Verdict(_) | ClassicOutput::Trace(_) => {}
+        }
+    }
+    panic!("poll never ended");
+}
+
+/// Arbitrary signal streams into a receiver, replies into a sender, and a
+/// round trip.
+pub fn classic(data: &[u8]) {
+    let Some((&conv, rest)) = data.split_first() else {
+        return;
+    };
+    let c = convention(conv);
+    let mask = rest.first().copied().unwrap_or(0xFF);
+    let records = rest.get(1..).unwrap_or(&[]);
+
+    // Receiver: arbitrary signals from several PIDs at arbitrary times.
+    let mut rx: ClassicReceiver<3, 8> = ClassicReceiver::new(Default::default(), c);
+    let mut now = Duration::ZERO;
+    let mut written = Vec::new();
+    for r in records.chunks_exact(3) {
+        let delay = u64::from(r[2]) * u64::from(r[2]) * 10;
+        now = now.saturating_add(Duration::from_micros(delay));
+        let signal = if r[1] & 1 == 0 {
+            Signal::Usr1
+        } else {
+            Signal::Usr2
+        };
+        rx.on_signal(pid_of(r[0]), signal, now);
+        drain(&mut rx, mask, now, &mut written);
+        if r[1] & 2 == 2 {
+            // let a timer fire when it is due
+            if let Some(at) = rx.poll_at() {
+                now = now.max(at);
+                drain(&mut rx, mask, now, &mut written);
+            }
+        }
+    }
+    let end = now.saturating_add(Duration::from_secs(10));
+    drain(&mut rx, mask, end, &mut written);
+    assert_eq!(rx.active(), 0, "slots still busy after a long silence");
+    assert_eq!(rx.poll_at(), None);
+
+    // Sender: the same bytes as replies, at arbitrary times.
+    let pacing = if conv & 0x10 == 0 {
+        Pacing::Auto {
+            probe: Duration::from_millis(5),
+            pace: Duration::from_micros(100),
+        }
+    } else {
+        Pacing::Fixed(Duration::from_micros(50))
+    };
+    let config = ClassicSenderConfig {
+        pacing,
+        give_up: Duration::from_millis(300),
+    };
+    let message = records.get(..records.len().min(16)).unwrap_or(&[]);
+    if let Some(mut tx) = ClassicSender::new(config, c, message) {
+        let mut now = Duration::ZERO;
+        let mut replies = records.iter();
+        for _ in 0..10_000 {
+            match tx.poll(now) {
+                ClassicPoll::Send(_) => assert!(tx.sent() <= tx.total()),
+                ClassicPoll::Wait { until } => {
+                    assert!(until > now);
+                    match replies.next() {
+                        Some(&b) if b & 0x80 == 0 => {
+                            now = now.saturating_add(Duration::from_micros(u64::from(b) * 40));
+                            let s = if b & 1 == 0 {
+                                Signal::Usr1
+                            } else {
+                                Signal::Usr2
+                            };
+                            tx.on_reply(s, now.min(until));
+                        }
+                        _ => now = until,
+                    }
+                }
+                ClassicPoll::Done => {
+                    assert_eq!(tx.sent(), tx.total());
+                    break;
+                }
+                ClassicPoll::Failed(_) => {
+                    assert!(tx.acknowledged() || tx.sent() <= 2);
+                    break;
+                }
+            }
+        }
+    }
+
+    // Round trip: a steadily paced message arrives exactly.
+    let msg: Vec<u8> = records
+        .iter()
+        .copied()
+        .filter(|&b| c.end == End::None || c.header != Header::None || b != 0)
+        .take(40)
+        .collect();
+    if c.end == End::None && c.header == Header::None && msg.is_empty() {
+        return;
+    }
+    let Some(enc) = Encoder::new(c, &msg) else {
+        return;
+    };
+    let mut rx: ClassicReceiver<2, 16> = ClassicReceiver::new(Default::default(), c);
+    let mut out = Vec::new();
+    let mut now = Duration::ZERO;
+    for i in 0..enc.bits() {
+        now = Duration::from_micros(100 * i);
+        rx.on_signal(4242, enc.signal_at(i).unwrap(), now);
+        drain(&mut rx, 0xFF, now, &mut out);
+    }
+    drain(
+        &mut rx,
+        0xFF,
+        now.saturating_add(Duration::from_secs(1)),
+        &mut out,
+    );
+    let mut expect = msg.clone();
+    expect.push(b'\n');
+    assert_eq!(out, expect, "round trip with {c:?}");
+}
