@@ -48,6 +48,8 @@ mod process;
 mod procfs;
 mod server;
 
+pub mod models;
+
 pub use build::*;
 pub use client::*;
 pub use data::*;

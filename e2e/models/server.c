@@ -1,0 +1,237 @@
+/* A model classic minitalk server. Prints "PID: <pid>" first, then each
+ * message followed by '\n'. Decodes in the signal handler, as learners do;
+ * the main loop prints, and ends a message after 100 ms of silence when the
+ * wire has neither NUL nor length.
+ *
+ * --ack KIND, the acknowledgement variants of the shared survey:
+ *   none     nothing
+ *   end      one SIGUSR1 at the end of each message
+ *   first    one SIGUSR2 at the first bit of each new client
+ *   bit      SIGUSR1 for every bit
+ *   then     SIGUSR1 for every bit, SIGUSR2 instead of the last one
+ *   plus     SIGUSR1 for every bit, then SIGUSR2 after the last
+ *   echo     the signal received, for every bit
+ *   usr2bit  SIGUSR2 for every bit, then SIGUSR1 at the end
+ * plus the wire flags of wire.h. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <time.h>
+#include "wire.h"
+
+enum ack { NONE, END, FIRST, BIT, THEN, PLUS, ECHO, USR2BIT };
+
+static struct wire g_w;
+static enum ack g_ack;
+
+#define OUT_SIZE (1 << 22)
+static volatile unsigned char g_out[OUT_SIZE];
+static volatile unsigned long g_head; /* written by the handler */
+static unsigned long g_tail;          /* read by main */
+
+/* decoder state, touched by the handler (and by main with signals blocked) */
+static unsigned long long g_acc;
+static int g_nbits;
+static int g_in_header;
+static unsigned long long g_left; /* bytes left, with a header */
+static int g_trailing;            /* expecting the NUL after the length */
+static unsigned long g_msg_bytes;
+static volatile pid_t g_client;
+static pid_t g_last_client;
+static volatile unsigned long long g_last_ns;
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void send_sig(pid_t pid, int sig)
+{
+	if (pid > 0)
+		kill(pid, sig);
+}
+
+static void put(unsigned char c)
+{
+	g_out[g_head % OUT_SIZE] = c;
+	g_head = g_head + 1;
+}
+
+static void start_message(void)
+{
+	g_in_header = g_w.hdr_bits > 0;
+	g_msg_bytes = 0;
+	g_acc = 0;
+	g_nbits = 0;
+}
+
+static void end_message(void)
+{
+	put('\n');
+	g_trailing = g_w.hdr_bits > 0 && g_w.nul;
+	start_message();
+}
+
+/* Takes one bit; returns 1 if it ended a message. */
+static int take_bit(int bit)
+{
+	unsigned long long v;
+	int width = g_in_header ? g_w.hdr_bits : 8;
+
+	if (g_w.lsb)
+		g_acc |= (unsigned long long)bit << g_nbits;
+	else
+		g_acc = (g_acc << 1) | (unsigned long long)bit;
+	g_nbits++;
+	if (g_nbits < width)
+		return 0;
+	v = g_acc;
+	g_acc = 0;
+	g_nbits = 0;
+	if (g_trailing) {
+		g_trailing = 0;
+		if (v == 0)
+			return 0; /* the NUL after the length */
+	}
+	if (g_in_header) {
+		g_in_header = 0;
+		g_left = v;
+		if (g_left == 0) {
+			end_message();
+			return 1;
+		}
+		return 0;
+	}
+	if (g_w.hdr_bits == 0 && g_w.nul && v == 0) {
+		end_message();
+		return 1;
+	}
+	put((unsigned char)v);
+	g_msg_bytes++;
+	if (g_w.hdr_bits > 0 && --g_left == 0) {
+		end_message();
+		return 1;
+	}
+	return 0;
+}
+
+static void handler(int sig, siginfo_t *info, void *ctx)
+{
+	pid_t pid = info->si_pid;
+	int ended;
+
+	(void)ctx;
+	g_last_ns = now_ns();
+	if (pid > 0)
+		g_client = pid;
+	ended = take_bit(sig == g_w.one);
+	if (pid <= 0)
+		return;
+	switch (g_ack) {
+	case NONE:
+		break;
+	case END:
+		if (ended)
+			send_sig(pid, SIGUSR1);
+		break;
+	case FIRST:
+		if (pid != g_last_client)
+			send_sig(pid, SIGUSR2);
+		break;
+	case BIT:
+		send_sig(pid, SIGUSR1);
+		break;
+	case THEN:
+		send_sig(pid, ended ? SIGUSR2 : SIGUSR1);
+		break;
+	case PLUS:
+		send_sig(pid, SIGUSR1);
+		if (ended)
+			send_sig(pid, SIGUSR2);
+		break;
+	case ECHO:
+		send_sig(pid, sig);
+		break;
+	case USR2BIT:
+		send_sig(pid, SIGUSR2);
+		if (ended)
+			send_sig(pid, SIGUSR1);
+		break;
+	}
+	g_last_client = pid;
+}
+
+static enum ack parse_ack(const char *s)
+{
+	static const char *names[] = {"none", "end", "first", "bit", "then", "plus", "echo", "usr2bit"};
+	int i;
+
+	for (i = 0; i < 8; i++)
+		if (!strcmp(s, names[i]))
+			return (enum ack)i;
+	fprintf(stderr, "unknown --ack %s\n", s);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+	sigset_t both, old;
+	int i;
+
+	wire_init(&g_w);
+	g_ack = NONE;
+	for (i = 1; i < argc; i++) {
+		if (wire_flag(&g_w, argv[i]))
+			continue;
+		if (!strcmp(argv[i], "--ack") && i + 1 < argc)
+			g_ack = parse_ack(argv[++i]);
+		else {
+			fprintf(stderr, "usage: server [--ack KIND] [--lsb] [--usr1] [--none] [--len32|--len64]\n");
+			return 2;
+		}
+	}
+	start_message();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR1);
+	sigaddset(&sa.sa_mask, SIGUSR2);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	both = sa.sa_mask;
+	printf("PID: %d\n", getpid());
+	fflush(stdout);
+	for (;;) {
+		usleep(2000);
+		/* Signals are blocked only to end a message by silence: blocked
+		 * longer, two equal signals would merge into one. */
+		if (g_w.hdr_bits == 0 && !g_w.nul && g_last_ns
+		    && now_ns() - g_last_ns > 100000000ull) {
+			sigprocmask(SIG_BLOCK, &both, &old);
+			if (now_ns() - g_last_ns > 100000000ull
+			    && (g_msg_bytes > 0 || g_nbits > 0)) {
+				end_message();
+				if (g_ack == END)
+					send_sig(g_client, SIGUSR1);
+			}
+			sigprocmask(SIG_SETMASK, &old, NULL);
+		}
+		while (g_tail != g_head) {
+			unsigned long n = 0;
+			static char buf[4096];
+
+			while (g_tail != g_head && n < sizeof(buf))
+				buf[n++] = g_out[g_tail++ % OUT_SIZE];
+			if (write(1, buf, n) < 0)
+				return 1;
+		}
+	}
+}

@@ -1,0 +1,154 @@
+//! The models of the classic 42 wire (`e2e/models/`), checked against each
+//! other: a model client to a model server of the matching convention
+//! delivers exactly, exits 0, and nobody dies of a signal. Only then are the
+//! models worth testing our binaries against.
+//!
+//! `cargo test -p minitalk-e2e --test classic_models -- --ignored measure`
+//! measures the fastest self-pace each model server kind takes without losing
+//! a bit (a figure for the client's default pace, not a test).
+
+use minitalk_e2e::after;
+use minitalk_e2e::models::{model_client, ModelServer};
+
+const MESSAGE: &str = "Hello, 42! ünïcode too";
+
+/// For self-paced clients: short, because a loaded machine can leave the
+/// server unscheduled for longer than a pace, and then two equal signals
+/// merge into one; the paces here are far slower than any learner's, so the
+/// pairs check the conventions, not the machine.
+const SHORT: &str = "ü!";
+
+/// Runs one model client against one model server; checks the message
+/// arrived exactly and the client exited 0.
+fn pair(server_args: &[&str], client_args: &[&str], message: &str) {
+    let server = ModelServer::start(server_args, after(20));
+    let client = model_client(client_args, server.pid(), message).wait(after(60));
+    let what = format!("server {server_args:?}, client {client_args:?}");
+    client.expect_code(0, &what);
+    let mut server = server;
+    let got = server.wait_for_messages(1, after(20));
+    let state = server.running.try_status();
+    assert_eq!(
+        got,
+        [message],
+        "{what}: server {state:?}, stdout {:?}, stderr {:?}; client stderr {:?}",
+        server.running.stdout().text(),
+        server.running.stderr().text(),
+        client.stderr
+    );
+}
+
+fn with(base: &[&'static str], wire: &[&'static str]) -> Vec<&'static str> {
+    base.iter().chain(wire).copied().collect()
+}
+
+const WIRES: &[&[&str]] = &[
+    &[],
+    &["--lsb"],
+    &["--usr1"],
+    &["--lsb", "--usr1"],
+    &["--none"],
+    &["--len32"],
+    &["--len64"],
+    &["--lsb", "--len32", "--none"],
+    &["--len64", "--usr1"],
+];
+
+#[test]
+fn self_paced_clients_to_servers_they_survive() {
+    // (server --ack, client catches): a client dies of a signal it does not
+    // catch, so each pairs with the servers that send only what it catches.
+    for (ack, catch, exit_on) in [
+        ("none", "none", None),
+        ("end", "usr1", None),
+        ("end", "usr1", Some("usr1")),
+        ("first", "usr2", None),
+        ("first", "both", None),
+        ("bit", "both", None),
+        ("usr2bit", "both", None),
+    ] {
+        for pace in ["10000", "20000"] {
+            let mut client = vec!["--pace", pace, "--catch", catch];
+            if let Some(sig) = exit_on {
+                client.extend(["--exit-on", sig]);
+            }
+            pair(&["--ack", ack], &client, SHORT);
+        }
+    }
+}
+
+#[test]
+fn waiting_clients_to_their_servers() {
+    for (ack, wait) in [
+        ("bit", "bit"),
+        ("plus", "bit"),
+        ("then", "done"),
+        ("plus", "done"),
+        ("echo", "echo"),
+    ] {
+        pair(&["--ack", ack], &["--wait", wait], MESSAGE);
+    }
+}
+
+#[test]
+fn every_wire_convention() {
+    for wire in WIRES {
+        let none_end = wire.contains(&"--none") && !wire.iter().any(|w| w.starts_with("--len"));
+        pair(
+            &with(&["--ack", "bit"], wire),
+            &with(&["--wait", "bit"], wire),
+            MESSAGE,
+        );
+        if !none_end {
+            pair(
+                &with(&["--ack", "plus"], wire),
+                &with(&["--wait", "done"], wire),
+                MESSAGE,
+            );
+        }
+        pair(
+            &with(&["--ack", "none"], wire),
+            &with(&["--pace", "15000"], wire),
+            SHORT,
+        );
+    }
+}
+
+#[test]
+fn empty_message_and_a_long_one() {
+    pair(&["--ack", "bit"], &["--wait", "bit"], "");
+    let long: String = (0..2000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    pair(&["--ack", "bit"], &["--wait", "bit"], &long);
+}
+
+#[test]
+#[ignore = "a measurement, not a test: prints the fastest lossless pace per server kind"]
+fn measure_fastest_lossless_pace() {
+    let message: String = (0..200).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    for ack in [
+        "none", "end", "first", "bit", "then", "plus", "echo", "usr2bit",
+    ] {
+        let mut fastest = None;
+        for pace in [5u32, 10, 20, 30, 50, 75, 100, 150, 200, 300] {
+            let ok = (0..5).all(|_| {
+                let server = ModelServer::start(&["--ack", ack], after(20));
+                let pace = pace.to_string();
+                let client = model_client(
+                    &["--pace", &pace, "--catch", "both"],
+                    server.pid(),
+                    &message,
+                )
+                .wait(after(60));
+                let got = server.wait_for_messages(1, after(3));
+                client.code() == Some(0) && got == [message.as_str()]
+            });
+            if ok {
+                fastest = Some(pace);
+                break;
+            }
+        }
+        println!(
+            "server --ack {ack}: fastest lossless pace {fastest:?} µs (5 of 5 tries of 200 bytes)"
+        );
+    }
+}
