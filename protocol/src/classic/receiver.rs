@@ -681,7 +681,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         s.nbits = s.nbits.saturating_add(1);
         s.raw = (s.raw << 1) | u8::from(signal == Signal::Usr2);
         let width = match s.phase {
-            Phase::Header => c.header.bits() as u8,
+            Phase::Header => (c.header.bits() as u8).max(8),
             _ => 8,
         };
         if s.nbits < width {
