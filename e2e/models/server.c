@@ -12,6 +12,8 @@
  *   plus     SIGUSR1 for every bit, then SIGUSR2 after the last
  *   echo     the signal received, for every bit
  *   usr2bit  SIGUSR2 for every bit, then SIGUSR1 at the end
+ * --gaps prints, on stderr at the end of each message, the longest time
+ * between two signals of it (for choosing a silence timeout).
  * plus the wire flags of wire.h. */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -42,6 +44,9 @@ static unsigned long g_msg_bytes;
 static volatile pid_t g_client;
 static pid_t g_last_client;
 static volatile unsigned long long g_last_ns;
+static int g_gaps;
+static volatile unsigned long long g_max_gap_ns;
+static volatile int g_gap_ready;
 
 static unsigned long long now_ns(void)
 {
@@ -73,6 +78,8 @@ static void start_message(void)
 
 static void end_message(void)
 {
+	if (g_gaps)
+		g_gap_ready = 1;
 	put('\n');
 	g_trailing = g_w.hdr_bits > 0 && g_w.nul;
 	start_message();
@@ -127,7 +134,14 @@ static void handler(int sig, siginfo_t *info, void *ctx)
 	int ended;
 
 	(void)ctx;
-	g_last_ns = now_ns();
+	{
+		unsigned long long t = now_ns();
+
+		if (g_last_ns && !g_gap_ready && t - g_last_ns > g_max_gap_ns
+		    && (g_msg_bytes > 0 || g_nbits > 0 || g_in_header))
+			g_max_gap_ns = t - g_last_ns;
+		g_last_ns = t;
+	}
 	if (pid > 0)
 		g_client = pid;
 	ended = take_bit(sig == g_w.one);
@@ -190,7 +204,9 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (wire_flag(&g_w, argv[i]))
 			continue;
-		if (!strcmp(argv[i], "--ack") && i + 1 < argc)
+		if (!strcmp(argv[i], "--gaps"))
+			g_gaps = 1;
+		else if (!strcmp(argv[i], "--ack") && i + 1 < argc)
 			g_ack = parse_ack(argv[++i]);
 		else {
 			fprintf(stderr, "usage: server [--ack KIND] [--lsb] [--usr1] [--none] [--len32|--len64]\n");
@@ -223,6 +239,11 @@ int main(int argc, char **argv)
 					send_sig(g_client, SIGUSR1);
 			}
 			sigprocmask(SIG_SETMASK, &old, NULL);
+		}
+		if (g_gap_ready) {
+			fprintf(stderr, "max gap %llu us\n", g_max_gap_ns / 1000);
+			g_max_gap_ns = 0;
+			g_gap_ready = 0;
 		}
 		while (g_tail != g_head) {
 			unsigned long n = 0;

@@ -140,7 +140,14 @@ fn measure_fastest_lossless_pace() {
                 )
                 .wait(after(60));
                 let got = server.wait_for_messages(1, after(3));
-                client.code() == Some(0) && got == [message.as_str()]
+                let ok = client.code() == Some(0) && got == [message.as_str()];
+                if !ok && std::env::var_os("MEASURE_VERBOSE").is_some() {
+                    eprintln!(
+                        "{ack} {pace}: client {:?} {:?}, got {got:?}",
+                        client.status, client.stderr
+                    );
+                }
+                ok
             });
             if ok {
                 fastest = Some(pace);
