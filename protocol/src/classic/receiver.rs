@@ -233,6 +233,9 @@ pub enum Trace {
     },
     /// No free slot for `pid`: its signal was ignored.
     NoSlot(Pid),
+    /// `pid` waits per bit and its buffer is full while another message
+    /// streams: its acknowledgement is withheld until the output is free.
+    Stalled(Pid),
 }
 
 /// What a [`ClassicReceiver`] asks of its caller.
@@ -827,6 +830,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             } else {
                 Signal::Usr1
             });
+            self.push(Event::Trace(Trace::Stalled(pid)));
         } else {
             s.dropped = s.dropped.saturating_add(1);
         }
@@ -1495,6 +1499,9 @@ mod tests {
         assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
         // the long message came out in chunks of at most B - 1 bytes
         assert!(w.written.iter().all(|(_, b)| b.len() <= 8));
+        assert!(w.written.iter().filter(|(pid, _)| *pid == 1).count() >= 100 / 7);
+        // the waiting client was held back while the first one streamed
+        assert!(w.traces.contains(&Trace::Stalled(3)));
         assert_eq!(r.active(), 0);
     }
 
