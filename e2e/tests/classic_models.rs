@@ -159,3 +159,33 @@ fn measure_fastest_lossless_pace() {
         );
     }
 }
+
+#[test]
+#[ignore = "a measurement, not a test: prints how often each server kind loses bits per pace"]
+fn measure_loss_rate() {
+    let message: String = (0..200).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let tries = 10;
+    for ack in [
+        "none", "end", "first", "bit", "then", "plus", "echo", "usr2bit",
+    ] {
+        let mut row = format!("server --ack {ack:8}");
+        for pace in [50u32, 100, 200, 400] {
+            let lost = (0..tries)
+                .filter(|_| {
+                    let server = ModelServer::start(&["--ack", ack], after(20));
+                    let pace = pace.to_string();
+                    let client = model_client(
+                        &["--pace", &pace, "--catch", "both"],
+                        server.pid(),
+                        &message,
+                    )
+                    .wait(after(60));
+                    let got = server.wait_for_messages(1, after(3));
+                    !(client.code() == Some(0) && got == [message.as_str()])
+                })
+                .count();
+            row += &format!("  {pace} µs: {lost}/{tries} lost");
+        }
+        println!("{row}");
+    }
+}

@@ -874,9 +874,6 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         if let Some(at) = s.utf8.finish() {
             let _ = verdicts.push(VerdictKind::InvalidUtf8 { at });
         }
-        if s.dropped > 0 {
-            let _ = verdicts.push(VerdictKind::Dropped { bytes: s.dropped });
-        }
         let bytes = s.bytes;
         if bytes > 0 || !silent {
             match s.out {
@@ -905,12 +902,13 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     // Held back (stalled, or its previous message is held):
                     // what did not fit is lost, and said so.
                     let lost = u64::from(s.carry.take().is_some());
+                    s.dropped = s.dropped.saturating_add(lost);
                     s.stalled = None;
-                    if s.dropped.saturating_add(lost) > 0 && s.dropped == 0 {
-                        let _ = verdicts.push(VerdictKind::Dropped { bytes: lost });
-                    }
                 }
             }
+        }
+        if let Some(s) = self.slots.get(i).filter(|s| s.dropped > 0) {
+            let _ = verdicts.push(VerdictKind::Dropped { bytes: s.dropped });
         }
         self.push(Event::Trace(Trace::End { pid, bytes }));
         for kind in verdicts {
@@ -1453,6 +1451,18 @@ mod tests {
             w.drain(&mut r, &mut cl, now);
         }
         assert_eq!(w.stdout(), b"one\ntwo\n");
+    }
+
+    #[test]
+    fn messages_back_to_back_from_one_client() {
+        for kind in [Kind::Paced(100), Kind::Waiting] {
+            let mut r = rx::<2, 8>(b"");
+            // the second one streams: longer than the 7 bytes a slot holds
+            let mut cl = [Client::new(5, kind, b"one\0second message", 0)];
+            let w = World::run(&mut r, &mut cl);
+            assert_eq!(w.stdout(), b"one\nsecond message\n");
+            assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+        }
     }
 
     #[test]
