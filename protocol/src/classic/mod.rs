@@ -174,6 +174,16 @@ impl Convention {
     }
 
     /// The signal that carries `bit`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::Convention;
+    /// use minitalk_protocol::Signal;
+    /// let c = Convention::parse(b"usr1").unwrap();
+    /// assert_eq!(c.signal(true), Signal::Usr1);
+    /// assert!(!c.bit(Signal::Usr2));
+    /// ```
     #[inline]
     pub const fn signal(&self, bit: bool) -> Signal {
         match (bit, self.one) {

@@ -85,6 +85,15 @@ pub struct Catches {
 
 impl Catches {
     /// Whether `signal` is caught (so sending it does not kill).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::Catches;
+    /// use minitalk_protocol::Signal;
+    /// let c = Catches { usr1: true, usr2: false };
+    /// assert!(c.catches(Signal::Usr1) && !c.catches(Signal::Usr2));
+    /// ```
     pub const fn catches(self, signal: Signal) -> bool {
         match signal {
             Signal::Usr1 => self.usr1,
@@ -160,6 +169,16 @@ impl VerdictKind {
     }
 
     /// For [`VerdictKind::Hint`], the `--classic` items to try.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::{BitOrder, VerdictKind};
+    /// use minitalk_protocol::Signal;
+    /// let hint = VerdictKind::Hint { order: BitOrder::Lsb, one: Signal::Usr2 };
+    /// assert_eq!(hint.suggestion(), Some("lsb"));
+    /// assert_eq!(VerdictKind::NoNul.suggestion(), None);
+    /// ```
     pub const fn suggestion(self) -> Option<&'static str> {
         match self {
             VerdictKind::Hint { order, one } => Some(match (order, one) {
@@ -564,6 +583,19 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     }
 
     /// When to call [`ClassicReceiver::poll`] at the latest, if nothing comes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::{ClassicReceiver, Convention};
+    /// use minitalk_protocol::{Duration, Signal};
+    /// let mut rx: ClassicReceiver<2, 16> = ClassicReceiver::new(Default::default(), Convention::default());
+    /// assert_eq!(rx.poll_at(), None);
+    /// rx.on_signal(42, Signal::Usr1, Duration::ZERO);
+    /// while rx.poll(Duration::ZERO).is_some() {}
+    /// // the held first reply is due after `hold`
+    /// assert_eq!(rx.poll_at(), Some(Duration::from_millis(10)));
+    /// ```
     pub fn poll_at(&self) -> Option<Duration> {
         if !self.queue.is_empty() {
             return Some(Duration::ZERO);
