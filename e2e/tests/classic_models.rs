@@ -121,39 +121,48 @@ fn empty_message_and_a_long_one() {
     pair(&["--ack", "bit"], &["--wait", "bit"], &long);
 }
 
+const KINDS: [&str; 8] = [
+    "none", "end", "first", "bit", "then", "plus", "echo", "usr2bit",
+];
+
+/// The server kinds to measure: all, or those listed in `MEASURE_ACKS`
+/// (comma-separated).
+fn kinds() -> Vec<&'static str> {
+    let only = std::env::var("MEASURE_ACKS").unwrap_or_default();
+    KINDS
+        .into_iter()
+        .filter(|k| only.is_empty() || only.split(',').any(|o| o == *k))
+        .collect()
+}
+
+/// Whether a model client catching both signals, pacing itself at `pace`
+/// µs, delivers `message` exactly to a fresh model server of kind `ack`.
+fn delivers_at(ack: &str, pace: u32, message: &str) -> bool {
+    let server = ModelServer::start(&["--ack", ack], after(20));
+    let pace = pace.to_string();
+    let client =
+        model_client(&["--pace", &pace, "--catch", "both"], server.pid(), message).wait(after(60));
+    let got = server.wait_for_messages(1, after(3));
+    let ok = client.code() == Some(0) && got == [message];
+    if !ok && std::env::var_os("MEASURE_VERBOSE").is_some() {
+        eprintln!(
+            "{ack} {pace}: client {:?} {:?}, got {got:?}",
+            client.status, client.stderr
+        );
+    }
+    ok
+}
+
 #[test]
 #[ignore = "a measurement, not a test: prints the fastest lossless pace per server kind"]
 fn measure_fastest_lossless_pace() {
     let message: String = (0..200).map(|i| (b'a' + (i % 26) as u8) as char).collect();
-    for ack in [
-        "none", "end", "first", "bit", "then", "plus", "echo", "usr2bit",
-    ] {
-        let mut fastest = None;
-        for pace in [5u32, 10, 20, 30, 50, 75, 100, 150, 200, 300] {
-            let ok = (0..5).all(|_| {
-                let server = ModelServer::start(&["--ack", ack], after(20));
-                let pace = pace.to_string();
-                let client = model_client(
-                    &["--pace", &pace, "--catch", "both"],
-                    server.pid(),
-                    &message,
-                )
-                .wait(after(60));
-                let got = server.wait_for_messages(1, after(3));
-                let ok = client.code() == Some(0) && got == [message.as_str()];
-                if !ok && std::env::var_os("MEASURE_VERBOSE").is_some() {
-                    eprintln!(
-                        "{ack} {pace}: client {:?} {:?}, got {got:?}",
-                        client.status, client.stderr
-                    );
-                }
-                ok
-            });
-            if ok {
-                fastest = Some(pace);
-                break;
-            }
-        }
+    for ack in kinds() {
+        let fastest = [
+            5u32, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000, 2000,
+        ]
+        .into_iter()
+        .find(|&pace| (0..5).all(|_| delivers_at(ack, pace, &message)));
         println!(
             "server --ack {ack}: fastest lossless pace {fastest:?} µs (5 of 5 tries of 200 bytes)"
         );
@@ -165,24 +174,11 @@ fn measure_fastest_lossless_pace() {
 fn measure_loss_rate() {
     let message: String = (0..200).map(|i| (b'a' + (i % 26) as u8) as char).collect();
     let tries = 10;
-    for ack in [
-        "none", "end", "first", "bit", "then", "plus", "echo", "usr2bit",
-    ] {
+    for ack in kinds() {
         let mut row = format!("server --ack {ack:8}");
         for pace in [50u32, 100, 200, 400] {
             let lost = (0..tries)
-                .filter(|_| {
-                    let server = ModelServer::start(&["--ack", ack], after(20));
-                    let pace = pace.to_string();
-                    let client = model_client(
-                        &["--pace", &pace, "--catch", "both"],
-                        server.pid(),
-                        &message,
-                    )
-                    .wait(after(60));
-                    let got = server.wait_for_messages(1, after(3));
-                    !(client.code() == Some(0) && got == [message.as_str()])
-                })
+                .filter(|_| !delivers_at(ack, pace, &message))
                 .count();
             row += &format!("  {pace} µs: {lost}/{tries} lost");
         }
