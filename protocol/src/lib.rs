@@ -15,6 +15,9 @@
 //!   queued in arrival order.
 //! - [`MessageBuffer`]: holds a message whole (all or nothing) until it is
 //!   complete, and streams the ones too long to hold.
+//! - [`Server`]: the server's whole rule, a `Receiver` and a `MessageBuffer`
+//!   joined, its I/O behind the [`Effects`] trait: the binary and the
+//!   simulation run the same driver.
 //! - [`chunk`]: a message read from a stream, checked as UTF-8 and cut into
 //!   payloads of whole characters (the client's stdin).
 //! - [`crc`]: CRC-32C, the checksum of every frame.
@@ -67,12 +70,14 @@ pub mod frame;
 mod message;
 mod receiver;
 mod sender;
+mod server;
 mod time;
 
 pub use frame::{Decoded, Frame, FrameDecoder};
 pub use message::{Aborted, MessageBuffer};
 pub use receiver::{Heard, Note, Output, Receiver, ReceiverConfig};
 pub use sender::{Failure, Poll, Sender, SenderConfig, SenderStats};
+pub use server::{Effects, Server};
 pub use time::Duration;
 
 /// A process ID, as `pid_t` on Linux.

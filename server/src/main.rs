@@ -1,13 +1,15 @@
 //! `server`: prints the messages that minitalk clients send it, one bit per
 //! signal.
 //!
-//! A thin shell over [`minitalk_protocol::Receiver`]:
+//! A thin shell over [`minitalk_protocol::Server`], which owns every rule:
 //! - the `SIGUSR1`/`SIGUSR2` handlers (installed with `sigaction(SA_SIGINFO)`)
 //!   only push `(si_pid, signal)` into a [`sys::SignalQueue`] (atomics only);
 //! - the main loop sleeps in `ppoll` (the only place where signals are
 //!   unblocked, so none can slip between a check and the sleep), feeds the
-//!   queue to the receiver, and carries out what it asks: acknowledgements
-//!   with `kill`, text to stdout, liveness checks through `/proc`.
+//!   queue to the server, and lends it the system calls it needs
+//!   ([`Effects`]): acknowledgements with `kill`, text to stdout, liveness
+//!   checks through `/proc`;
+//! - [`trace`] renders `--trace` and `--stats` on stderr.
 //!
 //! Output contract: the first line on stdout is `server PID <pid>`; then each
 //! verified message, exactly as sent, followed by `\n`. Everything else goes
@@ -18,15 +20,11 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 use minitalk_protocol::Duration;
 
-use minitalk_protocol::{
-    Aborted, Heard, MessageBuffer, Note, Output, Pid, Receiver, ReceiverConfig, Signal,
-};
+use minitalk_protocol::{Aborted, Effects, Output, Pid, ReceiverConfig, Server, Signal};
 use minitalk_sys::{self as sys, Line, SigSet, SignalQueue, STDERR, STDOUT};
 
-/// Whether `--trace` is built in (cargo feature `trace`).
-const TRACE: bool = cfg!(feature = "trace");
-/// Whether `--stats` is built in (cargo feature `stats`).
-const STATS: bool = cfg!(feature = "stats");
+mod trace;
+use trace::{Narrator, STATS, TRACE};
 
 /// Messages up to this size are held and printed whole, or not at all.
 const HOLD: usize = 64 * 1024;
@@ -98,23 +96,6 @@ extern "C" fn on_stop(_: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
 
 // --- The main loop -------------------------------------------------------
 
-/// What `--trace` and `--stats` remember between events.
-struct Show {
-    trace: bool,
-    stats: bool,
-    /// When the current session started.
-    since: Duration,
-    /// Payload bytes of the current message so far.
-    bytes: u64,
-    /// The current frame's LEN byte, for `--trace`.
-    frame_len: usize,
-    /// A character being assembled, for `--trace`.
-    utf8: [u8; 4],
-    utf8_len: usize,
-    /// The bits of the byte being received, for `--trace`.
-    bits: u8,
-}
-
 /// The C entry point: the C runtime calls it with the command line.
 ///
 /// # Safety
@@ -125,21 +106,14 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     // SAFETY: argc and argv come from the C runtime's call of main.
     let args = unsafe { sys::Args::new(argc, argv) };
     let mut pin = true;
-    let mut show = Show {
-        trace: false,
-        stats: false,
-        since: Duration::ZERO,
-        bytes: 0,
-        frame_len: 0,
-        utf8: [0; 4],
-        utf8_len: 0,
-        bits: 0,
+    let mut shell = Shell {
+        narrator: Narrator::new(),
     };
     for i in 1..args.len() {
         let arg = args.get(i).unwrap_or_default();
         match sys::lookup(arg, OPTIONS) {
-            Some(Opt::Trace) if TRACE => show.trace = true,
-            Some(Opt::Stats) if STATS => show.stats = true,
+            Some(Opt::Trace) if TRACE => shell.narrator.trace = true,
+            Some(Opt::Stats) if STATS => shell.narrator.stats = true,
             Some(Opt::NoPin) => pin = false,
             Some(Opt::Help) => {
                 sys::write_all(STDOUT, HELP.as_bytes());
@@ -182,8 +156,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
 
     let all_cpus = sys::CpuSet::current();
     let mut pinned_to = None;
-    let mut rx: Receiver<QUEUE> = Receiver::new(ReceiverConfig::default());
-    let mut held: MessageBuffer<HOLD> = MessageBuffer::new();
+    let mut server: Server<QUEUE, HOLD> = Server::new(ReceiverConfig::default());
     while !STOP.load(Ordering::Relaxed) {
         // One clock reading per wake-up: it is a system call in the static
         // build, and every signal of a wake-up arrived within microseconds.
@@ -191,43 +164,39 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         while let Some((pid, signal)) = SIGNALS.pop() {
             // A process neither served nor waiting is answered only if a
             // signal cannot kill it; /proc is read once per newcomer.
-            let new = !rx.knows(pid);
+            let new = !server.receiver().knows(pid);
             if new && sys::proc::catches_usr(pid) != Some(true) {
-                if TRACE && show.trace {
-                    Line::new()
-                        .str("trace: ignored a signal from ")
-                        .u64(pid as u64)
-                        .str(": it does not catch SIGUSR1 and SIGUSR2")
-                        .println(STDERR);
-                }
+                shell.narrator.ignored(pid);
                 continue;
             }
-            let heard = rx.on_signal(pid, signal, now);
-            if TRACE && show.trace {
+            let heard = server.on_signal(pid, signal, now);
+            if shell.narrator.tracing() {
                 if new {
                     // "serving" or "waits" first, then what the signal carried.
-                    drain(&mut rx, &mut held, &mut show, now);
+                    server.drive(now, &mut shell);
                 }
-                show.heard(pid, signal, heard);
+                shell.narrator.heard(pid, signal, heard);
             }
-            drain(&mut rx, &mut held, &mut show, now);
+            server.drive(now, &mut shell);
         }
-        drain(&mut rx, &mut held, &mut show, now);
+        server.drive(now, &mut shell);
         // Share the client's CPU while serving it: a round trip within one
         // CPU costs a fraction of one across two (README, "Speed").
-        if pin && rx.serving() != pinned_to {
-            pinned_to = rx.serving();
+        let serving = server.receiver().serving();
+        if pin && serving != pinned_to {
+            pinned_to = serving;
             match pinned_to.and_then(sys::proc::last_cpu) {
                 Some(cpu) => sys::CpuSet::only(cpu).apply(),
                 None => all_cpus.is_some_and(|set| set.apply()),
             };
         }
-        let timeout = rx.poll_timeout().map(|t| t.saturating_sub(now));
+        let timeout = server
+            .receiver()
+            .poll_timeout()
+            .map(|t| t.saturating_sub(now));
         sys::sleep_with_mask(timeout, &sleep_mask);
     }
-    if let Aborted::Truncated { bytes } = held.abort(|b| {
-        sys::write_all(STDOUT, b);
-    }) {
+    if let Aborted::Truncated { bytes } = server.stop(&mut shell) {
         Line::new()
             .str("server: stopped during a message; printed ")
             .u64(bytes)
@@ -237,234 +206,31 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     0
 }
 
-/// Carries out everything the receiver asks for at `now`.
-fn drain(rx: &mut Receiver<QUEUE>, held: &mut MessageBuffer<HOLD>, show: &mut Show, now: Duration) {
-    loop {
-        let mut gone = None;
-        match rx.poll(now) {
-            None => return,
-            Some(Output::Send { to, signal }) => {
-                if sys::send(to, signal).is_err() {
-                    gone = Some(to);
-                }
-            }
-            Some(Output::Deliver {
-                payload,
-                first,
-                last,
-                ..
-            }) => {
-                show.bytes = if first { 0 } else { show.bytes } + payload.len() as u64;
-                if TRACE && show.trace {
-                    Line::new()
-                        .str("trace: frame verified (CRC-32C ok): ")
-                        .u64(payload.len() as u64)
-                        .str(" bytes accepted, reply SIGUSR2")
-                        .println(STDERR);
-                }
-                held.push(payload.as_bytes(), first, last, |b| {
-                    sys::write_all(STDOUT, b);
-                });
-            }
-            Some(Output::Abandoned { pid, vanished }) => {
-                let why = if vanished {
-                    "the client vanished"
-                } else {
-                    "the client fell silent"
-                };
-                let mut line = Line::new();
-                match held.abort(|b| {
-                    sys::write_all(STDOUT, b);
-                }) {
-                    Aborted::Truncated { bytes } => {
-                        line.str("server: message from ")
-                            .u64(pid as u64)
-                            .str(" truncated after ")
-                            .u64(bytes)
-                            .str(" bytes: ")
-                            .str(why);
-                    }
-                    Aborted::Discarded { bytes }
-                        if (TRACE && show.trace) || (STATS && show.stats) =>
-                    {
-                        line.str("server: message from ")
-                            .u64(pid as u64)
-                            .str(" discarded (")
-                            .u64(bytes)
-                            .str(" bytes held): ")
-                            .str(why);
-                    }
-                    _ if TRACE && show.trace => {
-                        line.str("trace: session of ")
-                            .u64(pid as u64)
-                            .str(" dropped: ")
-                            .str(why);
-                    }
-                    _ => {}
-                }
-                if !line.as_bytes().is_empty() {
-                    line.println(STDERR);
-                }
-            }
-            Some(Output::CheckAlive(pid)) => {
-                if !sys::alive(pid) {
-                    gone = Some(pid);
-                }
-            }
-            Some(Output::Note(note)) => show.note(note, now),
-        }
-        if let Some(pid) = gone {
-            rx.peer_gone(pid, now);
-        }
-    }
+/// The server's I/O: system calls, and the narrator for `--trace` and
+/// `--stats`.
+struct Shell {
+    narrator: Narrator,
 }
 
-impl Show {
-    /// `--trace` of one signal: bits accumulate on a line per byte.
-    fn heard(&mut self, pid: Pid, signal: Signal, heard: Heard) {
-        let mut l = Line::new();
-        match heard {
-            Heard::Waiting => {
-                l.str("trace: ")
-                    .u64(pid as u64)
-                    .str(" knocked; told to wait (SIGUSR2)")
-                    .println(STDERR);
-                return;
-            }
-            Heard::Bit | Heard::Byte { .. } | Heard::FrameEnd => {}
-        }
-        l.byte(if signal.bit() { b'1' } else { b'0' });
-        self.bits = self.bits << 1 | signal.bit() as u8;
-        let Heard::Byte { value, offset } = heard else {
-            if heard == Heard::FrameEnd {
-                l.str(" = 0x")
-                    .hex(self.bits)
-                    .str("  CRC-32C, last byte: frame complete");
-                l.println(STDERR);
-                return;
-            }
-            return l.print(STDERR);
-        };
-        l.str(" = 0x").hex(value).str("  ");
-        match offset {
-            0 => {
-                l.str("flags:");
-                for (mask, name) in [(0x80, " FIRST"), (0x40, " LAST")] {
-                    if value & mask != 0 {
-                        l.str(name);
-                    }
-                }
-                l.str(" seq ")
-                    .u64(u64::from(value >> 5 & 1))
-                    .str(" version ")
-                    .u64(u64::from(value & 0x1f));
-            }
-            1 => {
-                self.frame_len = value as usize;
-                l.str("length: ").u64(value as u64).str(" bytes");
-            }
-            n if n < 2 + self.frame_len => self.char_byte(&mut l, value),
-            _ => {
-                l.str("CRC-32C");
-            }
-        }
-        l.println(STDERR);
-        // The next byte's line starts with who sends it.
-        l.str("  ").u64(pid as u64).str(" <- ").print(STDERR);
+impl Effects for Shell {
+    fn send(&mut self, to: Pid, signal: Signal) -> bool {
+        sys::send(to, signal).is_ok()
     }
 
-    /// `--trace` of a payload byte: the character once its bytes are in.
-    fn char_byte(&mut self, l: &mut Line, value: u8) {
-        l.str("text byte");
-        if value & 0xC0 != 0x80 {
-            self.utf8_len = 0;
-        }
-        if self.utf8_len < 4 {
-            self.utf8[self.utf8_len] = value;
-            self.utf8_len += 1;
-        }
-        if let Ok(c) = core::str::from_utf8(&self.utf8[..self.utf8_len]) {
-            l.str(" -> '");
-            match c {
-                "\n" => l.str("\\n"),
-                "\t" => l.str("\\t"),
-                _ => l.str(c),
-            };
-            l.str("'");
-            self.utf8_len = 0;
-        }
+    fn write(&mut self, _from: Pid, bytes: &[u8]) {
+        sys::write_all(STDOUT, bytes);
     }
 
-    /// `--trace` and `--stats` of the receiver's notes.
-    fn note(&mut self, note: Note, now: Duration) {
-        let mut l = Line::new();
-        match note {
-            Note::Serving(pid) => {
-                self.since = now;
-                self.bytes = 0;
-                if TRACE && self.trace {
-                    l.str("trace: serving ")
-                        .u64(pid as u64)
-                        .str(" (bits: SIGUSR1 = 0, SIGUSR2 = 1; each acknowledged)\n");
-                    l.str("  ").u64(pid as u64).str(" <- ");
-                    return l.print(STDERR);
-                }
-            }
-            Note::Finished(pid) if STATS && self.stats => {
-                let us = (now - self.since).as_micros().max(1) as u64;
-                l.str("server: ")
-                    .u64(pid as u64)
-                    .str(" sent ")
-                    .u64(self.bytes)
-                    .str(" bytes in ")
-                    .ms(us / 1000)
-                    .str(" (")
-                    .rate(self.bytes * 8_000_000 / us)
-                    .str(")");
-            }
-            _ if !(TRACE && self.trace) => return,
-            Note::Finished(pid) => {
-                l.str("trace: message from ")
-                    .u64(pid as u64)
-                    .str(" complete and printed (")
-                    .u64(self.bytes)
-                    .str(" bytes)");
-            }
-            Note::Queued { pid, ahead } => {
-                l.str("trace: ")
-                    .u64(pid as u64)
-                    .str(" waits its turn, ")
-                    .u64(ahead as u64)
-                    .str(" ahead of it (told with SIGUSR2)");
-            }
-            Note::QueueFull(pid) => {
-                l.str("trace: queue full; ")
-                    .u64(pid as u64)
-                    .str(" will knock again");
-            }
-            Note::Rejected { pid, error } => {
-                l.str("trace: frame from ")
-                    .u64(pid as u64)
-                    .str(" rejected: ")
-                    .str(error.as_str())
-                    .str(" (reply SIGUSR1: send it again)");
-            }
-            Note::Duplicate(pid) => {
-                l.str("trace: frame from ")
-                    .u64(pid as u64)
-                    .str(" is a copy of one already accepted: acknowledged, not printed again");
-            }
-            Note::GapReset { pid, bits } => {
-                l.str("\ntrace: ")
-                    .u64(pid as u64)
-                    .str(" fell silent; dropped ")
-                    .u64(bits as u64)
-                    .str(" bits of a partial frame");
-            }
-        }
-        if !l.as_bytes().is_empty() {
-            l.println(STDERR);
-        }
+    fn alive(&mut self, pid: Pid) -> bool {
+        sys::alive(pid)
+    }
+
+    fn trace(&mut self, output: &Output<'_>, now: Duration) {
+        self.narrator.output(output, now);
+    }
+
+    fn abandoned(&mut self, pid: Pid, vanished: bool, aborted: Aborted) {
+        self.narrator.abandoned(pid, vanished, aborted);
     }
 }
 

@@ -18,9 +18,9 @@
 //!   which delays it and everything after it).
 //!
 //! The harness loops are those of the real binaries: the server feeds a
-//! signal to the [`Receiver`] when its sender is known or catches both
-//! signals, drains the outputs into a [`MessageBuffer`] and calls
-//! `peer_gone` when a `CheckAlive` finds the process gone; a client passes
+//! signal to the [`Server`] when its sender is known or catches both
+//! signals, and runs the binary's own driver, [`Server::drive`], with the
+//! simulated world behind [`Effects`]; a client passes
 //! only the server's signals to its [`Sender`] and exits on `Done`/`Failed`.
 //! Both orders a main loop may take are exercised: a share of the clients
 //! poll after each signal (as the reference client does, taking them one at
@@ -33,8 +33,8 @@ use std::fmt::Write as _;
 
 use minitalk_protocol::frame;
 use minitalk_protocol::{
-    Aborted, Failure, MessageBuffer, Note, Output, Pid, Poll, Receiver, ReceiverConfig, Sender,
-    SenderConfig, Signal,
+    Aborted, Effects, Failure, Note, Output, Pid, Poll, ReceiverConfig, Sender, SenderConfig,
+    Server, Signal,
 };
 
 use crate::rng::Rng;
@@ -500,8 +500,7 @@ pub struct World<const N: usize, const Q: usize = QUEUE> {
     events: Events,
     procs: Vec<Proc>,
     pub clients: Vec<Client>,
-    rx: Receiver<Q>,
-    buf: MessageBuffer<N>,
+    server: Server<Q, N>,
     sink: Sink,
     pub stats: Stats,
     sends: Vec<(Pid, Signal)>,
@@ -524,6 +523,61 @@ pub struct World<const N: usize, const Q: usize = QUEUE> {
     pub longest: Micros,
 }
 
+/// What the simulated server does to the world: sends are collected and
+/// made after the drain; text goes to the sink; counters count.
+struct ServerIo<'a> {
+    now: Micros,
+    trace: bool,
+    sends: Vec<(Pid, Signal)>,
+    sink: &'a mut Sink,
+    stats: &'a mut Stats,
+    procs: &'a [Proc],
+}
+
+impl Effects for ServerIo<'_> {
+    fn send(&mut self, to: Pid, signal: Signal) -> bool {
+        self.sends.push((to, signal));
+        true
+    }
+
+    fn write(&mut self, from: Pid, bytes: &[u8]) {
+        self.sink.write(from, bytes);
+    }
+
+    fn alive(&mut self, pid: Pid) -> bool {
+        self.stats.check_alive += 1;
+        let proc_ = usize::try_from(pid - PID_BASE)
+            .ok()
+            .and_then(|i| self.procs.get(i));
+        let alive = proc_.is_some_and(|p| p.alive);
+        if !alive {
+            self.stats.peer_gone += 1;
+        }
+        alive
+    }
+
+    fn trace(&mut self, output: &Output<'_>, _: Duration) {
+        if self.trace {
+            eprintln!("{:>12} server: {output:?}", self.now);
+        }
+        match output {
+            Output::Abandoned { vanished: true, .. } => self.stats.abandoned_vanished += 1,
+            Output::Abandoned { .. } => self.stats.abandoned_silent += 1,
+            Output::Note(Note::Rejected { .. }) => self.stats.rejected += 1,
+            Output::Note(Note::Duplicate(_)) => self.stats.duplicates += 1,
+            Output::Note(Note::GapReset { .. }) => self.stats.gap_resets += 1,
+            Output::Note(Note::QueueFull(_)) => self.stats.queue_full += 1,
+            _ => {}
+        }
+    }
+
+    fn abandoned(&mut self, _: Pid, _: bool, aborted: Aborted) {
+        if let Aborted::Discarded { .. } = aborted {
+            self.stats.discarded += 1;
+        }
+    }
+}
+
 macro_rules! trace {
     ($w:expr, $($arg:tt)*) => {
         if $w.trace {
@@ -542,8 +596,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             events: Events::default(),
             procs: Vec::new(),
             clients: Vec::new(),
-            rx: Receiver::new(cfg.receiver),
-            buf: MessageBuffer::new(),
+            server: Server::new(cfg.receiver),
             sink: Sink::default(),
             stats: Stats::default(),
             sends: Vec::new(),
@@ -757,8 +810,8 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                     "stuck: still busy {} s after {} µs; serving {:?}, {} queued, next {:?}; {}",
                     limit / SEC,
                     start,
-                    self.rx.serving(),
-                    self.rx.queued(),
+                    self.server.receiver().serving(),
+                    self.server.receiver().queued(),
                     ev,
                     self.describe_clients(self.checked_clients)
                 ));
@@ -1116,17 +1169,17 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         for &(from, sig) in taken {
             // The real server checks an unknown sender (does it catch both
             // signals?) before feeding it in.
-            if !self.rx.knows(from) && !self.catches(from) {
+            if !self.server.receiver().knows(from) && !self.catches(from) {
                 self.stats.ignored_at_server += 1;
                 trace!(self, "server ignores {from} {sig:?}");
                 continue;
             }
-            let heard = self.rx.on_signal(from, sig, t);
+            let heard = self.server.on_signal(from, sig, t);
             trace!(self, "server hears {from} {sig:?}: {heard:?}");
             self.server_drain();
         }
         self.server_drain();
-        let want = self.rx.poll_timeout().map(micros);
+        let want = self.server.receiver().poll_timeout().map(micros);
         self.set_timer(SERVER, want);
     }
 
@@ -1135,54 +1188,21 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             .is_some_and(|p| self.procs[p].alive && self.procs[p].catches)
     }
 
+    /// The server's [`Server::drive`], with the simulated world as its I/O.
     fn server_drain(&mut self) {
         let t = dur(self.now);
-        let mut sends = std::mem::take(&mut self.sends);
-        while let Some(out) = self.rx.poll(t) {
-            if self.trace {
-                eprintln!("{:>12} server: {out:?}", self.now);
-            }
-            match out {
-                Output::Send { to, signal } => sends.push((to, signal)),
-                Output::Deliver {
-                    from,
-                    payload,
-                    first,
-                    last,
-                } => {
-                    let sink = &mut self.sink;
-                    self.buf
-                        .push(payload.as_bytes(), first, last, |b| sink.write(from, b));
-                }
-                Output::Abandoned { pid, vanished } => {
-                    if vanished {
-                        self.stats.abandoned_vanished += 1;
-                    } else {
-                        self.stats.abandoned_silent += 1;
-                    }
-                    let sink = &mut self.sink;
-                    match self.buf.abort(|b| sink.write(pid, b)) {
-                        Aborted::Discarded { .. } => self.stats.discarded += 1,
-                        Aborted::Truncated { .. } | Aborted::Nothing => {}
-                    }
-                }
-                Output::CheckAlive(pid) => {
-                    self.stats.check_alive += 1;
-                    let alive = self.proc_of(pid).is_some_and(|p| self.procs[p].alive);
-                    if !alive {
-                        self.stats.peer_gone += 1;
-                        self.rx.peer_gone(pid, t);
-                    }
-                }
-                Output::Note(note) => match note {
-                    Note::Rejected { .. } => self.stats.rejected += 1,
-                    Note::Duplicate(_) => self.stats.duplicates += 1,
-                    Note::GapReset { .. } => self.stats.gap_resets += 1,
-                    Note::QueueFull(_) => self.stats.queue_full += 1,
-                    _ => {}
-                },
-            }
-        }
+        let mut io = ServerIo {
+            now: self.now,
+            trace: self.trace,
+            sends: std::mem::take(&mut self.sends),
+            sink: &mut self.sink,
+            stats: &mut self.stats,
+            procs: &self.procs,
+        };
+        self.server.drive(t, &mut io);
+        let mut sends = io.sends;
+        // Sent once the outputs are drained (the world's `send` needs all of
+        // it); a simulated `kill` never fails.
         for &(to, sig) in &sends {
             self.send(SERVER, to, sig);
         }
@@ -1409,15 +1429,18 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 }
             }
         }
-        if !self.sink.partial.bytes.is_empty() || self.buf.in_message() {
+        if !self.sink.partial.bytes.is_empty() || self.server.in_message() {
             return Err("the server is idle with a partial line".into());
         }
-        if self.rx.serving().is_some() || self.rx.queued() > 0 || self.rx.poll_timeout().is_some() {
+        if self.server.receiver().serving().is_some()
+            || self.server.receiver().queued() > 0
+            || self.server.receiver().poll_timeout().is_some()
+        {
             return Err(format!(
                 "the server is not idle: serving {:?}, {} queued, timeout {:?}",
-                self.rx.serving(),
-                self.rx.queued(),
-                self.rx.poll_timeout()
+                self.server.receiver().serving(),
+                self.server.receiver().queued(),
+                self.server.receiver().poll_timeout()
             ));
         }
         Ok(())

@@ -1,0 +1,157 @@
+//! The server's whole rule: a [`Receiver`] and a [`MessageBuffer`] joined,
+//! with the I/O behind a trait, in the manner of smoltcp's
+//! `Interface::poll(timestamp, device, sockets)`.
+//!
+//! The receiver decides; [`Server::drive`] carries out its decisions through
+//! [`Effects`], and this is the one place where they are carried out:
+//! - a verified frame's text goes into the message buffer, which writes a
+//!   message out whole once it is complete (or streams one too long to hold);
+//! - a session abandoned mid-message aborts the held message (discarded, or
+//!   ended with a newline if it was streamed), and [`Effects::abandoned`]
+//!   says what became of it;
+//! - a process that a `CheckAlive` finds dead, or that a signal cannot reach,
+//!   is reported gone to the receiver.
+//!
+//! The server binary, the simulation in `tests/sim`, the round-trip tests and
+//! the fuzz checks all go through [`Server::drive`], so the simulation tests
+//! the code that the binary runs.
+//!
+//! Invariants: text is written before the acknowledgement that tells its
+//! sender it arrived is sent (the receiver orders its outputs so); nothing
+//! here panics or allocates.
+
+use crate::{
+    Aborted, Duration, Heard, MessageBuffer, Output, Pid, Receiver, ReceiverConfig, Signal,
+};
+
+/// What the server does to the world, and what it tells a human.
+///
+/// A binary implements it with system calls; the tests with a simulated
+/// world. The two hooks default to doing nothing.
+pub trait Effects {
+    /// Sends `signal` to `to`; `false` if the process is gone (it is then
+    /// reported gone to the receiver).
+    fn send(&mut self, to: Pid, signal: Signal) -> bool;
+    /// Writes bytes of a message from `from` (stdout, in the binary).
+    fn write(&mut self, from: Pid, bytes: &[u8]);
+    /// Whether `pid` still lives.
+    fn alive(&mut self, pid: Pid) -> bool;
+    /// Sees every output of the receiver at `now`, just before it is carried
+    /// out: for `--trace`, `--stats` and counters.
+    fn trace(&mut self, _output: &Output<'_>, _now: Duration) {}
+    /// The session of `pid` was abandoned mid-message (`vanished`: its
+    /// process was found gone, else it fell silent); `aborted` says what
+    /// became of the part received.
+    fn abandoned(&mut self, _pid: Pid, _vanished: bool, _aborted: Aborted) {}
+}
+
+/// A [`Receiver`] with a queue of `Q` processes and a [`MessageBuffer`] that
+/// holds messages of up to `HOLD` bytes whole.
+///
+/// # Examples
+///
+/// ```
+/// use minitalk_protocol::{Duration, Effects, Pid, Poll, Sender, Server, Signal};
+///
+/// /// Replies go back to the sender by hand; text goes to a string.
+/// #[derive(Default)]
+/// struct Loopback {
+///     replies: Vec<Signal>,
+///     printed: Vec<u8>,
+/// }
+///
+/// impl Effects for Loopback {
+///     fn send(&mut self, _to: Pid, signal: Signal) -> bool {
+///         self.replies.push(signal);
+///         true
+///     }
+///     fn write(&mut self, _from: Pid, bytes: &[u8]) {
+///         self.printed.extend_from_slice(bytes);
+///     }
+///     fn alive(&mut self, _pid: Pid) -> bool {
+///         true
+///     }
+/// }
+///
+/// let now = Duration::ZERO;
+/// let mut tx = Sender::new(Default::default(), now);
+/// let mut server: Server<4, 64> = Server::new(Default::default());
+/// let mut fx = Loopback::default();
+/// tx.load("hello", true).unwrap();
+/// while let Poll::Send(signal) = tx.poll(now) {
+///     server.on_signal(42, signal, now);
+///     server.drive(now, &mut fx);
+///     for reply in fx.replies.drain(..) {
+///         tx.on_reply(reply, now);
+///     }
+/// }
+/// assert_eq!(fx.printed, b"hello\n");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Server<const Q: usize, const HOLD: usize> {
+    rx: Receiver<Q>,
+    held: MessageBuffer<HOLD>,
+}
+
+impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
+    /// An idle server.
+    pub fn new(config: ReceiverConfig) -> Self {
+        Server {
+            rx: Receiver::new(config),
+            held: MessageBuffer::new(),
+        }
+    }
+
+    /// The receiver, to ask it who is served or waits, and when to wake up.
+    pub fn receiver(&self) -> &Receiver<Q> {
+        &self.rx
+    }
+
+    /// Whether a message is partly received (held or being streamed).
+    pub fn in_message(&self) -> bool {
+        self.held.in_message()
+    }
+
+    /// A signal from `from` arrived at `now` ([`Receiver::on_signal`]);
+    /// [`drive`](Self::drive) before the next.
+    pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Duration) -> Heard {
+        self.rx.on_signal(from, signal, now)
+    }
+
+    /// Carries out everything the receiver asks for at `now`.
+    pub fn drive(&mut self, now: Duration, fx: &mut impl Effects) {
+        while let Some(output) = self.rx.poll(now) {
+            fx.trace(&output, now);
+            let gone = match output {
+                Output::Send { to, signal } => (!fx.send(to, signal)).then_some(to),
+                Output::Deliver {
+                    from,
+                    payload,
+                    first,
+                    last,
+                } => {
+                    let bytes = payload.as_bytes();
+                    self.held.push(bytes, first, last, |b| fx.write(from, b));
+                    None
+                }
+                Output::Abandoned { pid, vanished } => {
+                    let aborted = self.held.abort(|b| fx.write(pid, b));
+                    fx.abandoned(pid, vanished, aborted);
+                    None
+                }
+                Output::CheckAlive(pid) => (!fx.alive(pid)).then_some(pid),
+                Output::Note(_) => None,
+            };
+            if let Some(pid) = gone {
+                self.rx.peer_gone(pid, now);
+            }
+        }
+    }
+
+    /// The server stops: a held message is discarded, a streamed one ended
+    /// with its newline (see [`MessageBuffer::abort`]).
+    pub fn stop(&mut self, fx: &mut impl Effects) -> Aborted {
+        let from = self.rx.serving().unwrap_or_default();
+        self.held.abort(|b| fx.write(from, b))
+    }
+}
