@@ -1,9 +1,9 @@
 //! Round-trip properties of the wire format and of a whole conversation.
 //!
 //! - Any UTF-8 text, split with [`frame::split_point`], sent by a [`Sender`]
-//!   over a lossless channel to a [`Receiver`] and collected by a
-//!   [`MessageBuffer`] (held whole, or streamed when longer than the buffer),
-//!   comes out exactly as it went in, plus its newline.
+//!   over a lossless channel to a [`Server`] (the binary's driver: the text
+//!   held whole, or streamed when longer than its buffer), comes out exactly
+//!   as it went in, plus its newline.
 //! - [`Frame::emit`] and [`Frame::parse`] are inverses; a [`FrameDecoder`] fed
 //!   the bits of an emitted frame gives the frame back.
 //! - One flipped, dropped or duplicated bit in a frame's bit stream never
@@ -14,7 +14,7 @@ use minitalk_protocol::Duration;
 
 use minitalk_protocol::frame::{self, bit_at, Frame, MAX_FRAME_LEN, MAX_PAYLOAD};
 use minitalk_protocol::{
-    Decoded, Error, FrameDecoder, MessageBuffer, Output, Poll, Receiver, Sender, Signal,
+    Aborted, Decoded, Effects, Error, FrameDecoder, Output, Poll, Receiver, Sender, Server, Signal,
 };
 use proptest::prelude::*;
 
@@ -70,16 +70,47 @@ fn frames_of(text: &str) -> Vec<(&str, bool)> {
     }
 }
 
-/// Sends `text` over a lossless channel and returns what the server writes.
+/// The server's I/O on a lossless channel with one client: replies are
+/// collected, text written to a vector; a liveness check is recorded and
+/// finds the client gone (it exits once done).
+#[derive(Default)]
+struct Lossless {
+    replies: Vec<Signal>,
+    written: Vec<u8>,
+    checked: Vec<i32>,
+}
+
+impl Effects for Lossless {
+    fn send(&mut self, to: i32, signal: Signal) -> bool {
+        assert_eq!(to, CLIENT);
+        self.replies.push(signal);
+        true
+    }
+
+    fn write(&mut self, from: i32, bytes: &[u8]) {
+        assert_eq!(from, CLIENT);
+        self.written.extend_from_slice(bytes);
+    }
+
+    fn alive(&mut self, pid: i32) -> bool {
+        self.checked.push(pid);
+        false
+    }
+
+    fn abandoned(&mut self, pid: i32, vanished: bool, aborted: Aborted) {
+        panic!("{pid} abandoned (vanished: {vanished}, {aborted:?}) on a lossless channel");
+    }
+}
+
+/// Sends `text` over a lossless channel, through the server's own driver
+/// ([`Server::drive`]), and returns what the server writes.
 fn transfer<const N: usize>(text: &str) -> Vec<u8> {
     let mut now = Duration::ZERO;
     let step = Duration::from_micros(7);
     let mut tx = Sender::new(Default::default(), now);
-    let mut rx: Receiver<4> = Receiver::new(Default::default());
-    let mut buf: MessageBuffer<N> = MessageBuffer::new();
-    let mut written = Vec::new();
+    let mut server: Server<4, N> = Server::new(Default::default());
+    let mut io = Lossless::default();
     let mut frames = frames_of(text).into_iter();
-    let mut replies = Vec::new();
     loop {
         now += step;
         match tx.poll(now) {
@@ -88,32 +119,16 @@ fn transfer<const N: usize>(text: &str) -> Vec<u8> {
                 tx.load(payload, last).unwrap();
             }
             Poll::Send(signal) => {
-                rx.on_signal(CLIENT, signal, now);
-                while let Some(out) = rx.poll(now) {
-                    match out {
-                        Output::Deliver {
-                            from,
-                            payload,
-                            first,
-                            last,
-                        } => {
-                            assert_eq!(from, CLIENT);
-                            buf.push(payload.as_bytes(), first, last, |b| {
-                                written.extend_from_slice(b)
-                            });
-                        }
-                        Output::Send { to, signal } => {
-                            assert_eq!(to, CLIENT);
-                            replies.push(signal);
-                        }
-                        Output::Abandoned { .. } | Output::CheckAlive(_) => {
-                            panic!("{out:?} on a lossless channel")
-                        }
-                        Output::Note(_) => {}
-                    }
-                }
-                assert_eq!(replies.len(), 1, "one reply per signal: {replies:?}");
-                tx.on_reply(replies.pop().unwrap(), now);
+                server.on_signal(CLIENT, signal, now);
+                server.drive(now, &mut io);
+                assert!(io.checked.is_empty(), "a check on a lossless channel");
+                assert_eq!(
+                    io.replies.len(),
+                    1,
+                    "one reply per signal: {:?}",
+                    io.replies
+                );
+                tx.on_reply(io.replies.pop().unwrap(), now);
             }
             Poll::Done => break,
             other => panic!("{other:?} on a lossless channel"),
@@ -121,15 +136,18 @@ fn transfer<const N: usize>(text: &str) -> Vec<u8> {
     }
     assert!(frames.next().is_none(), "done before the last frame");
     assert_eq!(tx.stats().retries, 0);
-    assert_eq!(rx.serving(), None);
+    assert_eq!(server.receiver().serving(), None);
     // One check, a moment later, that the sender is gone (a live one could
     // still send a copy of its last frame); then nothing more to do.
-    let probe = rx.poll_timeout().expect("a check of the sender");
-    assert_eq!(rx.poll(probe), Some(Output::CheckAlive(CLIENT)));
-    rx.peer_gone(CLIENT, probe);
-    assert_eq!(rx.poll(probe), None);
-    assert_eq!(rx.poll_timeout(), None);
-    written
+    let probe = server
+        .receiver()
+        .poll_timeout()
+        .expect("a check of the sender");
+    server.drive(probe, &mut io);
+    assert_eq!(io.checked, [CLIENT]);
+    assert!(io.replies.is_empty());
+    assert_eq!(server.receiver().poll_timeout(), None);
+    io.written
 }
 
 /// The bits of `frame` in wire order.

@@ -10,8 +10,8 @@
 //!   the same bits into a bare `FrameDecoder`, both checked against a small
 //!   reference model.
 //! - [`roundtrip`]: text through `Frame::emit`, `bit_at` and `FrameDecoder`,
-//!   then whole conversations between `Sender`s and a `Receiver` over a
-//!   lossless channel.
+//!   then whole conversations between `Sender`s and a `Server` (the binary's
+//!   driver) over a lossless channel.
 //! - [`frame_parse`]: `Frame::parse` on any bytes, checked against `emit` and
 //!   against the push decoder.
 //! - [`chunk`](chunk()): a message through the client's `Chunker`, read in
@@ -28,7 +28,8 @@ use std::vec::Vec;
 use minitalk_protocol::crc::crc32c;
 use minitalk_protocol::frame::{self, bit_at, Decoded, Frame, FrameDecoder, MAX_PAYLOAD};
 use minitalk_protocol::{
-    Error, Heard, Note, Output, Pid, Poll, Receiver, ReceiverConfig, Sender, SenderConfig, Signal,
+    Effects, Error, Heard, Note, Output, Pid, Poll, Receiver, ReceiverConfig, Sender, SenderConfig,
+    Server, Signal,
 };
 
 /// Queue capacity of the receivers under test.
@@ -37,6 +38,9 @@ const QUEUE: usize = 4;
 const PIDS: usize = 6;
 /// More outputs than this from one drain means the receiver does not settle.
 const MAX_DRAIN: usize = 64;
+/// The message buffer of the conversations' server: short, so that long
+/// messages are streamed.
+const HOLD: usize = 512;
 
 /// Reads the fuzz input front to back; past the end everything is zero.
 struct Input<'a>(&'a [u8]);
@@ -905,6 +909,8 @@ struct Client {
     /// Messages the receiver delivered, and the one being delivered.
     delivered: Vec<String>,
     partial: Option<String>,
+    /// What the server wrote of this client's messages.
+    written: Vec<u8>,
     /// What the receiver decodes of this client's bits, and the last frame
     /// decoded.
     wire: FrameDecoder,
@@ -924,6 +930,7 @@ impl Client {
             bytes: 0,
             delivered: Vec::new(),
             partial: None,
+            written: Vec::new(),
             wire: FrameDecoder::new(),
             last_frame: None,
             expected: Vec::new(),
@@ -974,7 +981,7 @@ fn conversation(text: &str, opts: u8, seed: u8, pause: Duration) {
         .flat_map(|c| c.messages.iter())
         .map(|m| chunks(m).iter().map(|p| 48 + 8 * p.len()).sum::<usize>())
         .sum();
-    let mut rx: Receiver<QUEUE> = Receiver::new(ReceiverConfig::default());
+    let mut server: Server<QUEUE, HOLD> = Server::new(ReceiverConfig::default());
     let mut rng = u32::from(seed) | 0x100;
     let mut steps = 0usize;
 
@@ -1029,8 +1036,8 @@ fn conversation(text: &str, opts: u8, seed: u8, pause: Duration) {
             }
         }
         if let Some((pid, signal)) = sent {
-            let heard = rx.on_signal(pid, signal, now);
-            converse(&mut rx, &mut clients, now, strict);
+            let heard = server.on_signal(pid, signal, now);
+            converse(&mut server, &mut clients, now, strict);
             if heard != Heard::Waiting {
                 // The bits the receiver takes in (from the start of this
                 // client's session or the last gap, which `converse` saw)
@@ -1056,17 +1063,19 @@ fn conversation(text: &str, opts: u8, seed: u8, pause: Duration) {
         }
         // Nobody can send: time passes until someone's deadline or the
         // receiver's next timer.
-        let wake = match (wake, rx.poll_timeout()) {
+        let wake = match (wake, server.receiver().poll_timeout()) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b).expect("nobody sends and nothing is due"),
         };
         now = now.max(wake);
-        converse(&mut rx, &mut clients, now, strict);
+        converse(&mut server, &mut clients, now, strict);
     }
 
     for c in &clients {
         assert_eq!(c.partial, None, "{}: a message left open", c.pid);
         assert_eq!(c.delivered, c.expected, "{}: delivered text", c.pid);
+        let lines: String = c.expected.iter().map(|m| format!("{m}\n")).collect();
+        assert_eq!(c.written, lines.as_bytes(), "{}: written text", c.pid);
         let stats = c.tx.stats();
         assert_eq!(stats.frames, c.frames, "{}: frames", c.pid);
         assert_eq!(stats.bytes, c.bytes, "{}: bytes", c.pid);
@@ -1074,51 +1083,72 @@ fn conversation(text: &str, opts: u8, seed: u8, pause: Duration) {
             assert_eq!(stats.retries, 0, "{}: retries on a lossless line", c.pid);
         }
     }
-    assert_eq!(rx.serving(), None);
-    assert_eq!(rx.queued(), 0);
+    assert_eq!(server.receiver().serving(), None);
+    assert_eq!(server.receiver().queued(), 0);
+    assert!(!server.in_message());
 }
 
-/// Polls the receiver dry at `now` and carries its signals to the clients.
+/// The server's I/O in a conversation: its signals go to the clients, its
+/// text to the client that sent it; every output is checked.
 ///
 /// Unless `strict`, frames may be cut by a gap and rejected (then retried).
-fn converse(rx: &mut Receiver<QUEUE>, clients: &mut [Client], now: Duration, strict: bool) {
-    for _ in 0..MAX_DRAIN {
-        let out = match rx.poll(now) {
-            None => return,
-            Some(out) => out,
-        };
-        let pid = match out {
-            Output::Send { to, .. } | Output::Deliver { from: to, .. } => to,
-            Output::CheckAlive(_) => continue, // everyone is alive
+struct Conversation<'a> {
+    clients: &'a mut [Client],
+    now: Duration,
+    strict: bool,
+    /// Outputs of the current drive.
+    outputs: usize,
+}
+
+impl Conversation<'_> {
+    fn client(&mut self, pid: Pid) -> &mut Client {
+        self.clients
+            .iter_mut()
+            .find(|c| c.pid == pid)
+            .unwrap_or_else(|| panic!("{pid}: no such client"))
+    }
+}
+
+impl Effects for Conversation<'_> {
+    fn send(&mut self, to: Pid, signal: Signal) -> bool {
+        let now = self.now;
+        self.client(to).tx.on_reply(signal, now);
+        true
+    }
+
+    fn write(&mut self, from: Pid, bytes: &[u8]) {
+        self.client(from).written.extend_from_slice(bytes);
+    }
+
+    fn alive(&mut self, _: Pid) -> bool {
+        true // everyone is alive
+    }
+
+    fn trace(&mut self, out: &Output<'_>, _: Duration) {
+        self.outputs += 1;
+        assert!(self.outputs <= MAX_DRAIN, "the receiver does not settle");
+        match *out {
             Output::Note(n @ (Note::Duplicate(_) | Note::QueueFull(_))) => {
                 panic!("on a lossless line: {n:?}")
             }
-            Output::Note(n @ (Note::Rejected { .. } | Note::GapReset { .. })) if strict => {
+            Output::Note(n @ (Note::Rejected { .. } | Note::GapReset { .. })) if self.strict => {
                 panic!("on a lossless line, at a pace well within frame_gap: {n:?}")
             }
             Output::Note(Note::Serving(pid) | Note::GapReset { pid, .. }) => {
                 // A new session or a gap: the receiver's decoder starts afresh.
-                if let Some(c) = clients.iter_mut().find(|c| c.pid == pid) {
+                if let Some(c) = self.clients.iter_mut().find(|c| c.pid == pid) {
                     c.wire.reset();
                 }
-                continue;
             }
-            Output::Note(_) => continue,
             Output::Abandoned { .. } => panic!("on a lossless line: {out:?}"),
-        };
-        let c = clients
-            .iter_mut()
-            .find(|c| c.pid == pid)
-            .unwrap_or_else(|| panic!("{out:?}: no such client"));
-        match out {
-            Output::Send { signal, .. } => c.tx.on_reply(signal, now),
             Output::Deliver {
+                from,
                 payload,
                 first,
                 last,
-                ..
             } => {
-                assert_eq!(first, c.partial.is_none(), "{pid}: FIRST out of place");
+                let c = self.client(from);
+                assert_eq!(first, c.partial.is_none(), "{from}: FIRST out of place");
                 let text = c.partial.get_or_insert_with(String::new);
                 text.push_str(payload);
                 if last {
@@ -1126,10 +1156,20 @@ fn converse(rx: &mut Receiver<QUEUE>, clients: &mut [Client], now: Duration, str
                     c.delivered.push(text);
                 }
             }
-            _ => unreachable!(),
+            Output::Send { .. } | Output::CheckAlive(_) | Output::Note(_) => {}
         }
     }
-    panic!("the receiver does not settle");
+}
+
+/// Drives the server dry at `now`: its signals go to the clients.
+fn converse(server: &mut Server<QUEUE, HOLD>, clients: &mut [Client], now: Duration, strict: bool) {
+    let mut io = Conversation {
+        clients,
+        now,
+        strict,
+        outputs: 0,
+    };
+    server.drive(now, &mut io);
 }
 
 // ---------------------------------------------------------------------------
