@@ -281,12 +281,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 let reply = usr.wait(until.saturating_sub(now));
                 now = sys::now();
                 if let Some((signo, from)) = reply {
-                    if from == opts.pid {
-                        if let Some(signal) = sys::from_signo(signo) {
-                            tx.on_reply(signal, now);
-                        }
+                    if let Some(signal) = sys::from_signo(signo) {
+                        // Only the server's signals count (not a stray's, not a forger's).
+                        tx.on_signal(from, opts.pid, signal, now);
                     }
-                    // Anything else is a stray or a forgery: it does not count.
                 }
             }
             Poll::NeedPayload => {

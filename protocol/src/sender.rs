@@ -28,7 +28,7 @@
 use crate::Duration;
 
 use crate::frame::{self, Frame};
-use crate::{Error, Signal};
+use crate::{Error, Pid, Signal};
 
 /// Timing of a [`Sender`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,9 +295,31 @@ impl Sender {
     }
 
     /// A signal arrived from the receiver (the caller has checked that it
-    /// comes from the receiver's PID).
+    /// comes from the receiver's PID: see [`on_signal`](Self::on_signal)).
     pub fn on_reply(&mut self, signal: Signal, now: Duration) {
         self.step(Event::Reply(signal), now);
+    }
+
+    /// A signal arrived from process `from`; the receiver is process
+    /// `server`. Only the receiver's signals count: anything else is a stray
+    /// or a forgery, and cannot pass for an acknowledgement. Returns whether
+    /// the signal counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::{Duration, Sender, Signal};
+    ///
+    /// let mut tx = Sender::new(Default::default(), Duration::ZERO);
+    /// assert!(!tx.on_signal(666, 4242, Signal::Usr2, Duration::ZERO));
+    /// assert!(tx.on_signal(4242, 4242, Signal::Usr2, Duration::ZERO));
+    /// ```
+    pub fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Duration) -> bool {
+        let counts = from == server;
+        if counts {
+            self.on_reply(signal, now);
+        }
+        counts
     }
 
     /// The earlier of `deadline` and the moment we give up on silence.

@@ -1232,13 +1232,12 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         let t = dur(self.now);
         let p = self.clients[c].proc_;
         for &(from, sig) in taken {
-            // The real client checks si_pid: only the server's signals count.
-            if from != SERVER_PID {
+            // As the real client: only the server's signals count.
+            if !self.clients[c].tx.on_signal(from, SERVER_PID, sig, t) {
                 self.stats.ignored_at_client += 1;
                 continue;
             }
             trace!(self, "pid {} hears {sig:?}", Self::pid(p));
-            self.clients[c].tx.on_reply(sig, t);
             if self.procs[p].poll_each {
                 self.client_poll(c);
                 if !self.procs[p].alive {
