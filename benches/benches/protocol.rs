@@ -185,7 +185,7 @@ fn decoder(c: &mut Criterion) {
                 cpu_time(iters, || {
                     let mut frames = 0u32;
                     for &bit in bits {
-                        if let Decoded::Frame(f) = decoder.feed(black_box(bit)) {
+                        if let Decoded::Frame { frame: f, .. } = decoder.feed(black_box(bit)) {
                             black_box(f.payload);
                             frames += 1;
                         }

@@ -46,6 +46,64 @@ mod field {
     pub const VERSION: u8 = 0b0001_1111;
 }
 
+/// Byte 0 of a frame: the flags and the version.
+///
+/// Any byte is a header; whether its version is spoken is for
+/// [`Frame::parse`] to say.
+///
+/// # Examples
+///
+/// ```
+/// use minitalk_protocol::frame::{Header, VERSION};
+///
+/// let header = Header::from_byte(0xC1);
+/// assert_eq!(
+///     header,
+///     Header { first: true, last: true, seq: false, version: VERSION }
+/// );
+/// assert_eq!(header.to_byte(), 0xC1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// FIRST: the frame opens a message.
+    pub first: bool,
+    /// LAST: the frame closes a message.
+    pub last: bool,
+    /// SEQ: the alternating bit.
+    pub seq: bool,
+    /// VERSION, 5 bits ([`VERSION`] for this implementation).
+    pub version: u8,
+}
+
+impl Header {
+    /// The header that `byte` holds.
+    #[inline]
+    pub const fn from_byte(byte: u8) -> Self {
+        Header {
+            first: byte & field::FIRST != 0,
+            last: byte & field::LAST != 0,
+            seq: byte & field::SEQ != 0,
+            version: byte & field::VERSION,
+        }
+    }
+
+    /// The header as its byte (a version above 5 bits is cut to them).
+    #[inline]
+    pub const fn to_byte(self) -> u8 {
+        let mut byte = self.version & field::VERSION;
+        if self.first {
+            byte |= field::FIRST;
+        }
+        if self.last {
+            byte |= field::LAST;
+        }
+        if self.seq {
+            byte |= field::SEQ;
+        }
+        byte
+    }
+}
+
 /// A parsed, verified frame, or one to be emitted.
 ///
 /// # Examples
@@ -72,6 +130,16 @@ pub struct Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
+    /// Its header, with this implementation's [`VERSION`].
+    pub const fn header(&self) -> Header {
+        Header {
+            first: self.first,
+            last: self.last,
+            seq: self.seq,
+            version: VERSION,
+        }
+    }
+
     /// Bytes that [`emit`](Self::emit) writes.
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN + self.payload.len() + CRC_LEN
@@ -87,17 +155,7 @@ impl<'a> Frame<'a> {
         }
         let total = self.buffer_len();
         let buf = buf.get_mut(..total).ok_or(Error::BufferTooSmall)?;
-        let mut flags = VERSION;
-        if self.first {
-            flags |= field::FIRST;
-        }
-        if self.last {
-            flags |= field::LAST;
-        }
-        if self.seq {
-            flags |= field::SEQ;
-        }
-        buf[field::FLAGS] = flags;
+        buf[field::FLAGS] = self.header().to_byte();
         buf[field::LEN] = n as u8;
         buf[field::PAYLOAD..field::PAYLOAD + n].copy_from_slice(self.payload.as_bytes());
         let crc = Crc32c::new().update(&buf[..field::PAYLOAD + n]).finish();
@@ -135,16 +193,16 @@ impl<'a> Frame<'a> {
         if crc != sent {
             return Err(Error::BadChecksum);
         }
-        let flags = bytes[field::FLAGS];
-        if flags & field::VERSION != VERSION {
+        let header = Header::from_byte(bytes[field::FLAGS]);
+        if header.version != VERSION {
             return Err(Error::BadVersion);
         }
         let payload =
             core::str::from_utf8(&bytes[field::PAYLOAD..body]).map_err(|_| Error::BadUtf8)?;
         Ok(Frame {
-            first: flags & field::FIRST != 0,
-            last: flags & field::LAST != 0,
-            seq: flags & field::SEQ != 0,
+            first: header.first,
+            last: header.last,
+            seq: header.seq,
             payload,
         })
     }
@@ -172,7 +230,12 @@ pub enum Decoded<'a> {
         offset: usize,
     },
     /// This bit completed a frame that passed every check.
-    Frame(Frame<'a>),
+    Frame {
+        /// The frame.
+        frame: Frame<'a>,
+        /// Its CRC field: what tells a copy of it from another frame.
+        crc: u32,
+    },
     /// This bit completed a frame that failed a check; the decoder has
     /// resynchronised and the next bit starts a new frame.
     Invalid(Error),
@@ -198,7 +261,7 @@ pub enum Decoded<'a> {
 /// let mut decoder = FrameDecoder::new();
 /// let mut got = None;
 /// for i in 0..len * 8 {
-///     if let Decoded::Frame(frame) = decoder.feed(bit_at(&buf, i).unwrap()) {
+///     if let Decoded::Frame { frame, .. } = decoder.feed(bit_at(&buf, i).unwrap()) {
 ///         got = Some(frame.payload.len());
 ///     }
 /// }
@@ -246,25 +309,15 @@ impl FrameDecoder {
     }
 
     /// The payload of the frame just completed, as far as it is valid UTF-8
-    /// (all of it after [`Decoded::Frame`]).
-    pub fn payload(&self) -> &str {
+    /// (all of it after [`Decoded::Frame`]): for a receiver that hands the
+    /// payload out after the call that decoded it.
+    pub(crate) fn payload(&self) -> &str {
         let len = (self.buf[field::LEN] as usize).min(MAX_PAYLOAD);
         let bytes = &self.buf[field::PAYLOAD..field::PAYLOAD + len];
         match core::str::from_utf8(bytes) {
             Ok(s) => s,
             Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
         }
-    }
-
-    /// The CRC field of the frame just completed (or of the partial one).
-    pub fn frame_crc(&self) -> u32 {
-        let at = (HEADER_LEN + self.buf[field::LEN] as usize).min(MAX_FRAME_LEN - CRC_LEN);
-        u32::from_be_bytes([
-            self.buf[at],
-            self.buf[at + 1],
-            self.buf[at + 2],
-            self.buf[at + 3],
-        ])
     }
 
     /// Feeds one bit.
@@ -298,8 +351,10 @@ impl FrameDecoder {
         }
         self.done = true;
         let len = self.total_bits / 8;
-        match Frame::verify(&self.buf[..len], self.crc.finish()) {
-            Ok(frame) => Decoded::Frame(frame),
+        let crc = self.crc.finish();
+        match Frame::verify(&self.buf[..len], crc) {
+            // A verified frame's CRC field is the CRC computed.
+            Ok(frame) => Decoded::Frame { frame, crc },
             Err(e) => Decoded::Invalid(e),
         }
     }
@@ -357,6 +412,21 @@ mod tests {
         let n = frame.emit(&mut buf).unwrap();
         assert_eq!(&buf[..n], &golden_hi());
         assert_eq!(crate::crc::crc32c(&buf[..4]), 0x583C_68B8);
+    }
+
+    #[test]
+    fn every_header_byte_reads_and_writes_back() {
+        for byte in 0..=255u8 {
+            assert_eq!(Header::from_byte(byte).to_byte(), byte);
+        }
+        let hi = Header::from_byte(golden_hi()[0]);
+        let want = Header {
+            first: true,
+            last: true,
+            seq: false,
+            version: VERSION,
+        };
+        assert_eq!(hi, want);
     }
 
     #[test]
@@ -428,9 +498,10 @@ mod tests {
                     assert_eq!((value, offset), (g[i / 8], i / 8));
                     bytes += 1;
                 }
-                Decoded::Frame(f) => {
+                Decoded::Frame { frame, crc } => {
                     assert_eq!(i, g.len() * 8 - 1);
-                    assert_eq!(f.payload, "Hi");
+                    assert_eq!(frame.payload, "Hi");
+                    assert_eq!(crc.to_be_bytes(), g[g.len() - CRC_LEN..]);
                 }
                 Decoded::Invalid(e) => panic!("{e:?}"),
             }
@@ -449,7 +520,7 @@ mod tests {
         for (k, frame) in [g, good].iter().enumerate() {
             for i in 0..frame.len() * 8 {
                 match d.feed(bit_at(frame, i).unwrap()) {
-                    Decoded::Frame(_) => verdicts[k] = Some(Ok(())),
+                    Decoded::Frame { .. } => verdicts[k] = Some(Ok(())),
                     Decoded::Invalid(e) => verdicts[k] = Some(Err(e)),
                     _ => {}
                 }
@@ -469,7 +540,7 @@ mod tests {
         d.reset();
         let mut ok = false;
         for i in 0..g.len() * 8 {
-            ok |= matches!(d.feed(bit_at(&g, i).unwrap()), Decoded::Frame(_));
+            ok |= matches!(d.feed(bit_at(&g, i).unwrap()), Decoded::Frame { .. });
         }
         assert!(ok);
     }

@@ -36,7 +36,7 @@ use crate::Duration;
 
 use heapless::Deque;
 
-use crate::frame::{Decoded, FrameDecoder};
+use crate::frame::{Decoded, FrameDecoder, Header};
 use crate::{Error, Pid, Signal};
 
 /// Timing of a [`Receiver`].
@@ -353,7 +353,7 @@ impl<const Q: usize> Receiver<Q> {
                 self.ack = Some(from);
                 return Heard::Byte { value, offset };
             }
-            Decoded::Frame(f) => Ok((f.first, f.last, f.seq)),
+            Decoded::Frame { frame, crc } => Ok((frame.header(), crc)),
             Decoded::Invalid(e) => Err(e),
         };
         self.timers_at = Duration::ZERO;
@@ -521,18 +521,17 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// Decides on a complete frame of the session.
-    fn judge(
-        &mut self,
-        session: Session,
-        verdict: Result<(bool, bool, bool), Error>,
-        now: Duration,
-    ) {
+    fn judge(&mut self, session: Session, verdict: Result<(Header, u32), Error>, now: Duration) {
         let pid = session.pid;
-        let (first, last, seq) = match verdict {
-            Ok(flags) => flags,
+        let (
+            Header {
+                first, last, seq, ..
+            },
+            crc,
+        ) = match verdict {
+            Ok(frame) => frame,
             Err(error) => return self.reject(pid, error),
         };
-        let crc = self.decoder.frame_crc();
         let duplicate = match session.accepted_seq {
             Some(accepted) => accepted == seq,
             // A new session's first frame may be a late copy of the last

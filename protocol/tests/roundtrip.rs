@@ -162,7 +162,7 @@ fn bits_of(frame: &Frame<'_>) -> Vec<bool> {
 fn accepted(decoder: &mut FrameDecoder, bits: &[bool]) -> Vec<(bool, bool, bool, String)> {
     let mut out = Vec::new();
     for &b in bits {
-        if let Decoded::Frame(f) = decoder.feed(b) {
+        if let Decoded::Frame { frame: f, .. } = decoder.feed(b) {
             out.push((f.first, f.last, f.seq, f.payload.to_owned()));
         }
     }

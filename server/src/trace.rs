@@ -8,6 +8,7 @@
 //! and a line of figures per message. It decides nothing: stdout and the
 //! replies are the same with or without it.
 
+use minitalk_protocol::frame::{self, Header};
 use minitalk_protocol::{Aborted, Duration, Heard, Note, Output, Pid, Signal};
 use minitalk_sys::{Line, STDERR};
 
@@ -153,22 +154,23 @@ impl Narrator {
         l.str(" = 0x").hex(value).str("  ");
         match offset {
             0 => {
+                let header = Header::from_byte(value);
                 l.str("flags:");
-                for (mask, name) in [(0x80, " FIRST"), (0x40, " LAST")] {
-                    if value & mask != 0 {
+                for (set, name) in [(header.first, " FIRST"), (header.last, " LAST")] {
+                    if set {
                         l.str(name);
                     }
                 }
                 l.str(" seq ")
-                    .u64(u64::from(value >> 5 & 1))
+                    .u64(u64::from(header.seq))
                     .str(" version ")
-                    .u64(u64::from(value & 0x1f));
+                    .u64(u64::from(header.version));
             }
             1 => {
                 self.frame_len = value as usize;
                 l.str("length: ").u64(value as u64).str(" bytes");
             }
-            n if n < 2 + self.frame_len => self.char_byte(&mut l, value),
+            n if n < frame::HEADER_LEN + self.frame_len => self.char_byte(&mut l, value),
             _ => {
                 l.str("CRC-32C");
             }
