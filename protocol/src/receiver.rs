@@ -209,7 +209,38 @@ enum Pending {
     Note(Note),
 }
 
+/// When the receiver's next timer is due, as far as it knows: a cache of
+/// [`Receiver::next_deadline`], which looks at every timer (the session's
+/// silence and probe, the keepalives, the probes of finished processes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NextTimer {
+    /// Something changed that may bring a deadline forward: work it out.
+    Unknown,
+    /// No timer is set.
+    Never,
+    /// No timer is due before this. A lower bound: a signal may have pushed
+    /// the deadline later since (the timers then find nothing to do, and it
+    /// is worked out again).
+    At(Duration),
+}
+
+impl NextTimer {
+    /// Whether a timer may be due at `now`.
+    #[inline]
+    fn may_be_due(self, now: Duration) -> bool {
+        match self {
+            NextTimer::Unknown => true,
+            NextTimer::Never => false,
+            NextTimer::At(at) => now >= at,
+        }
+    }
+}
+
+/// Finished messages remembered, for late copies of their last frames.
 const RECENT: usize = 8;
+/// Outputs one event can produce at most (see [`Receiver::push`]): a gap
+/// reset, the acknowledgement owed before it, a delivery, its
+/// acknowledgement, "finished", and the next process invited and noted.
 const PENDING: usize = 8;
 
 /// The receiver's state machine; `Q` processes can wait in its queue.
@@ -250,10 +281,8 @@ pub struct Receiver<const Q: usize> {
     /// It comes after anything pending (a gap reset, say), and moves into
     /// `pending` if another signal comes before it was polled.
     ack: Option<Pid>,
-    /// No timer is due before this (a lower bound: `on_timers` may find
-    /// nothing to do, and then it is computed exactly). `ZERO` after any
-    /// change that may bring a deadline forward; `MAX` when none is set.
-    timers_at: Duration,
+    /// When the next timer is due, as far as known.
+    timers: NextTimer,
 }
 
 impl<const Q: usize> Receiver<Q> {
@@ -268,7 +297,7 @@ impl<const Q: usize> Receiver<Q> {
             keepalive_cursor: 0,
             recent: [None; RECENT],
             pending: Deque::new(),
-            timers_at: Duration::MAX,
+            timers: NextTimer::Never,
             ack: None,
         }
     }
@@ -299,8 +328,8 @@ impl<const Q: usize> Receiver<Q> {
             self.push(Pending::Send(to, Signal::Usr1));
         }
         // The fast path, for almost every signal: a bit of the session's
-        // frame, in time. It only pushes deadlines later, so `timers_at`
-        // stays a valid lower bound.
+        // frame, in time. It only pushes deadlines later, so `timers` stays
+        // a valid lower bound.
         if let State::Serving(s) = &mut self.state {
             let in_time = now.saturating_sub(s.last_heard) <= self.config.frame_gap;
             if s.pid == from && (in_time || self.decoder.bits_pending() == 0) {
@@ -309,7 +338,7 @@ impl<const Q: usize> Receiver<Q> {
                 return self.feed(session, signal, now);
             }
         }
-        self.timers_at = Duration::ZERO;
+        self.timers = NextTimer::Unknown;
         self.heard_from(from, now);
         let session = match self.state {
             State::Serving(s) if s.pid == from => s,
@@ -356,14 +385,14 @@ impl<const Q: usize> Receiver<Q> {
             Decoded::Frame { frame, crc } => Ok((frame.header(), crc)),
             Decoded::Invalid(e) => Err(e),
         };
-        self.timers_at = Duration::ZERO;
+        self.timers = NextTimer::Unknown;
         self.judge(session, verdict, now);
         Heard::FrameEnd
     }
 
     /// The caller found that `pid` no longer exists.
     pub fn peer_gone(&mut self, pid: Pid, now: Duration) {
-        self.timers_at = Duration::ZERO;
+        self.timers = NextTimer::Unknown;
         // It will send no late copy: forget its finished message.
         for slot in self.recent.iter_mut() {
             if slot.is_some_and(|f| f.pid == pid) {
@@ -376,7 +405,9 @@ impl<const Q: usize> Receiver<Q> {
             for _ in 0..self.queue.len() {
                 match self.queue.pop_front() {
                     Some(entry) if entry.0 != pid => {
-                        let _ = self.queue.push_back(entry);
+                        // Room: the entry was just taken out.
+                        let pushed = self.queue.push_back(entry);
+                        debug_assert!(pushed.is_ok(), "the queue shrank while rotating");
                     }
                     _ => {}
                 }
@@ -394,10 +425,14 @@ impl<const Q: usize> Receiver<Q> {
                 return Some(Output::Send { to, signal });
             }
         }
-        if self.pending.is_empty() && now >= self.timers_at {
+        if self.pending.is_empty() && self.timers.may_be_due(now) {
             self.on_timers(now);
             if self.pending.is_empty() {
-                self.timers_at = self.next_deadline().unwrap_or(Duration::MAX);
+                // Nothing was due: now the next deadline is known exactly.
+                self.timers = match self.next_deadline() {
+                    Some(at) => NextTimer::At(at),
+                    None => NextTimer::Never,
+                };
             }
         }
         Some(match self.pending.pop_front()? {
@@ -419,11 +454,10 @@ impl<const Q: usize> Receiver<Q> {
         if !self.pending.is_empty() || self.ack.is_some() {
             return Some(Duration::ZERO);
         }
-        match self.timers_at {
-            // Not known since the last change: work it out.
-            Duration::ZERO => self.next_deadline(),
-            Duration::MAX => None,
-            at => Some(at),
+        match self.timers {
+            NextTimer::Unknown => self.next_deadline(),
+            NextTimer::Never => None,
+            NextTimer::At(at) => Some(at),
         }
     }
 
@@ -443,7 +477,8 @@ impl<const Q: usize> Receiver<Q> {
 
     fn push(&mut self, p: Pending) {
         // Capacity covers the most one event produces; drained before the next.
-        let _ = self.pending.push_back(p);
+        let pushed = self.pending.push_back(p);
+        debug_assert!(pushed.is_ok(), "more pending outputs than PENDING");
     }
 
     fn note(&mut self, n: Note) {
@@ -868,6 +903,7 @@ mod tests {
         assert!(drain(&mut rx, ms(5000)).contains(&Out::Send(7, Signal::Usr1)));
         for &b in &only[..20] {
             rx.on_signal(7, b, ms(5001));
+            drain(&mut rx, ms(5001));
         }
         let out = drain(&mut rx, ms(7001));
         assert!(out.contains(&Out::Abandoned(7, false)), "{out:?}");
@@ -1023,8 +1059,8 @@ mod tests {
         rx.on_signal(1, Signal::Usr1, T0);
         for pid in 2..=5 {
             rx.on_signal(pid, Signal::Usr1, T0);
+            drain(&mut rx, T0);
         }
-        drain(&mut rx, T0);
         rx.on_signal(6, Signal::Usr1, T0);
         assert_eq!(
             drain(&mut rx, T0),
@@ -1057,8 +1093,8 @@ mod tests {
         let bits = frame_bits(true, true, false, "ok");
         for &b in &bits[..20] {
             rx.on_signal(9, b, T0);
+            drain(&mut rx, T0);
         }
-        drain(&mut rx, T0);
         let after_gap = ReceiverConfig::default().frame_gap + ms(1);
         let out = feed(&mut rx, 9, &bits, after_gap);
         assert_eq!(out[0], Out::Deliver(9, "ok".into(), true, true));
