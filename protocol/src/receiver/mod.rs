@@ -37,7 +37,10 @@ use crate::Duration;
 use heapless::Deque;
 
 use crate::frame::{Decoded, FrameDecoder, Header};
+
+mod recent;
 use crate::{Error, Pid, Signal};
+use recent::{Finished, Recent};
 
 /// Timing of a [`Receiver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,19 +189,6 @@ enum State {
     Serving(Session),
 }
 
-/// A process's latest finished message, remembered for late copies of its
-/// last frame.
-#[derive(Clone, Copy, Debug)]
-struct Finished {
-    pid: Pid,
-    /// CRC of the message's last frame.
-    crc: u32,
-    /// When the process was last heard from.
-    at: Duration,
-    /// When to ask whether the process still lives; `None` once asked.
-    probe: Option<Duration>,
-}
-
 /// Outputs waiting to be polled; `Deliver` refers to the decoder's frame.
 #[derive(Clone, Copy, Debug)]
 enum Pending {
@@ -236,8 +226,6 @@ impl NextTimer {
     }
 }
 
-/// Finished messages remembered, for late copies of their last frames.
-const RECENT: usize = 8;
 /// Outputs one event can produce at most (see [`Receiver::push`]): a gap
 /// reset, the acknowledgement owed before it, a delivery, its
 /// acknowledgement, "finished", and the next process invited and noted.
@@ -274,7 +262,7 @@ pub struct Receiver<const Q: usize> {
     keepalive_cursor: usize,
     /// Finished messages, at most one per process (a waiting process also
     /// carries its own in the queue).
-    recent: [Option<Finished>; RECENT],
+    recent: Recent,
     pending: Deque<Pending, PENDING>,
     /// A plain acknowledgement (`Usr1`) owed mid-frame: the one output of
     /// almost every signal, kept out of `pending` to keep that path short.
@@ -295,7 +283,7 @@ impl<const Q: usize> Receiver<Q> {
             queue: Deque::new(),
             keepalive_due: Duration::ZERO,
             keepalive_cursor: 0,
-            recent: [None; RECENT],
+            recent: Recent::new(),
             pending: Deque::new(),
             timers: NextTimer::Never,
             ack: None,
@@ -394,11 +382,7 @@ impl<const Q: usize> Receiver<Q> {
     pub fn peer_gone(&mut self, pid: Pid, now: Duration) {
         self.timers = NextTimer::Unknown;
         // It will send no late copy: forget its finished message.
-        for slot in self.recent.iter_mut() {
-            if slot.is_some_and(|f| f.pid == pid) {
-                *slot = None;
-            }
-        }
+        self.recent.forget(pid);
         if self.serving() == Some(pid) {
             self.abandon(pid, true, now);
         } else {
@@ -471,7 +455,7 @@ impl<const Q: usize> Receiver<Q> {
             State::Idle => None,
         };
         let keepalive = (!self.queue.is_empty()).then_some(self.keepalive_due);
-        let probe = self.recent.iter().flatten().filter_map(|f| f.probe).min();
+        let probe = self.recent.next_probe();
         [session, keepalive, probe].into_iter().flatten().min()
     }
 
@@ -499,39 +483,20 @@ impl<const Q: usize> Receiver<Q> {
     /// `pid` was heard from: its finished message is remembered from now
     /// on, unless it was silent too long, and then it is forgotten.
     fn heard_from(&mut self, pid: Pid, now: Duration) {
-        let ttl = self.config.recent_ttl;
-        for slot in self.recent.iter_mut() {
-            match slot {
-                Some(f) if f.pid == pid && now.saturating_sub(f.at) <= ttl => f.at = now,
-                Some(f) if f.pid == pid => *slot = None,
-                _ => {}
-            }
-        }
+        self.recent.heard_from(pid, now, self.config.recent_ttl);
     }
 
     /// The finished message remembered for `pid`, if any.
     fn finished(&self, pid: Pid) -> Option<&Finished> {
-        self.recent.iter().flatten().find(|f| f.pid == pid)
+        self.recent.get(pid)
     }
 
     /// Remembers `pid`'s latest finished message, in place of its previous
     /// one, or in a free slot, or in place of the one whose process has been
     /// silent longest; its process is checked after `probe_after`.
     fn remember(&mut self, pid: Pid, crc: u32, now: Duration) {
-        let key = |f: &Option<Finished>| match f {
-            Some(f) if f.pid == pid => (0, Duration::ZERO),
-            None => (1, Duration::ZERO),
-            Some(f) => (2, f.at),
-        };
-        let slot = (0..RECENT)
-            .min_by_key(|&i| key(&self.recent[i]))
-            .unwrap_or(0);
-        self.recent[slot] = Some(Finished {
-            pid,
-            crc,
-            at: now,
-            probe: Some(now + self.config.probe_after),
-        });
+        let probe = now + self.config.probe_after;
+        self.recent.remember(pid, crc, now, probe);
     }
 
     /// A process that is not being served signalled: it waits its turn.
@@ -653,10 +618,7 @@ impl<const Q: usize> Receiver<Q> {
                 return self.push(Pending::CheckAlive(s.pid));
             }
         }
-        let due = |f: &&mut Finished| f.probe.is_some_and(|p| now >= p);
-        if let Some(f) = self.recent.iter_mut().flatten().find(due) {
-            f.probe = None;
-            let pid = f.pid;
+        if let Some(pid) = self.recent.take_due_probe(now) {
             return self.push(Pending::CheckAlive(pid));
         }
         if !self.queue.is_empty() && now >= self.keepalive_due {

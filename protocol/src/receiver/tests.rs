@@ -1,6 +1,7 @@
 //! The receiver's unit tests: one scenario each, fed bit by bit.
 
 extern crate std;
+use super::recent::RECENT;
 use super::*;
 use crate::frame::{bit_at, Frame, MAX_FRAME_LEN};
 use std::string::String;
@@ -318,7 +319,7 @@ fn the_memory_forgets_the_process_silent_longest() {
     assert!(rx.finished(100).is_none());
     assert!(rx.finished(101).is_some());
     rx.remember(7, 0x78, ms(200));
-    assert_eq!(rx.recent.iter().flatten().filter(|f| f.pid == 7).count(), 1);
+    assert_eq!(rx.recent.count(7), 1);
     assert_eq!(rx.finished(7).map(|f| f.crc), Some(0x78));
 }
 
