@@ -32,14 +32,15 @@
 //! queue is first in, first out; no input makes the receiver panic; when no
 //! session is active, the queue is empty.
 
-use crate::Duration;
-
 use heapless::Deque;
 
 use crate::frame::{Decoded, FrameDecoder, Header};
+use crate::{Duration, Error, Pid, Signal};
 
+mod queue;
 mod recent;
-use crate::{Error, Pid, Signal};
+
+use queue::WaitQueue;
 use recent::{Finished, Recent};
 
 /// Timing of a [`Receiver`].
@@ -257,9 +258,7 @@ pub struct Receiver<const Q: usize> {
     state: State,
     decoder: FrameDecoder,
     /// Waiting processes, each with its [`Session::copy_of`].
-    queue: Deque<(Pid, Option<u32>), Q>,
-    keepalive_due: Duration,
-    keepalive_cursor: usize,
+    queue: WaitQueue<Q>,
     /// Finished messages, at most one per process (a waiting process also
     /// carries its own in the queue).
     recent: Recent,
@@ -280,9 +279,7 @@ impl<const Q: usize> Receiver<Q> {
             config,
             state: State::Idle,
             decoder: FrameDecoder::new(),
-            queue: Deque::new(),
-            keepalive_due: Duration::ZERO,
-            keepalive_cursor: 0,
+            queue: WaitQueue::new(),
             recent: Recent::new(),
             pending: Deque::new(),
             timers: NextTimer::Never,
@@ -301,7 +298,7 @@ impl<const Q: usize> Receiver<Q> {
     /// Whether `pid` is being served or waits in the queue. A caller checks
     /// an unknown process (does it catch both signals?) before feeding it in.
     pub fn knows(&self, pid: Pid) -> bool {
-        self.serving() == Some(pid) || self.queue.iter().any(|&(p, _)| p == pid)
+        self.serving() == Some(pid) || self.queue.contains(pid)
     }
 
     /// How many processes wait.
@@ -386,17 +383,7 @@ impl<const Q: usize> Receiver<Q> {
         if self.serving() == Some(pid) {
             self.abandon(pid, true, now);
         } else {
-            for _ in 0..self.queue.len() {
-                match self.queue.pop_front() {
-                    Some(entry) if entry.0 != pid => {
-                        // Room: the entry was just taken out.
-                        let pushed = self.queue.push_back(entry);
-                        debug_assert!(pushed.is_ok(), "the queue shrank while rotating");
-                    }
-                    _ => {}
-                }
-            }
-            self.keepalive_cursor = 0;
+            self.queue.remove(pid);
         }
     }
 
@@ -454,7 +441,7 @@ impl<const Q: usize> Receiver<Q> {
             ),
             State::Idle => None,
         };
-        let keepalive = (!self.queue.is_empty()).then_some(self.keepalive_due);
+        let keepalive = self.queue.next_deadline();
         let probe = self.recent.next_probe();
         [session, keepalive, probe].into_iter().flatten().min()
     }
@@ -501,14 +488,10 @@ impl<const Q: usize> Receiver<Q> {
 
     /// A process that is not being served signalled: it waits its turn.
     fn make_wait(&mut self, pid: Pid, now: Duration) -> Heard {
-        if !self.queue.iter().any(|&(p, _)| p == pid) {
-            if self.queue.is_empty() {
-                self.keepalive_due = now + self.config.keepalive;
-                self.keepalive_cursor = 0;
-            }
+        if !self.queue.contains(pid) {
             let copy_of = self.finished(pid).map(|f| f.crc);
-            if self.queue.push_back((pid, copy_of)).is_ok() {
-                let ahead = self.queue.len() - 1;
+            let keepalive = self.config.keepalive;
+            if let Ok(ahead) = self.queue.push(pid, copy_of, now, keepalive) {
                 self.note(Note::Queued { pid, ahead });
             } else {
                 // Told to wait all the same: it knows the receiver lives,
@@ -590,8 +573,7 @@ impl<const Q: usize> Receiver<Q> {
     /// Ends the session and invites the next process in the queue.
     fn finish(&mut self, now: Duration) {
         self.state = State::Idle;
-        if let Some((next, copy_of)) = self.queue.pop_front() {
-            self.keepalive_cursor = self.keepalive_cursor.saturating_sub(1);
+        if let Some((next, copy_of)) = self.queue.pop() {
             if let Some(crc) = copy_of {
                 // The wait in the queue does not count.
                 self.remember(next, crc, now);
@@ -621,17 +603,8 @@ impl<const Q: usize> Receiver<Q> {
         if let Some(pid) = self.recent.take_due_probe(now) {
             return self.push(Pending::CheckAlive(pid));
         }
-        if !self.queue.is_empty() && now >= self.keepalive_due {
-            match self.queue.iter().nth(self.keepalive_cursor) {
-                Some(&(pid, _)) => {
-                    self.keepalive_cursor += 1;
-                    self.push(Pending::Send(pid, Signal::Usr2));
-                }
-                None => {
-                    self.keepalive_cursor = 0;
-                    self.keepalive_due = now + self.config.keepalive;
-                }
-            }
+        if let Some(pid) = self.queue.keepalive(now, self.config.keepalive) {
+            self.push(Pending::Send(pid, Signal::Usr2));
         }
     }
 }

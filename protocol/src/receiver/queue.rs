@@ -1,0 +1,106 @@
+//! The receiver's wait queue: processes that knocked while another was
+//! served, in arrival order, each told to keep waiting every keepalive.
+//!
+//! Keepalives go out one per poll, front to back, every `keepalive`; a
+//! cursor remembers how far the current round got.
+//!
+//! Invariants: first in, first out; a process is queued at most once; at
+//! most `Q` wait.
+
+use heapless::Deque;
+
+use crate::{Duration, Pid};
+
+/// Processes waiting their turn, each with the CRC of the last frame of its
+/// latest finished message (see `recent`), which it takes along.
+#[derive(Clone, Debug)]
+pub(super) struct WaitQueue<const Q: usize> {
+    waiting: Deque<(Pid, Option<u32>), Q>,
+    /// When the next round of keepalives is due.
+    keepalive_due: Duration,
+    /// Processes already told in the current round.
+    cursor: usize,
+}
+
+impl<const Q: usize> WaitQueue<Q> {
+    pub(super) const fn new() -> Self {
+        WaitQueue {
+            waiting: Deque::new(),
+            keepalive_due: Duration::ZERO,
+            cursor: 0,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub(super) fn contains(&self, pid: Pid) -> bool {
+        self.waiting.iter().any(|&(p, _)| p == pid)
+    }
+
+    /// Queues `pid` at `now` and returns how many wait before it, or `Err`
+    /// if the queue is full. The first to wait starts the keepalives,
+    /// `keepalive` from now.
+    pub(super) fn push(
+        &mut self,
+        pid: Pid,
+        copy_of: Option<u32>,
+        now: Duration,
+        keepalive: Duration,
+    ) -> Result<usize, ()> {
+        if self.waiting.is_empty() {
+            self.keepalive_due = now + keepalive;
+            self.cursor = 0;
+        }
+        self.waiting.push_back((pid, copy_of)).map_err(|_| ())?;
+        Ok(self.waiting.len() - 1)
+    }
+
+    /// The process whose turn has come.
+    pub(super) fn pop(&mut self) -> Option<(Pid, Option<u32>)> {
+        let next = self.waiting.pop_front()?;
+        self.cursor = self.cursor.saturating_sub(1);
+        Some(next)
+    }
+
+    /// Takes `pid` out of the queue (its process is gone).
+    pub(super) fn remove(&mut self, pid: Pid) {
+        for _ in 0..self.waiting.len() {
+            match self.waiting.pop_front() {
+                Some(entry) if entry.0 != pid => {
+                    // Room: the entry was just taken out.
+                    let pushed = self.waiting.push_back(entry);
+                    debug_assert!(pushed.is_ok(), "the queue shrank while rotating");
+                }
+                _ => {}
+            }
+        }
+        self.cursor = 0;
+    }
+
+    /// When the next keepalive is due, if anyone waits.
+    pub(super) fn next_deadline(&self) -> Option<Duration> {
+        (!self.waiting.is_empty()).then_some(self.keepalive_due)
+    }
+
+    /// The next process to tell to keep waiting at `now`, if its keepalive
+    /// is due; at the end of a round, the next round is set `keepalive`
+    /// from now.
+    pub(super) fn keepalive(&mut self, now: Duration, keepalive: Duration) -> Option<Pid> {
+        if self.waiting.is_empty() || now < self.keepalive_due {
+            return None;
+        }
+        match self.waiting.iter().nth(self.cursor) {
+            Some(&(pid, _)) => {
+                self.cursor += 1;
+                Some(pid)
+            }
+            None => {
+                self.cursor = 0;
+                self.keepalive_due = now + keepalive;
+                None
+            }
+        }
+    }
+}
