@@ -190,16 +190,6 @@ enum State {
     Serving(Session),
 }
 
-/// Outputs waiting to be polled; `Deliver` refers to the decoder's frame.
-#[derive(Clone, Copy, Debug)]
-enum Pending {
-    Send(Pid, Signal),
-    Deliver { from: Pid, first: bool, last: bool },
-    Abandoned { pid: Pid, vanished: bool },
-    CheckAlive(Pid),
-    Note(Note),
-}
-
 /// When the receiver's next timer is due, as far as it knows: a cache of
 /// [`Receiver::next_deadline`], which looks at every timer (the session's
 /// silence and probe, the keepalives, the probes of finished processes).
@@ -262,7 +252,9 @@ pub struct Receiver<const Q: usize> {
     /// Finished messages, at most one per process (a waiting process also
     /// carries its own in the queue).
     recent: Recent,
-    pending: Deque<Pending, PENDING>,
+    /// Outputs waiting to be polled. A `Deliver` waits with an empty
+    /// payload: the text is the decoder's frame, lent out when polled.
+    pending: Deque<Output<'static>, PENDING>,
     /// A plain acknowledgement (`Usr1`) owed mid-frame: the one output of
     /// almost every signal, kept out of `pending` to keep that path short.
     /// It comes after anything pending (a gap reset, say), and moves into
@@ -310,7 +302,7 @@ impl<const Q: usize> Receiver<Q> {
     pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Duration) -> Heard {
         // An acknowledgement not polled yet keeps its place in line.
         if let Some(to) = self.ack.take() {
-            self.push(Pending::Send(to, Signal::Usr1));
+            self.push(Self::send(to, Signal::Usr1));
         }
         // The fast path, for almost every signal: a bit of the session's
         // frame, in time. It only pushes deadlines later, so `timers` stays
@@ -407,16 +399,15 @@ impl<const Q: usize> Receiver<Q> {
             }
         }
         Some(match self.pending.pop_front()? {
-            Pending::Send(to, signal) => Output::Send { to, signal },
-            Pending::Deliver { from, first, last } => Output::Deliver {
+            Output::Deliver {
+                from, first, last, ..
+            } => Output::Deliver {
                 from,
                 payload: self.decoder.payload(),
                 first,
                 last,
             },
-            Pending::Abandoned { pid, vanished } => Output::Abandoned { pid, vanished },
-            Pending::CheckAlive(pid) => Output::CheckAlive(pid),
-            Pending::Note(n) => Output::Note(n),
+            other => other,
         })
     }
 
@@ -446,14 +437,19 @@ impl<const Q: usize> Receiver<Q> {
         [session, keepalive, probe].into_iter().flatten().min()
     }
 
-    fn push(&mut self, p: Pending) {
+    fn push(&mut self, p: Output<'static>) {
         // Capacity covers the most one event produces; drained before the next.
         let pushed = self.pending.push_back(p);
         debug_assert!(pushed.is_ok(), "more pending outputs than PENDING");
     }
 
+    /// The output that sends `signal` to `to`.
+    const fn send(to: Pid, signal: Signal) -> Output<'static> {
+        Output::Send { to, signal }
+    }
+
     fn note(&mut self, n: Note) {
-        self.push(Pending::Note(n));
+        self.push(Output::Note(n));
     }
 
     fn start(&mut self, pid: Pid, copy_of: Option<u32>, now: Duration) {
@@ -499,7 +495,7 @@ impl<const Q: usize> Receiver<Q> {
                 self.note(Note::QueueFull(pid));
             }
         }
-        self.push(Pending::Send(pid, Signal::Usr2));
+        self.push(Self::send(pid, Signal::Usr2));
         Heard::Waiting
     }
 
@@ -523,7 +519,7 @@ impl<const Q: usize> Receiver<Q> {
         };
         if duplicate {
             self.note(Note::Duplicate(pid));
-            self.push(Pending::Send(pid, Signal::Usr2));
+            self.push(Self::send(pid, Signal::Usr2));
             if session.accepted_seq.is_none() {
                 // Still remembered, in case this answer is lost too.
                 self.remember(pid, crc, now);
@@ -536,12 +532,13 @@ impl<const Q: usize> Receiver<Q> {
             (Some(_), true) => return self.reject(pid, Error::UnexpectedFirst),
             _ => {}
         }
-        self.push(Pending::Deliver {
+        self.push(Output::Deliver {
             from: pid,
+            payload: "",
             first,
             last,
         });
-        self.push(Pending::Send(pid, Signal::Usr2));
+        self.push(Self::send(pid, Signal::Usr2));
         if last {
             self.remember(pid, crc, now);
             self.note(Note::Finished(pid));
@@ -556,17 +553,18 @@ impl<const Q: usize> Receiver<Q> {
 
     fn reject(&mut self, pid: Pid, error: Error) {
         self.note(Note::Rejected { pid, error });
-        self.push(Pending::Send(pid, Signal::Usr1));
+        self.push(Self::send(pid, Signal::Usr1));
     }
 
     /// Ends the session mid-message.
     fn abandon(&mut self, pid: Pid, vanished: bool, now: Duration) {
         // The fast path does not refresh the memory of a finished message:
-        // the session was contact until its last signal.
+        // the process was in touch until the session's last signal, so the
+        // memory counts its silence from there.
         if let State::Serving(s) = self.state {
             self.heard_from(pid, s.last_heard);
         }
-        self.push(Pending::Abandoned { pid, vanished });
+        self.push(Output::Abandoned { pid, vanished });
         self.finish(now);
     }
 
@@ -579,7 +577,7 @@ impl<const Q: usize> Receiver<Q> {
                 self.remember(next, crc, now);
             }
             self.start(next, copy_of, now);
-            self.push(Pending::Send(next, Signal::Usr1));
+            self.push(Self::send(next, Signal::Usr1));
             self.note(Note::Serving(next));
         }
     }
@@ -597,14 +595,14 @@ impl<const Q: usize> Receiver<Q> {
             }
             if now >= self.probe_due(s) {
                 self.state = State::Serving(Session { probed: now, ..s });
-                return self.push(Pending::CheckAlive(s.pid));
+                return self.push(Output::CheckAlive(s.pid));
             }
         }
         if let Some(pid) = self.recent.take_due_probe(now) {
-            return self.push(Pending::CheckAlive(pid));
+            return self.push(Output::CheckAlive(pid));
         }
         if let Some(pid) = self.queue.keepalive(now, self.config.keepalive) {
-            self.push(Pending::Send(pid, Signal::Usr2));
+            self.push(Self::send(pid, Signal::Usr2));
         }
     }
 }
