@@ -8,11 +8,13 @@
 //! signal and never allocate, so every rule is unit-tested and simulated with
 //! faults in `tests/`, without a single real process.
 //!
-//! - [`frame`]: the wire format, a push [`FrameDecoder`] and the encoder.
+//! - [`frame`]: the wire format: the [`frame::Header`] byte, [`Frame`]
+//!   (parse, emit) and a push [`FrameDecoder`].
 //! - [`Sender`]: the client's side: a message in, signals out.
 //! - [`Receiver`]: the server's side: signals from any number of processes in,
 //!   verified text and acknowledgements out; one session at a time, the others
-//!   queued in arrival order.
+//!   queued in arrival order (`receiver/`: sessions and verdicts, the wait
+//!   queue, the memory of finished messages).
 //! - [`MessageBuffer`]: holds a message whole (all or nothing) until it is
 //!   complete, and streams the ones too long to hold.
 //! - [`Server`]: the server's whole rule, a `Receiver` and a `MessageBuffer`

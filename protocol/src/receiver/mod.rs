@@ -27,6 +27,11 @@
 //! client that heard its last acknowledgement exits, so the memory is kept
 //! for those that may still send a copy.
 //!
+//! Files: this one holds the sessions and the verdicts on frames;
+//! `queue.rs` the wait queue and its keepalives; `recent.rs` the memory of
+//! finished messages; `tests.rs` the unit tests. [`Server`](crate::Server)
+//! joins the receiver to a [`MessageBuffer`](crate::MessageBuffer).
+//!
 //! Invariants: nothing is delivered that did not pass the CRC, the version
 //! check and UTF-8 validation; a frame accepted twice is delivered once; the
 //! queue is first in, first out; no input makes the receiver panic; when no
@@ -151,6 +156,10 @@ pub enum Note {
 }
 
 /// What one signal did, returned by [`Receiver::on_signal`] for tracing.
+///
+/// An owned summary of the decoder's [`Decoded`]: it borrows nothing, so a
+/// caller can keep it while it polls the outputs (the verdict on a frame
+/// comes through those).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Heard {
     /// A bit of the session's current frame.
