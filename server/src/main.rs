@@ -28,8 +28,9 @@ const TRACE: bool = cfg!(feature = "trace");
 /// Whether `--stats` is built in (cargo feature `stats`).
 const STATS: bool = cfg!(feature = "stats");
 
-/// Messages up to this size are held and printed whole, or not at all.
-const HOLD: usize = 64 * 1024;
+/// Messages up to 64 KiB are held and printed whole, or not at all; the
+/// extra byte is the newline's, written with the message in one `write(2)`.
+const HOLD: usize = 64 * 1024 + 1;
 /// Clients that can wait in line at once.
 const QUEUE: usize = 128;
 
