@@ -357,7 +357,7 @@ fn stats_line(tx: &Sender, elapsed: Duration) {
         .str(" signals, ")
         .u64(s.retries)
         .str(" retries, ")
-        .ms(elapsed.as_millis() as u64)
+        .micros(elapsed.as_micros() as u64)
         .str(", ")
         .rate(sys::out::bits_per_sec(s.bytes, elapsed))
         .println(STDERR);
@@ -407,6 +407,14 @@ impl Progress {
     }
 }
 
+/// Whether `-q` or `--quiet` is among the options (before any `--`).
+fn quiet_anywhere(args: &sys::Args) -> bool {
+    (1..args.len())
+        .map(|i| args.get(i).unwrap_or_default())
+        .take_while(|arg| *arg != b"--")
+        .any(|arg| matches!(sys::lookup(arg, OPTIONS), Some(Opt::Quiet)))
+}
+
 /// Reads the command line; `Err` holds the exit status.
 fn parse(args: &sys::Args) -> Result<Options, i32> {
     let mut opts = Options {
@@ -422,8 +430,13 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
     let mut count = 0;
     let mut options_done = false;
     let mut i = 1;
+    // -q silences every message, usage errors too, wherever it stands.
+    let quiet = quiet_anywhere(args);
+    opts.quiet = quiet;
     let usage = |l: &mut Line| -> i32 {
-        l.str("; try 'client --help'").println(STDERR);
+        if !quiet {
+            l.str("; try 'client --help'").println(STDERR);
+        }
         2
     };
     while let Some(arg) = args.get(i) {
