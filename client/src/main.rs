@@ -251,6 +251,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         ..SenderConfig::default()
     };
     let mut tx = Sender::new(config, started);
+    // The server's output counter: while it moves, a late reply is awaited.
+    if let Some(written) = sys::proc::written(opts.pid) {
+        tx.on_receiver_output(written, started);
+    }
     let total = input.total();
     let mut bar = Progress::new(opts.progress, total, started);
     let mut sent_any = false;
@@ -280,13 +284,21 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             Poll::Wait { until } => {
                 let reply = usr.wait(until.saturating_sub(now));
                 now = sys::now();
-                if let Some((signo, from)) = reply {
-                    if from == opts.pid {
-                        if let Some(signal) = sys::from_signo(signo) {
-                            tx.on_reply(signal, now);
+                match reply {
+                    Some((signo, from)) => {
+                        if from == opts.pid {
+                            if let Some(signal) = sys::from_signo(signo) {
+                                tx.on_reply(signal, now);
+                            }
+                        }
+                        // Anything else is a stray or a forgery: it does not count.
+                    }
+                    // Late: is the server busy writing to a slow reader?
+                    None => {
+                        if let Some(written) = sys::proc::written(opts.pid) {
+                            tx.on_receiver_output(written, now);
                         }
                     }
-                    // Anything else is a stray or a forgery: it does not count.
                 }
             }
             Poll::NeedPayload => {
@@ -325,7 +337,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                         .u64(opts.pid as u64)
                         .str(") for ")
                         .ms(opts.timeout.as_millis() as u64)
-                        .str("; is it stopped? try a longer --timeout");
+                        .str(", and no output from it: the server is alive but stopped, or its output is not being read; try a longer --timeout");
                 } else {
                     l.str(failure.as_str())
                         .str("; is PID ")

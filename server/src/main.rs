@@ -15,12 +15,13 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use minitalk_protocol::Duration;
 
 use minitalk_protocol::{
     Aborted, Heard, MessageBuffer, Note, Output, Pid, Receiver, ReceiverConfig, Signal,
 };
+use minitalk_sys::write_wait::Written;
 use minitalk_sys::{self as sys, Line, SigSet, SignalQueue, STDERR, STDOUT};
 
 /// Whether `--trace` is built in (cargo feature `trace`).
@@ -77,6 +78,16 @@ const OPTIONS: &[(&[u8], Opt)] = &[
 static SIGNALS: SignalQueue<64> = SignalQueue::new();
 /// SIGINT or SIGTERM arrived.
 static STOP: AtomicBool = AtomicBool::new(false);
+
+// --- What the main loop keeps about its own output ----------------------
+
+/// Nanoseconds spent waiting for stdout to take a message: they are nobody's
+/// silence, so the receiver's clock leaves them out.
+static STALLED: AtomicU64 = AtomicU64::new(0);
+/// Bytes of the current message written to stdout so far.
+static PRINTED: AtomicU64 = AtomicU64::new(0);
+/// A stop cut the current message short.
+static CUT: AtomicBool = AtomicBool::new(false);
 
 /// Handler of `SIGUSR1` and `SIGUSR2`: async-signal-safe, it only touches
 /// atomics. Both signals are masked while it runs, so there is one producer.
@@ -188,7 +199,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     while !STOP.load(Ordering::Relaxed) {
         // One clock reading per wake-up: it is a system call in the static
         // build, and every signal of a wake-up arrived within microseconds.
-        let now = sys::now();
+        let now = clock();
         while let Some((pid, signal)) = SIGNALS.pop() {
             // A process neither served nor waiting is answered only if a
             // signal cannot kill it; /proc is read once per newcomer.
@@ -226,9 +237,15 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         let timeout = rx.poll_timeout().map(|t| t.saturating_sub(now));
         sys::sleep_with_mask(timeout, &sleep_mask);
     }
-    if let Aborted::Truncated { bytes } = held.abort(|b| {
-        sys::write_all(STDOUT, b);
-    }) {
+    let aborted = held.abort(print);
+    let printed = match aborted {
+        // Stopped while stdout was full: the message is printed in part,
+        // without its newline.
+        _ if CUT.load(Ordering::Relaxed) => Some(PRINTED.load(Ordering::Relaxed)),
+        Aborted::Truncated { bytes } => Some(bytes),
+        _ => None,
+    };
+    if let Some(bytes) = printed {
         Line::new()
             .str("server: stopped during a message; printed ")
             .u64(bytes)
@@ -238,9 +255,45 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     0
 }
 
+/// The receiver's clock: the monotonic clock less the time spent waiting for
+/// stdout, which is nobody's silence.
+fn clock() -> Duration {
+    sys::now().saturating_sub(Duration::from_nanos(STALLED.load(Ordering::Relaxed)))
+}
+
+/// Writes message bytes to stdout. It never sleeps with the signals blocked
+/// (see [`sys::write_wait`]): while stdout is full it waits with them
+/// unblocked, and SIGINT or SIGTERM ends the wait, leaving the message
+/// printed in part. After a stop nothing more is written.
+fn print(bytes: &[u8]) {
+    if STOP.load(Ordering::Relaxed) {
+        CUT.store(true, Ordering::Relaxed);
+        return;
+    }
+    let started = sys::now();
+    let written = match sys::write_wait::write_or_stop(STDOUT, bytes, &SigSet::empty(), || {
+        STOP.load(Ordering::Relaxed)
+    }) {
+        Written::All => bytes.len(),
+        Written::Stopped { written } => {
+            CUT.store(true, Ordering::Relaxed);
+            written
+        }
+        Written::Failed { written } => written,
+    };
+    PRINTED.fetch_add(written as u64, Ordering::Relaxed);
+    let waited = sys::now().saturating_sub(started);
+    STALLED.fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
+}
+
 /// Carries out everything the receiver asks for at `now`.
 fn drain(rx: &mut Receiver<QUEUE>, held: &mut MessageBuffer<HOLD>, show: &mut Show, now: Duration) {
     loop {
+        // Stopped, perhaps in the middle of writing a message: its last
+        // frame must not be acknowledged.
+        if STOP.load(Ordering::Relaxed) {
+            return;
+        }
         let mut gone = None;
         match rx.poll(now) {
             None => return,
@@ -256,6 +309,9 @@ fn drain(rx: &mut Receiver<QUEUE>, held: &mut MessageBuffer<HOLD>, show: &mut Sh
                 ..
             }) => {
                 show.bytes = if first { 0 } else { show.bytes } + payload.len() as u64;
+                if first {
+                    PRINTED.store(0, Ordering::Relaxed);
+                }
                 if TRACE && show.trace {
                     Line::new()
                         .str("trace: frame verified (CRC-32C ok): ")
@@ -263,9 +319,7 @@ fn drain(rx: &mut Receiver<QUEUE>, held: &mut MessageBuffer<HOLD>, show: &mut Sh
                         .str(" bytes accepted, reply SIGUSR2")
                         .println(STDERR);
                 }
-                held.push(payload.as_bytes(), first, last, |b| {
-                    sys::write_all(STDOUT, b);
-                });
+                held.push(payload.as_bytes(), first, last, print);
             }
             Some(Output::Abandoned { pid, vanished }) => {
                 let why = if vanished {
@@ -274,9 +328,7 @@ fn drain(rx: &mut Receiver<QUEUE>, held: &mut MessageBuffer<HOLD>, show: &mut Sh
                     "the client fell silent"
                 };
                 let mut line = Line::new();
-                match held.abort(|b| {
-                    sys::write_all(STDOUT, b);
-                }) {
+                match held.abort(print) {
                     Aborted::Truncated { bytes } => {
                         line.str("server: message from ")
                             .u64(pid as u64)
