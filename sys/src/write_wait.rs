@@ -10,7 +10,7 @@
 //! (files, terminals) are written the ordinary way once `ppoll` says they
 //! take data.
 //!
-//! While it waits, [`Beacon`] lets others see that the output moves: a
+//! While it waits, a beacon lets others see that the output moves: a
 //! process's `/proc/<pid>/io` `wchar` only grows when a page of the pipe
 //! frees up (every 4 KiB the reader takes), so each time the reader takes
 //! anything the beacon writes one byte to `/dev/null`, which `wchar` counts.
@@ -83,7 +83,7 @@ const LOOK_EVERY: Duration = Duration::from_millis(50);
 
 /// Writes all of `bytes` to `fd`, in one `write(2)` when the output has room
 /// for them. When it has not, waits in `ppoll` with `mask` as the signal
-/// mask (handlers run), shows with a [`Beacon`] each time the output moved,
+/// mask (handlers run), shows with a beacon each time the output moved,
 /// and returns [`Written::Stopped`] once `stop()` is true, which it checks
 /// before each write and after each wait.
 pub fn write_or_stop(fd: i32, mut bytes: &[u8], mask: &SigSet, stop: impl Fn() -> bool) -> Written {
