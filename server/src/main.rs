@@ -264,12 +264,8 @@ fn clock() -> Duration {
 /// Writes message bytes to stdout. It never sleeps with the signals blocked
 /// (see [`sys::write_wait`]): while stdout is full it waits with them
 /// unblocked, and SIGINT or SIGTERM ends the wait, leaving the message
-/// printed in part. After a stop nothing more is written.
+/// printed in part. After a stop, only what stdout has room for is written.
 fn print(bytes: &[u8]) {
-    if STOP.load(Ordering::Relaxed) {
-        CUT.store(true, Ordering::Relaxed);
-        return;
-    }
     let started = sys::now();
     let written = match sys::write_wait::write_or_stop(STDOUT, bytes, &SigSet::empty(), || {
         STOP.load(Ordering::Relaxed)

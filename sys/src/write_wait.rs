@@ -85,15 +85,20 @@ const LOOK_EVERY: Duration = Duration::from_millis(50);
 /// for them. When it has not, waits in `ppoll` with `mask` as the signal
 /// mask (handlers run), shows with a beacon each time the output moved,
 /// and returns [`Written::Stopped`] once `stop()` is true, which it checks
-/// before each write and after each wait.
+/// whenever the output has no room (so that bytes for which there is room
+/// are still written after a stop: the `\n` that ends a truncated line).
 pub fn write_or_stop(fd: i32, mut bytes: &[u8], mask: &SigSet, stop: impl Fn() -> bool) -> Written {
     let mut beacon: Option<Beacon> = None;
     let mut written = 0;
     let mut nowait = true;
     let mut unread = None;
     while !bytes.is_empty() {
-        if stop() {
-            return Written::Stopped { written };
+        if !nowait && !wait_writable(fd, Some(Duration::ZERO), mask) {
+            if stop() {
+                return Written::Stopped { written };
+            }
+            wait_writable(fd, None, mask);
+            continue;
         }
         let n = if nowait {
             let iov = libc::iovec {
@@ -135,11 +140,11 @@ pub fn write_or_stop(fd: i32, mut bytes: &[u8], mask: &SigSet, stop: impl Fn() -
         match -n as i32 {
             libc::EINTR => {}
             // Not a pipe: write the ordinary way once ppoll says it takes data.
-            libc::EOPNOTSUPP | libc::EINVAL | libc::ESPIPE if nowait => {
-                nowait = false;
-                wait_writable(fd, None, mask);
-            }
+            libc::EOPNOTSUPP | libc::EINVAL | libc::ESPIPE if nowait => nowait = false,
             libc::EAGAIN => {
+                if stop() {
+                    return Written::Stopped { written };
+                }
                 // Full: wait for room, and show each time the reader takes some.
                 let now_unread = pending(fd);
                 let b = beacon.get_or_insert_with(Beacon::open);
@@ -174,8 +179,9 @@ fn pending(fd: i32) -> usize {
     }
 }
 
-/// Sleeps until `fd` takes data, a handler ran, or `timeout` passed.
-fn wait_writable(fd: i32, timeout: Option<Duration>, mask: &SigSet) {
+/// Sleeps until `fd` takes data, a handler ran, or `timeout` passed; true if
+/// `fd` takes data.
+fn wait_writable(fd: i32, timeout: Option<Duration>, mask: &SigSet) -> bool {
     let mut pfd = libc::pollfd {
         fd,
         events: libc::POLLOUT,
@@ -189,7 +195,7 @@ fn wait_writable(fd: i32, timeout: Option<Duration>, mask: &SigSet) {
     };
     // SAFETY: pfd is one valid pollfd; tsp is null or a valid, writable
     // timespec; the mask is valid.
-    unsafe {
+    let ready = unsafe {
         linux::syscall5(
             libc::SYS_ppoll,
             &mut pfd as *mut _ as usize,
@@ -199,6 +205,7 @@ fn wait_writable(fd: i32, timeout: Option<Duration>, mask: &SigSet) {
             SIGSET_SIZE,
         )
     };
+    ready > 0 && pfd.revents & libc::POLLOUT != 0
 }
 
 #[cfg(test)]
@@ -240,6 +247,33 @@ mod tests {
         assert!(written > 0 && written < big.len(), "{written}");
         crate::close(r);
         crate::close(w);
+    }
+
+    #[test]
+    fn bytes_for_which_there_is_room_are_written_after_a_stop() {
+        let (r, w) = pipe();
+        assert_eq!(
+            write_or_stop(w, b"\n", &SigSet::empty(), || true),
+            Written::All
+        );
+        let mut buf = [0u8; 4];
+        assert_eq!(crate::read(r, &mut buf), Some(1));
+        crate::close(r);
+        crate::close(w);
+    }
+
+    #[test]
+    fn a_file_is_written_the_ordinary_way() {
+        // A regular file refuses RWF_NOWAIT on most file systems.
+        // SAFETY: the path is a NUL-terminated string; O_TMPFILE makes a
+        // nameless file that disappears with its descriptor.
+        let fd = unsafe { libc::open(c"/tmp".as_ptr(), libc::O_TMPFILE | libc::O_RDWR, 0o600) };
+        assert!(fd >= 0);
+        assert_eq!(
+            write_or_stop(fd, b"to a file", &SigSet::empty(), || true),
+            Written::All
+        );
+        crate::close(fd);
     }
 
     #[test]
