@@ -316,9 +316,12 @@ impl Sender {
     /// A receiver writes each message before it acknowledges its last frame,
     /// so a receiver whose output is read slowly answers late. While the
     /// counter moves, the receiver is alive and busy: its silence does not
-    /// count, and a late reply is waited for instead of retried (a retry
-    /// would only pile up bits that the receiver reads after its write) as
-    /// long as the counter moved within [`SenderConfig::stale_after`].
+    /// count, and a late reply to a frame's last bit is waited for instead of
+    /// retried (a retry would only pile up bits that the receiver reads
+    /// after its write) as long as the counter moved within
+    /// [`SenderConfig::stale_after`]. A late reply to any other bit is
+    /// retried as usual: the counter may move for other reasons (a server's
+    /// `--trace`), and a knock lost while others are served must be repeated.
     /// Nothing is inferred from the counter but patience: only a signal
     /// acknowledges a bit, so a busy receiver can never be taken for one
     /// that accepted a frame. When the counter stands still for
@@ -427,12 +430,19 @@ impl Sender {
                     }
                 }
             }
-            // The receiver is busy writing: its reply is late, not lost.
-            (State::AwaitReply { bit, .. }, Event::Busy) => State::AwaitReply {
-                bit,
-                deadline: now + self.ack_timeout,
-            },
-            (State::AwaitReply { bit, deadline }, Event::Tick) if now >= deadline && busy => {
+            // The receiver writes a message before it answers the frame's
+            // last bit: busy writing, its reply to that bit is late, not
+            // lost. (A late reply to any other bit is retried: the output
+            // may move for other reasons, --trace on stderr, say.)
+            (State::AwaitReply { bit, .. }, Event::Busy) if bit + 1 == self.frame_bits() => {
+                State::AwaitReply {
+                    bit,
+                    deadline: now + self.ack_timeout,
+                }
+            }
+            (State::AwaitReply { bit, deadline }, Event::Tick)
+                if now >= deadline && busy && bit + 1 == self.frame_bits() =>
+            {
                 State::AwaitReply {
                     bit,
                     deadline: now + self.ack_timeout,
@@ -789,5 +799,26 @@ mod tests {
         // Our turn at last: the frame goes from its first bit.
         tx.on_reply(Signal::Usr1, ms(10_000));
         assert!(matches!(tx.poll(ms(10_000)), Poll::Send(Signal::Usr2)));
+    }
+
+    #[test]
+    fn a_late_reply_to_a_first_bit_is_retried_even_while_the_output_moves() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.on_receiver_output(0, T0);
+        tx.load("hi", true).unwrap();
+        assert!(matches!(tx.poll(T0), Poll::Send(_)));
+        let mut now = T0;
+        while tx.stats().retries == 0 && now < ms(1000) {
+            now += ms(50);
+            tx.on_receiver_output(now.as_millis() as u64, now);
+            let _ = tx.poll(now);
+        }
+        assert_eq!(tx.stats().retries, 1, "the knock is repeated");
+        // ... and the moving output keeps the sender from giving up.
+        for step in 1..=100u64 {
+            let t = now + ms(50 * step);
+            tx.on_receiver_output(t.as_millis() as u64, t);
+            assert!(!matches!(tx.poll(t), Poll::Failed(_)), "at {t:?}");
+        }
     }
 }

@@ -285,9 +285,9 @@ fn print(bytes: &[u8]) {
 /// Carries out everything the receiver asks for at `now`.
 fn drain(rx: &mut Receiver<QUEUE>, held: &mut MessageBuffer<HOLD>, show: &mut Show, now: Duration) {
     loop {
-        // Stopped, perhaps in the middle of writing a message: its last
-        // frame must not be acknowledged.
-        if STOP.load(Ordering::Relaxed) {
+        // Stopped in the middle of writing a message: its frame must not be
+        // acknowledged (a message written whole still is).
+        if CUT.load(Ordering::Relaxed) {
             return;
         }
         let mut gone = None;
