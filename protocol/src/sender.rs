@@ -330,17 +330,25 @@ impl Sender {
     /// # Examples
     ///
     /// ```
-    /// use minitalk_protocol::{Duration, Poll, Sender};
+    /// use minitalk_protocol::{Duration, Poll, Sender, Signal};
     ///
     /// let ms = Duration::from_millis;
     /// let mut tx = Sender::new(Default::default(), ms(0));
     /// tx.on_receiver_output(100, ms(0));
-    /// tx.load("hi", true).unwrap();
-    /// assert!(matches!(tx.poll(ms(0)), Poll::Send(_)));
-    /// // The reply is late, but the receiver's output moved: keep waiting.
-    /// tx.on_receiver_output(140, ms(60));
-    /// assert!(matches!(tx.poll(ms(60)), Poll::Wait { .. }));
+    /// tx.load("", true).unwrap();
+    /// for _ in 1..tx.frame_bits() {
+    ///     assert!(matches!(tx.poll(ms(0)), Poll::Send(_)));
+    ///     tx.on_reply(Signal::Usr1, ms(0));
+    /// }
+    /// assert!(matches!(tx.poll(ms(0)), Poll::Send(_))); // the last bit
+    /// // Its reply is late, for longer than give_up, but the output moves.
+    /// for t in 1..=10 {
+    ///     tx.on_receiver_output(100 + t, ms(500 * t));
+    ///     assert!(matches!(tx.poll(ms(500 * t)), Poll::Wait { .. }));
+    /// }
     /// assert_eq!(tx.stats().retries, 0);
+    /// tx.on_reply(Signal::Usr2, ms(5000));
+    /// assert_eq!(tx.poll(ms(5000)), Poll::Done);
     /// ```
     pub fn on_receiver_output(&mut self, counter: u64, now: Duration) {
         let seen = self.output.replace(counter);
