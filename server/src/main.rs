@@ -237,8 +237,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         let timeout = rx.poll_timeout().map(|t| t.saturating_sub(now));
         // A write that waited for stdout ran the handlers outside this
         // sleep: what they queued meanwhile is handled before any sleep.
-        let pending = RING_TAIL.load(Ordering::Relaxed) != RING_HEAD.load(Ordering::Acquire);
-        let timeout = if pending {
+        let timeout = if !SIGNALS.is_empty() {
             Some(Duration::ZERO)
         } else {
             timeout
