@@ -251,6 +251,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         ..SenderConfig::default()
     };
     let mut tx = Sender::new(config, started);
+    // The server's output counter: while it moves, a late reply is awaited.
+    if let Some(written) = sys::proc::written(opts.pid) {
+        tx.on_receiver_output(written, started);
+    }
     let total = input.total();
     let mut bar = Progress::new(opts.progress, total, started);
     let mut sent_any = false;
@@ -280,10 +284,18 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             Poll::Wait { until } => {
                 let reply = usr.wait(until.saturating_sub(now));
                 now = sys::now();
-                if let Some((signo, from)) = reply {
-                    if let Some(signal) = sys::from_signo(signo) {
-                        // Only the server's signals count (not a stray's, not a forger's).
-                        tx.on_signal(from, opts.pid, signal, now);
+                match reply {
+                    Some((signo, from)) => {
+                        if let Some(signal) = sys::from_signo(signo) {
+                            // Only the server's signals count (not a stray's, not a forger's).
+                            tx.on_signal(from, opts.pid, signal, now);
+                        }
+                    }
+                    // Late: is the server busy writing to a slow reader?
+                    None => {
+                        if let Some(written) = sys::proc::written(opts.pid) {
+                            tx.on_receiver_output(written, now);
+                        }
                     }
                 }
             }
@@ -323,7 +335,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                         .u64(opts.pid as u64)
                         .str(") for ")
                         .ms(opts.timeout.as_millis() as u64)
-                        .str("; is it stopped? try a longer --timeout");
+                        .str(", and no output from it: the server is alive but stopped, or its output is not being read; try a longer --timeout");
                 } else {
                     l.str(failure.as_str())
                         .str("; is PID ")
@@ -355,7 +367,7 @@ fn stats_line(tx: &Sender, elapsed: Duration) {
         .str(" signals, ")
         .u64(s.retries)
         .str(" retries, ")
-        .ms(elapsed.as_millis() as u64)
+        .micros(elapsed.as_micros() as u64)
         .str(", ")
         .rate(sys::out::bits_per_sec(s.bytes, elapsed))
         .println(STDERR);
@@ -405,6 +417,14 @@ impl Progress {
     }
 }
 
+/// Whether `-q` or `--quiet` is among the options (before any `--`).
+fn quiet_anywhere(args: &sys::Args) -> bool {
+    (1..args.len())
+        .map(|i| args.get(i).unwrap_or_default())
+        .take_while(|arg| *arg != b"--")
+        .any(|arg| matches!(sys::lookup(arg, OPTIONS), Some(Opt::Quiet)))
+}
+
 /// Reads the command line; `Err` holds the exit status.
 fn parse(args: &sys::Args) -> Result<Options, i32> {
     let mut opts = Options {
@@ -420,8 +440,13 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
     let mut count = 0;
     let mut options_done = false;
     let mut i = 1;
+    // -q silences every message, usage errors too, wherever it stands.
+    let quiet = quiet_anywhere(args);
+    opts.quiet = quiet;
     let usage = |l: &mut Line| -> i32 {
-        l.str("; try 'client --help'").println(STDERR);
+        if !quiet {
+            l.str("; try 'client --help'").println(STDERR);
+        }
         2
     };
     while let Some(arg) = args.get(i) {

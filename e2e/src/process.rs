@@ -51,6 +51,17 @@ impl Proc {
         self.child.id() as i32
     }
 
+    /// Takes the child's stdout and stderr pipes (piped by the caller's
+    /// [`Command`]), to read them at the caller's own pace.
+    pub fn take_pipes(
+        &mut self,
+    ) -> (
+        Option<std::process::ChildStdout>,
+        Option<std::process::ChildStderr>,
+    ) {
+        (self.child.stdout.take(), self.child.stderr.take())
+    }
+
     /// The name given at [`Proc::spawn`].
     pub fn name(&self) -> &str {
         &self.name

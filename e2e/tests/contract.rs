@@ -546,3 +546,53 @@ fn concurrent_clients_from_threads_each_get_their_line() {
         assert_eq!(mine, expected.iter().collect::<Vec<_>>(), "worker {w}");
     }
 }
+
+#[test]
+fn quiet_silences_usage_errors_wherever_it_stands() {
+    for args in [
+        &["-q", "--bogus", "42"][..],
+        &["--bogus", "-q", "42"],
+        &["--timeout", "x", "--quiet", "42"],
+        &["-q", "1", "2", "3"],
+        &["-q"],
+    ] {
+        let done = Client::new().args(args).run(after(60));
+        done.expect_code(2, &format!("client {args:?}"));
+        assert_eq!(done.stderr, "", "client {args:?} must print nothing");
+        assert_eq!(done.stdout, "", "client {args:?} must print nothing");
+    }
+}
+
+#[test]
+fn stats_times_a_short_message_truthfully() {
+    let server = Server::start_with(&["--stats"]);
+    let done = Client::to(&server).args(["--stats", "hi"]).run(after(60));
+    done.expect_code(0, "client --stats hi");
+    // "client: 2 bytes, 16 bits, 64 signals, 0 retries, <time>, <rate>"
+    let time = done
+        .stderr
+        .trim_end()
+        .split(", ")
+        .nth(4)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        time.chars().any(|c| ('1'..='9').contains(&c)),
+        "the time field must not be zero: {:?}",
+        done.stderr
+    );
+    let stopped = server.stop();
+    let line = stopped
+        .stderr
+        .lines()
+        .find(|l| l.contains(" bytes in "))
+        .unwrap_or_default()
+        .to_owned();
+    let time = line.split(" bytes in ").nth(1).unwrap_or_default();
+    let time = time.split(" (").next().unwrap_or_default();
+    assert!(
+        time.chars().any(|c| ('1'..='9').contains(&c)),
+        "the server's time must not be zero: {line:?} in {:?}",
+        stopped.stderr
+    );
+}

@@ -1,7 +1,7 @@
 //! Whole messages out of verified frames: all or nothing, within a fixed buffer.
 //!
-//! A message that fits in `N` bytes is held until its last frame and then
-//! handed out at once, followed by its newline, so a sender that dies part way
+//! A message that fits in `N - 1` bytes is held until its last frame and then
+//! handed out at once with its newline (one piece: one `write(2)`), so a sender that dies part way
 //! leaves no trace. A longer message cannot be held: when the buffer is full
 //! it is handed out, and from then on every verified frame goes out as it
 //! arrives ("streaming"); if such a message is abandoned, a newline ends the
@@ -29,7 +29,7 @@ pub enum Aborted {
     },
 }
 
-/// Holds one message of up to `N` bytes.
+/// Holds one message of up to `N - 1` bytes, and its newline.
 ///
 /// # Examples
 ///
@@ -79,31 +79,49 @@ impl<const N: usize> MessageBuffer<N> {
     }
 
     /// Adds a verified payload. `out` receives what may be written now: the
-    /// whole message and its newline when `last` comes, or the held bytes and
-    /// then each frame as it comes once the message outgrew the buffer.
+    /// whole message and its newline, in one piece, when `last` comes; or,
+    /// once the message outgrew the buffer, the held bytes and then each
+    /// frame as it comes, the last one with the newline.
+    ///
+    /// A message is held whole while it fits in `N - 1` bytes: the buffer
+    /// keeps one byte for the newline, so that each message goes out in one
+    /// `write(2)` (on a pipe, a separate one-byte write takes a page).
     pub fn push(&mut self, payload: &[u8], first: bool, last: bool, mut out: impl FnMut(&[u8])) {
         if first {
             self.held = 0;
             self.streamed = 0;
         }
         self.in_message = true;
-        if self.streamed == 0 && self.held + payload.len() <= N {
+        // Strictly less: the newline's place stays free.
+        if self.streamed == 0 && self.held + payload.len() < N {
             self.buf[self.held..self.held + payload.len()].copy_from_slice(payload);
             self.held += payload.len();
+            if last {
+                self.buf[self.held] = b'\n';
+                out(&self.buf[..=self.held]);
+            }
         } else {
             if self.held > 0 {
                 out(&self.buf[..self.held]);
                 self.streamed += self.held as u64;
                 self.held = 0;
             }
-            out(payload);
             self.streamed += payload.len() as u64;
+            match self.buf.get_mut(..=payload.len()) {
+                Some(with_newline) if last => {
+                    with_newline[..payload.len()].copy_from_slice(payload);
+                    with_newline[payload.len()] = b'\n';
+                    out(with_newline);
+                }
+                _ => {
+                    out(payload);
+                    if last {
+                        out(b"\n");
+                    }
+                }
+            }
         }
         if last {
-            if self.held > 0 {
-                out(&self.buf[..self.held]);
-            }
-            out(b"\n");
             self.held = 0;
             self.streamed = 0;
             self.in_message = false;
@@ -163,13 +181,32 @@ mod tests {
                 (b"ef", false, true),
             ],
         );
-        assert_eq!(w, [b"abcdef".to_vec(), b"\n".to_vec()]);
+        assert_eq!(w, [b"abcdef\n".to_vec()], "one write, newline included");
         assert!(!buf.in_message());
     }
 
     #[test]
-    fn exactly_full_is_still_held() {
+    fn the_last_frame_of_a_streamed_message_carries_the_newline() {
         let mut buf: MessageBuffer<4> = MessageBuffer::new();
+        let w = collect(
+            &mut buf,
+            &[
+                (b"abc", true, false),
+                (b"de", false, false),
+                (b"f", false, true),
+            ],
+        );
+        assert_eq!(w.last().map(Vec::as_slice), Some(&b"f\n"[..]));
+        // A message that outgrows the buffer with its last frame.
+        let w = collect(&mut buf, &[(b"ab", true, false), (b"cd", false, true)]);
+        assert_eq!(w.concat(), b"abcd\n");
+        assert_eq!(w.last().map(Vec::as_slice), Some(&b"cd\n"[..]));
+    }
+
+    #[test]
+    fn exactly_full_is_still_held() {
+        // Four bytes and the newline's place.
+        let mut buf: MessageBuffer<5> = MessageBuffer::new();
         let w = collect(&mut buf, &[(b"ab", true, false), (b"cd", false, false)]);
         assert!(w.is_empty());
         assert_eq!(buf.message_len(), 4);

@@ -164,6 +164,8 @@ enum State {
 #[derive(Clone, Copy, Debug)]
 enum Event {
     Reply(Signal),
+    /// The receiver's output moved (see [`Sender::on_receiver_output`]).
+    Busy,
     Tick,
 }
 
@@ -207,6 +209,11 @@ pub struct Sender {
     /// A payload was loaded since the last poll: the wait for it was ours,
     /// not the receiver's silence.
     loaded: bool,
+    /// The receiver's output counter when last seen.
+    output: Option<u64>,
+    /// When the receiver's output was last seen moving, if it was since the
+    /// last reply: a late reply is then waited for, not retried.
+    busy: Option<Duration>,
     stats: SenderStats,
 }
 
@@ -228,6 +235,8 @@ impl Sender {
             last_sent: now,
             last_step: now,
             loaded: false,
+            output: None,
+            busy: None,
             stats: SenderStats::default(),
         }
     }
@@ -322,6 +331,55 @@ impl Sender {
         counts
     }
 
+    /// The receiver's output counter (on Linux, `wchar` of
+    /// `/proc/<pid>/io`), read by the caller when a reply is late and once
+    /// before the first bit.
+    ///
+    /// A receiver writes each message before it acknowledges its last frame,
+    /// so a receiver whose output is read slowly answers late. While the
+    /// counter moves, the receiver is alive and busy: its silence does not
+    /// count, and a late reply to a frame's last bit is waited for instead of
+    /// retried (a retry would only pile up bits that the receiver reads
+    /// after its write) as long as the counter moved within
+    /// [`SenderConfig::stale_after`]. A late reply to any other bit is
+    /// retried as usual: the counter may move for other reasons (a server's
+    /// `--trace`), and a knock lost while others are served must be repeated.
+    /// Nothing is inferred from the counter but patience: only a signal
+    /// acknowledges a bit, so a busy receiver can never be taken for one
+    /// that accepted a frame. When the counter stands still for
+    /// [`SenderConfig::give_up`], the sender fails as on any silence.
+    /// (A queued sender still knocks again as usual.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::{Duration, Poll, Sender, Signal};
+    ///
+    /// let ms = Duration::from_millis;
+    /// let mut tx = Sender::new(Default::default(), ms(0));
+    /// tx.on_receiver_output(100, ms(0));
+    /// tx.load("", true).unwrap();
+    /// for _ in 1..tx.frame_bits() {
+    ///     assert!(matches!(tx.poll(ms(0)), Poll::Send(_)));
+    ///     tx.on_reply(Signal::Usr1, ms(0));
+    /// }
+    /// assert!(matches!(tx.poll(ms(0)), Poll::Send(_))); // the last bit
+    /// // Its reply is late, for longer than give_up, but the output moves.
+    /// for t in 1..=10 {
+    ///     tx.on_receiver_output(100 + t, ms(500 * t));
+    ///     assert!(matches!(tx.poll(ms(500 * t)), Poll::Wait { .. }));
+    /// }
+    /// assert_eq!(tx.stats().retries, 0);
+    /// tx.on_reply(Signal::Usr2, ms(5000));
+    /// assert_eq!(tx.poll(ms(5000)), Poll::Done);
+    /// ```
+    pub fn on_receiver_output(&mut self, counter: u64, now: Duration) {
+        let seen = self.output.replace(counter);
+        if seen.is_some_and(|c| c != counter) {
+            self.step(Event::Busy, now);
+        }
+    }
+
     /// The earlier of `deadline` and the moment we give up on silence.
     fn cap(&self, deadline: Duration) -> Duration {
         deadline.min(self.last_heard + self.config.give_up)
@@ -338,12 +396,25 @@ impl Sender {
 
     /// The one transition function.
     fn step(&mut self, event: Event, now: Duration) {
-        if let Event::Reply(_) = event {
+        if let Event::Reply(_) | Event::Busy = event {
             if matches!(self.state, State::Done | State::Failed(_)) {
                 return;
             }
             self.last_heard = now;
+            self.busy = match event {
+                Event::Busy => {
+                    // Progress, not rejection: the frame starts a fresh count.
+                    self.retries = 0;
+                    Some(now)
+                }
+                _ => None,
+            };
         }
+        // Patience lasts while the output moved lately; after that, a late
+        // reply is retried as usual (it may have been lost).
+        let busy = self
+            .busy
+            .is_some_and(|at| now <= at + self.config.stale_after);
         // A payload just loaded, or a long gap since the sender last ran
         // (it was stopped): the time that passed was not the receiver's
         // silence. The silence clock starts again.
@@ -388,6 +459,24 @@ impl Sender {
                             deadline: now + self.config.queue_patience,
                         }
                     }
+                }
+            }
+            // The receiver writes a message before it answers the frame's
+            // last bit: busy writing, its reply to that bit is late, not
+            // lost. (A late reply to any other bit is retried: the output
+            // may move for other reasons, --trace on stderr, say.)
+            (State::AwaitReply { bit, .. }, Event::Busy) if bit + 1 == self.frame_bits() => {
+                State::AwaitReply {
+                    bit,
+                    deadline: now + self.ack_timeout,
+                }
+            }
+            (State::AwaitReply { bit, deadline }, Event::Tick)
+                if now >= deadline && busy && bit + 1 == self.frame_bits() =>
+            {
+                State::AwaitReply {
+                    bit,
+                    deadline: now + self.ack_timeout,
                 }
             }
             (State::AwaitReply { deadline, .. }, Event::Tick) if now >= deadline => {
@@ -662,5 +751,100 @@ mod tests {
         assert_eq!(tx.poll(T0), Poll::Done);
         tx.load("a", true).unwrap();
         assert_eq!(tx.frame[0], 0xE1, "FIRST|LAST, SEQ flipped");
+    }
+
+    /// A sender at the last bit of a one-frame message, the receiver's
+    /// output counter seen once at 0.
+    fn at_last_bit_watching_output() -> Sender {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.on_receiver_output(0, T0);
+        tx.load("hi", true).unwrap();
+        send_to_last_bit(&mut tx, T0);
+        tx
+    }
+
+    #[test]
+    fn a_late_reply_is_awaited_while_the_receivers_output_moves() {
+        let mut tx = at_last_bit_watching_output();
+        // Ten seconds, far past give_up, with the output moving twice a second.
+        let mut now = T0;
+        for step in 1..=20u64 {
+            now = ms(500 * step);
+            tx.on_receiver_output(step, now);
+            assert!(matches!(tx.poll(now), Poll::Wait { .. }), "step {step}");
+        }
+        assert_eq!(tx.stats().retries, 0, "nothing sent again");
+        assert_eq!(tx.stats().signals, tx.frame_bits() as u64);
+        // Only the reply itself accepts the frame.
+        tx.on_reply(Signal::Usr2, now);
+        assert_eq!(tx.poll(now), Poll::Done);
+    }
+
+    #[test]
+    fn an_output_that_stands_still_is_silence() {
+        let mut tx = at_last_bit_watching_output();
+        let mut failed = None;
+        for step in 1..=80u64 {
+            let now = ms(50 * step);
+            tx.on_receiver_output(0, now);
+            if let Poll::Failed(f) = tx.poll(now) {
+                failed = Some((f, now));
+                break;
+            }
+        }
+        assert_eq!(failed, Some((Failure::Silent, ms(3000))));
+    }
+
+    #[test]
+    fn when_the_output_stops_moving_late_replies_are_retried_again() {
+        let mut tx = at_last_bit_watching_output();
+        tx.on_receiver_output(7, ms(100));
+        assert!(matches!(tx.poll(ms(100)), Poll::Wait { .. }));
+        assert_eq!(tx.stats().retries, 0);
+        // Still 7 well after stale_after: the reply may be lost; retry.
+        let mut now = ms(100);
+        while tx.stats().retries == 0 && now < ms(2900) {
+            now += ms(50);
+            tx.on_receiver_output(7, now);
+            let _ = tx.poll(now);
+        }
+        assert_eq!(tx.stats().retries, 1);
+        assert!(now > ms(100) + SenderConfig::default().stale_after);
+    }
+
+    #[test]
+    fn a_moving_output_keeps_a_queued_sender_from_giving_up() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.on_receiver_output(0, T0);
+        tx.load("hi", true).unwrap();
+        assert!(matches!(tx.poll(T0), Poll::Send(_)));
+        tx.on_reply(Signal::Usr2, T0); // queued
+                                       // It knocks again now and then, but does not give up.
+        for step in 1..=200u64 {
+            let now = ms(50 * step);
+            tx.on_receiver_output(step, now);
+            assert!(!matches!(tx.poll(now), Poll::Failed(_)), "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_late_reply_to_a_first_bit_is_retried_even_while_the_output_moves() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.on_receiver_output(0, T0);
+        tx.load("hi", true).unwrap();
+        assert!(matches!(tx.poll(T0), Poll::Send(_)));
+        let mut now = T0;
+        while tx.stats().retries == 0 && now < ms(1000) {
+            now += ms(50);
+            tx.on_receiver_output(now.as_millis() as u64, now);
+            let _ = tx.poll(now);
+        }
+        assert_eq!(tx.stats().retries, 1, "the knock is repeated");
+        // ... and the moving output keeps the sender from giving up.
+        for step in 1..=100u64 {
+            let t = now + ms(50 * step);
+            tx.on_receiver_output(t.as_millis() as u64, t);
+            assert!(!matches!(tx.poll(t), Poll::Failed(_)), "at {t:?}");
+        }
     }
 }

@@ -10,7 +10,9 @@
 //!   ended with a newline if it was streamed), and [`Effects::abandoned`]
 //!   says what became of it;
 //! - a process that a `CheckAlive` finds dead, or that a signal cannot reach,
-//!   is reported gone to the receiver.
+//!   is reported gone to the receiver;
+//! - once a write is cut short ([`Effects::cut`]), nothing more is carried
+//!   out: text is always written whole before it is acknowledged.
 //!
 //! The server binary, the simulation in `tests/sim`, the round-trip tests and
 //! the fuzz checks all go through [`Server::drive`], so the simulation tests
@@ -43,6 +45,13 @@ pub trait Effects {
     /// process was found gone, else it fell silent); `aborted` says what
     /// became of the part received.
     fn abandoned(&mut self, _pid: Pid, _vanished: bool, _aborted: Aborted) {}
+    /// Whether a write was cut short (in the binary: a stop came while
+    /// stdout was full). From then on [`Server::drive`] carries out
+    /// nothing more, so a frame whose text was not written whole is never
+    /// acknowledged.
+    fn cut(&self) -> bool {
+        false
+    }
 }
 
 /// A [`Receiver`] with a queue of `Q` processes and a [`MessageBuffer`] that
@@ -120,7 +129,10 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
 
     /// Carries out everything the receiver asks for at `now`.
     pub fn drive(&mut self, now: Duration, fx: &mut impl Effects) {
-        while let Some(output) = self.rx.poll(now) {
+        while !fx.cut() {
+            let Some(output) = self.rx.poll(now) else {
+                break;
+            };
             fx.trace(&output, now);
             let gone = match output {
                 Output::Send { to, signal } => (!fx.send(to, signal)).then_some(to),
@@ -153,5 +165,73 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
     pub fn stop(&mut self, fx: &mut impl Effects) -> Aborted {
         let from = self.rx.serving().unwrap_or_default();
         self.held.abort(|b| fx.write(from, b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::{Poll, Sender};
+    use std::vec::Vec;
+
+    /// Effects whose writes are cut short from the `cut_after`-th on.
+    struct Cutting {
+        sent: Vec<Signal>,
+        writes: usize,
+        cut_after: usize,
+    }
+
+    impl Effects for Cutting {
+        fn send(&mut self, _to: Pid, signal: Signal) -> bool {
+            self.sent.push(signal);
+            true
+        }
+        fn write(&mut self, _from: Pid, _bytes: &[u8]) {
+            self.writes += 1;
+        }
+        fn alive(&mut self, _pid: Pid) -> bool {
+            true
+        }
+        fn cut(&self) -> bool {
+            self.writes >= self.cut_after
+        }
+    }
+
+    /// Sends `text` as one message; returns the replies the server sent.
+    fn send(cut_after: usize) -> Vec<Signal> {
+        let now = Duration::ZERO;
+        let mut tx = Sender::new(Default::default(), now);
+        let mut server: Server<4, 64> = Server::new(Default::default());
+        let mut fx = Cutting {
+            sent: Vec::new(),
+            writes: 0,
+            cut_after,
+        };
+        tx.load("hi", true).unwrap();
+        while let Poll::Send(signal) = tx.poll(now) {
+            let before = fx.sent.len();
+            server.on_signal(7, signal, now);
+            server.drive(now, &mut fx);
+            for &reply in &fx.sent[before..] {
+                tx.on_reply(reply, now);
+            }
+        }
+        fx.sent
+    }
+
+    #[test]
+    fn a_message_written_whole_is_acknowledged() {
+        let sent = send(usize::MAX);
+        assert_eq!(sent.last(), Some(&Signal::Usr2));
+    }
+
+    #[test]
+    fn a_write_cut_short_is_never_acknowledged() {
+        let sent = send(1);
+        // Every bit but the last was answered "go on"; the frame whose text
+        // was cut short gets no answer at all.
+        assert!(!sent.is_empty());
+        assert!(sent.iter().all(|&s| s == Signal::Usr1), "{sent:?}");
     }
 }

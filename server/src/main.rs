@@ -21,13 +21,15 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use minitalk_protocol::Duration;
 
 use minitalk_protocol::{Aborted, Effects, Output, Pid, ReceiverConfig, Server, Signal};
+use minitalk_sys::write_wait::Written;
 use minitalk_sys::{self as sys, Line, SigSet, SignalQueue, STDERR, STDOUT};
 
 mod trace;
 use trace::{Narrator, STATS, TRACE};
 
-/// Messages up to this size are held and printed whole, or not at all.
-const HOLD: usize = 64 * 1024;
+/// Messages up to 64 KiB are held and printed whole, or not at all; the
+/// extra byte is the newline's, written with the message in one `write(2)`.
+const HOLD: usize = 64 * 1024 + 1;
 /// Clients that can wait in line at once.
 const QUEUE: usize = 128;
 
@@ -108,6 +110,9 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     let mut pin = true;
     let mut shell = Shell {
         narrator: Narrator::new(),
+        stalled: Duration::ZERO,
+        printed: 0,
+        cut: false,
     };
     for i in 1..args.len() {
         let arg = args.get(i).unwrap_or_default();
@@ -160,7 +165,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     while !STOP.load(Ordering::Relaxed) {
         // One clock reading per wake-up: it is a system call in the static
         // build, and every signal of a wake-up arrived within microseconds.
-        let now = sys::now();
+        let now = shell.clock();
         while let Some((pid, signal)) = SIGNALS.pop() {
             // A process neither served nor waiting is answered only if a
             // signal cannot kill it; /proc is read once per newcomer.
@@ -194,9 +199,24 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             .receiver()
             .poll_timeout()
             .map(|t| t.saturating_sub(now));
+        // A write that waited for stdout ran the handlers outside this
+        // sleep: what they queued meanwhile is handled before any sleep.
+        let timeout = if SIGNALS.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
         sys::sleep_with_mask(timeout, &sleep_mask);
     }
-    if let Aborted::Truncated { bytes } = server.stop(&mut shell) {
+    let aborted = server.stop(&mut shell);
+    let printed = match aborted {
+        // Stopped while stdout was full: the message is printed in part,
+        // without its newline.
+        _ if shell.cut => Some(shell.printed),
+        Aborted::Truncated { bytes } => Some(bytes),
+        _ => None,
+    };
+    if let Some(bytes) = printed {
         Line::new()
             .str("server: stopped during a message; printed ")
             .u64(bytes)
@@ -210,6 +230,21 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
 /// `--stats`.
 struct Shell {
     narrator: Narrator,
+    /// Time spent waiting for stdout to take a message: it is nobody's
+    /// silence, so the receiver's clock leaves it out.
+    stalled: Duration,
+    /// Bytes of the current message written to stdout so far.
+    printed: u64,
+    /// A stop cut the current message short.
+    cut: bool,
+}
+
+impl Shell {
+    /// The receiver's clock: the monotonic clock less the time spent waiting
+    /// for stdout.
+    fn clock(&self) -> Duration {
+        sys::now().saturating_sub(self.stalled)
+    }
 }
 
 impl Effects for Shell {
@@ -217,8 +252,24 @@ impl Effects for Shell {
         sys::send(to, signal).is_ok()
     }
 
+    /// Message bytes to stdout. It never sleeps with the signals blocked
+    /// (see [`sys::write_wait`]): while stdout is full it waits with them
+    /// unblocked, and SIGINT or SIGTERM ends the wait, leaving the message
+    /// printed in part. After a stop, only what stdout has room for is
+    /// written.
     fn write(&mut self, _from: Pid, bytes: &[u8]) {
-        sys::write_all(STDOUT, bytes);
+        let started = sys::now();
+        let stop = || STOP.load(Ordering::Relaxed);
+        let written = match sys::write_wait::write_or_stop(STDOUT, bytes, &SigSet::empty(), stop) {
+            Written::All => bytes.len(),
+            Written::Stopped { written } => {
+                self.cut = true;
+                written
+            }
+            Written::Failed { written } => written,
+        };
+        self.printed += written as u64;
+        self.stalled += sys::now().saturating_sub(started);
     }
 
     fn alive(&mut self, pid: Pid) -> bool {
@@ -226,7 +277,16 @@ impl Effects for Shell {
     }
 
     fn trace(&mut self, output: &Output<'_>, now: Duration) {
+        if let Output::Deliver { first: true, .. } = output {
+            self.printed = 0;
+        }
         self.narrator.output(output, now);
+    }
+
+    /// Stopped in the middle of writing a message: its frame must not be
+    /// acknowledged (a message written whole still is).
+    fn cut(&self) -> bool {
+        self.cut
     }
 
     fn abandoned(&mut self, pid: Pid, vanished: bool, aborted: Aborted) {

@@ -224,7 +224,7 @@ impl Narrator {
                     .str(" sent ")
                     .u64(self.bytes)
                     .str(" bytes in ")
-                    .ms(us / 1000)
+                    .micros(us)
                     .str(" (")
                     .rate(self.bytes * 8_000_000 / us)
                     .str(")");

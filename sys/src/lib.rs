@@ -34,6 +34,7 @@ pub mod out;
 pub mod proc;
 pub mod queue;
 pub mod signal;
+pub mod write_wait;
 
 pub use args::{lookup, parse_pid, parse_seconds, Args, PID_MAX};
 pub use cpu::{current_cpu, CpuSet};

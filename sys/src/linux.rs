@@ -72,6 +72,67 @@ pub unsafe fn syscall5(nr: c_long, a: usize, b: usize, c: usize, d: usize, e: us
     }
 }
 
+/// System call `nr` with six arguments.
+///
+/// # Safety
+///
+/// As for [`syscall5`].
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub unsafe fn syscall6(
+    nr: c_long,
+    a: usize,
+    b: usize,
+    c: usize,
+    d: usize,
+    e: usize,
+    f: usize,
+) -> Ret {
+    let ret: isize;
+    // SAFETY: as for syscall5; the sixth argument goes in r9.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            in("r10") d,
+            in("r8") e,
+            in("r9") f,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// System call `nr` with six arguments.
+///
+/// # Safety
+///
+/// As for [`syscall5`].
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn syscall6(
+    nr: c_long,
+    a: usize,
+    b: usize,
+    c: usize,
+    d: usize,
+    e: usize,
+    f: usize,
+) -> Ret {
+    // SAFETY: the caller vouches for the arguments.
+    let ret = unsafe { libc::syscall(nr, a, b, c, d, e, f) };
+    if ret == -1 {
+        // SAFETY: __errno_location returns this thread's errno.
+        -(unsafe { *libc::__errno_location() } as Ret)
+    } else {
+        ret as Ret
+    }
+}
+
 /// System call `nr` with up to three arguments.
 ///
 /// # Safety

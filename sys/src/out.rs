@@ -104,6 +104,23 @@ impl Line {
         self.fixed(ms, 3).str(" s")
     }
 
+    /// Appends a duration given in microseconds, with every digit that is
+    /// true: "0.712 ms" below a second, "1.500 s" from there.
+    ///
+    /// ```
+    /// use minitalk_sys::Line;
+    /// let mut l = Line::new();
+    /// l.micros(712).str(", ").micros(1_234_567);
+    /// assert_eq!(l.as_bytes(), b"0.712 ms, 1.234 s");
+    /// ```
+    pub fn micros(&mut self, us: u64) -> &mut Self {
+        if us < 1_000_000 {
+            self.fixed(us, 3).str(" ms")
+        } else {
+            self.ms(us / 1000)
+        }
+    }
+
     /// Appends a rate given in bits per second, as "81.2 kbit/s".
     pub fn rate(&mut self, bits_per_sec: u64) -> &mut Self {
         self.fixed(bits_per_sec / 100, 1).str(" kbit/s")

@@ -87,6 +87,27 @@ pub fn last_cpu(pid: Pid) -> Option<usize> {
     Some(cpu)
 }
 
+/// The bytes `pid` has written so far (`wchar` in `/proc/<pid>/io`): a
+/// minitalk server keeps it moving while its output moves (see
+/// [`write_wait`](crate::write_wait)). `None` if it cannot be read.
+pub fn written(pid: Pid) -> Option<u64> {
+    let mut buf = [0u8; 512];
+    let n = read_proc(pid, "io", &mut buf)?;
+    decimal_field(&buf[..n], b"wchar:")
+}
+
+/// The decimal value of a `/proc` line such as `wchar: 1234`.
+fn decimal_field(text: &[u8], key: &[u8]) -> Option<u64> {
+    let start = text.windows(key.len()).position(|w| w == key)? + key.len();
+    let mut digits = text[start..].iter().skip_while(|c| **c == b' ').peekable();
+    digits.peek().filter(|c| c.is_ascii_digit())?;
+    let mut n = 0u64;
+    for &c in digits.take_while(|c| c.is_ascii_digit()) {
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +119,15 @@ mod tests {
         assert_eq!(status_mask(status, b"SigBlk:"), Some(0));
         assert_eq!(status_mask(status, b"Nope:"), None);
         assert_eq!(bit(libc::SIGUSR1) | bit(libc::SIGUSR2), 0xa00);
+    }
+
+    #[test]
+    fn reads_counters_from_an_io_file() {
+        let io = b"rchar: 12\nwchar: 3456\nsyscr: 1\nsyscw: 2\n";
+        assert_eq!(decimal_field(io, b"wchar:"), Some(3456));
+        assert_eq!(decimal_field(io, b"nope:"), None);
+        assert_eq!(decimal_field(b"wchar: x", b"wchar:"), None);
+        // Our own counter can be read.
+        assert!(written(crate::getpid()).is_some());
     }
 }

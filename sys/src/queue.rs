@@ -75,6 +75,11 @@ impl<const N: usize> SignalQueue<N> {
         self.tail.store(tail.wrapping_add(1), Ordering::Release);
         Some(((v >> 1) as Pid, Signal::from_bit(v & 1 == 1)))
     }
+
+    /// Whether no signal waits to be taken.
+    pub fn is_empty(&self) -> bool {
+        self.tail.load(Ordering::Relaxed) == self.head.load(Ordering::Acquire)
+    }
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ pub fn alive(pid: Pid) -> bool {
 
 /// A set of signals, as the kernel takes it: bit `n - 1` is signal `n`.
 #[derive(Clone, Copy)]
-pub struct SigSet(u64);
+pub struct SigSet(pub(crate) u64);
 
 /// The size of a [`SigSet`], passed with it to every call.
 pub(crate) const SIGSET_SIZE: usize = core::mem::size_of::<SigSet>();

@@ -1,0 +1,289 @@
+//! Writing to an output that may be read slowly, or not at all, without ever
+//! sleeping in `write(2)` with the signals blocked.
+//!
+//! [`write_or_stop`] writes with `pwritev2(RWF_NOWAIT)`: a pipe takes what
+//! it has room for and never puts the caller to sleep, and nothing changes on
+//! the file description, which other processes may share (no `O_NONBLOCK`).
+//! When the pipe is full it waits in `ppoll` for room, with the caller's
+//! sleep mask, so that its signal handlers run, and it returns as soon as
+//! the caller's `stop` says so. Outputs that do not take `RWF_NOWAIT`
+//! (files, terminals) are written the ordinary way once `ppoll` says they
+//! take data.
+//!
+//! While it waits, a beacon lets others see that the output moves: a
+//! process's `/proc/<pid>/io` `wchar` only grows when a page of the pipe
+//! frees up (every 4 KiB the reader takes), so each time the reader takes
+//! anything the beacon writes one byte to `/dev/null`, which `wchar` counts.
+//! minitalk's client watches that counter while the server is late (see
+//! PROTOCOL.md, "The server's output").
+
+use minitalk_protocol::Duration;
+
+use crate::signal::SIGSET_SIZE;
+use crate::{linux, timespec, SigSet};
+
+/// How a [`write_or_stop`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// Everything was written.
+    All,
+    /// `stop` said to stop after `written` bytes.
+    Stopped {
+        /// Bytes written before the stop.
+        written: usize,
+    },
+    /// The output failed (closed pipe, full disk) after `written` bytes.
+    Failed {
+        /// Bytes written before the failure.
+        written: usize,
+    },
+}
+
+/// One byte written to `/dev/null` each time the output moved while the
+/// writer waited: it makes the writer's `wchar` grow.
+struct Beacon(i32);
+
+impl Beacon {
+    /// Opens `/dev/null` for the beacon (a beacon that could not be opened
+    /// does nothing).
+    fn open() -> Beacon {
+        let path = b"/dev/null\0";
+        // SAFETY: path is NUL-terminated; the kernel does not keep the pointer.
+        let fd = unsafe {
+            linux::syscall5(
+                libc::SYS_openat,
+                libc::AT_FDCWD as usize,
+                path.as_ptr() as usize,
+                (libc::O_WRONLY | libc::O_CLOEXEC) as usize,
+                0,
+                0,
+            )
+        };
+        Beacon(if fd >= 0 { fd as i32 } else { -1 })
+    }
+
+    /// Shows that the output moved.
+    fn flash(&self) {
+        if self.0 >= 0 {
+            crate::write_all(self.0, b".");
+        }
+    }
+}
+
+impl Drop for Beacon {
+    fn drop(&mut self) {
+        if self.0 >= 0 {
+            crate::close(self.0);
+        }
+    }
+}
+
+/// How often a waiting writer looks whether its reader took anything.
+const LOOK_EVERY: Duration = Duration::from_millis(50);
+
+/// Writes all of `bytes` to `fd`, in one `write(2)` when the output has room
+/// for them. When it has not, waits in `ppoll` with `mask` as the signal
+/// mask (handlers run), shows with a beacon each time the output moved,
+/// and returns [`Written::Stopped`] once `stop()` is true, which it checks
+/// whenever the output has no room (so that bytes for which there is room
+/// are still written after a stop: the `\n` that ends a truncated line).
+pub fn write_or_stop(fd: i32, mut bytes: &[u8], mask: &SigSet, stop: impl Fn() -> bool) -> Written {
+    let mut beacon: Option<Beacon> = None;
+    let mut written = 0;
+    let mut nowait = true;
+    let mut unread = None;
+    while !bytes.is_empty() {
+        if !nowait && !wait_writable(fd, Some(Duration::ZERO), mask) {
+            if stop() {
+                return Written::Stopped { written };
+            }
+            wait_writable(fd, None, mask);
+            continue;
+        }
+        let n = if nowait {
+            let iov = libc::iovec {
+                iov_base: bytes.as_ptr() as *mut libc::c_void,
+                iov_len: bytes.len(),
+            };
+            // SAFETY: iov describes bytes, valid for its length; offset -1
+            // is "the current position", as write(2) uses.
+            unsafe {
+                linux::syscall6(
+                    libc::SYS_pwritev2,
+                    fd as usize,
+                    &iov as *const _ as usize,
+                    1,
+                    usize::MAX,
+                    usize::MAX,
+                    libc::RWF_NOWAIT as usize,
+                )
+            }
+        } else {
+            // SAFETY: bytes is a valid slice for the length given.
+            unsafe {
+                linux::syscall3(
+                    libc::SYS_write,
+                    fd as usize,
+                    bytes.as_ptr() as usize,
+                    bytes.len(),
+                )
+            }
+        };
+        if n > 0 {
+            if let Some(b) = &beacon {
+                b.flash();
+            }
+            written += n as usize;
+            bytes = &bytes[n as usize..];
+            continue;
+        }
+        match -n as i32 {
+            libc::EINTR => {}
+            // Not a pipe: write the ordinary way once ppoll says it takes data.
+            libc::EOPNOTSUPP | libc::EINVAL | libc::ESPIPE if nowait => nowait = false,
+            libc::EAGAIN => {
+                if stop() {
+                    return Written::Stopped { written };
+                }
+                // Full: wait for room, and show each time the reader takes some.
+                let now_unread = pending(fd);
+                let b = beacon.get_or_insert_with(Beacon::open);
+                if unread.is_some_and(|u| now_unread < u) {
+                    b.flash();
+                }
+                unread = Some(now_unread);
+                wait_writable(fd, Some(LOOK_EVERY), mask);
+            }
+            _ => return Written::Failed { written },
+        }
+    }
+    Written::All
+}
+
+/// Bytes written to the pipe `fd` and not read yet (`FIONREAD`); 0 if unknown.
+fn pending(fd: i32) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int, which n is.
+    let ok = unsafe {
+        linux::syscall3(
+            libc::SYS_ioctl,
+            fd as usize,
+            libc::FIONREAD as usize,
+            &mut n as *mut _ as usize,
+        )
+    } == 0;
+    if ok {
+        n.max(0) as usize
+    } else {
+        0
+    }
+}
+
+/// Sleeps until `fd` takes data, a handler ran, or `timeout` passed; true if
+/// `fd` takes data.
+fn wait_writable(fd: i32, timeout: Option<Duration>, mask: &SigSet) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // Writable: ppoll writes the time left back (see sleep_with_mask).
+    let mut ts = timeout.map(timespec);
+    let tsp = match &mut ts {
+        Some(t) => t as *mut libc::timespec as usize,
+        None => 0,
+    };
+    // SAFETY: pfd is one valid pollfd; tsp is null or a valid, writable
+    // timespec; the mask is valid.
+    let ready = unsafe {
+        linux::syscall5(
+            libc::SYS_ppoll,
+            &mut pfd as *mut _ as usize,
+            1,
+            tsp,
+            &mask.0 as *const u64 as usize,
+            SIGSET_SIZE,
+        )
+    };
+    ready > 0 && pfd.revents & libc::POLLOUT != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipe() -> (i32, i32) {
+        let mut fds = [0i32; 2];
+        // SAFETY: fds has room for the two descriptors pipe2 writes.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        (fds[0], fds[1])
+    }
+
+    #[test]
+    fn a_pipe_with_room_takes_the_bytes_in_one_write() {
+        let (r, w) = pipe();
+        let written = write_or_stop(w, b"hello\n", &SigSet::empty(), || false);
+        assert_eq!(written, Written::All);
+        let mut buf = [0u8; 16];
+        assert_eq!(crate::read(r, &mut buf), Some(6));
+        assert_eq!(&buf[..6], b"hello\n");
+        crate::close(r);
+        crate::close(w);
+    }
+
+    #[test]
+    fn a_full_pipe_does_not_hold_a_writer_that_is_told_to_stop() {
+        let (r, w) = pipe();
+        let big = [b'x'; 100_000];
+        let looks = core::cell::Cell::new(0);
+        // Stops at its third look: the first two found the pipe full.
+        let written = write_or_stop(w, &big, &SigSet::empty(), || {
+            looks.set(looks.get() + 1);
+            looks.get() > 3
+        });
+        let Written::Stopped { written } = written else {
+            panic!("{written:?}");
+        };
+        assert!(written > 0 && written < big.len(), "{written}");
+        crate::close(r);
+        crate::close(w);
+    }
+
+    #[test]
+    fn bytes_for_which_there_is_room_are_written_after_a_stop() {
+        let (r, w) = pipe();
+        assert_eq!(
+            write_or_stop(w, b"\n", &SigSet::empty(), || true),
+            Written::All
+        );
+        let mut buf = [0u8; 4];
+        assert_eq!(crate::read(r, &mut buf), Some(1));
+        crate::close(r);
+        crate::close(w);
+    }
+
+    #[test]
+    fn a_file_is_written_the_ordinary_way() {
+        // A regular file refuses RWF_NOWAIT on most file systems.
+        // SAFETY: the path is a NUL-terminated string; O_TMPFILE makes a
+        // nameless file that disappears with its descriptor.
+        let fd = unsafe { libc::open(c"/tmp".as_ptr(), libc::O_TMPFILE | libc::O_RDWR, 0o600) };
+        assert!(fd >= 0);
+        assert_eq!(
+            write_or_stop(fd, b"to a file", &SigSet::empty(), || true),
+            Written::All
+        );
+        crate::close(fd);
+    }
+
+    #[test]
+    fn a_closed_pipe_fails() {
+        let (r, w) = pipe();
+        crate::close(r);
+        // SAFETY: ignoring SIGPIPE in this test process only.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        let written = write_or_stop(w, b"x", &SigSet::empty(), || false);
+        assert_eq!(written, Written::Failed { written: 0 });
+        crate::close(w);
+    }
+}
