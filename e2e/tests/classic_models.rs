@@ -21,21 +21,54 @@ const SHORT: &str = "ü!";
 /// Runs one model client against one model server; checks the message
 /// arrived exactly and the client exited 0.
 fn pair(server_args: &[&str], client_args: &[&str], message: &str) {
+    if let Err(e) = try_pair(server_args, client_args, message) {
+        panic!("{e}");
+    }
+}
+
+/// A self-paced pair: nothing tells the client that a bit was lost, and a
+/// loaded machine can leave the server unscheduled for longer than any
+/// pace, so two equal signals merge into one (the very fault `--classic`
+/// reports to learners). The pair is known good when one of a few attempts
+/// delivers exactly; how often each attempt loses a bit is measured by
+/// `measure_loss_rate`, not asserted.
+fn paced_pair(server_args: &[&str], client_args: &[&str], message: &str) {
+    const ATTEMPTS: usize = 5;
+    let mut errors = Vec::new();
+    for _ in 0..ATTEMPTS {
+        match try_pair(server_args, client_args, message) {
+            Ok(()) => return,
+            Err(e) => errors.push(e),
+        }
+    }
+    panic!(
+        "{ATTEMPTS} attempts lost bits or failed:\n{}",
+        errors.join("\n")
+    );
+}
+
+/// One model client against one fresh model server: the client exits 0
+/// (a client killed by a signal never does) and the server prints exactly
+/// the message.
+fn try_pair(server_args: &[&str], client_args: &[&str], message: &str) -> Result<(), String> {
     let server = ModelServer::start(server_args, after(20));
     let client = model_client(client_args, server.pid(), message).wait(after(60));
     let what = format!("server {server_args:?}, client {client_args:?}");
     client.expect_code(0, &what);
     let mut server = server;
-    let got = server.wait_for_messages(1, after(20));
+    // The client has sent every bit by now: what has not arrived within a
+    // few seconds (a message whose NUL was lost) never will.
+    let got = server.wait_for_messages(1, after(5));
     let state = server.running.try_status();
-    assert_eq!(
-        got,
-        [message],
-        "{what}: server {state:?}, stdout {:?}, stderr {:?}; client stderr {:?}",
+    if got == [message] {
+        return Ok(());
+    }
+    Err(format!(
+        "{what}: got {got:?}, server {state:?}, stdout {:?}, stderr {:?}; client stderr {:?}",
         server.running.stdout().text(),
         server.running.stderr().text(),
         client.stderr
-    );
+    ))
 }
 
 fn with(base: &[&'static str], wire: &[&'static str]) -> Vec<&'static str> {
@@ -72,7 +105,7 @@ fn self_paced_clients_to_servers_they_survive() {
             if let Some(sig) = exit_on {
                 client.extend(["--exit-on", sig]);
             }
-            pair(&["--ack", ack], &client, SHORT);
+            paced_pair(&["--ack", ack], &client, SHORT);
         }
     }
 }
@@ -106,7 +139,7 @@ fn every_wire_convention() {
                 MESSAGE,
             );
         }
-        pair(
+        paced_pair(
             &with(&["--ack", "none"], wire),
             &with(&["--pace", "15000"], wire),
             SHORT,
