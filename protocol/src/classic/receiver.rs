@@ -389,8 +389,8 @@ impl Utf8 {
     }
 }
 
-#[derive(Clone, Debug)]
-struct Slot<const B: usize> {
+#[derive(Clone, Copy, Debug)]
+struct Slot {
     /// The process decoded here (or whose bytes the buffer still holds).
     pid: Pid,
     /// `pid`'s signals are decoded here.
@@ -413,7 +413,7 @@ struct Slot<const B: usize> {
     /// Bit k: every byte so far is text read as interpretation k.
     text: u8,
     hinted: bool,
-    buf: [u8; B],
+    /// Bytes in this slot's buffer (`ClassicReceiver::bufs`).
     len: usize,
     out: Out,
     /// A byte that did not fit yet.
@@ -422,7 +422,7 @@ struct Slot<const B: usize> {
     stalled: Option<Signal>,
 }
 
-impl<const B: usize> Slot<B> {
+impl Slot {
     const FREE: Self = Slot {
         pid: 0,
         decoding: false,
@@ -446,7 +446,6 @@ impl<const B: usize> Slot<B> {
         raw: 0,
         text: 0b1111,
         hinted: false,
-        buf: [0; B],
         len: 0,
         out: Out::Open,
         carry: None,
@@ -467,7 +466,7 @@ impl<const B: usize> Slot<B> {
         };
         self.bytes = 0;
         self.announced = None;
-        self.utf8 = Slot::<B>::FREE.utf8;
+        self.utf8 = Slot::FREE.utf8;
         self.dropped = 0;
         self.raw = 0;
         self.text = 0b1111;
@@ -534,7 +533,10 @@ const fn interpretation(order: BitOrder, one: Signal) -> u8 {
 pub struct ClassicReceiver<const N: usize, const B: usize> {
     config: ClassicReceiverConfig,
     convention: Convention,
-    slots: [Slot<B>; N],
+    slots: [Slot; N],
+    /// The slots' buffers, apart from the slots so that resetting a slot
+    /// does not copy a buffer-sized constant.
+    bufs: [[u8; B]; N],
     queue: Deque<Event, QUEUE>,
     /// The slot whose message is being streamed.
     streamer: Option<usize>,
@@ -555,6 +557,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             config,
             convention,
             slots: [Slot::FREE; N],
+            bufs: [[0; B]; N],
             queue: Deque::new(),
             streamer: None,
             seq: 0,
@@ -843,7 +846,9 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         }
         let pid = s.pid;
         if s.out == Out::Open && s.len < Self::CAP {
-            s.buf[s.len] = byte;
+            if let Some(b) = self.bufs.get_mut(i).and_then(|b| b.get_mut(s.len)) {
+                *b = byte;
+            }
             s.len += 1;
         } else if s.carry.is_none() && (matches!(s.out, Out::Queued | Out::Handed)) {
             // The buffer is on its way out: cleared at the next call.
@@ -911,7 +916,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             match s.out {
                 Out::Open if s.carry.is_none() => {
                     // Room for the '\n' is always kept: CAP = B - 1.
-                    if let Some(slot) = s.buf.get_mut(s.len) {
+                    if let Some(slot) = self.bufs.get_mut(i).and_then(|b| b.get_mut(s.len)) {
                         *slot = b'\n';
                         s.len += 1;
                     }
@@ -967,7 +972,9 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             s.len = 0;
             s.out = Out::Open;
             if let Some(b) = s.carry.take() {
-                s.buf[0] = b;
+                if let Some(first) = self.bufs.get_mut(i).and_then(|b| b.first_mut()) {
+                    *first = b;
+                }
                 s.len = 1;
             }
             if let Some(ack) = s.stalled.take() {
@@ -1068,14 +1075,14 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                 }
                 // `settle` has cleared the last chunk and moved the carried
                 // byte in: the buffer holds at most that byte.
+                let buf = self.bufs.get_mut(i)?;
                 if s.out == Out::Open && s.len < B {
-                    s.buf[s.len] = b'\n';
+                    buf[s.len] = b'\n';
                     s.len += 1;
                     s.out = Out::Handed;
-                    let s = &self.slots[i];
                     ClassicOutput::Write {
                         from,
-                        bytes: &s.buf[..s.len],
+                        bytes: buf.get(..s.len).unwrap_or_default(),
                     }
                 } else {
                     ClassicOutput::Write { from, bytes: b"\n" }
@@ -1084,10 +1091,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             Event::Write(i, from) => {
                 let s = self.slots.get_mut(i)?;
                 s.out = Out::Handed;
-                let s = &self.slots[i];
+                let buf = self.bufs.get(i)?;
                 ClassicOutput::Write {
                     from,
-                    bytes: &s.buf[..s.len],
+                    bytes: buf.get(..s.len).unwrap_or_default(),
                 }
             }
         })
