@@ -27,6 +27,9 @@ use minitalk_sys::{self as sys, Line, SigSet, SignalQueue, STDERR, STDOUT};
 mod trace;
 use trace::{Narrator, STATS, TRACE};
 
+#[cfg(feature = "classic")]
+mod classic;
+
 /// Messages up to 64 KiB are held and printed whole, or not at all; the
 /// extra byte is the newline's, written with the message in one `write(2)`.
 const HOLD: usize = 64 * 1024 + 1;
@@ -34,13 +37,17 @@ const HOLD: usize = 64 * 1024 + 1;
 const QUEUE: usize = 128;
 
 const HELP: &str = "\
-Usage: server [--trace] [--stats] [--no-pin]
+Usage: server [--classic[=LIST]] [--trace] [--stats] [--no-pin]
 
 Prints its PID, then every message that a minitalk client sends to it,
 each followed by a newline, once its checksums are verified. Serves one
 client at a time; others wait their turn in arrival order.
 
 Options:
+  --classic[=LIST]  speak the classic 42 wire instead, to test your own
+               client: one signal per bit, no checksum. LIST overrides the
+               defaults (msb,usr2,nul): lsb, usr1, none, len32, len64, and
+               the replies: plus, then, bare, echo, endack, noendack
   --trace      show every signal, byte, character, frame and client on stderr
   --stats      one line per message on stderr: sender, bytes, time, bits/s
   --no-pin     do not move to the client's CPU while serving it
@@ -114,8 +121,19 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         printed: 0,
         cut: false,
     };
+    #[cfg(feature = "classic")]
+    let mut classic = None;
     for i in 1..args.len() {
         let arg = args.get(i).unwrap_or_default();
+        #[cfg(feature = "classic")]
+        match classic::option(arg) {
+            Some(Ok(c)) => {
+                classic = Some(c);
+                continue;
+            }
+            Some(Err(())) => return 2,
+            None => {}
+        }
         match sys::lookup(arg, OPTIONS) {
             Some(Opt::Trace) if TRACE => shell.narrator.trace = true,
             Some(Opt::Stats) if STATS => shell.narrator.stats = true,
@@ -158,6 +176,12 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         .str("server PID ")
         .u64(sys::getpid() as u64)
         .println(STDOUT);
+
+    #[cfg(feature = "classic")]
+    if let Some(convention) = classic {
+        let trace = shell.narrator.trace;
+        return classic::run(convention, trace, pin, &mut shell);
+    }
 
     let all_cpus = sys::CpuSet::current();
     let mut pinned_to = None;

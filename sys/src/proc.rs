@@ -58,10 +58,20 @@ const fn bit(signo: i32) -> u64 {
 /// count: while it waits, `/proc` shows them neither blocked nor caught, so
 /// minitalk's client installs handlers as well.
 pub fn catches_usr(pid: Pid) -> Option<bool> {
+    caught_usr(pid).map(|(usr1, usr2)| usr1 && usr2)
+}
+
+/// Whether `pid` catches `SIGUSR1`, and whether it catches `SIGUSR2`, each
+/// on its own (`SigCgt`): a classic client may catch one only. `None` if
+/// there is no such process.
+pub fn caught_usr(pid: Pid) -> Option<(bool, bool)> {
     let mut buf = [0u8; 4096];
     let n = read_proc(pid, "status", &mut buf)?;
-    let both = bit(libc::SIGUSR1) | bit(libc::SIGUSR2);
-    Some(status_mask(&buf[..n], b"SigCgt:")? & both == both)
+    let mask = status_mask(&buf[..n], b"SigCgt:")?;
+    Some((
+        mask & bit(libc::SIGUSR1) != 0,
+        mask & bit(libc::SIGUSR2) != 0,
+    ))
 }
 
 /// The state letter of `pid` (`R`, `S`, `Z`...) from `/proc/<pid>/stat`.
