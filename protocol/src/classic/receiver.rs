@@ -746,21 +746,24 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                 }));
                 if value == 0 {
                     self.end_message(i, false);
-                    return true;
+                    // With `nul`, the client still sends its NUL: the end
+                    // is acknowledged after it.
+                    return c.end == End::None;
                 }
                 false
             }
             Phase::TrailingNul => {
                 let byte = value as u8;
                 if byte == 0 {
-                    // The NUL after the announced length: part of the end.
+                    // The NUL after the announced length: part of the end,
+                    // which is acknowledged now.
                     s.reset_message(c.header);
                     self.push(Event::Trace(Trace::Byte {
                         pid,
                         byte,
                         offset: 0,
                     }));
-                    false
+                    true
                 } else {
                     // No NUL: this byte opens the next message's header.
                     s.reset_message(c.header);
@@ -790,7 +793,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     s.phase = Phase::Body { left: Some(left) };
                     if left == 0 {
                         self.end_message(i, false);
-                        return true;
+                        return c.end == End::None;
                     }
                 }
                 false
@@ -1462,6 +1465,22 @@ mod tests {
                 assert_eq!(w.stdout(), b"nul\0inside\n");
                 assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
             }
+        }
+    }
+
+    #[test]
+    fn with_a_header_and_nul_the_end_is_acknowledged_after_the_nul() {
+        for items in [&b"len32"[..], b"lsb,len64"] {
+            let mut r = rx::<2, 64>(items);
+            let mut cl = [Client::new(5, Kind::Waiting, b"ab", 0)];
+            let w = World::run(&mut r, &mut cl);
+            assert_eq!(w.stdout(), b"ab\n");
+            let bits = Encoder::new(r.convention(), b"ab").unwrap().bits() as usize;
+            // SIGUSR1 for every bit (the NUL's too), then the separate SIGUSR2.
+            let heard = &cl[0].heard;
+            assert_eq!(heard.len(), bits + 1, "{heard:?}");
+            assert!(heard[..bits].iter().all(|&s| s == Usr1));
+            assert_eq!(heard[bits], Usr2);
         }
     }
 
