@@ -1,0 +1,475 @@
+//! `server --classic` against the models of learners' clients
+//! (`e2e/models/client.c`, see `minitalk_e2e::models`): real processes.
+//!
+//! Two kinds of assertion, because signals that nobody waits for get lost:
+//! - a client that waits for an acknowledgement per bit never has two
+//!   signals in flight, so its message must arrive **exactly**, and it must
+//!   exit 0;
+//! - a client that paces itself loses signals whenever the server is not
+//!   scheduled for longer than its pace (measured at every pace on a loaded
+//!   machine), so for it the test asserts the invariant that always holds:
+//!   its message is printed exactly, **or** the server says on stderr that
+//!   something was wrong with that client's message. Never garbage in
+//!   silence. How often it is exact, per pace, is a measurement
+//!   (`cargo test -p minitalk-e2e --test classic_server -- --ignored
+//!   --nocapture`), not a test.
+//!
+//! In every test, no process dies of a signal: clients exit by themselves
+//! (their exit statuses are checked) and the server stops with exit 0 on
+//! `SIGTERM` or `SIGINT`.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use minitalk_e2e::models::model_client;
+use minitalk_e2e::{after, binaries, Client, Finished, Running, Server, Stopped};
+
+const MESSAGE: &str = "Hello, 42! ünïcode too";
+
+/// Longer than the server's silence (250 ms) that ends a message, with room
+/// for a loaded machine.
+const PAST_SILENCE: Duration = Duration::from_millis(800);
+
+/// Starts `server --classic[=LIST]`, with `--trace` if asked.
+fn classic(list: &str, trace: bool) -> Server {
+    let opt = if list.is_empty() {
+        "--classic".to_string()
+    } else {
+        format!("--classic={list}")
+    };
+    let mut args = vec![opt.as_str()];
+    if trace {
+        args.push("--trace");
+    }
+    Server::start_with(&args)
+}
+
+/// Runs a model client to its end; its PID (the server's verdicts name it)
+/// and how it ended.
+fn run_client(args: &[&str], server: &Server, message: &str) -> (i32, Finished) {
+    let running = model_client(args, server.pid(), message);
+    (running.pid(), running.wait(after(60)))
+}
+
+/// The client ended by itself, not by a signal, with one of `codes`.
+#[track_caller]
+fn exited(done: &Finished, codes: &[i32], what: &str) {
+    assert_eq!(
+        done.status.signal(),
+        None,
+        "{what}: the client died of a signal ({}); stderr {:?}",
+        done.status,
+        done.stderr
+    );
+    assert!(
+        done.code().is_some_and(|c| codes.contains(&c)),
+        "{what}: exit {} (expected one of {codes:?}); stderr {:?}",
+        done.status,
+        done.stderr
+    );
+}
+
+/// The server's stderr has a verdict about `pid`.
+fn reported(stderr: &str, pid: i32) -> bool {
+    let tag = format!("server: {pid}: ");
+    stderr.lines().any(|l| l.starts_with(&tag))
+}
+
+/// Stops the server with `SIGTERM` (exit 0 checked) once every message
+/// that is still being received has ended by silence.
+fn stop(server: Server) -> Stopped {
+    sleep(PAST_SILENCE);
+    server.stop()
+}
+
+/// A client that waits per bit: `message` is the server's only line, no
+/// verdict, the client exits 0.
+fn exact(list: &str, client: &[&str], message: &str) {
+    let server = classic(list, false);
+    let (_, done) = run_client(client, &server, message);
+    let what = format!("--classic={list}, client {client:?}");
+    exited(&done, &[0], &what);
+    server.wait_for_lines(1, after(30));
+    let out = stop(server);
+    assert_eq!(out.lines(), [message], "{what}: stderr {:?}", out.stderr);
+    assert_eq!(out.output, format!("{message}\n").as_bytes(), "{what}");
+    assert!(out.stderr.is_empty(), "{what}: stderr {:?}", out.stderr);
+}
+
+#[test]
+fn waiting_clients_with_each_end_of_message_variant() {
+    // (server LIST, the model's --wait): "bit" stops after the last bit's
+    // SIGUSR1, "done" waits for a SIGUSR2, "echo" for its own signal back.
+    for (list, wait) in [
+        ("", "bit"),
+        ("", "done"),
+        ("plus", "done"),
+        ("then", "done"),
+        ("bare", "bit"),
+        ("then", "bit"),
+        ("echo", "echo"),
+        ("echo,bare", "echo"),
+    ] {
+        exact(list, &["--wait", wait], MESSAGE);
+    }
+}
+
+#[test]
+fn both_bit_orders_and_both_signal_meanings() {
+    for (list, flags) in [
+        ("msb,usr2", &[][..]),
+        ("lsb", &["--lsb"][..]),
+        ("usr1", &["--usr1"][..]),
+        ("lsb,usr1", &["--lsb", "--usr1"][..]),
+    ] {
+        let mut client = vec!["--wait", "done"];
+        client.extend_from_slice(flags);
+        exact(list, &client, MESSAGE);
+    }
+}
+
+#[test]
+fn nul_none_len32_len64_with_the_matching_list() {
+    for (list, flags) in [
+        ("nul", &[][..]),
+        ("none", &["--none"][..]),
+        ("len32", &["--len32"][..]),
+        ("len64", &["--len64"][..]),
+        ("len32,none", &["--len32", "--none"][..]),
+        ("lsb,usr1,len64", &["--lsb", "--usr1", "--len64"][..]),
+    ] {
+        let mut client = vec!["--wait", "bit"];
+        client.extend_from_slice(flags);
+        exact(list, &client, MESSAGE);
+    }
+    // The empty message: an empty line.
+    exact("", &["--wait", "bit"], "");
+    exact("len32", &["--wait", "bit", "--len32"], "");
+}
+
+#[test]
+fn a_long_message_from_a_waiting_client_arrives_whole() {
+    // Longer than the server's 4 KiB buffer per client: written in chunks.
+    let long: String = (0..9000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    exact("", &["--wait", "bit"], &long);
+}
+
+#[test]
+fn self_paced_clients_at_several_paces_catching_nothing_usr1_or_usr2() {
+    for pace in ["100", "300", "1000"] {
+        for catch in ["none", "usr1", "usr2", "both"] {
+            paced_run("", &["--pace", pace, "--catch", catch], "Hi 42");
+        }
+    }
+    // One that exits on the end-of-message SIGUSR1 ("end only" clients).
+    paced_run(
+        "",
+        &["--pace", "200", "--catch", "usr1", "--exit-on", "usr1"],
+        "Hi 42",
+    );
+    // Other conventions, paced.
+    for (list, flags) in [
+        ("lsb,usr1", &["--lsb", "--usr1"][..]),
+        ("none", &["--none"][..]),
+        ("len32", &["--len32"][..]),
+        ("len64,lsb", &["--len64", "--lsb"][..]),
+    ] {
+        let mut client = vec!["--pace", "300"];
+        client.extend_from_slice(flags);
+        paced_run(list, &client, "Hi 42");
+    }
+}
+
+/// [`paced`] with the client's PID known.
+fn paced_run(list: &str, client: &[&str], message: &str) {
+    let server = classic(list, false);
+    let (pid, done) = run_client(client, &server, message);
+    let what = format!("--classic={list}, client {client:?}");
+    exited(&done, &[0], &what);
+    let out = stop(server);
+    assert!(
+        out.lines() == [message] || reported(&out.stderr, pid),
+        "{what}: printed {:?} with no verdict about {pid}; stderr {:?}",
+        out.lines(),
+        out.stderr
+    );
+}
+
+#[test]
+fn a_client_faster_than_the_server_is_reported_not_printed_as_garbage() {
+    // Deterministic: the server is stopped while the client sends, so all
+    // its signals but one of each kind merge, as they do when a client
+    // outpaces a server that is not scheduled.
+    let mut server = classic("", false);
+    assert!(server.signal(libc::SIGSTOP));
+    let (pid, done) = run_client(&["--pace", "50"], &server, "lost in a burst");
+    exited(&done, &[0], "burst client");
+    assert!(server.signal(libc::SIGCONT));
+    server.wait_for_stderr("sends faster than signals can be delivered", after(30));
+    let out = stop(server);
+    assert!(reported(&out.stderr, pid), "stderr {:?}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("wait for an acknowledgement or sleep longer"),
+        "the advice: {:?}",
+        out.stderr
+    );
+    assert!(
+        !out.lines().iter().any(|l| l == "lost in a burst"),
+        "a burst of merged signals cannot have arrived whole"
+    );
+    // And without stopping anything: as fast as the model goes.
+    let server = classic("", false);
+    let long: String = (0..400).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let (pid, done) = run_client(&["--pace", "0"], &server, &long);
+    exited(&done, &[0], "fast client");
+    let out = stop(server);
+    assert!(
+        out.lines() == [long.as_str()] || reported(&out.stderr, pid),
+        "lost bits must be reported: printed {:?}, stderr {:?}",
+        out.lines(),
+        out.stderr
+    );
+}
+
+#[test]
+fn a_wrong_convention_is_printed_as_received_with_a_hint() {
+    // The learner's client sends LSB first; the server reads MSB first: the
+    // bytes it prints are each bit-reversed (invalid UTF-8 among them), as
+    // received, and stderr says what to try.
+    let message = "Hello, learner";
+    let server = classic("", false);
+    let (_, done) = run_client(&["--wait", "bit", "--lsb"], &server, message);
+    exited(&done, &[0], "LSB client");
+    server.wait_for_lines(1, after(30));
+    let out = stop(server);
+    let mut expect: Vec<u8> = message.bytes().map(u8::reverse_bits).collect();
+    expect.push(b'\n');
+    assert_eq!(out.output, expect);
+    assert!(
+        out.stderr.contains("try --classic=lsb"),
+        "stderr {:?}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("invalid UTF-8"), "{:?}", out.stderr);
+}
+
+#[test]
+fn two_classic_clients_at_once() {
+    // A paced client with a long message; while it sends (its first byte
+    // is in the trace, its end is not), a waiting client starts.
+    let long: String = (0..300).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let short = "second, waiting";
+    let server = classic("", true);
+    let a = model_client(&["--pace", "200", "--catch", "usr1"], server.pid(), &long);
+    let a_pid = a.pid();
+    server.wait_for_stderr(&format!("  {a_pid}  "), after(30));
+    let b = model_client(&["--wait", "done"], server.pid(), short);
+    let b_pid = b.pid();
+    let a_ended_early = server
+        .stderr()
+        .contains(&format!("trace: {a_pid}: end of message"));
+    let a = a.wait(after(60));
+    let b = b.wait(after(60));
+    exited(&a, &[0], "paced client");
+    // A waiting client whose signal merged with the other's waits for an
+    // acknowledgement that never comes, and gives up (exit 1): not a death.
+    exited(&b, &[0, 1], "waiting client");
+    let out = stop(server);
+    assert!(
+        !a_ended_early,
+        "the second client started after the first had finished: not at once"
+    );
+    let lines = out.lines();
+    for (pid, message) in [(a_pid, long.as_str()), (b_pid, short)] {
+        assert!(
+            lines.iter().any(|l| l == message) || reported(&out.stderr, pid),
+            "{pid}: neither printed nor reported; lines {lines:?}"
+        );
+    }
+    // Whatever else was printed came with a verdict.
+    if lines.iter().any(|l| l != &long && l != short) {
+        assert!(
+            reported(&out.stderr, a_pid) || reported(&out.stderr, b_pid),
+            "an unexplained line: {lines:?}"
+        );
+    }
+    if b.code() == Some(0) {
+        // It was acknowledged for every bit: its message is exact.
+        assert!(lines.iter().any(|l| l == short), "{lines:?}");
+    }
+}
+
+#[test]
+fn a_classic_client_that_dies_mid_message() {
+    let message: String = (0..200).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let server = classic("", true);
+    let mut client = model_client(&["--pace", "2000"], server.pid(), &message);
+    let pid = client.pid();
+    // Two bytes in, then kill it.
+    let second = format!("  {pid}  0110 0010");
+    server.wait_for_stderr(&second, after(30));
+    assert!(client.kill(), "the client was still sending");
+    server.wait_for_stderr(&format!("trace: {pid}: end of message"), after(30));
+    // The server goes on: a waiting client after it is exact.
+    let (_, done) = run_client(&["--wait", "bit"], &server, "after the dead one");
+    exited(&done, &[0], "next client");
+    server.wait_for_lines(2, after(30));
+    let out = stop(server);
+    let lines = out.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        message.starts_with(&lines[0]) && lines[0].len() >= 2,
+        "what came before the kill, as it came: {lines:?}"
+    );
+    assert_eq!(lines[1], "after the dead one");
+    assert!(
+        out.stderr.contains(&format!(
+            "server: {pid}: message ended by silence, without its NUL"
+        )),
+        "{:?}",
+        out.stderr
+    );
+}
+
+/// The `storm` helper of this package: random signals at one PID.
+const STORM: &str = env!("CARGO_BIN_EXE_storm");
+
+#[test]
+fn stray_signals_during_a_classic_transfer() {
+    let server = classic("", false);
+    let mut cmd = Command::new(STORM);
+    cmd.args([&server.pid_arg(), "400", "300", "7"])
+        .stdin(Stdio::null());
+    let storm = Running::spawn(cmd, None, "storm");
+    let storm_pid = storm.pid();
+    let client = model_client(&["--wait", "done"], server.pid(), MESSAGE);
+    let client_pid = client.pid();
+    let done = client.wait(after(60));
+    let storm = storm.wait(after(120));
+    storm.expect_code(0, "storm");
+    let sent: u64 = storm.stdout.trim().parse().unwrap_or(0);
+    assert!(sent > 0, "the storm sent nothing: {:?}", storm.stdout);
+    // Merged with a stray, a bit of the client is lost and it gives up.
+    exited(&done, &[0, 1], "client in a storm");
+    let out = stop(server);
+    let lines = out.lines();
+    assert!(
+        lines.iter().any(|l| l == MESSAGE) || reported(&out.stderr, client_pid),
+        "the client's message neither printed nor reported: {lines:?}, {:?}",
+        out.stderr
+    );
+    if done.code() == Some(0) {
+        assert!(lines.iter().any(|l| l == MESSAGE), "{lines:?}");
+    }
+    // The storm's own bits are a "message" too, and a bad one: reported.
+    assert!(
+        reported(&out.stderr, storm_pid),
+        "the stray's bits went unreported: {:?}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_classic_items_exit_2_naming_the_valid_ones() {
+    for bad in ["--classic=msb,bogus", "--classicx"] {
+        let out = Command::new(&binaries().server)
+            .arg(bad)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the server");
+        assert_eq!(out.status.code(), Some(2), "{bad}: {:?}", out.status);
+        assert!(out.stdout.is_empty(), "{bad}: nothing on stdout");
+        let err = String::from_utf8_lossy(&out.stderr);
+        if bad.starts_with("--classic=") {
+            assert!(err.contains("'bogus'"), "{err}");
+            for item in [
+                "msb", "lsb", "usr1", "usr2", "nul", "none", "len32", "len64",
+            ] {
+                assert!(err.contains(item), "{item} missing from {err}");
+            }
+        } else {
+            assert!(err.contains("unknown option"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn sigint_stops_a_classic_server_mid_message_with_exit_0() {
+    let server = classic("none", false);
+    let (_, done) = run_client(&["--wait", "bit", "--none"], &server, "cut by ^C");
+    exited(&done, &[0], "client");
+    // Stopped within the silence that would end the message: printed now.
+    let out = server.stop_with(libc::SIGINT);
+    assert_eq!(out.lines(), ["cut by ^C"], "{:?}", out.stderr);
+}
+
+// --- Measurements ------------------------------------------------------
+
+/// The median of `v`.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+#[test]
+#[ignore = "a measurement, not a test: how often self-paced model clients arrive exactly, per pace"]
+fn measure_self_paced_exactness() {
+    let message: String = (0..100).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let tries = 10;
+    for pace in [50u32, 100, 200, 300, 500] {
+        let (mut exact, mut reported_loss, mut silent) = (0, 0, 0);
+        for _ in 0..tries {
+            let server = classic("", false);
+            let pace_arg = pace.to_string();
+            let (pid, _) = run_client(&["--pace", &pace_arg, "--catch", "both"], &server, &message);
+            let out = stop(server);
+            if out.lines() == [message.as_str()] {
+                exact += 1;
+            } else if reported(&out.stderr, pid) {
+                reported_loss += 1;
+            } else {
+                silent += 1;
+            }
+        }
+        println!(
+            "pace {pace:>4} µs, 100 bytes: exact {exact}/{tries}, loss reported {reported_loss}, silently wrong {silent}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "a measurement, not a test: 10 KB from an ack-waiting classic model client against a v1 transfer, interleaved"]
+fn measure_classic_speed_against_v1() {
+    let message: String = (0..10 * 1024)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    let rounds = 5;
+    let (mut classic_rates, mut v1_rates) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let server = classic("", false);
+        let t = Instant::now();
+        let (_, done) = run_client(&["--wait", "bit"], &server, &message);
+        let secs = t.elapsed().as_secs_f64();
+        exited(&done, &[0], "classic 10 KB");
+        server.wait_for_lines(1, after(60));
+        let out = server.stop();
+        assert_eq!(out.lines(), [message.as_str()]);
+        classic_rates.push(message.len() as f64 * 8.0 / secs / 1000.0);
+
+        let server = Server::start();
+        let t = Instant::now();
+        let done = Client::to(&server).arg(&message).run(after(60));
+        let secs = t.elapsed().as_secs_f64();
+        done.expect_code(0, "v1 10 KB");
+        v1_rates.push(message.len() as f64 * 8.0 / secs / 1000.0);
+        server.stop();
+    }
+    let (c, v) = (median(&mut classic_rates), median(&mut v1_rates));
+    println!(
+        "10 KB, client start to exit, medians of {rounds}: classic (model client, --wait bit) {c:.1} kbit/s, v1 {v:.1} kbit/s, ratio {:.2}",
+        c / v
+    );
+}
