@@ -62,6 +62,8 @@ pub fn run(convention: Convention, trace: bool, pin: bool, shell: &mut Shell) ->
     let mut show = Show {
         trace,
         bytes: [Bits::FREE; SLOTS],
+        together: [0; TOGETHER],
+        next: 0,
     };
     if TRACE && show.trace {
         show.banner(convention);
@@ -74,7 +76,19 @@ pub fn run(convention: Convention, trace: bool, pin: bool, shell: &mut Shell) ->
         // One clock reading per wake-up, as in v1: signals that arrive
         // together show as 0 µs apart in the trace.
         let now = sys::now();
+        // Each wake-up delivers one signal; if the other one was pending
+        // with it, the kernel chose the order (SIGUSR1 first), not the
+        // client: two bits may have been swapped, which no count shows.
+        let pending = SigSet::pending();
         while let Some((pid, signal)) = SIGNALS.pop() {
+            let other = match signal {
+                Signal::Usr1 => libc::SIGUSR2,
+                Signal::Usr2 => libc::SIGUSR1,
+            };
+            if pending.contains(other) && !show.together.contains(&pid) {
+                show.together[show.next % TOGETHER] = pid;
+                show.next += 1;
+            }
             rx.on_signal(pid, signal, now);
             last_sender = Some(pid);
             drain(&mut rx, &mut show, now, false);
@@ -124,6 +138,9 @@ fn drain(rx: &mut ClassicReceiver<SLOTS, BUF>, show: &mut Show, now: Duration, s
             ClassicOutput::Trace(t) => {
                 if TRACE && show.trace {
                     show.event(t);
+                }
+                if let Trace::End { pid, .. } = t {
+                    show.order_lost(pid);
                 }
             }
         }
@@ -184,10 +201,17 @@ fn order_name(order: BitOrder) -> &'static str {
     }
 }
 
-/// `--trace`: the byte being received from each process.
+/// Processes remembered for signals that were pending together.
+const TOGETHER: usize = 8;
+
+/// `--trace`: the byte being received from each process; and, trace or
+/// not, the processes whose signals were pending together in this message.
 struct Show {
     trace: bool,
     bytes: [Bits; SLOTS],
+    /// Senders whose two signals were pending at once (0: none).
+    together: [Pid; TOGETHER],
+    next: usize,
 }
 
 /// The signals of one process's current byte, for `--trace`.
@@ -406,6 +430,21 @@ impl Show {
             }
         }
         l.println(STDERR);
+    }
+
+    /// At the end of `pid`'s message: says so if the order of some of its
+    /// signals was lost.
+    fn order_lost(&mut self, pid: Pid) {
+        let Some(k) = self.together.iter().position(|&p| p == pid) else {
+            return;
+        };
+        self.together[k] = 0;
+        Line::new()
+            .str("server: ")
+            .u64(pid as u64)
+            .str(": SIGUSR1 and SIGUSR2 were pending at once, and the kernel hands over SIGUSR1 first: bits may be swapped; ")
+            .str("your client sends faster than signals can be delivered; wait for an acknowledgement or sleep longer")
+            .println(STDERR);
     }
 
     /// A reply: shown when it ends a message (per-bit replies are said once,

@@ -82,6 +82,27 @@ impl SigSet {
         Self::empty().with(libc::SIGUSR1).with(libc::SIGUSR2)
     }
 
+    /// Whether `signo` is in this set.
+    pub const fn contains(&self, signo: i32) -> bool {
+        self.0 & 1 << (signo - 1) != 0
+    }
+
+    /// The signals pending for the calling thread or its process (blocked,
+    /// not yet delivered): `rt_sigpending(2)`.
+    pub fn pending() -> Self {
+        let mut set = 0u64;
+        // SAFETY: the kernel writes SIGSET_SIZE bytes into set, ours.
+        unsafe {
+            linux::syscall3(
+                libc::SYS_rt_sigpending,
+                &mut set as *mut u64 as usize,
+                SIGSET_SIZE,
+                0,
+            )
+        };
+        SigSet(set)
+    }
+
     /// Blocks the signals of this set (they stay pending until waited for).
     pub fn block(&self) {
         self.change_mask(libc::SIG_BLOCK);
@@ -229,6 +250,20 @@ mod tests {
     fn signal_sets_are_the_kernels_bit_masks() {
         assert_eq!(SigSet::usr().0, 0xa00);
         assert_eq!(SigSet::empty().with(libc::SIGINT).0, 2);
+    }
+
+    #[test]
+    fn a_blocked_raised_signal_is_pending_until_taken() {
+        // SIGWINCH: no other test uses it; raised to this thread only.
+        let set = SigSet::empty().with(libc::SIGWINCH);
+        set.block();
+        assert!(!SigSet::pending().contains(libc::SIGWINCH));
+        // SAFETY: raise signals the calling thread, which blocks it.
+        assert_eq!(unsafe { libc::raise(libc::SIGWINCH) }, 0);
+        assert!(SigSet::pending().contains(libc::SIGWINCH));
+        assert!(set.wait(Duration::from_secs(5)).is_some());
+        assert!(!SigSet::pending().contains(libc::SIGWINCH));
+        set.unblock();
     }
 
     #[test]
