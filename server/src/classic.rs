@@ -11,7 +11,8 @@
 //! - [`ClassicOutput::Send`]: [`sys::send`], which refuses any PID below 1;
 //! - [`ClassicOutput::Write`]: the bytes as received (invalid UTF-8
 //!   included: it is the learner's data), a message and its `'\n'` in one
-//!   write;
+//!   write, through v1's `Shell`, which never sleeps with the signals
+//!   blocked;
 //! - [`ClassicOutput::Verdict`]: one line on stderr, `server: <pid>: ...`;
 //! - [`ClassicOutput::Trace`]: `--trace`, the learner's debugger ([`Show`]).
 //!
@@ -26,7 +27,7 @@ use minitalk_protocol::classic::{
     Header, Trace, Verdict, VerdictKind, VALID_ITEMS,
 };
 use minitalk_protocol::{Duration, Pid, Signal};
-use minitalk_sys::{self as sys, Line, SigSet, STDERR, STDOUT};
+use minitalk_sys::{self as sys, Line, SigSet, STDERR};
 
 use crate::{Shell, SIGNALS, STOP, TRACE};
 use minitalk_protocol::Effects;
@@ -74,8 +75,9 @@ pub fn run(convention: Convention, trace: bool, pin: bool, shell: &mut Shell) ->
     let mut last_sender = None;
     while !STOP.load(Ordering::Relaxed) {
         // One clock reading per wake-up, as in v1: signals that arrive
-        // together show as 0 µs apart in the trace.
-        let now = sys::now();
+        // together show as 0 µs apart in the trace. Time spent waiting for
+        // stdout is left out: it is nobody's silence.
+        let now = shell.clock();
         // Each wake-up delivers one signal; if the other one was pending
         // with it, the kernel chose the order (SIGUSR1 first), not the
         // client: two bits may have been swapped, which no count shows.
@@ -91,9 +93,9 @@ pub fn run(convention: Convention, trace: bool, pin: bool, shell: &mut Shell) ->
             }
             rx.on_signal(pid, signal, now);
             last_sender = Some(pid);
-            drain(&mut rx, &mut show, now, false);
+            drain(&mut rx, &mut show, shell, now, false);
         }
-        drain(&mut rx, &mut show, now, false);
+        drain(&mut rx, &mut show, shell, now, false);
         // Share the sender's CPU, as v1 does (README, "Speed").
         let sender = last_sender.filter(|_| rx.active() > 0);
         if pin && sender != pinned_to {
@@ -104,20 +106,33 @@ pub fn run(convention: Convention, trace: bool, pin: bool, shell: &mut Shell) ->
             };
         }
         let timeout = rx.poll_at().map(|t| t.saturating_sub(now));
+        // A write that waited for stdout ran the handlers outside this
+        // sleep: what they queued meanwhile is handled first.
+        let timeout = if SIGNALS.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
         sys::sleep_with_mask(timeout, &sleep_mask);
     }
     // Stopped: what is being received ends now, as by silence; no replies.
-    drain(&mut rx, &mut show, Duration::MAX, true);
+    drain(&mut rx, &mut show, shell, Duration::MAX, true);
     0
 }
 
 /// Carries out everything the receiver asks for at `now` (sending nothing
 /// when `stopping`).
-fn drain(rx: &mut ClassicReceiver<SLOTS, BUF>, show: &mut Show, now: Duration, stopping: bool) {
+fn drain(
+    rx: &mut ClassicReceiver<SLOTS, BUF>,
+    show: &mut Show,
+    shell: &mut Shell,
+    now: Duration,
+    stopping: bool,
+) {
     while let Some(out) = rx.poll(now) {
         match out {
             ClassicOutput::Send { to, signal } => {
-                if !stopping {
+                if !stopping && !STOP.load(Ordering::Relaxed) {
                     // A process that vanished meanwhile: its silence ends it.
                     let _ = sys::send(to, signal);
                 }
@@ -125,11 +140,9 @@ fn drain(rx: &mut ClassicReceiver<SLOTS, BUF>, show: &mut Show, now: Duration, s
                     show.reply(to, signal);
                 }
             }
-            ClassicOutput::Write { bytes, .. } => {
-                // TODO(H4, issue 11): the write that never sleeps with the
-                // signals blocked, once it is on main.
-                sys::write_all(STDOUT, bytes);
-            }
+            // Never sleeps with the signals blocked; SIGINT/SIGTERM end a
+            // wait for a full stdout (`Shell::write`).
+            ClassicOutput::Write { from, bytes } => shell.write(from, bytes),
             ClassicOutput::CheckCatches(pid) => {
                 let (usr1, usr2) = sys::proc::caught_usr(pid).unwrap_or((false, false));
                 rx.set_catches(pid, Catches { usr1, usr2 });
