@@ -283,12 +283,17 @@ fn two_classic_clients_at_once() {
         "the second client started after the first had finished: not at once"
     );
     let lines = out.lines();
-    for (pid, message) in [(a_pid, long.as_str()), (b_pid, short)] {
-        assert!(
-            lines.iter().any(|l| l == message) || reported(&out.stderr, pid),
-            "{pid}: neither printed nor reported; lines {lines:?}"
-        );
-    }
+    // The paced client: printed or reported. The waiting one may have gone
+    // unseen (its first signal merged with the other's), and then it knows
+    // it failed: exit 1.
+    assert!(
+        lines.contains(&long) || reported(&out.stderr, a_pid),
+        "{a_pid}: neither printed nor reported; lines {lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l == short) || reported(&out.stderr, b_pid) || b.code() == Some(1),
+        "{b_pid}: neither printed nor reported, and it exited 0; lines {lines:?}"
+    );
     // Whatever else was printed came with a verdict.
     if lines.iter().any(|l| l != &long && l != short) {
         assert!(
@@ -356,13 +361,19 @@ fn stray_signals_during_a_classic_transfer() {
     exited(&done, &[0, 1], "client in a storm");
     let out = stop(server);
     let lines = out.lines();
-    assert!(
-        lines.iter().any(|l| l == MESSAGE) || reported(&out.stderr, client_pid),
-        "the client's message neither printed nor reported: {lines:?}, {:?}",
-        out.stderr
-    );
     if done.code() == Some(0) {
+        // Every bit acknowledged: exact.
         assert!(lines.iter().any(|l| l == MESSAGE), "{lines:?}");
+    }
+    // Otherwise the client knows it failed (a bit of it merged with a stray
+    // and was never answered; if that was its first, the server never saw
+    // it at all). Either way, nothing wrong is printed in silence.
+    for line in lines.iter().filter(|l| *l != MESSAGE) {
+        assert!(
+            reported(&out.stderr, client_pid) || reported(&out.stderr, storm_pid),
+            "{line:?} printed with no verdict: {:?}",
+            out.stderr
+        );
     }
     // The storm's own bits are a "message" too, and a bad one: reported.
     assert!(
