@@ -407,16 +407,6 @@ impl Show {
                     .u64(bytes)
                     .str(" bytes, printed");
             }
-            Trace::Paced(pid) => {
-                l.str("trace: ")
-                    .u64(pid as u64)
-                    .str(" paces itself (its 2nd signal came before any reply): no reply per bit");
-            }
-            Trace::Waiting(pid) => {
-                l.str("trace: ")
-                    .u64(pid as u64)
-                    .str(" waits after its 1st signal: each bit is answered as soon as it is read");
-            }
             Trace::NotCaught { pid, signal } => {
                 l.str("trace: ")
                     .u64(pid as u64)
@@ -431,15 +421,18 @@ impl Show {
                     .i64(i64::from(pid))
                     .str(": ignored");
             }
-            Trace::NoSlot(pid) => {
-                l.str("trace: ")
-                    .u64(pid as u64)
-                    .str(" ignored: 16 clients are sending already");
-            }
-            Trace::Stalled(pid) => {
-                l.str("trace: ")
-                    .u64(pid as u64)
-                    .str(" waits: another client's long message is being printed");
+            Trace::Paced(pid) | Trace::Waiting(pid) | Trace::NoSlot(pid) | Trace::Stalled(pid) => {
+                let what = match t {
+                    Trace::Paced(_) => {
+                        " paces itself (its 2nd signal came before any reply): no reply per bit"
+                    }
+                    Trace::Waiting(_) => {
+                        " waits after its 1st signal: each bit is answered as soon as it is read"
+                    }
+                    Trace::NoSlot(_) => " ignored: 16 clients are sending already",
+                    _ => " waits: another client's long message is being printed",
+                };
+                l.str("trace: ").u64(pid as u64).str(what);
             }
         }
         l.println(STDERR);
