@@ -32,7 +32,11 @@
 //! process by tens of milliseconds (measured: the longest gap inside a
 //! message of a model client pacing itself at 1 ms per bit was 7 to 13 ms on
 //! a 2-core machine at load 9); 250 ms is far above all of these and still
-//! short for a human waiting for `none` messages to appear.
+//! short for a human waiting for `none` messages to appear. A process that
+//! waits for a reply per bit gets [`ClassicReceiverConfig::waiting_silence`]
+//! (1 s) instead: it was answered, so its silence only means that it was not
+//! scheduled, and the end test suite saw a waiting model client silent for
+//! over 250 ms mid-message on a 2-core machine at load 10.
 //!
 //! # Acknowledgements
 //!
@@ -63,6 +67,8 @@ pub struct ClassicReceiverConfig {
     pub hold: Duration,
     /// Silence that ends a process's message (and forgets the process).
     pub silence: Duration,
+    /// The same, for a process that waits for a reply per bit.
+    pub waiting_silence: Duration,
 }
 
 impl Default for ClassicReceiverConfig {
@@ -70,6 +76,7 @@ impl Default for ClassicReceiverConfig {
         ClassicReceiverConfig {
             hold: Duration::from_millis(10),
             silence: Duration::from_millis(250),
+            waiting_silence: Duration::from_secs(1),
         }
     }
 }
@@ -609,9 +616,17 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             .filter_map(|s| match s.mode {
                 Mode::Unknown { until, .. } => Some(until),
                 _ if s.stalled.is_some() => None,
-                _ => Some(s.last.saturating_add(self.config.silence)),
+                _ => Some(s.last.saturating_add(self.silence(s.mode))),
             })
             .min()
+    }
+
+    /// The silence that ends the message of a process in `mode`.
+    fn silence(&self, mode: Mode) -> Duration {
+        match mode {
+            Mode::Waiting => self.config.waiting_silence,
+            _ => self.config.silence,
+        }
     }
 
     fn push(&mut self, e: Event) {
@@ -1042,8 +1057,9 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     return true;
                 }
             }
+            let silence = self.silence(self.slots[i].mode);
             let s = &mut self.slots[i];
-            if s.stalled.is_none() && now >= s.last.saturating_add(self.config.silence) {
+            if s.stalled.is_none() && now >= s.last.saturating_add(silence) {
                 let busy =
                     s.nbits > 0 || s.bytes > 0 || matches!(s.phase, Phase::Body { left: Some(_) });
                 if busy {
@@ -1466,6 +1482,32 @@ mod tests {
                 assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
             }
         }
+    }
+
+    #[test]
+    fn a_waiting_client_silent_for_longer_than_a_paced_one_may_be_is_not_cut() {
+        let c = Convention::default();
+        let mut r: ClassicReceiver<2, 64> = ClassicReceiver::new(Default::default(), c);
+        let enc = Encoder::new(c, b"wait").unwrap();
+        let mut w = World::default();
+        let mut cl = [Client::new(5, Kind::Waiting, b"", 0)];
+        // First bit, then the held reply makes it a waiting client.
+        let mut now = Duration::ZERO;
+        r.on_signal(5, enc.signal_at(0).unwrap(), now);
+        w.drain(&mut r, &mut cl, now);
+        now = now.saturating_add(Duration::from_millis(10));
+        w.drain(&mut r, &mut cl, now);
+        assert!(w.traces.contains(&Trace::Waiting(5)));
+        for i in 1..enc.bits() {
+            // Half a second unscheduled in the middle: more than `silence`.
+            let gap = if i == 13 { 500_000 } else { 20 };
+            now = now.saturating_add(us(gap));
+            w.drain(&mut r, &mut cl, now);
+            r.on_signal(5, enc.signal_at(i).unwrap(), now);
+            w.drain(&mut r, &mut cl, now);
+        }
+        assert_eq!(w.stdout(), b"wait\n");
+        assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
     }
 
     #[test]
