@@ -28,9 +28,9 @@ use minitalk_e2e::{after, binaries, Client, Finished, Running, Server, Stopped};
 
 const MESSAGE: &str = "Hello, 42! ünïcode too";
 
-/// Longer than the server's silence (250 ms) that ends a message, with room
-/// for a loaded machine.
-const PAST_SILENCE: Duration = Duration::from_millis(800);
+/// Longer than the server's silence that ends a message (250 ms, 1 s for a
+/// client that waits per bit), with room for a loaded machine.
+const PAST_SILENCE: Duration = Duration::from_millis(1500);
 
 /// Starts `server --classic[=LIST]`, with `--trace` if asked.
 fn classic(list: &str, trace: bool) -> Server {

@@ -273,7 +273,9 @@ impl Show {
         l.str(match (c.end, c.header) {
             (End::Nul, Header::None) => "; a NUL ends a message",
             (End::Nul, _) => "; the length ends a message, then a NUL",
-            (End::None, Header::None) => "; 250 ms of silence ends a message",
+            (End::None, Header::None) => {
+                "; silence ends a message (250 ms, 1 s for a client that waits per bit)"
+            }
             (End::None, _) => "; the length ends a message",
         });
         l.println(STDERR);
