@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use minitalk_protocol::{Failure, Signal};
+use minitalk_protocol::{frame, Failure, Signal};
 
 use rng::{mix, Rng};
 use world::{Config, Fate, Micros, Outcome, Stats, World, MS, SEC, SERVER_PID};
@@ -589,6 +589,36 @@ fn a_wait_your_turn_after_a_dropped_session_is_not_taken_for_an_ack() {
     assert_eq!(
         lines(&w),
         [(pb, "b".repeat(3000)), (pa, "ping".to_string())]
+    );
+}
+
+#[test]
+fn a_client_paused_between_deciding_a_bit_and_its_kill_is_not_done_by_a_wait_your_turn() {
+    // A decides to send the last bit of its one-frame message and is stopped
+    // before the `kill`, for longer than the session timeout. The server
+    // drops A's session and serves B. When A continues, the bit goes out;
+    // the server, busy with B, tells this stranger to wait (`Usr2`). That
+    // must not pass for "frame accepted": the bit went out long after the
+    // previous one, so A sends its frame again and is printed after B.
+    let mut w = calm::<512>();
+    let a = w.spawn("ping".into(), 0);
+    let b = w.spawn("b".repeat(20_000), 100);
+    let bits = (frame::OVERHEAD_BITS + 8 * "ping".len()) as u64;
+    w.pause_before_signal(a, bits, 4200 * MS);
+    finish(&mut w);
+    let (pa, pb) = (w.clients[a].pid, w.clients[b].pid);
+    assert_eq!(w.stats.send_pauses, 1);
+    assert_eq!(
+        w.clients[a].resumed_while_serving,
+        Some(Some(pb)),
+        "the scenario: A's last bit went out while B was served"
+    );
+    assert_eq!(w.stats.abandoned_silent, 1, "A's session was dropped");
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.clients[b].outcome, Outcome::Done);
+    assert_eq!(
+        lines(&w),
+        [(pb, "b".repeat(20_000)), (pa, "ping".to_string())]
     );
 }
 

@@ -20,8 +20,11 @@
 //! The harness loops are those of the real binaries: the server feeds a
 //! signal to the [`Server`] when its sender is known or catches both
 //! signals, and runs the binary's own driver, [`Server::drive`], with the
-//! simulated world behind [`Effects`]; a client passes
-//! only the server's signals to its [`Sender`] and exits on `Done`/`Failed`.
+//! simulated world behind [`Effects`]; a client passes only the server's
+//! signals to its [`Sender`], tells it when each bit went out
+//! ([`Sender::sent`], the clock read after the `kill`: a process may be
+//! stopped between deciding a bit and sending it), and exits on
+//! `Done`/`Failed`.
 //! Both orders a main loop may take are exercised: a share of the clients
 //! poll after each signal (as the reference client does, taking them one at
 //! a time with `sigtimedwait`), the others after all those recorded at one
@@ -317,6 +320,8 @@ counters! {
         slowest,
         server_stops,
         client_stops,
+        /// Clients stopped between deciding to send a bit and the `kill`.
+        send_pauses,
         stray_catching,
         stray_ignored,
         stray_client,
@@ -387,6 +392,14 @@ pub struct Client {
     /// Signals sent so far, and the count at which the client is killed.
     sent: u64,
     kill_after: Option<u64>,
+    /// The process is stopped for `.1` between deciding to send its signal
+    /// number `.0` and the `kill` (after the sender's `poll`, before `sent`).
+    pause_before: Option<(u64, Micros)>,
+    /// The signal decided before that pause, sent when the process runs.
+    deferred: Option<Signal>,
+    /// Whom the server was serving when the deferred signal went out
+    /// (`Some(None)`: nobody), for scripted tests to check their scenario.
+    pub resumed_while_serving: Option<Option<Pid>>,
     pub start: Micros,
     pub end: Micros,
     pub outcome: Outcome,
@@ -697,6 +710,9 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             tx: Sender::new(self.cfg.sender, dur(start)),
             sent: 0,
             kill_after: None,
+            pause_before: None,
+            deferred: None,
+            resumed_while_serving: None,
             start,
             end: 0,
             outcome: Outcome::NotStarted,
@@ -715,6 +731,12 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 length: length as u32,
             },
         );
+    }
+
+    /// Stops client `c` for `length` between deciding to send its signal
+    /// number `nth` (from 1) and the `kill` that sends it.
+    pub fn pause_before_signal(&mut self, c: usize, nth: u64, length: Micros) {
+        self.clients[c].pause_before = Some((nth, length));
     }
 
     /// SIGSTOPs client `c` at `at` for `length`.
@@ -1231,6 +1253,13 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     fn client_run(&mut self, c: usize, taken: &[(Pid, Signal)]) {
         let t = dur(self.now);
         let p = self.clients[c].proc_;
+        // Continued after a stop between a decision and its `kill`: the
+        // `kill` comes first, then the loop takes the pending signals.
+        if let Some(sig) = self.clients[c].deferred.take() {
+            self.clients[c].resumed_while_serving = Some(self.server.receiver().serving());
+            self.send(p, SERVER_PID, sig);
+            self.clients[c].tx.sent(t);
+        }
         for &(from, sig) in taken {
             // As the real client: only the server's signals count.
             if !self.clients[c].tx.on_signal(from, SERVER_PID, sig, t) {
@@ -1263,7 +1292,20 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                         trace!(self, "kill pid {} at its signal {}", Self::pid(p), cl.sent);
                         return self.exit(c, Outcome::Killed);
                     }
-                    self.send(p, SERVER_PID, sig)
+                    if let Some((n, length)) = cl.pause_before {
+                        if n == cl.sent {
+                            // Stopped between the decision and the `kill`.
+                            cl.deferred = Some(sig);
+                            self.stats.send_pauses += 1;
+                            trace!(self, "SIGSTOP {} before its kill, {length} µs", cl.pid);
+                            let proc_ = &mut self.procs[p];
+                            proc_.stopped_until = proc_.stopped_until.max(self.now + length);
+                            self.wake(p);
+                            return;
+                        }
+                    }
+                    self.send(p, SERVER_PID, sig);
+                    self.clients[c].tx.sent(t);
                 }
                 Poll::Wait { until } => {
                     self.set_timer(p, Some(micros(until)));
