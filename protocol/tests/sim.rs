@@ -493,6 +493,7 @@ fn a_late_copy_after_a_long_wait_in_the_queue_is_not_delivered_twice() {
     finish(&mut w);
     assert_eq!(w.clients[a].outcome, Outcome::Done);
     assert!(w.clients[a].end > 5 * SEC, "the copy came late");
+    assert_eq!(w.stats.duplicates, 1, "and was recognised");
     assert_eq!(lines(&w), [(pid, "ping".to_string())]);
 }
 
@@ -569,7 +570,7 @@ fn a_wait_your_turn_after_a_dropped_session_is_not_taken_for_an_ack() {
     // "frame accepted": A retries and its message is output once, after B's.
     let mut w = calm::<512>();
     let a = w.spawn("ping".into(), 0);
-    let b = w.spawn("b".repeat(3000), 100);
+    let b = w.spawn("b".repeat(20_000), 100);
     let pid = w.clients[a].pid;
     let mut sent = 0;
     w.set_script(Box::new(move |s| {
@@ -583,12 +584,17 @@ fn a_wait_your_turn_after_a_dropped_session_is_not_taken_for_an_ack() {
     }));
     finish(&mut w);
     let (pa, pb) = (w.clients[a].pid, w.clients[b].pid);
+    assert_eq!(
+        w.clients[a].resumed_while_serving,
+        Some(Some(pb)),
+        "the scenario: A continued while B was served"
+    );
     assert_eq!(w.stats.abandoned_silent, 1);
     assert_eq!(w.clients[a].outcome, Outcome::Done);
     assert_eq!(w.clients[b].outcome, Outcome::Done);
     assert_eq!(
         lines(&w),
-        [(pb, "b".repeat(3000)), (pa, "ping".to_string())]
+        [(pb, "b".repeat(20_000)), (pa, "ping".to_string())]
     );
 }
 

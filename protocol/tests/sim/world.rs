@@ -370,6 +370,8 @@ struct Proc {
     runnable: bool,
     /// SIGSTOPped until then.
     stopped_until: Micros,
+    /// Stopped since it last ran.
+    was_stopped: bool,
     /// When the process's own timer wants it to run.
     timer_want: Option<Micros>,
     /// The time of the earliest `Timer` event in the queue for it.
@@ -397,8 +399,9 @@ pub struct Client {
     pause_before: Option<(u64, Micros)>,
     /// The signal decided before that pause, sent when the process runs.
     deferred: Option<Signal>,
-    /// Whom the server was serving when the deferred signal went out
-    /// (`Some(None)`: nobody), for scripted tests to check their scenario.
+    /// Whom the server was serving when the process last ran again after a
+    /// stop (`Some(None)`: nobody), for scripted tests to check their
+    /// scenario.
     pub resumed_while_serving: Option<Option<Pid>>,
     pub start: Micros,
     pub end: Micros,
@@ -657,6 +660,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             pending: [None; 2],
             runnable: false,
             stopped_until: 0,
+            was_stopped: false,
             timer_want: None,
             timer_event: None,
             last_landing: 0,
@@ -873,6 +877,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 let p = &mut self.procs[proc_];
                 if p.alive {
                     p.stopped_until = p.stopped_until.max(self.now + length);
+                    p.was_stopped = true;
                     trace!(self, "SIGSTOP {} for {} µs", Self::pid(proc_), length);
                     if proc_ == SERVER {
                         self.stats.server_stops += 1;
@@ -1253,10 +1258,12 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     fn client_run(&mut self, c: usize, taken: &[(Pid, Signal)]) {
         let t = dur(self.now);
         let p = self.clients[c].proc_;
+        if std::mem::take(&mut self.procs[p].was_stopped) {
+            self.clients[c].resumed_while_serving = Some(self.server.receiver().serving());
+        }
         // Continued after a stop between a decision and its `kill`: the
         // `kill` comes first, then the loop takes the pending signals.
         if let Some(sig) = self.clients[c].deferred.take() {
-            self.clients[c].resumed_while_serving = Some(self.server.receiver().serving());
             self.send(p, SERVER_PID, sig);
             self.clients[c].tx.sent(t);
         }
@@ -1300,6 +1307,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                             trace!(self, "SIGSTOP {} before its kill, {length} µs", cl.pid);
                             let proc_ = &mut self.procs[p];
                             proc_.stopped_until = proc_.stopped_until.max(self.now + length);
+                            proc_.was_stopped = true;
                             self.wake(p);
                             return;
                         }
