@@ -542,6 +542,27 @@ fn a_late_copy_is_recognised_as_long_as_its_sender_keeps_in_touch() {
 }
 
 #[test]
+fn a_client_stopped_past_the_memory_after_a_lost_final_ack_is_not_printed_twice() {
+    // The final acknowledgement of "ping" is lost, and A is stopped (Ctrl-Z)
+    // before it sends its copy, for longer than `recent_ttl`. Its process
+    // lives all along: the copy must be recognised, not printed again.
+    let mut w = calm::<512>();
+    let a = w.spawn("ping".into(), 0);
+    let pid = w.clients[a].pid;
+    w.set_script(drop_nth(1, move |s| {
+        s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2
+    }));
+    let ttl = 5 * SEC; // how long the memory lasted before
+    w.stop_client_at(a, 10 * MS, ttl + SEC);
+    finish(&mut w);
+    assert_eq!(w.stats.client_stops, 1);
+    assert!(w.clients[a].end > ttl + SEC, "the copy came after the stop");
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.stats.duplicates, 1, "the copy is recognised");
+    assert_eq!(lines(&w), [(pid, "ping".to_string())]);
+}
+
+#[test]
 fn a_client_stopped_mid_frame_resumes() {
     let mut w = calm::<512>();
     let text = "pause ".repeat(100);

@@ -32,6 +32,7 @@
 //! feeding the signals, at the others after.
 
 use minitalk_protocol::Duration;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use minitalk_protocol::frame;
@@ -361,6 +362,8 @@ enum Kind {
 #[derive(Clone, Debug)]
 struct Proc {
     kind: Kind,
+    /// Its PID: a later process may get the PID of one that ended.
+    pid: Pid,
     alive: bool,
     /// Has handlers for `SIGUSR1` and `SIGUSR2` (what the server checks).
     catches: bool,
@@ -408,10 +411,12 @@ pub struct Client {
     pub outcome: Outcome,
 }
 
-/// One line of the server's output, with every PID whose frames wrote into it.
+/// One line of the server's output, with every PID whose frames wrote into
+/// it (and which process had that PID then).
 #[derive(Clone, Debug, Default)]
 pub struct Line {
     pub pids: Vec<Pid>,
+    procs: Vec<usize>,
     pub bytes: Vec<u8>,
 }
 
@@ -423,13 +428,11 @@ struct Sink {
 
 impl Sink {
     /// Appends what the server writes on behalf of `pid`'s session.
-    fn write(&mut self, pid: Pid, bytes: &[u8]) {
-        if !self.partial.pids.contains(&pid) {
-            self.partial.pids.push(pid);
-        }
+    fn write(&mut self, (pid, proc_): (Pid, usize), bytes: &[u8]) {
         for chunk in bytes.split_inclusive(|&b| b == b'\n') {
-            if !self.partial.pids.contains(&pid) {
+            if !self.partial.procs.contains(&proc_) {
                 self.partial.pids.push(pid);
+                self.partial.procs.push(proc_);
             }
             match chunk.split_last() {
                 Some((b'\n', body)) => {
@@ -515,6 +518,8 @@ pub struct World<const N: usize, const Q: usize = QUEUE> {
     seq: u64,
     events: Events,
     procs: Vec<Proc>,
+    /// Which process has each PID.
+    owner: HashMap<Pid, usize>,
     pub clients: Vec<Client>,
     server: Server<Q, N>,
     sink: Sink,
@@ -548,6 +553,9 @@ struct ServerIo<'a> {
     sink: &'a mut Sink,
     stats: &'a mut Stats,
     procs: &'a [Proc],
+    owner: &'a HashMap<Pid, usize>,
+    /// The writes of an abandoned message's end are under way.
+    aborting: bool,
 }
 
 impl Effects for ServerIo<'_> {
@@ -557,25 +565,30 @@ impl Effects for ServerIo<'_> {
     }
 
     fn write(&mut self, from: Pid, bytes: &[u8]) {
-        self.sink.write(from, bytes);
+        // The end of a cut line belongs to the process that wrote the line,
+        // even if its PID has a new owner by now.
+        let writer = match self.sink.partial.procs.last() {
+            Some(&p) if self.aborting => p,
+            _ => self.owner[&from],
+        };
+        self.sink.write((from, writer), bytes);
     }
 
-    fn alive(&mut self, pid: Pid) -> bool {
+    fn alive(&mut self, pid: Pid) -> Option<u64> {
         self.stats.check_alive += 1;
-        let proc_ = usize::try_from(pid - PID_BASE)
-            .ok()
-            .and_then(|i| self.procs.get(i));
-        let alive = proc_.is_some_and(|p| p.alive);
-        if !alive {
+        let alive = self.owner.get(&pid).filter(|&&p| self.procs[p].alive);
+        if alive.is_none() {
             self.stats.peer_gone += 1;
         }
-        alive
+        // The process's identity, as its start time would be.
+        alive.map(|&p| p as u64)
     }
 
     fn trace(&mut self, output: &Output<'_>, _: Duration) {
         if self.trace {
             eprintln!("{:>12} server: {output:?}", self.now);
         }
+        self.aborting = matches!(output, Output::Abandoned { .. });
         match output {
             Output::Abandoned { vanished: true, .. } => self.stats.abandoned_vanished += 1,
             Output::Abandoned { .. } => self.stats.abandoned_silent += 1,
@@ -611,6 +624,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             seq: 0,
             events: Events::default(),
             procs: Vec::new(),
+            owner: HashMap::new(),
             clients: Vec::new(),
             server: Server::new(cfg.receiver),
             sink: Sink::default(),
@@ -653,8 +667,11 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     }
 
     fn add_proc(&mut self, kind: Kind, catches: bool) -> usize {
+        let pid = PID_BASE + self.procs.len() as Pid;
+        self.owner.insert(pid, self.procs.len());
         self.procs.push(Proc {
             kind,
+            pid,
             alive: !matches!(kind, Kind::Client(_)),
             catches,
             pending: [None; 2],
@@ -669,13 +686,13 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         self.procs.len() - 1
     }
 
-    fn pid(p: usize) -> Pid {
-        PID_BASE + p as Pid
+    fn pid(&self, p: usize) -> Pid {
+        self.procs[p].pid
     }
 
+    /// The process that has `pid` now.
     fn proc_of(&self, pid: Pid) -> Option<usize> {
-        let i = usize::try_from(pid - PID_BASE).ok()?;
-        (i < self.procs.len()).then_some(i)
+        self.owner.get(&pid).copied()
     }
 
     fn at(&mut self, at: Micros, ev: Ev) {
@@ -707,7 +724,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         }
         self.clients.push(Client {
             proc_: p,
-            pid: Self::pid(p),
+            pid: self.pid(p),
             text,
             frames,
             next_frame: 0,
@@ -762,7 +779,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             at,
             Ev::Arrive {
                 to: SERVER as u32,
-                from: Self::pid(p),
+                from: self.pid(p),
                 sig: index(signal) as u8,
             },
         );
@@ -878,7 +895,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 if p.alive {
                     p.stopped_until = p.stopped_until.max(self.now + length);
                     p.was_stopped = true;
-                    trace!(self, "SIGSTOP {} for {} µs", Self::pid(proc_), length);
+                    trace!(self, "SIGSTOP {} for {} µs", self.pid(proc_), length);
                     if proc_ == SERVER {
                         self.stats.server_stops += 1;
                     } else {
@@ -941,7 +958,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     fn send(&mut self, from: usize, to: Pid, sig: Signal) {
         self.stats.signals += 1;
         let sent = Sent {
-            from: Self::pid(from),
+            from: self.pid(from),
             to,
             signal: sig,
         };
@@ -983,7 +1000,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             }
             Fate::KillSender => {
                 if let Kind::Client(c) = self.procs[from].kind {
-                    trace!(self, "kill pid {} (scripted)", Self::pid(from));
+                    trace!(self, "kill pid {} (scripted)", self.pid(from));
                     self.exit(c, Outcome::Killed);
                 }
                 return;
@@ -1069,7 +1086,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             trace!(
                 self,
                 "{from} -> {} {sig:?} COALESCED with {first}'s",
-                Self::pid(to)
+                self.pid(to)
             );
             return;
         }
@@ -1225,6 +1242,8 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             sink: &mut self.sink,
             stats: &mut self.stats,
             procs: &self.procs,
+            owner: &self.owner,
+            aborting: false,
         };
         self.server.drive(t, &mut io);
         let mut sends = io.sends;
@@ -1249,7 +1268,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         trace!(
             self,
             "start pid {} ({} bytes)",
-            Self::pid(p),
+            self.pid(p),
             self.clients[c].text.len()
         );
         self.client_poll(c);
@@ -1273,7 +1292,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 self.stats.ignored_at_client += 1;
                 continue;
             }
-            trace!(self, "pid {} hears {sig:?}", Self::pid(p));
+            trace!(self, "pid {} hears {sig:?}", self.pid(p));
             if self.procs[p].poll_each {
                 self.client_poll(c);
                 if !self.procs[p].alive {
@@ -1296,7 +1315,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 Poll::Send(sig) => {
                     cl.sent += 1;
                     if cl.kill_after == Some(cl.sent) {
-                        trace!(self, "kill pid {} at its signal {}", Self::pid(p), cl.sent);
+                        trace!(self, "kill pid {} at its signal {}", cl.pid, cl.sent);
                         return self.exit(c, Outcome::Killed);
                     }
                     if let Some((n, length)) = cl.pause_before {
@@ -1399,11 +1418,11 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         let mut full = vec![0u32; clients.len()];
         let mut cut = vec![0u32; clients.len()];
         for (i, line) in self.sink.lines[self.checked_lines..].iter().enumerate() {
-            let [pid] = line.pids[..] else {
+            let ([pid], [p]) = (&line.pids[..], &line.procs[..]) else {
                 return Err(format!("output line {i} interleaves pids {:?}", line.pids));
             };
-            let c = self
-                .proc_of(pid)
+            let (pid, p) = (*pid, *p);
+            let c = Some(p)
                 .and_then(|p| match self.procs[p].kind {
                     Kind::Client(c) if clients.contains(&c) => Some(c),
                     _ => None,
