@@ -85,8 +85,10 @@ fn run_one(seed: u64, run: u64, transfers: u64, trace: bool) -> Result<(Stats, M
     cfg.usr2_first = run % 4 == 1;
     let seed = run_seed(seed, run);
     // Every fifth run, a buffer that holds every message whole; every
-    // seventh, a queue of 4 that overflows.
+    // seventh, a queue of 4 that overflows; every eleventh, the server's
+    // own 64 KiB buffer, with now and then a message larger than that.
     match (run % 5, run % 7) {
+        _ if run % 11 == 10 => run_batches(&mut World::<65536>::new(cfg, seed), transfers, trace),
         (4, _) => run_batches(&mut World::<4096>::new(cfg, seed), transfers, trace),
         (_, 6) => run_batches(&mut World::<512, 4>::new(cfg, seed), transfers, trace),
         _ => run_batches(&mut World::<512>::new(cfg, seed), transfers, trace),
@@ -119,7 +121,8 @@ fn summary(s: &Stats, longest: Micros, wall: f64) -> String {
          killed={} (after output={}) truncated_lines={} discarded={} | bytes={} retries={} \
          queued={} signals={} batches={} sim_time={:.1}s longest={:.2}s wall={:.1}s\n\
          faults: lost={} lost_usr2={} coalesced={} duplicated={} preempted={} slow={} slower={} slowest={} \
-         server_stops={} client_stops={} kills={} stray_catching={} stray_ignored={} stray_client={}\n\
+         server_stops={} client_stops={} very_long_stops={} send_pauses={} kills={} stray_catching={} \
+         stray_ignored={} stray_client={} pid_reuses={} impostors={} huge={}\n\
          effects: to_dead={} ignored_at_server={} ignored_at_client={} rejected={} duplicates={} \
          gap_resets={} queue_full={} abandoned_silent={} abandoned_vanished={} check_alive={} peer_gone={}",
         s.transfers,
@@ -150,10 +153,15 @@ fn summary(s: &Stats, longest: Micros, wall: f64) -> String {
         s.slowest,
         s.server_stops,
         s.client_stops,
+        s.very_long_stops,
+        s.send_pauses,
         s.killed,
         s.stray_catching,
         s.stray_ignored,
         s.stray_client,
+        s.pid_reuses,
+        s.impostors,
+        s.huge,
         s.to_dead,
         s.ignored_at_server,
         s.ignored_at_client,
@@ -257,7 +265,11 @@ fn random_transfers_under_faults() {
         "{} (seed=0x{seed:x})",
         summary(&s, longest, started.elapsed().as_secs_f64())
     );
-    assert_eq!(s.transfers, total);
+    assert_eq!(
+        s.transfers,
+        total + s.extra,
+        "PID reusers and impostors come on top"
+    );
 
     // Most transfers get through: a sender that was not killed fails only
     // when faults pile up far beyond what retries absorb.
@@ -285,6 +297,11 @@ fn random_transfers_under_faults() {
             ("truncated_lines", s.truncated_lines),
             ("discarded", s.discarded),
             ("duplicates", s.duplicates),
+            ("very_long_stops", s.very_long_stops),
+            ("send_pauses", s.send_pauses),
+            ("pid_reuses", s.pid_reuses),
+            ("impostors", s.impostors),
+            ("huge", s.huge),
         ] {
             assert!(n > 0, "no {name} in {total} transfers");
         }
@@ -560,6 +577,27 @@ fn a_client_stopped_past_the_memory_after_a_lost_final_ack_is_not_printed_twice(
     assert_eq!(w.clients[a].outcome, Outcome::Done);
     assert_eq!(w.stats.duplicates, 1, "the copy is recognised");
     assert_eq!(lines(&w), [(pid, "ping".to_string())]);
+}
+
+#[test]
+fn a_new_process_with_a_finished_clients_pid_is_not_taken_for_a_late_copy() {
+    // A sends "same" and exits; at once a new process gets A's PID and
+    // sends "same" too: the same frame, bit for bit (first message, SEQ 0).
+    // It is another process: its message is printed, not taken for a copy.
+    let mut w = calm::<512>();
+    let a = w.spawn("same".into(), 0);
+    let b = w.spawn_with_pid_of(a, "same".into(), 0);
+    finish(&mut w);
+    let pid = w.clients[a].pid;
+    assert_eq!(w.clients[b].pid, pid, "the scenario: B has A's PID");
+    assert_eq!(w.clients[b].start, w.clients[a].end, "at once");
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.clients[b].outcome, Outcome::Done);
+    assert_eq!(w.stats.duplicates, 0);
+    assert_eq!(
+        lines(&w),
+        [(pid, "same".to_string()), (pid, "same".to_string())]
+    );
 }
 
 #[test]

@@ -111,6 +111,23 @@ pub struct Faults {
     /// receiver's session timeout (so the session is dropped under the
     /// process's feet) but short of the sender's `give_up`.
     pub long_stop: f64,
+    /// Per SIGSTOP of a client (or pause before a `kill`): a very long
+    /// one, 3.1 to 8 s, past the
+    /// session timeout and past the 5 s that the receiver once remembered a
+    /// finished message for.
+    pub very_long_stop: f64,
+    /// Per transfer: its client is stopped once between deciding to send a
+    /// bit and the `kill` (for as long as a client SIGSTOP).
+    pub send_pause: f64,
+    /// Per transfer: when its client ends, a new process gets its PID and
+    /// sends the same text.
+    pub pid_reuse: f64,
+    /// Per batch: an impostor, a process that speaks the protocol from its
+    /// own PID and sends the text of another client of the batch.
+    pub impostor: f64,
+    /// Per transfer in a world that holds 64 KiB: a message larger than
+    /// that (streamed).
+    pub huge: f64,
     /// Per transfer: its client is killed part way, at a random one of
     /// the signals it would send if all went well.
     pub kill: f64,
@@ -137,6 +154,11 @@ impl Faults {
         server_stop_every: 0,
         client_stop: 0.0,
         long_stop: 0.0,
+        very_long_stop: 0.0,
+        send_pause: 0.0,
+        pid_reuse: 0.0,
+        impostor: 0.0,
+        huge: 0.0,
         kill: 0.0,
         stray_catching_every: 0,
         stray_ignored_every: 0,
@@ -157,6 +179,11 @@ impl Faults {
         server_stop_every: 5 * SEC,
         client_stop: 0.02,
         long_stop: 0.05,
+        very_long_stop: 0.05,
+        send_pause: 0.01,
+        pid_reuse: 0.02,
+        impostor: 0.05,
+        huge: 0.01,
         kill: 0.02,
         stray_catching_every: 4 * SEC,
         stray_ignored_every: 200 * MS,
@@ -188,6 +215,11 @@ impl Faults {
                 "server_stop_every" => self.server_stop_every = us,
                 "client_stop" => self.client_stop = value,
                 "long_stop" => self.long_stop = value,
+                "very_long_stop" => self.very_long_stop = value,
+                "send_pause" => self.send_pause = value,
+                "pid_reuse" => self.pid_reuse = value,
+                "impostor" => self.impostor = value,
+                "huge" => self.huge = value,
                 "kill" => self.kill = value,
                 "stray_catching_every" => self.stray_catching_every = us,
                 "stray_ignored_every" => self.stray_ignored_every = us,
@@ -323,6 +355,16 @@ counters! {
         client_stops,
         /// Clients stopped between deciding to send a bit and the `kill`.
         send_pauses,
+        /// Client stops longer than the session timeout and 5 s.
+        very_long_stops,
+        /// Processes that got the PID of a client that ended.
+        pid_reuses,
+        /// Processes that sent another client's text from their own PID.
+        impostors,
+        /// Messages larger than a 64 KiB hold buffer.
+        huge,
+        /// Transfers beyond those asked for: PID reusers and impostors.
+        extra,
         stray_catching,
         stray_ignored,
         stray_client,
@@ -406,6 +448,10 @@ pub struct Client {
     /// stop (`Some(None)`: nobody), for scripted tests to check their
     /// scenario.
     pub resumed_while_serving: Option<Option<Pid>>,
+    /// It takes the PID of this client when it starts.
+    reuses: Option<usize>,
+    /// The client that takes its PID once it ended.
+    successor: Option<usize>,
     pub start: Micros,
     pub end: Micros,
     pub outcome: Outcome,
@@ -709,6 +755,21 @@ impl<const N: usize, const Q: usize> World<N, Q> {
 
     /// A client that starts at `start` and sends `text`; returns its index.
     pub fn spawn(&mut self, text: String, start: Micros) -> usize {
+        let c = self.spawn_idle(text, start);
+        self.at(start, Ev::Start(c as u32));
+        c
+    }
+
+    /// A client that starts `delay` after client `of` ends, with its PID
+    /// (the kernel reuses PIDs), and sends `text`; returns its index.
+    pub fn spawn_with_pid_of(&mut self, of: usize, text: String, delay: Micros) -> usize {
+        let c = self.spawn_idle(text, delay);
+        self.clients[c].reuses = Some(of);
+        self.clients[of].successor = Some(c);
+        c
+    }
+
+    fn spawn_idle(&mut self, text: String, start: Micros) -> usize {
         let c = self.clients.len();
         let p = self.add_proc(Kind::Client(c), true);
         self.procs[p].poll_each = self.rng.chance(self.cfg.poll_each_share);
@@ -734,12 +795,13 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             pause_before: None,
             deferred: None,
             resumed_while_serving: None,
+            reuses: None,
+            successor: None,
             start,
             end: 0,
             outcome: Outcome::NotStarted,
         });
         self.unfinished += 1;
-        self.at(start, Ev::Start(c as u32));
         c
     }
 
@@ -804,22 +866,34 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         let f = self.cfg.faults;
         let spread = *self.rng.pick(&[0, 0, 2 * MS, 50 * MS, 400 * MS]);
         let base = self.now + self.rng.range(0, 10 * MS);
+        let first = self.clients.len();
         for _ in 0..k {
             let start = base + self.rng.range(0, spread + 1);
-            let message = text(&mut self.rng);
+            let message = if N >= 1 << 16 && self.rng.chance(f.huge) {
+                self.stats.huge += 1;
+                let len = self.rng.range(N as u64 + 1, N as u64 + 5000);
+                crate::text::message_of_len(&mut self.rng, len as usize)
+            } else {
+                text(&mut self.rng)
+            };
             let c = self.spawn(message, start);
-            let bits = self.wire_bits(c);
-            if self.rng.chance(f.kill) {
-                self.clients[c].kill_after = Some(self.rng.range(1, bits + 1));
+            self.random_faults(c, Some(start));
+            if self.rng.chance(f.pid_reuse) {
+                let again = self.clients[c].text.clone();
+                let delay = self.rng.range(0, 100 * MS);
+                let s = self.spawn_with_pid_of(c, again, delay);
+                self.random_faults(s, None);
+                self.stats.extra += 1;
             }
-            // A rough duration: 25 µs a bit, both ways included.
-            let est = bits * 25 + MS;
-            if self.rng.chance(f.client_stop) {
-                let at = start + self.rng.range(0, est);
-                let length = self.stop_length();
-                let proc_ = self.clients[c].proc_ as u32;
-                self.at(at, Ev::Stop { proc_, length });
-            }
+        }
+        if self.rng.chance(f.impostor) {
+            let victim = first + self.rng.below(k as u64) as usize;
+            let copy = self.clients[victim].text.clone();
+            let start = base + self.rng.range(0, spread + 1);
+            let c = self.spawn(copy, start);
+            self.random_faults(c, Some(start));
+            self.stats.impostors += 1;
+            self.stats.extra += 1;
         }
         if f.server_stop_every > 0 {
             let at = base + self.rng.exp(f.server_stop_every);
@@ -837,6 +911,29 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         }
         self.run(600 * SEC)?;
         self.check()
+    }
+
+    /// The per-transfer faults of client `c`, which starts at `start`
+    /// (unknown for a client that waits for another to end).
+    fn random_faults(&mut self, c: usize, start: Option<Micros>) {
+        let f = self.cfg.faults;
+        let bits = self.wire_bits(c);
+        if self.rng.chance(f.kill) {
+            self.clients[c].kill_after = Some(self.rng.range(1, bits + 1));
+        }
+        // A rough duration: 25 µs a bit, both ways included.
+        let est = bits * 25 + MS;
+        if let Some(start) = start.filter(|_| self.rng.chance(f.client_stop)) {
+            let at = start + self.rng.range(0, est);
+            let length = self.stop_length(true);
+            let proc_ = self.clients[c].proc_ as u32;
+            self.at(at, Ev::Stop { proc_, length });
+        }
+        if self.rng.chance(f.send_pause) {
+            let nth = self.rng.range(1, bits + 1);
+            let length = self.stop_length(true) as Micros;
+            self.pause_before_signal(c, nth, length);
+        }
     }
 
     /// Runs until no event is left, or fails after `limit` of simulated time.
@@ -905,7 +1002,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             }
             Ev::ServerStops => {
                 if self.unfinished > 0 {
-                    let length = self.stop_length();
+                    let length = self.stop_length(false);
                     self.handle(Ev::Stop {
                         proc_: SERVER as u32,
                         length,
@@ -1105,8 +1202,13 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     }
 
     /// How long a random SIGSTOP lasts.
-    fn stop_length(&mut self) -> u32 {
-        let length = if self.rng.chance(self.cfg.faults.long_stop) {
+    fn stop_length(&mut self, client: bool) -> u32 {
+        let f = self.cfg.faults;
+        if client && self.rng.chance(f.very_long_stop) {
+            self.stats.very_long_stops += 1;
+            return self.rng.range(3100 * MS, 8000 * MS) as u32;
+        }
+        let length = if self.rng.chance(f.long_stop) {
             self.rng.range(1500 * MS, 2900 * MS)
         } else {
             self.rng.range(250 * MS, 350 * MS)
@@ -1260,6 +1362,15 @@ impl<const N: usize, const Q: usize> World<N, Q> {
 
     fn start(&mut self, c: usize) {
         let p = self.clients[c].proc_;
+        if let Some(of) = self.clients[c].reuses {
+            let pid = self.clients[of].pid;
+            self.owner.remove(&self.procs[p].pid);
+            self.owner.insert(pid, p);
+            self.procs[p].pid = pid;
+            self.clients[c].pid = pid;
+            self.stats.pid_reuses += 1;
+            trace!(self, "a new process gets pid {pid}");
+        }
         self.procs[p].alive = true;
         let cl = &mut self.clients[c];
         cl.tx = Sender::new(self.cfg.sender, dur(self.now));
@@ -1374,6 +1485,11 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         cl.end = self.now;
         self.unfinished -= 1;
         trace!(self, "pid {} ends: {:?}", cl.pid, outcome);
+        if let Some(s) = self.clients[c].successor {
+            // Its `start` holds the delay until it starts.
+            let at = self.now + self.clients[s].start;
+            self.at(at, Ev::Start(s as u32));
+        }
     }
 
     // ----- invariants -----
