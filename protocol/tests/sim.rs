@@ -117,7 +117,7 @@ fn run_batches<const N: usize, const Q: usize>(
 fn summary(s: &Stats, longest: Micros, wall: f64) -> String {
     let failed = s.failed_silent + s.failed_retries;
     format!(
-        "sim: transfers={} delivered={} failed={} (silent={} retries={}) false_negatives={} \
+        "sim: transfers={} messages={} delivered={} failed={} (silent={} retries={}) false_negatives={} \
          killed={} (after output={}) truncated_lines={} discarded={} | bytes={} retries={} \
          queued={} signals={} batches={} sim_time={:.1}s longest={:.2}s wall={:.1}s\n\
          faults: lost={} lost_usr2={} coalesced={} duplicated={} preempted={} slow={} slower={} slowest={} \
@@ -126,6 +126,7 @@ fn summary(s: &Stats, longest: Micros, wall: f64) -> String {
          effects: to_dead={} ignored_at_server={} ignored_at_client={} rejected={} duplicates={} \
          gap_resets={} queue_full={} abandoned_silent={} abandoned_vanished={} check_alive={} peer_gone={}",
         s.transfers,
+        s.messages,
         s.delivered,
         failed,
         s.failed_silent,
@@ -302,6 +303,7 @@ fn random_transfers_under_faults() {
             ("pid_reuses", s.pid_reuses),
             ("impostors", s.impostors),
             ("huge", s.huge),
+            ("more_messages", s.messages - s.transfers),
         ] {
             assert!(n > 0, "no {name} in {total} transfers");
         }
@@ -586,7 +588,7 @@ fn a_new_process_with_a_finished_clients_pid_is_not_taken_for_a_late_copy() {
     // It is another process: its message is printed, not taken for a copy.
     let mut w = calm::<512>();
     let a = w.spawn("same".into(), 0);
-    let b = w.spawn_with_pid_of(a, "same".into(), 0);
+    let b = w.spawn_with_pid_of(a, vec!["same".into()], 0);
     finish(&mut w);
     let pid = w.clients[a].pid;
     assert_eq!(w.clients[b].pid, pid, "the scenario: B has A's PID");
@@ -598,6 +600,37 @@ fn a_new_process_with_a_finished_clients_pid_is_not_taken_for_a_late_copy() {
         lines(&w),
         [(pid, "same".to_string()), (pid, "same".to_string())]
     );
+}
+
+#[test]
+fn one_client_sends_several_messages_the_same_text_three_times() {
+    // SEQ alternates across messages, so the first and third one-frame
+    // messages are the same frame, bit for bit; the final ack of each is
+    // lost once. Every message is output once, in order.
+    let mut w = calm::<512>();
+    let long = "long ".repeat(200);
+    let texts: Vec<String> = ["same", "same", &long, "same"].map(String::from).to_vec();
+    let a = w.spawn_messages(texts.clone(), 0);
+    let pid = w.clients[a].pid;
+    let mut n = 0;
+    w.set_script(Box::new(move |s| {
+        if s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2 {
+            n += 1;
+            if n % 2 == 1 {
+                return Fate::Drop;
+            }
+        }
+        Fate::Deliver
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.clients[a].done, 4);
+    assert!(
+        w.stats.duplicates >= 4,
+        "the scenario: copies of every message's last frame"
+    );
+    let want: Vec<(i32, String)> = texts.into_iter().map(|t| (pid, t)).collect();
+    assert_eq!(lines(&w), want);
 }
 
 #[test]

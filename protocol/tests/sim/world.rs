@@ -128,6 +128,8 @@ pub struct Faults {
     /// Per transfer in a world that holds 64 KiB: a message larger than
     /// that (streamed).
     pub huge: f64,
+    /// Per transfer: the client sends 2 to 4 messages, not one.
+    pub more_messages: f64,
     /// Per transfer: its client is killed part way, at a random one of
     /// the signals it would send if all went well.
     pub kill: f64,
@@ -159,6 +161,7 @@ impl Faults {
         pid_reuse: 0.0,
         impostor: 0.0,
         huge: 0.0,
+        more_messages: 0.0,
         kill: 0.0,
         stray_catching_every: 0,
         stray_ignored_every: 0,
@@ -184,6 +187,7 @@ impl Faults {
         pid_reuse: 0.02,
         impostor: 0.05,
         huge: 0.01,
+        more_messages: 0.05,
         kill: 0.02,
         stray_catching_every: 4 * SEC,
         stray_ignored_every: 200 * MS,
@@ -220,6 +224,7 @@ impl Faults {
                 "pid_reuse" => self.pid_reuse = value,
                 "impostor" => self.impostor = value,
                 "huge" => self.huge = value,
+                "more_messages" => self.more_messages = value,
                 "kill" => self.kill = value,
                 "stray_catching_every" => self.stray_catching_every = us,
                 "stray_ignored_every" => self.stray_ignored_every = us,
@@ -365,6 +370,8 @@ counters! {
         huge,
         /// Transfers beyond those asked for: PID reusers and impostors.
         extra,
+        /// Messages of all transfers (a client may send several).
+        messages,
         stray_catching,
         stray_ignored,
         stray_client,
@@ -427,14 +434,18 @@ struct Proc {
     poll_each: bool,
 }
 
-/// A client and the message it sends.
+/// A client and the messages it sends, one after the other.
 pub struct Client {
     proc_: usize,
     pub pid: Pid,
-    pub text: String,
-    /// Byte ranges of the frames' payloads.
-    frames: Vec<(usize, usize)>,
+    pub texts: Vec<String>,
+    /// Byte ranges of the frames' payloads, message by message.
+    frames: Vec<Vec<(usize, usize)>>,
+    /// The message being sent, and its next frame to load.
+    message: usize,
     next_frame: usize,
+    /// Messages whose sender reported `Done`.
+    pub done: usize,
     tx: Sender,
     /// Signals sent so far, and the count at which the client is killed.
     sent: u64,
@@ -755,40 +766,53 @@ impl<const N: usize, const Q: usize> World<N, Q> {
 
     /// A client that starts at `start` and sends `text`; returns its index.
     pub fn spawn(&mut self, text: String, start: Micros) -> usize {
-        let c = self.spawn_idle(text, start);
+        self.spawn_messages(vec![text], start)
+    }
+
+    /// A client that starts at `start` and sends `texts`, one message after
+    /// the other; returns its index.
+    pub fn spawn_messages(&mut self, texts: Vec<String>, start: Micros) -> usize {
+        let c = self.spawn_idle(texts, start);
         self.at(start, Ev::Start(c as u32));
         c
     }
 
     /// A client that starts `delay` after client `of` ends, with its PID
     /// (the kernel reuses PIDs), and sends `text`; returns its index.
-    pub fn spawn_with_pid_of(&mut self, of: usize, text: String, delay: Micros) -> usize {
-        let c = self.spawn_idle(text, delay);
+    pub fn spawn_with_pid_of(&mut self, of: usize, texts: Vec<String>, delay: Micros) -> usize {
+        let c = self.spawn_idle(texts, delay);
         self.clients[c].reuses = Some(of);
         self.clients[of].successor = Some(c);
         c
     }
 
-    fn spawn_idle(&mut self, text: String, start: Micros) -> usize {
+    fn spawn_idle(&mut self, texts: Vec<String>, start: Micros) -> usize {
         let c = self.clients.len();
         let p = self.add_proc(Kind::Client(c), true);
         self.procs[p].poll_each = self.rng.chance(self.cfg.poll_each_share);
-        let mut frames = Vec::new();
-        let mut at = 0;
-        loop {
-            let cut = frame::split_point(&text.as_bytes()[at..]);
-            frames.push((at, at + cut));
-            at += cut;
-            if at == text.len() {
-                break;
-            }
-        }
+        let frames = texts
+            .iter()
+            .map(|text| {
+                let mut frames = Vec::new();
+                let mut at = 0;
+                loop {
+                    let cut = frame::split_point(&text.as_bytes()[at..]);
+                    frames.push((at, at + cut));
+                    at += cut;
+                    if at == text.len() {
+                        return frames;
+                    }
+                }
+            })
+            .collect();
         self.clients.push(Client {
             proc_: p,
             pid: self.pid(p),
-            text,
+            texts,
             frames,
+            message: 0,
             next_frame: 0,
+            done: 0,
             tx: Sender::new(self.cfg.sender, dur(start)),
             sent: 0,
             kill_after: None,
@@ -847,11 +871,12 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         );
     }
 
-    /// Bits a client's message takes on the wire, all frames once.
+    /// Bits a client's messages take on the wire, all frames once.
     fn wire_bits(&self, c: usize) -> u64 {
         self.clients[c]
             .frames
             .iter()
+            .flatten()
             .map(|&(a, b)| (frame::OVERHEAD_BITS + 8 * (b - a)) as u64)
             .sum()
     }
@@ -869,17 +894,27 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         let first = self.clients.len();
         for _ in 0..k {
             let start = base + self.rng.range(0, spread + 1);
-            let message = if N >= 1 << 16 && self.rng.chance(f.huge) {
+            let mut messages = vec![if N >= 1 << 16 && self.rng.chance(f.huge) {
                 self.stats.huge += 1;
                 let len = self.rng.range(N as u64 + 1, N as u64 + 5000);
                 crate::text::message_of_len(&mut self.rng, len as usize)
             } else {
                 text(&mut self.rng)
-            };
-            let c = self.spawn(message, start);
+            }];
+            if self.rng.chance(f.more_messages) {
+                for _ in 0..self.rng.range(1, 4) {
+                    // Now and then the same text again.
+                    let next = match self.rng.chance(0.3) {
+                        true => messages[0].clone(),
+                        false => text(&mut self.rng),
+                    };
+                    messages.push(next);
+                }
+            }
+            let c = self.spawn_messages(messages, start);
             self.random_faults(c, Some(start));
             if self.rng.chance(f.pid_reuse) {
-                let again = self.clients[c].text.clone();
+                let again = self.clients[c].texts.clone();
                 let delay = self.rng.range(0, 100 * MS);
                 let s = self.spawn_with_pid_of(c, again, delay);
                 self.random_faults(s, None);
@@ -888,9 +923,9 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         }
         if self.rng.chance(f.impostor) {
             let victim = first + self.rng.below(k as u64) as usize;
-            let copy = self.clients[victim].text.clone();
+            let copy = self.clients[victim].texts.clone();
             let start = base + self.rng.range(0, spread + 1);
-            let c = self.spawn(copy, start);
+            let c = self.spawn_messages(copy, start);
             self.random_faults(c, Some(start));
             self.stats.impostors += 1;
             self.stats.extra += 1;
@@ -1378,9 +1413,9 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         cl.outcome = Outcome::Running;
         trace!(
             self,
-            "start pid {} ({} bytes)",
+            "start pid {} ({} messages)",
             self.pid(p),
-            self.clients[c].text.len()
+            self.clients[c].texts.len()
         );
         self.client_poll(c);
     }
@@ -1450,23 +1485,40 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                     return;
                 }
                 Poll::NeedPayload => {
-                    let Some(&(a, b)) = cl.frames.get(cl.next_frame) else {
+                    let m = cl.message;
+                    let Some(&(a, b)) = cl.frames[m].get(cl.next_frame) else {
                         let pid = cl.pid;
                         return self.violation(format!("pid {pid} asked for a frame too many"));
                     };
-                    let last = cl.next_frame + 1 == cl.frames.len();
+                    let last = cl.next_frame + 1 == cl.frames[m].len();
                     cl.next_frame += 1;
-                    if let Err(e) = cl.tx.load(&cl.text[a..b], last) {
+                    if let Err(e) = cl.tx.load(&cl.texts[m][a..b], last) {
+                        let pid = cl.pid;
+                        return self.violation(format!("pid {pid}: load failed: {e}"));
+                    }
+                }
+                Poll::Done if cl.done == cl.message => {
+                    if cl.next_frame != cl.frames[cl.message].len() {
+                        let pid = cl.pid;
+                        return self.violation(format!("pid {pid} done before its last frame"));
+                    }
+                    cl.done += 1;
+                    if cl.done == cl.texts.len() {
+                        return self.exit(c, Outcome::Done);
+                    }
+                    // The next message: its first frame is loaded at once.
+                    cl.message += 1;
+                    cl.next_frame = 1;
+                    let (a, b) = cl.frames[cl.message][0];
+                    let last = cl.frames[cl.message].len() == 1;
+                    if let Err(e) = cl.tx.load(&cl.texts[cl.message][a..b], last) {
                         let pid = cl.pid;
                         return self.violation(format!("pid {pid}: load failed: {e}"));
                     }
                 }
                 Poll::Done => {
-                    if cl.next_frame != cl.frames.len() {
-                        let pid = cl.pid;
-                        return self.violation(format!("pid {pid} done before its last frame"));
-                    }
-                    return self.exit(c, Outcome::Done);
+                    let pid = cl.pid;
+                    return self.violation(format!("pid {pid}: Done twice for one message"));
                 }
                 Poll::Failed(f) => return self.exit(c, Outcome::Failed(f)),
             }
@@ -1499,11 +1551,13 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         for cl in &self.clients[from..] {
             let _ = write!(
                 s,
-                "\n  pid {}: {:?}, {} bytes in {} frames, {} .. {} µs, {:?}",
+                "\n  pid {}: {:?} after {} of {} messages of {:?} bytes in {:?} frames, {} .. {} µs, {:?}",
                 cl.pid,
                 cl.outcome,
-                cl.text.len(),
-                cl.frames.len(),
+                cl.done,
+                cl.texts.len(),
+                cl.texts.iter().map(String::len).collect::<Vec<_>>(),
+                cl.frames.iter().map(Vec::len).collect::<Vec<_>>(),
                 cl.start,
                 cl.end,
                 cl.tx.stats()
@@ -1531,70 +1585,84 @@ impl<const N: usize, const Q: usize> World<N, Q> {
 
     fn check_inner(&mut self) -> Result<(), String> {
         let clients = self.checked_clients..self.clients.len();
-        let mut full = vec![0u32; clients.len()];
-        let mut cut = vec![0u32; clients.len()];
+        // Per client, per message: printed whole, or cut (a streamed
+        // message abandoned part way). Each client's lines must be its
+        // messages in order, each at most once.
+        let mut printed: Vec<Vec<Option<bool>>> = clients
+            .clone()
+            .map(|c| vec![None; self.clients[c].texts.len()])
+            .collect();
+        let mut cursor = vec![0usize; clients.len()];
         for (i, line) in self.sink.lines[self.checked_lines..].iter().enumerate() {
             let ([pid], [p]) = (&line.pids[..], &line.procs[..]) else {
                 return Err(format!("output line {i} interleaves pids {:?}", line.pids));
             };
             let (pid, p) = (*pid, *p);
-            let c = Some(p)
-                .and_then(|p| match self.procs[p].kind {
-                    Kind::Client(c) if clients.contains(&c) => Some(c),
-                    _ => None,
-                })
-                .ok_or_else(|| {
-                    format!("output line {i} from pid {pid}, not a client of this batch")
-                })?;
-            let cl = &self.clients[c];
+            let c = match self.procs[p].kind {
+                Kind::Client(c) if clients.contains(&c) => c,
+                _ => {
+                    return Err(format!(
+                        "output line {i} from pid {pid}, not a client of this batch"
+                    ))
+                }
+            };
             let k = c - clients.start;
-            if line.bytes == cl.text.as_bytes() {
-                full[k] += 1;
-            } else if cl.text.as_bytes().starts_with(&line.bytes)
-                && self.stream_cut(c, line.bytes.len())
-            {
-                cut[k] += 1;
-            } else {
+            let texts = &self.clients[c].texts;
+            let found = (cursor[k]..texts.len()).find_map(|m| {
+                let text = texts[m].as_bytes();
+                if line.bytes == text {
+                    Some((m, true))
+                } else if text.starts_with(&line.bytes) && self.stream_cut(c, m, line.bytes.len()) {
+                    Some((m, false))
+                } else {
+                    None
+                }
+            });
+            let Some((m, whole)) = found else {
                 return Err(format!(
-                    "output line {i} from pid {pid} is garbled: {} bytes, not the message ({} bytes) nor a cut of a streamed one",
+                    "output line {i} from pid {pid} ({} bytes) is none of its messages \
+                     still to come, whole or a cut of a streamed one: garbled, or output twice",
                     line.bytes.len(),
-                    cl.text.len()
                 ));
-            }
+            };
+            printed[k][m] = Some(whole);
+            cursor[k] = m + 1;
         }
         for c in clients.clone() {
             let k = c - clients.start;
             let cl = &self.clients[c];
             let pid = cl.pid;
-            if full[k] + cut[k] > 1 {
-                return Err(format!(
-                    "pid {pid}'s message was output {} times",
-                    full[k] + cut[k]
-                ));
-            }
             let took = cl.end - cl.start;
             self.longest = self.longest.max(took);
             if took > 300 * SEC {
                 return Err(format!("pid {pid} took {} s", took / SEC));
             }
+            if let Some(m) = (0..cl.done).find(|&m| printed[k][m] != Some(true)) {
+                return Err(format!(
+                    "pid {pid} reported Done for message {m}, but it was not output"
+                ));
+            }
+            if cl.outcome == Outcome::Done && cl.done != cl.texts.len() {
+                return Err(format!("pid {pid} ended Done with messages left"));
+            }
+            // The message it was sending when it failed or was killed.
+            let last = printed[k].get(cl.done).copied().flatten();
             self.stats.transfers += 1;
-            self.stats.bytes += cl.text.len() as u64;
+            self.stats.messages += cl.texts.len() as u64;
+            self.stats.bytes += cl.texts.iter().map(|t| t.len() as u64).sum::<u64>();
             self.stats.retries += cl.tx.stats().retries;
             self.stats.queued += cl.tx.stats().queued;
-            self.stats.truncated_lines += cut[k] as u64;
+            self.stats.truncated_lines +=
+                printed[k].iter().filter(|p| **p == Some(false)).count() as u64;
             match cl.outcome {
-                Outcome::Done if full[k] == 1 => self.stats.delivered += 1,
-                Outcome::Done => {
-                    return Err(format!(
-                        "pid {pid} reported Done, but its message was not output"
-                    ))
-                }
+                Outcome::Done => self.stats.delivered += 1,
                 Outcome::Failed(f) => {
                     if self.show_failures {
                         eprintln!(
-                            "failed: batch {}: pid {pid}: {f:?}, {} bytes, {:?}",
+                            "failed: batch {}: pid {pid}: {f:?}, message {} of {}, {:?}",
                             self.stats.batches,
-                            cl.text.len(),
+                            cl.done,
+                            cl.texts.len(),
                             cl.tx.stats()
                         );
                     }
@@ -1602,11 +1670,11 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                         Failure::Silent => self.stats.failed_silent += 1,
                         Failure::TooManyRetries => self.stats.failed_retries += 1,
                     }
-                    self.stats.false_negatives += full[k] as u64;
+                    self.stats.false_negatives += u64::from(last == Some(true));
                 }
                 Outcome::Killed => {
                     self.stats.killed += 1;
-                    self.stats.killed_after_output += full[k] as u64;
+                    self.stats.killed_after_output += u64::from(last == Some(true));
                 }
                 Outcome::Running | Outcome::NotStarted => {
                     return Err(format!("pid {pid} never finished: {:?}", cl.outcome))
@@ -1630,11 +1698,11 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         Ok(())
     }
 
-    /// Whether a line of `len` bytes can be what a streamed message of
+    /// Whether a line of `len` bytes can be what streamed message `m` of
     /// client `c` left when it was cut: whole frames, more than the buffer
     /// holds, not all of them.
-    fn stream_cut(&self, c: usize, len: usize) -> bool {
-        let frames = &self.clients[c].frames;
+    fn stream_cut(&self, c: usize, m: usize, len: usize) -> bool {
+        let frames = &self.clients[c].frames[m];
         frames[..frames.len() - 1]
             .iter()
             .any(|&(_, end)| end == len && end > N)
