@@ -634,6 +634,34 @@ fn one_client_sends_several_messages_the_same_text_three_times() {
 }
 
 #[test]
+fn a_late_copy_is_recognised_after_a_burst_of_other_clients() {
+    // A's final ack is lost and A is stopped for 2 s; meanwhile 30 short
+    // messages finish, a few ms apart, far more than the server remembers.
+    // Those clients have exited: they make room, and A's copy is still
+    // recognised.
+    let mut w = calm::<512>();
+    let a = w.spawn("ping".into(), 0);
+    let pid = w.clients[a].pid;
+    w.set_script(drop_nth(1, move |s| {
+        s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2
+    }));
+    w.stop_client_at(a, 5 * MS, 2 * SEC);
+    let others: Vec<usize> = (0..30)
+        .map(|i| w.spawn(format!("{i}"), 10 * MS + i * 100))
+        .collect();
+    finish(&mut w);
+    assert!(
+        others.iter().all(|&c| w.clients[c].end < 2 * SEC),
+        "the scenario: all finished while A was stopped"
+    );
+    assert!(w.clients[a].end > 2 * SEC, "A's copy came after the burst");
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.stats.duplicates, 1, "the copy is recognised");
+    assert_eq!(lines(&w)[0], (pid, "ping".to_string()));
+    assert_eq!(lines(&w).len(), 31);
+}
+
+#[test]
 fn a_client_stopped_mid_frame_resumes() {
     let mut w = calm::<512>();
     let text = "pause ".repeat(100);
