@@ -345,6 +345,20 @@ fn drop_nth(nth: u32, pick: impl Fn(&world::Sent) -> bool + Send + 'static) -> w
     })
 }
 
+/// Drops the first, third, fifth... `Usr2` from the server to `pid`.
+fn drop_every_other_mark_to(pid: i32) -> world::Script {
+    let mut n = 0;
+    Box::new(move |s| {
+        if s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2 {
+            n += 1;
+            if n % 2 == 1 {
+                return Fate::Drop;
+            }
+        }
+        Fate::Deliver
+    })
+}
+
 #[test]
 fn lost_final_ack_is_retransmitted_and_acknowledged_not_delivered_twice() {
     let mut w = calm::<512>();
@@ -368,16 +382,7 @@ fn every_lost_frame_ack_costs_one_retry_and_no_duplicate() {
     let text = "Grüße, 世界! ".repeat(60);
     let a = w.spawn(text.clone(), 0);
     let pid = w.clients[a].pid;
-    let mut n = 0;
-    w.set_script(Box::new(move |s| {
-        if s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2 {
-            n += 1;
-            if n % 2 == 1 {
-                return Fate::Drop;
-            }
-        }
-        Fate::Deliver
-    }));
+    w.set_script(drop_every_other_mark_to(pid));
     finish(&mut w);
     assert_eq!(w.clients[a].outcome, Outcome::Done);
     assert_eq!(lines(&w), [(pid, text)]);
@@ -612,16 +617,7 @@ fn one_client_sends_several_messages_the_same_text_three_times() {
     let texts: Vec<String> = ["same", "same", &long, "same"].map(String::from).to_vec();
     let a = w.spawn_messages(texts.clone(), 0);
     let pid = w.clients[a].pid;
-    let mut n = 0;
-    w.set_script(Box::new(move |s| {
-        if s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2 {
-            n += 1;
-            if n % 2 == 1 {
-                return Fate::Drop;
-            }
-        }
-        Fate::Deliver
-    }));
+    w.set_script(drop_every_other_mark_to(pid));
     finish(&mut w);
     assert_eq!(w.clients[a].outcome, Outcome::Done);
     assert_eq!(w.clients[a].done, 4);
