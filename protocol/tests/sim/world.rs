@@ -186,7 +186,7 @@ impl Faults {
         send_pause: 0.01,
         pid_reuse: 0.02,
         impostor: 0.05,
-        huge: 0.01,
+        huge: 0.004,
         more_messages: 0.05,
         kill: 0.02,
         stray_catching_every: 4 * SEC,
