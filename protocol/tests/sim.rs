@@ -745,6 +745,31 @@ fn a_client_paused_between_deciding_a_bit_and_its_kill_is_not_done_by_a_wait_you
 }
 
 #[test]
+fn forged_replies_from_a_third_party_do_not_count() {
+    // A's last bit is lost, and a third party sends A the MARK that would
+    // mean "accepted". Only the server's signals count: A retries, and its
+    // message is printed.
+    let mut w = calm::<512>();
+    let a = w.spawn("ping".into(), 0);
+    let pid = w.clients[a].pid;
+    let bits = (frame::OVERHEAD_BITS + 8 * "ping".len()) as u32;
+    let mut sent = 0;
+    w.set_script(Box::new(move |s| {
+        if s.from == pid {
+            sent += 1;
+            if sent == bits {
+                return Fate::LoseAndForge(Signal::Usr2);
+            }
+        }
+        Fate::Deliver
+    }));
+    finish(&mut w);
+    assert_eq!(w.stats.ignored_at_client, 1, "the scenario: a forged reply");
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(lines(&w), [(pid, "ping".to_string())]);
+}
+
+#[test]
 fn duplicated_bits_and_acks_cost_retries_not_text() {
     // Every 300th signal either way is sent twice: an extra bit for the
     // decoder, or an extra ack that makes the sender run ahead. The CRC

@@ -253,6 +253,9 @@ pub enum Fate {
     StopSender(Micros),
     /// Send it, then SIGSTOP its target for this long (before it runs).
     StopTarget(Micros),
+    /// Lose it, and have a third party send this signal to its sender at
+    /// once: a forged reply.
+    LoseAndForge(Signal),
 }
 
 /// One signal about to be sent, as a script sees it.
@@ -1129,6 +1132,19 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                     );
                 }
                 (false, false, false)
+            }
+            Fate::LoseAndForge(forged) => {
+                trace!(
+                    self,
+                    "{} -> {} {:?} LOST, {:?} forged",
+                    sent.from,
+                    to,
+                    sig,
+                    forged
+                );
+                self.stats.lost += 1;
+                self.arrive(from, self.pid(self.third_party), forged);
+                return;
             }
             Fate::KillSender => {
                 if let Kind::Client(c) = self.procs[from].kind {
