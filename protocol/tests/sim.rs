@@ -461,6 +461,42 @@ fn a_client_killed_while_streaming_leaves_a_cut_line() {
 }
 
 #[test]
+fn a_new_process_with_the_pid_of_a_client_killed_mid_stream_starts_afresh() {
+    // A is killed in the fourth frame of a streamed message; at once a new
+    // process gets its PID and sends its own message, while the server
+    // still serves A's session. Its first frame cannot continue A's message
+    // (FIRST mid-message is rejected); the server finds that the PID
+    // changed hands, ends A's line, and prints B's message on its own.
+    let mut w = calm::<512>();
+    let text = "0123456789".repeat(200);
+    let a = w.spawn(text.clone(), 0);
+    let pid = w.clients[a].pid;
+    let b = w.spawn_with_pid_of(a, vec!["after the reuse".into()], 0);
+    let mut sent = 0;
+    w.set_script(Box::new(move |s| {
+        if s.from == pid {
+            sent += 1;
+            if sent == 8000 {
+                return Fate::KillSender;
+            }
+        }
+        Fate::Deliver
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Killed);
+    assert_eq!(w.clients[b].pid, pid, "the scenario: B has A's PID");
+    assert_eq!(w.clients[b].outcome, Outcome::Done);
+    assert_eq!(w.stats.abandoned_vanished, 1);
+    assert_eq!(
+        lines(&w),
+        [
+            (pid, text[..3 * 255].to_string()),
+            (pid, "after the reuse".to_string())
+        ]
+    );
+}
+
+#[test]
 fn a_server_stopped_mid_frame_costs_retries_not_text() {
     let mut w = calm::<512>();
     let text = "stop and continue ".repeat(60);
