@@ -539,8 +539,9 @@ fn a_late_copy_after_a_long_wait_in_the_queue_is_not_delivered_twice() {
     // The final ack of a one-frame message is lost; before the sender
     // retransmits, four silent processes (that catch the signals) knock:
     // one is served, three wait, and the retransmission waits behind them,
-    // for their session timeouts, more than `recent_ttl` after the message
-    // finished. It must still be recognised as a copy.
+    // for their session timeouts, more than 5 s (the memory once lasted as
+    // long) after the message finished. It must still be recognised as a
+    // copy.
     let mut w = calm::<512>();
     let a = w.spawn("ping".into(), 0);
     for i in 0..4 {
@@ -563,7 +564,7 @@ fn a_late_copy_is_recognised_as_long_as_its_sender_keeps_in_touch() {
     // behind two silent processes (two session timeouts), then, mid-frame,
     // the server is stopped for 4.4 s. Its loop polls timers before signals,
     // so it drops the session, and the pending bit opens a new one, more
-    // than `recent_ttl` after "ping" finished. The sender was never silent
+    // than 5 s after "ping" finished. The sender was never silent
     // for long: its copy must still be recognised.
     let mut cfg = Config::calm();
     cfg.server_timers_first = 1.0;
@@ -604,7 +605,8 @@ fn a_late_copy_is_recognised_as_long_as_its_sender_keeps_in_touch() {
 #[test]
 fn a_client_stopped_past_the_memory_after_a_lost_final_ack_is_not_printed_twice() {
     // The final acknowledgement of "ping" is lost, and A is stopped (Ctrl-Z)
-    // before it sends its copy, for longer than `recent_ttl`. Its process
+    // before it sends its copy, for longer than the 5 s the memory once
+    // lasted. Its process
     // lives all along: the copy must be recognised, not printed again.
     let mut w = calm::<512>();
     let a = w.spawn("ping".into(), 0);
