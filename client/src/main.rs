@@ -258,8 +258,9 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     let total = input.total();
     let mut bar = Progress::new(opts.progress, total, started);
     let mut sent_any = false;
-    // The clock is read once per wait: it is a system call in the static
-    // build, and nothing else here takes more than microseconds.
+    // The clock is read after each wait and after each `kill`: the process
+    // may be stopped or descheduled between deciding to send a bit and the
+    // `kill`, and the sender must know when the bit really went out.
     let mut now = started;
     loop {
         match tx.poll(now) {
@@ -280,6 +281,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                             .str(why),
                     );
                 }
+                now = sys::now();
+                tx.sent(now);
             }
             Poll::Wait { until } => {
                 let reply = usr.wait(until.saturating_sub(now));

@@ -13,7 +13,12 @@
 //! sender was stopped, say), it starts again from its first bit. The receiver
 //! may have ended the session meanwhile and be serving someone else, and its
 //! "wait your turn" (`Usr2`) to a frame's last bit would read as "frame
-//! accepted"; to a first bit it cannot be misread.
+//! accepted"; to a first bit it cannot be misread. The pause may also fall
+//! between [`Sender::poll`] deciding to send a bit and the `kill` that sends
+//! it: the caller reports when the bit really went out ([`Sender::sent`]), and
+//! the reply to a bit that went out more than `stale_after` after the
+//! previous one is not trusted: a `Usr2` to a non-final bit still means
+//! "queued", any other reply restarts the frame.
 //!
 //! A retry is always the same: stay quiet until the receiver has heard
 //! nothing from us, and from it we have heard nothing, for
@@ -143,10 +148,15 @@ enum State {
     Ready {
         next: usize,
     },
-    /// Bit `bit` is out; its reply is due by `deadline`.
+    /// Bit `bit` is out; its reply is due by `deadline`. `prev` is when
+    /// the frame's previous bit was sent (`None` for the first bit), and
+    /// `stale` says the bit went out more than `stale_after` after it: its
+    /// reply cannot be trusted.
     AwaitReply {
         bit: usize,
         deadline: Duration,
+        prev: Option<Duration>,
+        stale: bool,
     },
     /// The receiver is serving someone else; it sends keepalives until our turn.
     Queued {
@@ -166,6 +176,8 @@ enum Event {
     Reply(Signal),
     /// The receiver's output moved (see [`Sender::on_receiver_output`]).
     Busy,
+    /// The bit asked for went out (the caller's clock after `kill`).
+    Sent,
     Tick,
 }
 
@@ -282,10 +294,13 @@ impl Sender {
             State::Ready { next } => {
                 let bit = frame::bit_at(&self.frame[..self.frame_len], next).unwrap_or(false);
                 self.stats.signals += 1;
+                let prev = (next > 0).then_some(self.last_sent);
                 self.last_sent = now;
                 self.state = State::AwaitReply {
                     bit: next,
                     deadline: now + self.ack_timeout,
+                    prev,
+                    stale: false,
                 };
                 Poll::Send(Signal::from_bit(bit))
             }
@@ -380,9 +395,51 @@ impl Sender {
         }
     }
 
+    /// The signal of the last [`Poll::Send`] went out at `now`: the time read
+    /// after the `kill` returned. A caller that can be stopped or
+    /// descheduled between the poll and the `kill` (any real process) must
+    /// call it: the reply to a bit sent more than
+    /// [`SenderConfig::stale_after`] after the frame's previous bit is not
+    /// trusted, and the wait for the reply starts here. Without it, a bit
+    /// counts as sent when it was polled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::{Duration, Poll, Sender, Signal};
+    ///
+    /// let t = Duration::ZERO;
+    /// let mut tx = Sender::new(Default::default(), t);
+    /// tx.load("", true).unwrap();
+    /// for _ in 0..47 {
+    ///     assert!(matches!(tx.poll(t), Poll::Send(_)));
+    ///     tx.sent(t);
+    ///     tx.on_reply(Signal::Usr1, t);
+    /// }
+    /// // The last bit is decided at once, but goes out 4 s later (the
+    /// // process was stopped): a `Usr2` to it may be another client's
+    /// // "wait your turn", so the frame starts again from its first bit.
+    /// assert!(matches!(tx.poll(t), Poll::Send(_)));
+    /// let later = Duration::from_secs(4);
+    /// tx.sent(later);
+    /// tx.on_reply(Signal::Usr2, later);
+    /// assert_eq!(tx.poll(later), Poll::Send(Signal::Usr2), "bit 0: FIRST");
+    /// ```
+    pub fn sent(&mut self, now: Duration) {
+        self.step(Event::Sent, now);
+    }
+
     /// The earlier of `deadline` and the moment we give up on silence.
     fn cap(&self, deadline: Duration) -> Duration {
         deadline.min(self.last_heard + self.config.give_up)
+    }
+
+    /// Starts the frame again from bit 0 at once: a retry without a quiet
+    /// time, after a pause longer than any frame gap.
+    fn restart(&mut self) -> State {
+        self.retries += 1;
+        self.stats.retries += 1;
+        State::Ready { next: 0 }
     }
 
     /// Starts a retry: quiet first, then the frame again from bit 0.
@@ -433,15 +490,30 @@ impl Sender {
             (State::Ready { next }, Event::Tick)
                 if next > 0 && now > self.last_sent + self.config.stale_after =>
             {
-                self.retries += 1;
-                self.stats.retries += 1;
-                State::Ready { next: 0 }
+                self.restart()
             }
-            (State::AwaitReply { bit, .. }, Event::Reply(signal)) => {
+            // The wait for the reply starts when the bit really went out.
+            (State::AwaitReply { bit, prev, .. }, Event::Sent) => State::AwaitReply {
+                bit,
+                deadline: now + self.ack_timeout,
+                prev,
+                stale: prev.is_some_and(|p| now > p + self.config.stale_after),
+            },
+            (State::AwaitReply { bit, stale, .. }, Event::Reply(signal)) => {
                 let last_bit = bit + 1 == self.frame_bits();
                 match (signal, last_bit) {
-                    (Signal::Usr1, false) => State::Ready { next: bit + 1 },
-                    (Signal::Usr1, true) => self.retry(now),
+                    // After a bit that went out long after the previous one
+                    // (`stale`), the receiver may have dropped the partial
+                    // frame, or the whole session, and taken the bit for a
+                    // stranger's. Only `Usr2` to a non-final bit ("queued")
+                    // is trusted; the rest starts the frame again.
+                    (Signal::Usr1, false) if !stale => State::Ready { next: bit + 1 },
+                    // It may have opened a new frame: quiet, so that the
+                    // receiver drops it, then the frame again.
+                    (Signal::Usr1, _) => self.retry(now),
+                    // Maybe another session's "wait your turn"; if it was
+                    // "accepted", the copy is recognised by its SEQ.
+                    (Signal::Usr2, true) if stale => self.restart(),
                     (Signal::Usr2, true) => {
                         self.stats.frames += 1;
                         self.stats.bytes += self.payload_len as u64;
@@ -465,20 +537,31 @@ impl Sender {
             // last bit: busy writing, its reply to that bit is late, not
             // lost. (A late reply to any other bit is retried: the output
             // may move for other reasons, --trace on stderr, say.)
-            (State::AwaitReply { bit, .. }, Event::Busy) if bit + 1 == self.frame_bits() => {
+            (
+                State::AwaitReply {
+                    bit, prev, stale, ..
+                },
+                Event::Busy,
+            ) if bit + 1 == self.frame_bits() => State::AwaitReply {
+                bit,
+                deadline: now + self.ack_timeout,
+                prev,
+                stale,
+            },
+            (
                 State::AwaitReply {
                     bit,
-                    deadline: now + self.ack_timeout,
-                }
-            }
-            (State::AwaitReply { bit, deadline }, Event::Tick)
-                if now >= deadline && busy && bit + 1 == self.frame_bits() =>
-            {
-                State::AwaitReply {
-                    bit,
-                    deadline: now + self.ack_timeout,
-                }
-            }
+                    deadline,
+                    prev,
+                    stale,
+                },
+                Event::Tick,
+            ) if now >= deadline && busy && bit + 1 == self.frame_bits() => State::AwaitReply {
+                bit,
+                deadline: now + self.ack_timeout,
+                prev,
+                stale,
+            },
             (State::AwaitReply { deadline, .. }, Event::Tick) if now >= deadline => {
                 self.ack_timeout = (self.ack_timeout * 2).min(self.config.max_ack_timeout);
                 self.retry(now)
@@ -705,6 +788,74 @@ mod tests {
         assert!(matches!(tx.poll(later), Poll::Wait { .. }));
         assert_eq!(tx.stats().queued, 1);
         assert_eq!(tx.stats().frames, 0);
+    }
+
+    /// Sends bits with their replies at `T0` up to the frame's last bit,
+    /// which is polled at `T0` but goes out at `sent`.
+    fn last_bit_sent_at(sent: Duration) -> Sender {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        for _ in 0..tx.frame_bits() - 1 {
+            assert!(matches!(tx.poll(T0), Poll::Send(_)));
+            tx.sent(T0);
+            tx.on_reply(Signal::Usr1, T0);
+        }
+        assert!(matches!(tx.poll(T0), Poll::Send(_)));
+        tx.sent(sent);
+        tx
+    }
+
+    #[test]
+    fn a_pause_between_the_decision_and_the_kill_makes_the_reply_untrusted() {
+        // Stopped after `poll` chose the last bit and before the `kill`: the
+        // receiver may have dropped the session and be serving someone else,
+        // whose "wait your turn" to a stranger is `Usr2`. It must not pass
+        // for "accepted": the frame starts again from bit 0.
+        let later = ms(1501);
+        let mut tx = last_bit_sent_at(later);
+        tx.on_reply(Signal::Usr2, later);
+        assert_eq!(tx.poll(later), Poll::Send(Signal::Usr2), "bit 0: FIRST");
+        assert_eq!((tx.stats().frames, tx.stats().retries), (0, 1));
+        // ... and the receiver says where it stands: queued.
+        tx.sent(later);
+        tx.on_reply(Signal::Usr2, later);
+        assert!(matches!(tx.poll(later), Poll::Wait { .. }));
+        assert_eq!(tx.stats().queued, 1);
+        // A bit sent just within `stale_after` is trusted.
+        let mut tx = last_bit_sent_at(ms(1500));
+        tx.on_reply(Signal::Usr2, ms(1500));
+        assert_eq!(tx.poll(ms(1500)), Poll::Done);
+    }
+
+    #[test]
+    fn after_a_late_bit_go_on_is_not_trusted_but_queued_is() {
+        // A non-final bit sent late: `Usr1` may mean the receiver took it
+        // for the first bit of a new frame, so the sender goes quiet and
+        // sends the frame again; `Usr2` can only mean "queued".
+        let late = |reply: Signal| {
+            let mut tx = Sender::new(SenderConfig::default(), T0);
+            tx.load("x", true).unwrap();
+            tx.poll(T0);
+            tx.sent(T0);
+            tx.on_reply(Signal::Usr1, T0);
+            assert!(matches!(tx.poll(T0), Poll::Send(_)));
+            tx.sent(ms(2000));
+            tx.on_reply(reply, ms(2000));
+            tx
+        };
+        let mut tx = late(Signal::Usr1);
+        assert_eq!(tx.poll(ms(2000)), Poll::Wait { until: ms(2150) });
+        assert_eq!(tx.poll(ms(2150)), Poll::Send(Signal::Usr2), "bit 0");
+        assert_eq!(tx.stats().retries, 1);
+        let mut tx = late(Signal::Usr2);
+        assert_eq!(tx.poll(ms(2000)), Poll::Wait { until: ms(3000) });
+        assert_eq!((tx.stats().queued, tx.stats().retries), (1, 0));
+    }
+
+    #[test]
+    fn the_wait_for_a_reply_starts_when_the_bit_went_out() {
+        let mut tx = last_bit_sent_at(ms(40));
+        assert_eq!(tx.poll(ms(40)), Poll::Wait { until: ms(90) });
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   ended with a newline if it was streamed), and [`Effects::abandoned`]
 //!   says what became of it;
 //! - a process that a `CheckAlive` finds dead, or that a signal cannot reach,
-//!   is reported gone to the receiver;
+//!   is reported gone to the receiver, and one found alive is reported with
+//!   its identity ([`Effects::alive`]);
 //! - once a write is cut short ([`Effects::cut`]), nothing more is carried
 //!   out: text is always written whole before it is acknowledged.
 //!
@@ -36,8 +37,11 @@ pub trait Effects {
     fn send(&mut self, to: Pid, signal: Signal) -> bool;
     /// Writes bytes of a message from `from` (stdout, in the binary).
     fn write(&mut self, from: Pid, bytes: &[u8]);
-    /// Whether `pid` still lives.
-    fn alive(&mut self, pid: Pid) -> bool;
+    /// Whether `pid` still lives, and who has that PID: an identity that
+    /// tells the process from a later one that gets the same PID (on Linux,
+    /// its start time, field 22 of `/proc/<pid>/stat`); `None` if it is
+    /// gone (or a zombie).
+    fn alive(&mut self, pid: Pid) -> Option<u64>;
     /// Sees every output of the receiver at `now`, just before it is carried
     /// out: for `--trace`, `--stats` and counters.
     fn trace(&mut self, _output: &Output<'_>, _now: Duration) {}
@@ -77,8 +81,8 @@ pub trait Effects {
 ///     fn write(&mut self, _from: Pid, bytes: &[u8]) {
 ///         self.printed.extend_from_slice(bytes);
 ///     }
-///     fn alive(&mut self, _pid: Pid) -> bool {
-///         true
+///     fn alive(&mut self, _pid: Pid) -> Option<u64> {
+///         Some(1)
 ///     }
 /// }
 ///
@@ -134,6 +138,7 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
                 break;
             };
             fx.trace(&output, now);
+            let mut identified = None;
             let gone = match output {
                 Output::Send { to, signal } => (!fx.send(to, signal)).then_some(to),
                 Output::Deliver {
@@ -151,11 +156,20 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
                     fx.abandoned(pid, vanished, aborted);
                     None
                 }
-                Output::CheckAlive(pid) => (!fx.alive(pid)).then_some(pid),
+                Output::CheckAlive(pid) => match fx.alive(pid) {
+                    Some(id) => {
+                        identified = Some((pid, id));
+                        None
+                    }
+                    None => Some(pid),
+                },
                 Output::Note(_) => None,
             };
             if let Some(pid) = gone {
                 self.rx.peer_gone(pid, now);
+            }
+            if let Some((pid, id)) = identified.take() {
+                self.rx.peer_alive(pid, id, now);
             }
         }
     }
@@ -190,8 +204,8 @@ mod tests {
         fn write(&mut self, _from: Pid, _bytes: &[u8]) {
             self.writes += 1;
         }
-        fn alive(&mut self, _pid: Pid) -> bool {
-            true
+        fn alive(&mut self, _pid: Pid) -> Option<u64> {
+            Some(1)
         }
         fn cut(&self) -> bool {
             self.writes >= self.cut_after

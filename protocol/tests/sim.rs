@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use minitalk_protocol::{Failure, Signal};
+use minitalk_protocol::{frame, Failure, Signal};
 
 use rng::{mix, Rng};
 use world::{Config, Fate, Micros, Outcome, Stats, World, MS, SEC, SERVER_PID};
@@ -85,8 +85,10 @@ fn run_one(seed: u64, run: u64, transfers: u64, trace: bool) -> Result<(Stats, M
     cfg.usr2_first = run % 4 == 1;
     let seed = run_seed(seed, run);
     // Every fifth run, a buffer that holds every message whole; every
-    // seventh, a queue of 4 that overflows.
+    // seventh, a queue of 4 that overflows; every eleventh, the server's
+    // own 64 KiB buffer, with now and then a message larger than that.
     match (run % 5, run % 7) {
+        _ if run % 11 == 10 => run_batches(&mut World::<65536>::new(cfg, seed), transfers, trace),
         (4, _) => run_batches(&mut World::<4096>::new(cfg, seed), transfers, trace),
         (_, 6) => run_batches(&mut World::<512, 4>::new(cfg, seed), transfers, trace),
         _ => run_batches(&mut World::<512>::new(cfg, seed), transfers, trace),
@@ -115,14 +117,16 @@ fn run_batches<const N: usize, const Q: usize>(
 fn summary(s: &Stats, longest: Micros, wall: f64) -> String {
     let failed = s.failed_silent + s.failed_retries;
     format!(
-        "sim: transfers={} delivered={} failed={} (silent={} retries={}) false_negatives={} \
+        "sim: transfers={} messages={} delivered={} failed={} (silent={} retries={}) false_negatives={} \
          killed={} (after output={}) truncated_lines={} discarded={} | bytes={} retries={} \
          queued={} signals={} batches={} sim_time={:.1}s longest={:.2}s wall={:.1}s\n\
          faults: lost={} lost_usr2={} coalesced={} duplicated={} preempted={} slow={} slower={} slowest={} \
-         server_stops={} client_stops={} kills={} stray_catching={} stray_ignored={} stray_client={}\n\
+         server_stops={} client_stops={} very_long_stops={} send_pauses={} kills={} stray_catching={} \
+         stray_ignored={} stray_client={} pid_reuses={} impostors={} huge={}\n\
          effects: to_dead={} ignored_at_server={} ignored_at_client={} rejected={} duplicates={} \
          gap_resets={} queue_full={} abandoned_silent={} abandoned_vanished={} check_alive={} peer_gone={}",
         s.transfers,
+        s.messages,
         s.delivered,
         failed,
         s.failed_silent,
@@ -150,10 +154,15 @@ fn summary(s: &Stats, longest: Micros, wall: f64) -> String {
         s.slowest,
         s.server_stops,
         s.client_stops,
+        s.very_long_stops,
+        s.send_pauses,
         s.killed,
         s.stray_catching,
         s.stray_ignored,
         s.stray_client,
+        s.pid_reuses,
+        s.impostors,
+        s.huge,
         s.to_dead,
         s.ignored_at_server,
         s.ignored_at_client,
@@ -257,7 +266,11 @@ fn random_transfers_under_faults() {
         "{} (seed=0x{seed:x})",
         summary(&s, longest, started.elapsed().as_secs_f64())
     );
-    assert_eq!(s.transfers, total);
+    assert_eq!(
+        s.transfers,
+        total + s.extra,
+        "PID reusers and impostors come on top"
+    );
 
     // Most transfers get through: a sender that was not killed fails only
     // when faults pile up far beyond what retries absorb.
@@ -285,6 +298,12 @@ fn random_transfers_under_faults() {
             ("truncated_lines", s.truncated_lines),
             ("discarded", s.discarded),
             ("duplicates", s.duplicates),
+            ("very_long_stops", s.very_long_stops),
+            ("send_pauses", s.send_pauses),
+            ("pid_reuses", s.pid_reuses),
+            ("impostors", s.impostors),
+            ("huge", s.huge),
+            ("more_messages", s.messages - s.transfers),
         ] {
             assert!(n > 0, "no {name} in {total} transfers");
         }
@@ -326,6 +345,20 @@ fn drop_nth(nth: u32, pick: impl Fn(&world::Sent) -> bool + Send + 'static) -> w
     })
 }
 
+/// Drops the first, third, fifth... `Usr2` from the server to `pid`.
+fn drop_every_other_mark_to(pid: i32) -> world::Script {
+    let mut n = 0;
+    Box::new(move |s| {
+        if s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2 {
+            n += 1;
+            if n % 2 == 1 {
+                return Fate::Drop;
+            }
+        }
+        Fate::Deliver
+    })
+}
+
 #[test]
 fn lost_final_ack_is_retransmitted_and_acknowledged_not_delivered_twice() {
     let mut w = calm::<512>();
@@ -349,16 +382,7 @@ fn every_lost_frame_ack_costs_one_retry_and_no_duplicate() {
     let text = "Grüße, 世界! ".repeat(60);
     let a = w.spawn(text.clone(), 0);
     let pid = w.clients[a].pid;
-    let mut n = 0;
-    w.set_script(Box::new(move |s| {
-        if s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2 {
-            n += 1;
-            if n % 2 == 1 {
-                return Fate::Drop;
-            }
-        }
-        Fate::Deliver
-    }));
+    w.set_script(drop_every_other_mark_to(pid));
     finish(&mut w);
     assert_eq!(w.clients[a].outcome, Outcome::Done);
     assert_eq!(lines(&w), [(pid, text)]);
@@ -437,6 +461,42 @@ fn a_client_killed_while_streaming_leaves_a_cut_line() {
 }
 
 #[test]
+fn a_new_process_with_the_pid_of_a_client_killed_mid_stream_starts_afresh() {
+    // A is killed in the fourth frame of a streamed message; at once a new
+    // process gets its PID and sends its own message, while the server
+    // still serves A's session. Its first frame cannot continue A's message
+    // (FIRST mid-message is rejected); the server finds that the PID
+    // changed hands, ends A's line, and prints B's message on its own.
+    let mut w = calm::<512>();
+    let text = "0123456789".repeat(200);
+    let a = w.spawn(text.clone(), 0);
+    let pid = w.clients[a].pid;
+    let b = w.spawn_with_pid_of(a, vec!["after the reuse".into()], 0);
+    let mut sent = 0;
+    w.set_script(Box::new(move |s| {
+        if s.from == pid {
+            sent += 1;
+            if sent == 8000 {
+                return Fate::KillSender;
+            }
+        }
+        Fate::Deliver
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Killed);
+    assert_eq!(w.clients[b].pid, pid, "the scenario: B has A's PID");
+    assert_eq!(w.clients[b].outcome, Outcome::Done);
+    assert_eq!(w.stats.abandoned_vanished, 1);
+    assert_eq!(
+        lines(&w),
+        [
+            (pid, text[..3 * 255].to_string()),
+            (pid, "after the reuse".to_string())
+        ]
+    );
+}
+
+#[test]
 fn a_server_stopped_mid_frame_costs_retries_not_text() {
     let mut w = calm::<512>();
     let text = "stop and continue ".repeat(60);
@@ -479,8 +539,9 @@ fn a_late_copy_after_a_long_wait_in_the_queue_is_not_delivered_twice() {
     // The final ack of a one-frame message is lost; before the sender
     // retransmits, four silent processes (that catch the signals) knock:
     // one is served, three wait, and the retransmission waits behind them,
-    // for their session timeouts, more than `recent_ttl` after the message
-    // finished. It must still be recognised as a copy.
+    // for their session timeouts, more than 5 s (the memory once lasted as
+    // long) after the message finished. It must still be recognised as a
+    // copy.
     let mut w = calm::<512>();
     let a = w.spawn("ping".into(), 0);
     for i in 0..4 {
@@ -493,6 +554,7 @@ fn a_late_copy_after_a_long_wait_in_the_queue_is_not_delivered_twice() {
     finish(&mut w);
     assert_eq!(w.clients[a].outcome, Outcome::Done);
     assert!(w.clients[a].end > 5 * SEC, "the copy came late");
+    assert_eq!(w.stats.duplicates, 1, "and was recognised");
     assert_eq!(lines(&w), [(pid, "ping".to_string())]);
 }
 
@@ -502,7 +564,7 @@ fn a_late_copy_is_recognised_as_long_as_its_sender_keeps_in_touch() {
     // behind two silent processes (two session timeouts), then, mid-frame,
     // the server is stopped for 4.4 s. Its loop polls timers before signals,
     // so it drops the session, and the pending bit opens a new one, more
-    // than `recent_ttl` after "ping" finished. The sender was never silent
+    // than 5 s after "ping" finished. The sender was never silent
     // for long: its copy must still be recognised.
     let mut cfg = Config::calm();
     cfg.server_timers_first = 1.0;
@@ -541,6 +603,99 @@ fn a_late_copy_is_recognised_as_long_as_its_sender_keeps_in_touch() {
 }
 
 #[test]
+fn a_client_stopped_past_the_memory_after_a_lost_final_ack_is_not_printed_twice() {
+    // The final acknowledgement of "ping" is lost, and A is stopped (Ctrl-Z)
+    // before it sends its copy, for longer than the 5 s the memory once
+    // lasted. Its process
+    // lives all along: the copy must be recognised, not printed again.
+    let mut w = calm::<512>();
+    let a = w.spawn("ping".into(), 0);
+    let pid = w.clients[a].pid;
+    w.set_script(drop_nth(1, move |s| {
+        s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2
+    }));
+    let ttl = 5 * SEC; // how long the memory lasted before
+    w.stop_client_at(a, 10 * MS, ttl + SEC);
+    finish(&mut w);
+    assert_eq!(w.stats.client_stops, 1);
+    assert!(w.clients[a].end > ttl + SEC, "the copy came after the stop");
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.stats.duplicates, 1, "the copy is recognised");
+    assert_eq!(lines(&w), [(pid, "ping".to_string())]);
+}
+
+#[test]
+fn a_new_process_with_a_finished_clients_pid_is_not_taken_for_a_late_copy() {
+    // A sends "same" and exits; at once a new process gets A's PID and
+    // sends "same" too: the same frame, bit for bit (first message, SEQ 0).
+    // It is another process: its message is printed, not taken for a copy.
+    let mut w = calm::<512>();
+    let a = w.spawn("same".into(), 0);
+    let b = w.spawn_with_pid_of(a, vec!["same".into()], 0);
+    finish(&mut w);
+    let pid = w.clients[a].pid;
+    assert_eq!(w.clients[b].pid, pid, "the scenario: B has A's PID");
+    assert_eq!(w.clients[b].start, w.clients[a].end, "at once");
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.clients[b].outcome, Outcome::Done);
+    assert_eq!(w.stats.duplicates, 0);
+    assert_eq!(
+        lines(&w),
+        [(pid, "same".to_string()), (pid, "same".to_string())]
+    );
+}
+
+#[test]
+fn one_client_sends_several_messages_the_same_text_three_times() {
+    // SEQ alternates across messages, so the first and third one-frame
+    // messages are the same frame, bit for bit; the final ack of each is
+    // lost once. Every message is output once, in order.
+    let mut w = calm::<512>();
+    let long = "long ".repeat(200);
+    let texts: Vec<String> = ["same", "same", &long, "same"].map(String::from).to_vec();
+    let a = w.spawn_messages(texts.clone(), 0);
+    let pid = w.clients[a].pid;
+    w.set_script(drop_every_other_mark_to(pid));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.clients[a].done, 4);
+    assert!(
+        w.stats.duplicates >= 4,
+        "the scenario: copies of every message's last frame"
+    );
+    let want: Vec<(i32, String)> = texts.into_iter().map(|t| (pid, t)).collect();
+    assert_eq!(lines(&w), want);
+}
+
+#[test]
+fn a_late_copy_is_recognised_after_a_burst_of_other_clients() {
+    // A's final ack is lost and A is stopped for 2 s; meanwhile 30 short
+    // messages finish, a few ms apart, far more than the server remembers.
+    // Those clients have exited: they make room, and A's copy is still
+    // recognised.
+    let mut w = calm::<512>();
+    let a = w.spawn("ping".into(), 0);
+    let pid = w.clients[a].pid;
+    w.set_script(drop_nth(1, move |s| {
+        s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2
+    }));
+    w.stop_client_at(a, 5 * MS, 2 * SEC);
+    let others: Vec<usize> = (0..30)
+        .map(|i| w.spawn(format!("{i}"), 10 * MS + i * 100))
+        .collect();
+    finish(&mut w);
+    assert!(
+        others.iter().all(|&c| w.clients[c].end < 2 * SEC),
+        "the scenario: all finished while A was stopped"
+    );
+    assert!(w.clients[a].end > 2 * SEC, "A's copy came after the burst");
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.stats.duplicates, 1, "the copy is recognised");
+    assert_eq!(lines(&w)[0], (pid, "ping".to_string()));
+    assert_eq!(lines(&w).len(), 31);
+}
+
+#[test]
 fn a_client_stopped_mid_frame_resumes() {
     let mut w = calm::<512>();
     let text = "pause ".repeat(100);
@@ -559,37 +714,89 @@ fn a_client_stopped_mid_frame_resumes() {
     );
 }
 
-#[test]
-fn a_wait_your_turn_after_a_dropped_session_is_not_taken_for_an_ack() {
-    // A sends a one-frame message and is stopped (Ctrl-Z) just after its
-    // next-to-last bit, for longer than the session timeout. The server
-    // drops the session and serves B. When A continues, it reads the ack it
-    // had pending and sends its last bit; the server, busy with B, tells
-    // this unknown process to wait (Usr2). That reply must not pass for
-    // "frame accepted": A retries and its message is output once, after B's.
+/// A sends "ping" (one frame) and is paused by `pause` (given the world and
+/// A's index) for longer than the session timeout, while B, queued behind
+/// it, has 20,000 bytes to send. Checks the scenario (A went on while the
+/// server served B, after dropping A's session) and that a "wait your turn"
+/// did not pass for "accepted": both are printed, B first.
+fn a_pause_while_another_waits(pause: impl FnOnce(&mut World<512>, usize)) -> Box<World<512>> {
     let mut w = calm::<512>();
     let a = w.spawn("ping".into(), 0);
-    let b = w.spawn("b".repeat(3000), 100);
+    let b = w.spawn("b".repeat(20_000), 100);
+    pause(&mut w, a);
+    finish(&mut w);
+    let (pa, pb) = (w.clients[a].pid, w.clients[b].pid);
+    assert_eq!(
+        w.clients[a].resumed_while_serving,
+        Some(Some(pb)),
+        "the scenario: A went on while B was served"
+    );
+    assert_eq!(w.stats.abandoned_silent, 1, "A's session was dropped");
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.clients[b].outcome, Outcome::Done);
+    assert_eq!(
+        lines(&w),
+        [(pb, "b".repeat(20_000)), (pa, "ping".to_string())]
+    );
+    w
+}
+
+#[test]
+fn a_wait_your_turn_after_a_dropped_session_is_not_taken_for_an_ack() {
+    // A is stopped (Ctrl-Z) just after its next-to-last bit. The server
+    // drops the session and serves B. When A continues, it reads the ack it
+    // had pending and would send its last bit; the server, busy with B,
+    // would tell this unknown process to wait (Usr2), which must not pass
+    // for "frame accepted".
+    a_pause_while_another_waits(|w, a| {
+        let pid = w.clients[a].pid;
+        let mut sent = 0;
+        w.set_script(Box::new(move |s| {
+            if s.from == pid {
+                sent += 1;
+                if sent == 79 {
+                    return Fate::StopSender(4200 * MS);
+                }
+            }
+            Fate::Deliver
+        }));
+    });
+}
+
+#[test]
+fn a_client_paused_between_deciding_a_bit_and_its_kill_is_not_done_by_a_wait_your_turn() {
+    // A decides to send its last bit and is stopped before the `kill`. When
+    // it continues, the bit goes out, and the server, busy with B, tells
+    // this stranger to wait (`Usr2`). The bit went out long after the
+    // previous one, so A does not trust the reply: it sends its frame again.
+    let bits = (frame::OVERHEAD_BITS + 8 * "ping".len()) as u64;
+    let w = a_pause_while_another_waits(|w, a| w.pause_before_signal(a, bits, 4200 * MS));
+    assert_eq!(w.stats.send_pauses, 1);
+}
+
+#[test]
+fn forged_replies_from_a_third_party_do_not_count() {
+    // A's last bit is lost, and a third party sends A the MARK that would
+    // mean "accepted". Only the server's signals count: A retries, and its
+    // message is printed.
+    let mut w = calm::<512>();
+    let a = w.spawn("ping".into(), 0);
     let pid = w.clients[a].pid;
+    let bits = (frame::OVERHEAD_BITS + 8 * "ping".len()) as u32;
     let mut sent = 0;
     w.set_script(Box::new(move |s| {
         if s.from == pid {
             sent += 1;
-            if sent == 79 {
-                return Fate::StopSender(4200 * MS);
+            if sent == bits {
+                return Fate::LoseAndForge(Signal::Usr2);
             }
         }
         Fate::Deliver
     }));
     finish(&mut w);
-    let (pa, pb) = (w.clients[a].pid, w.clients[b].pid);
-    assert_eq!(w.stats.abandoned_silent, 1);
+    assert_eq!(w.stats.ignored_at_client, 1, "the scenario: a forged reply");
     assert_eq!(w.clients[a].outcome, Outcome::Done);
-    assert_eq!(w.clients[b].outcome, Outcome::Done);
-    assert_eq!(
-        lines(&w),
-        [(pb, "b".repeat(3000)), (pa, "ping".to_string())]
-    );
+    assert_eq!(lines(&w), [(pid, "ping".to_string())]);
 }
 
 #[test]

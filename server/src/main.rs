@@ -296,8 +296,8 @@ impl Effects for Shell {
         self.stalled += sys::now().saturating_sub(started);
     }
 
-    fn alive(&mut self, pid: Pid) -> bool {
-        sys::alive(pid)
+    fn alive(&mut self, pid: Pid) -> Option<u64> {
+        sys::proc::identity(pid)
     }
 
     fn trace(&mut self, output: &Output<'_>, now: Duration) {

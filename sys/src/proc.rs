@@ -74,27 +74,55 @@ pub fn caught_usr(pid: Pid) -> Option<(bool, bool)> {
     ))
 }
 
+/// The fields of a `/proc/<pid>/stat` file from field 3 (the state) on:
+/// "pid (comm) S ...", where the command may contain spaces and parentheses.
+fn stat_fields(stat: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    let close = stat.iter().rposition(|&c| c == b')')?;
+    Some(stat.get(close + 2..)?.split(|&c| c == b' '))
+}
+
+/// A decimal field.
+fn number(field: &[u8]) -> Option<u64> {
+    let mut n = 0u64;
+    for &c in field {
+        let digit = c.checked_sub(b'0').filter(|d| *d < 10)?;
+        n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
+    }
+    Some(n)
+}
+
 /// The state letter of `pid` (`R`, `S`, `Z`...) from `/proc/<pid>/stat`.
 pub fn state(pid: Pid) -> Option<u8> {
     let mut buf = [0u8; 512];
     let n = read_proc(pid, "stat", &mut buf)?;
-    // "pid (comm) S ...": the command may contain spaces and parentheses.
-    let close = buf[..n].iter().rposition(|&c| c == b')')?;
-    buf.get(close + 2).copied()
+    let state = stat_fields(&buf[..n])?.next()?.first().copied();
+    state
 }
 
 /// The CPU `pid` last ran on (field 39 of `/proc/<pid>/stat`).
 pub fn last_cpu(pid: Pid) -> Option<usize> {
     let mut buf = [0u8; 512];
     let n = read_proc(pid, "stat", &mut buf)?;
-    let close = buf[..n].iter().rposition(|&c| c == b')')?;
-    // Fields after the command start at field 3; the CPU is field 39.
-    let field = buf[close + 2..n].split(|&c| c == b' ').nth(39 - 3)?;
-    let mut cpu = 0usize;
-    for &c in field {
-        cpu = cpu * 10 + usize::from(c.checked_sub(b'0').filter(|d| *d < 10)?);
+    let field = stat_fields(&buf[..n])?.nth(39 - 3)?;
+    usize::try_from(number(field)?).ok()
+}
+
+/// Who has PID `pid` now: its start time (field 22 of `/proc/<pid>/stat`,
+/// in clock ticks since boot), which tells a process from a later one that
+/// got the same PID. `None` if there is no such process, or it is a zombie
+/// (it has ended and can no longer answer).
+pub fn identity(pid: Pid) -> Option<u64> {
+    let mut buf = [0u8; 512];
+    let n = read_proc(pid, "stat", &mut buf)?;
+    identity_of(&buf[..n])
+}
+
+fn identity_of(stat: &[u8]) -> Option<u64> {
+    let mut fields = stat_fields(stat)?;
+    if fields.next()? == b"Z" {
+        return None;
     }
-    Some(cpu)
+    number(fields.nth(22 - 4)?)
 }
 
 /// The bytes `pid` has written so far (`wchar` in `/proc/<pid>/io`): a
@@ -121,6 +149,18 @@ fn decimal_field(text: &[u8], key: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_start_time_from_a_stat_file() {
+        let stat =
+            b"4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(identity_of(stat), Some(987654));
+        let zombie = b"4242 (x) Z 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 0 0";
+        assert_eq!(identity_of(zombie), None);
+        let me = crate::getpid();
+        assert!(identity(me).is_some());
+        assert_eq!(identity(me), identity(me));
+    }
 
     #[test]
     fn reads_masks_from_a_status_file() {

@@ -19,13 +19,18 @@
 //!
 //! A process's latest finished message is remembered (the CRC of its last
 //! frame) so that a late copy of that frame, from a sender that missed the
-//! final acknowledgement, is acknowledged again and not delivered again. It
-//! is forgotten after [`ReceiverConfig::recent_ttl`] without a signal from
-//! that process (time spent waiting in the queue does not count), or as soon
-//! as the process is reported gone: [`ReceiverConfig::probe_after`] after its
-//! message finished the caller is asked to check ([`Output::CheckAlive`]). A
-//! client that heard its last acknowledgement exits, so the memory is kept
-//! for those that may still send a copy.
+//! final acknowledgement, is acknowledged again and not delivered again,
+//! however late it comes. A process is known by its PID and an identity the
+//! caller reads (on Linux, its start time), so that a new process that gets
+//! the PID of a finished one is not taken for it: each session opens with a
+//! check ([`Output::CheckAlive`]), answered with [`Receiver::peer_alive`] and
+//! the identity, or [`Receiver::peer_gone`]. The memory of a process lasts
+//! while the process lives: it is checked [`ReceiverConfig::probe_after`]
+//! after its message finished, then every
+//! [`ReceiverConfig::recheck_finished`], and forgotten once it is gone or
+//! its PID belongs to another process. A client that heard its last
+//! acknowledgement exits, so the memory is kept for those that may still
+//! send a copy (see `recent.rs` for when it is full).
 //!
 //! Files: this one holds the sessions and the verdicts on frames;
 //! `queue.rs` the wait queue and its keepalives; `recent.rs` the memory of
@@ -61,11 +66,11 @@ pub struct ReceiverConfig {
     pub session_timeout: Duration,
     /// How often queued processes are told to keep waiting.
     pub keepalive: Duration,
-    /// How long a process's finished message is remembered after the
-    /// process was last heard from, to acknowledge a late copy of its last
-    /// frame without delivering it again. Waiting in the queue does not
-    /// count: the process takes the memory along.
-    pub recent_ttl: Duration,
+    /// How often a process whose finished message is remembered (to
+    /// acknowledge a late copy of its last frame without delivering it
+    /// again) is checked for life after the first check, `probe_after`
+    /// past the end of the message. It is remembered while it lives.
+    pub recheck_finished: Duration,
 }
 
 impl Default for ReceiverConfig {
@@ -75,7 +80,7 @@ impl Default for ReceiverConfig {
             probe_after: Duration::from_millis(50),
             session_timeout: Duration::from_secs(3),
             keepalive: Duration::from_millis(100),
-            recent_ttl: Duration::from_secs(5),
+            recheck_finished: Duration::from_secs(1),
         }
     }
 }
@@ -112,9 +117,11 @@ pub enum Output<'a> {
         /// Its process was reported gone (else: it fell silent).
         vanished: bool,
     },
-    /// Check whether `pid` still lives; call [`Receiver::peer_gone`] if not.
-    /// Asked about the session's process when it falls silent, and once
-    /// about a process shortly after its message finished.
+    /// Check whether `pid` still lives, and who has that PID: call
+    /// [`Receiver::peer_alive`] with its identity, or
+    /// [`Receiver::peer_gone`]. Asked about the session's process as the
+    /// session opens and when it falls silent, and about a process whose
+    /// finished message is remembered, now and then.
     CheckAlive(Pid),
     /// Something worth telling a human (`--trace`, `--stats`).
     Note(Note),
@@ -188,9 +195,9 @@ struct Session {
     probed: Duration,
     /// SEQ of the last accepted frame; `None` before the first.
     accepted_seq: Option<bool>,
-    /// CRC of the last frame of the process's previous message, finished
-    /// recently: a first frame with this CRC is a late copy of it.
-    copy_of: Option<u32>,
+    /// The process's identity, once the caller has told it
+    /// ([`Receiver::peer_alive`]).
+    id: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -228,7 +235,8 @@ impl NextTimer {
 
 /// Outputs one event can produce at most (see [`Receiver::push`]): a gap
 /// reset, the acknowledgement owed before it, a delivery, its
-/// acknowledgement, "finished", and the next process invited and noted.
+/// acknowledgement, "finished", and the next process invited, noted and
+/// asked about.
 const PENDING: usize = 8;
 
 /// The receiver's state machine; `Q` processes can wait in its queue.
@@ -256,10 +264,9 @@ pub struct Receiver<const Q: usize> {
     config: ReceiverConfig,
     state: State,
     decoder: FrameDecoder,
-    /// Waiting processes, each with its [`Session::copy_of`].
+    /// Waiting processes.
     queue: WaitQueue<Q>,
-    /// Finished messages, at most one per process (a waiting process also
-    /// carries its own in the queue).
+    /// Finished messages, at most one per process.
     recent: Recent,
     /// Outputs waiting to be polled. A `Deliver` waits with an empty
     /// payload: the text is the decoder's frame, lent out when polled.
@@ -330,9 +337,8 @@ impl<const Q: usize> Receiver<Q> {
             State::Serving(s) if s.pid == from => s,
             State::Serving(_) => return self.make_wait(from, now),
             State::Idle => {
-                let copy_of = self.finished(from).map(|f| f.crc);
-                self.start(from, copy_of, now);
                 self.note(Note::Serving(from));
+                self.start(from, now);
                 match self.state {
                     State::Serving(s) => s,
                     State::Idle => return Heard::Waiting,
@@ -385,6 +391,27 @@ impl<const Q: usize> Receiver<Q> {
             self.abandon(pid, true, now);
         } else {
             self.queue.remove(pid);
+        }
+    }
+
+    /// The caller found `pid` alive, as the process whose identity is `id`
+    /// (on Linux, its start time: field 22 of `/proc/<pid>/stat`), in
+    /// answer to [`Output::CheckAlive`]. A remembered finished message of
+    /// another process with that PID is forgotten; a session whose process
+    /// has another identity now has lost its process, and ends.
+    pub fn peer_alive(&mut self, pid: Pid, id: u64, now: Duration) {
+        self.recent.identify(pid, id);
+        if let State::Serving(s) = self.state {
+            if s.pid == pid {
+                match s.id {
+                    None => self.state = State::Serving(Session { id: Some(id), ..s }),
+                    Some(known) if known != id => {
+                        self.timers = NextTimer::Unknown;
+                        self.abandon(pid, true, now);
+                    }
+                    Some(_) => {}
+                }
+            }
         }
     }
 
@@ -461,21 +488,23 @@ impl<const Q: usize> Receiver<Q> {
         self.push(Output::Note(n));
     }
 
-    fn start(&mut self, pid: Pid, copy_of: Option<u32>, now: Duration) {
+    /// Opens a session with `pid`, and asks who the process is.
+    fn start(&mut self, pid: Pid, now: Duration) {
         self.decoder.reset();
         self.state = State::Serving(Session {
             pid,
             last_heard: now,
             probed: now,
             accepted_seq: None,
-            copy_of,
+            id: None,
         });
+        self.push(Output::CheckAlive(pid));
     }
 
-    /// `pid` was heard from: its finished message is remembered from now
-    /// on, unless it was silent too long, and then it is forgotten.
+    /// `pid` was heard from: its finished message is among the last to
+    /// make room for another.
     fn heard_from(&mut self, pid: Pid, now: Duration) {
-        self.recent.heard_from(pid, now, self.config.recent_ttl);
+        self.recent.heard_from(pid, now);
     }
 
     /// The finished message remembered for `pid`, if any.
@@ -483,20 +512,19 @@ impl<const Q: usize> Receiver<Q> {
         self.recent.get(pid)
     }
 
-    /// Remembers `pid`'s latest finished message, in place of its previous
-    /// one, or in a free slot, or in place of the one whose process has been
-    /// silent longest; its process is checked after `probe_after`.
-    fn remember(&mut self, pid: Pid, crc: u32, now: Duration) {
-        let probe = now + self.config.probe_after;
-        self.recent.remember(pid, crc, now, probe);
+    /// Remembers `pid`'s latest finished message (see `recent.rs`); its
+    /// process is checked after `probe_after`.
+    fn remember(&mut self, pid: Pid, id: Option<u64>, crc: u32, now: Duration) {
+        self.timers = NextTimer::Unknown;
+        let check = now + self.config.probe_after;
+        self.recent.remember(pid, id, crc, now, check);
     }
 
     /// A process that is not being served signalled: it waits its turn.
     fn make_wait(&mut self, pid: Pid, now: Duration) -> Heard {
         if !self.queue.contains(pid) {
-            let copy_of = self.finished(pid).map(|f| f.crc);
             let keepalive = self.config.keepalive;
-            if let Ok(ahead) = self.queue.push(pid, copy_of, now, keepalive) {
+            if let Ok(ahead) = self.queue.push(pid, now, keepalive) {
                 self.note(Note::Queued { pid, ahead });
             } else {
                 // Told to wait all the same: it knows the receiver lives,
@@ -523,15 +551,17 @@ impl<const Q: usize> Receiver<Q> {
         let duplicate = match session.accepted_seq {
             Some(accepted) => accepted == seq,
             // A new session's first frame may be a late copy of the last
-            // frame of the message this process finished before.
-            None => last && session.copy_of == Some(crc),
+            // frame of the message this process finished before (the memory
+            // of another process with this PID is gone: the session opened
+            // with a check of who it is).
+            None => last && self.finished(pid).is_some_and(|f| f.crc == crc),
         };
         if duplicate {
             self.note(Note::Duplicate(pid));
             self.push(Self::send(pid, Signal::Usr2));
             if session.accepted_seq.is_none() {
                 // Still remembered, in case this answer is lost too.
-                self.remember(pid, crc, now);
+                self.remember(pid, session.id, crc, now);
                 self.finish(now);
             }
             return;
@@ -549,7 +579,7 @@ impl<const Q: usize> Receiver<Q> {
         });
         self.push(Self::send(pid, Signal::Usr2));
         if last {
-            self.remember(pid, crc, now);
+            self.remember(pid, session.id, crc, now);
             self.note(Note::Finished(pid));
             self.finish(now);
         } else {
@@ -567,9 +597,8 @@ impl<const Q: usize> Receiver<Q> {
 
     /// Ends the session mid-message.
     fn abandon(&mut self, pid: Pid, vanished: bool, now: Duration) {
-        // The fast path does not refresh the memory of a finished message:
-        // the process was in touch until the session's last signal, so the
-        // memory counts its silence from there.
+        // The fast path does not note when a process was heard from: it
+        // was in touch until the session's last signal.
         if let State::Serving(s) = self.state {
             self.heard_from(pid, s.last_heard);
         }
@@ -580,14 +609,10 @@ impl<const Q: usize> Receiver<Q> {
     /// Ends the session and invites the next process in the queue.
     fn finish(&mut self, now: Duration) {
         self.state = State::Idle;
-        if let Some((next, copy_of)) = self.queue.pop() {
-            if let Some(crc) = copy_of {
-                // The wait in the queue does not count.
-                self.remember(next, crc, now);
-            }
-            self.start(next, copy_of, now);
+        if let Some(next) = self.queue.pop() {
             self.push(Self::send(next, Signal::Usr1));
             self.note(Note::Serving(next));
+            self.start(next, now);
         }
     }
 
@@ -607,7 +632,8 @@ impl<const Q: usize> Receiver<Q> {
                 return self.push(Output::CheckAlive(s.pid));
             }
         }
-        if let Some(pid) = self.recent.take_due_probe(now) {
+        let next = now + self.config.recheck_finished;
+        if let Some(pid) = self.recent.take_due_probe(now, next) {
             return self.push(Output::CheckAlive(pid));
         }
         if let Some(pid) = self.queue.keepalive(now, self.config.keepalive) {

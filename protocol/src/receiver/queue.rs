@@ -11,11 +11,10 @@ use heapless::Deque;
 
 use crate::{Duration, Pid};
 
-/// Processes waiting their turn, each with the CRC of the last frame of its
-/// latest finished message (see `recent`), which it takes along.
+/// Processes waiting their turn.
 #[derive(Clone, Debug)]
 pub(super) struct WaitQueue<const Q: usize> {
-    waiting: Deque<(Pid, Option<u32>), Q>,
+    waiting: Deque<Pid, Q>,
     /// When the next round of keepalives is due.
     keepalive_due: Duration,
     /// Processes already told in the current round.
@@ -36,7 +35,7 @@ impl<const Q: usize> WaitQueue<Q> {
     }
 
     pub(super) fn contains(&self, pid: Pid) -> bool {
-        self.waiting.iter().any(|&(p, _)| p == pid)
+        self.waiting.iter().any(|&p| p == pid)
     }
 
     /// Queues `pid` at `now` and returns how many wait before it, or `Err`
@@ -45,7 +44,6 @@ impl<const Q: usize> WaitQueue<Q> {
     pub(super) fn push(
         &mut self,
         pid: Pid,
-        copy_of: Option<u32>,
         now: Duration,
         keepalive: Duration,
     ) -> Result<usize, ()> {
@@ -53,12 +51,12 @@ impl<const Q: usize> WaitQueue<Q> {
             self.keepalive_due = now + keepalive;
             self.cursor = 0;
         }
-        self.waiting.push_back((pid, copy_of)).map_err(|_| ())?;
+        self.waiting.push_back(pid).map_err(|_| ())?;
         Ok(self.waiting.len() - 1)
     }
 
     /// The process whose turn has come.
-    pub(super) fn pop(&mut self) -> Option<(Pid, Option<u32>)> {
+    pub(super) fn pop(&mut self) -> Option<Pid> {
         let next = self.waiting.pop_front()?;
         self.cursor = self.cursor.saturating_sub(1);
         Some(next)
@@ -68,7 +66,7 @@ impl<const Q: usize> WaitQueue<Q> {
     pub(super) fn remove(&mut self, pid: Pid) {
         for _ in 0..self.waiting.len() {
             match self.waiting.pop_front() {
-                Some(entry) if entry.0 != pid => {
+                Some(entry) if entry != pid => {
                     // Room: the entry was just taken out.
                     let pushed = self.waiting.push_back(entry);
                     debug_assert!(pushed.is_ok(), "the queue shrank while rotating");
@@ -92,7 +90,7 @@ impl<const Q: usize> WaitQueue<Q> {
             return None;
         }
         match self.waiting.iter().nth(self.cursor) {
-            Some(&(pid, _)) => {
+            Some(&pid) => {
                 self.cursor += 1;
                 Some(pid)
             }

@@ -3,11 +3,13 @@
 //!
 //! A process's latest finished message is remembered by the CRC of its last
 //! frame, so that a late copy of that frame, from a sender that missed the
-//! final acknowledgement, is acknowledged again and not delivered again. It
-//! is forgotten once its process has been silent longer than a time to live,
-//! or as soon as the process is reported gone; a process is checked for life
-//! once, a moment after its message finished. A full memory makes room by
-//! forgetting the process silent longest.
+//! final acknowledgement, is acknowledged again and not delivered again,
+//! however late. It is remembered while its process lives: the process is
+//! checked a moment after its message finished, then now and then, and
+//! forgotten once it is gone or its PID belongs to another process (known by
+//! an identity the caller reads, on Linux its start time). When the memory
+//! fills up, every process in it is checked at once, so that those gone
+//! make room; if all live, the process silent longest makes room.
 //!
 //! Invariant: at most one message per process.
 
@@ -20,12 +22,14 @@ pub(super) const RECENT: usize = 8;
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Finished {
     pub(super) pid: Pid,
+    /// The identity of the process that sent it, if known.
+    id: Option<u64>,
     /// CRC of the message's last frame.
     pub(super) crc: u32,
     /// When the process was last heard from.
     at: Duration,
-    /// When to ask whether the process still lives; `None` once asked.
-    probe: Option<Duration>,
+    /// When to ask next whether the process still lives.
+    check: Duration,
 }
 
 /// The latest finished message of up to [`RECENT`] processes.
@@ -42,14 +46,23 @@ impl Recent {
         self.0.iter().flatten().find(|f| f.pid == pid)
     }
 
-    /// `pid` was heard from at `now`: its finished message is remembered
-    /// from now on, unless it was silent longer than `ttl`, and then it is
-    /// forgotten.
-    pub(super) fn heard_from(&mut self, pid: Pid, now: Duration, ttl: Duration) {
+    /// `pid` was heard from at `now`: its finished message is among the
+    /// last to make room for another.
+    pub(super) fn heard_from(&mut self, pid: Pid, now: Duration) {
+        for f in self.0.iter_mut().flatten() {
+            if f.pid == pid {
+                f.at = now;
+            }
+        }
+    }
+
+    /// The process with PID `pid` is `id`: the finished message of another
+    /// process that had this PID is forgotten.
+    pub(super) fn identify(&mut self, pid: Pid, id: u64) {
         for slot in self.0.iter_mut() {
             match slot {
-                Some(f) if f.pid == pid && now.saturating_sub(f.at) <= ttl => f.at = now,
-                Some(f) if f.pid == pid => *slot = None,
+                Some(f) if f.pid == pid && f.id.is_none() => f.id = Some(id),
+                Some(f) if f.pid == pid && f.id != Some(id) => *slot = None,
                 _ => {}
             }
         }
@@ -64,10 +77,20 @@ impl Recent {
         }
     }
 
-    /// Remembers `pid`'s latest finished message, in place of its previous
-    /// one, or in a free slot, or in place of the one whose process has been
-    /// silent longest; its process is to be checked at `probe`.
-    pub(super) fn remember(&mut self, pid: Pid, crc: u32, now: Duration, probe: Duration) {
+    /// Remembers `pid`'s latest finished message (its process is `id`, if
+    /// known), in place of its previous one, or in a free slot, or in place
+    /// of the one whose process has been silent longest; its process is to
+    /// be checked at `check`. When that fills the last free slot, every
+    /// process remembered is to be checked at once, so that those gone make
+    /// room before one alive must.
+    pub(super) fn remember(
+        &mut self,
+        pid: Pid,
+        id: Option<u64>,
+        crc: u32,
+        now: Duration,
+        check: Duration,
+    ) {
         let key = |f: &Option<Finished>| match f {
             Some(f) if f.pid == pid => (0, Duration::ZERO),
             None => (1, Duration::ZERO),
@@ -76,22 +99,28 @@ impl Recent {
         let slot = (0..RECENT).min_by_key(|&i| key(&self.0[i])).unwrap_or(0);
         self.0[slot] = Some(Finished {
             pid,
+            id,
             crc,
             at: now,
-            probe: Some(probe),
+            check,
         });
+        if self.0.iter().all(Option::is_some) {
+            for f in self.0.iter_mut().flatten() {
+                f.check = f.check.min(now);
+            }
+        }
     }
 
     /// When a process is next to be checked for life.
     pub(super) fn next_probe(&self) -> Option<Duration> {
-        self.0.iter().flatten().filter_map(|f| f.probe).min()
+        self.0.iter().flatten().map(|f| f.check).min()
     }
 
-    /// A process whose check is due at `now`, checked only once.
-    pub(super) fn take_due_probe(&mut self, now: Duration) -> Option<Pid> {
-        let due = |f: &&mut Finished| f.probe.is_some_and(|p| now >= p);
-        let f = self.0.iter_mut().flatten().find(due)?;
-        f.probe = None;
+    /// A process whose check is due at `now`; it is checked again at
+    /// `next` unless it is found gone meanwhile.
+    pub(super) fn take_due_probe(&mut self, now: Duration, next: Duration) -> Option<Pid> {
+        let f = self.0.iter_mut().flatten().find(|f| now >= f.check)?;
+        f.check = next;
         Some(f.pid)
     }
 

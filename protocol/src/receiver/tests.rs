@@ -93,8 +93,10 @@ fn every_bit_is_acknowledged_and_the_frame_accepted() {
 fn first_bit_starts_a_session_and_reports_bytes() {
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
     let bits = frame_bits(true, true, false, "A");
+    let mut out = Vec::new();
     for &b in &bits[..7] {
         assert_eq!(rx.on_signal(3, b, T0), Heard::Bit);
+        out.extend(drain(&mut rx, T0));
     }
     assert_eq!(
         rx.on_signal(3, bits[7], T0),
@@ -103,7 +105,7 @@ fn first_bit_starts_a_session_and_reports_bytes() {
             offset: 0
         }
     );
-    assert_eq!(drain(&mut rx, T0)[0], Out::Note(Note::Serving(3)));
+    assert_eq!(out[..2], [Out::Note(Note::Serving(3)), Out::Check(3)]);
     assert_eq!(rx.serving(), Some(3));
 }
 
@@ -138,25 +140,90 @@ fn a_copy_of_the_last_accepted_frame_is_acknowledged_not_delivered() {
     assert_eq!(two[0], Out::Deliver(7, "two".into(), false, true));
 }
 
+/// Drains the outputs at `now`, answering every `CheckAlive` with
+/// `alive(pid)`: the identity of the process with that PID, or gone.
+fn drain_answering(
+    rx: &mut Receiver<4>,
+    now: Duration,
+    alive: impl Fn(Pid) -> Option<u64>,
+) -> Vec<Out> {
+    let mut all = Vec::new();
+    loop {
+        let out = drain(rx, now);
+        if out.is_empty() {
+            return all;
+        }
+        for o in &out {
+            if let Out::Check(pid) = *o {
+                match alive(pid) {
+                    Some(id) => rx.peer_alive(pid, id, now),
+                    None => rx.peer_gone(pid, now),
+                }
+            }
+        }
+        all.extend(out);
+    }
+}
+
+/// Feeds a whole frame from `pid`, whose process has identity `id`,
+/// answering checks; returns the outputs of its last bit.
+fn feed_as(rx: &mut Receiver<4>, pid: Pid, id: u64, bits: &[Signal], now: Duration) -> Vec<Out> {
+    let (last, rest) = bits.split_last().unwrap();
+    for &b in rest {
+        rx.on_signal(pid, b, now);
+        drain_answering(rx, now, |_| Some(id));
+    }
+    rx.on_signal(pid, *last, now);
+    drain_answering(rx, now, |_| Some(id))
+}
+
 #[test]
 fn a_late_copy_of_a_finished_message_is_not_delivered_again() {
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
     let only = frame_bits(true, true, false, "once");
-    feed(&mut rx, 7, &only, T0);
-    let again = feed(&mut rx, 7, &only, ms(100));
+    feed_as(&mut rx, 7, 70, &only, T0);
+    let again = feed_as(&mut rx, 7, 70, &only, ms(100));
     assert_eq!(
         again,
         [Out::Note(Note::Duplicate(7)), Out::Send(7, Signal::Usr2)]
     );
     assert_eq!(rx.serving(), None);
-    // Long after, the same bytes are a new message.
-    let later = feed(
-        &mut rx,
-        7,
-        &only,
-        ms(100) + ReceiverConfig::default().recent_ttl + ms(1),
+    // However late, while the process lives (it was stopped, say).
+    for t in (200..60_000).step_by(100) {
+        drain_answering(&mut rx, ms(t), |_| Some(70));
+    }
+    let late = feed_as(&mut rx, 7, 70, &only, ms(60_000));
+    assert!(late.contains(&Out::Note(Note::Duplicate(7))), "{late:?}");
+}
+
+#[test]
+fn a_new_process_with_the_pid_of_a_finished_one_is_not_taken_for_it() {
+    // Pid 7 finishes "same" and exits unnoticed; a new process gets PID
+    // 7 and sends "same" with the same SEQ, bit for bit the same frame.
+    let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+    let same = frame_bits(true, true, false, "same");
+    feed_as(&mut rx, 7, 70, &same, T0);
+    let new = feed_as(&mut rx, 7, 71, &same, ms(10));
+    assert_eq!(new[0], Out::Deliver(7, "same".into(), true, true));
+    // And the same when the old one was seen alive after its message.
+    let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+    feed_as(&mut rx, 7, 70, &same, T0);
+    assert_eq!(
+        drain_answering(&mut rx, ms(50), |_| Some(70)),
+        [Out::Check(7)]
     );
-    assert_eq!(later[0], Out::Deliver(7, "once".into(), true, true));
+    let new = feed_as(&mut rx, 7, 71, &same, ms(2000));
+    assert_eq!(new[0], Out::Deliver(7, "same".into(), true, true));
+}
+
+#[test]
+fn a_session_whose_pid_changes_hands_ends() {
+    let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+    rx.on_signal(7, Signal::Usr2, T0);
+    drain_answering(&mut rx, T0, |_| Some(70));
+    let out = drain_answering(&mut rx, ms(50), |_| Some(71));
+    assert!(out.contains(&Out::Abandoned(7, true)), "{out:?}");
+    assert_eq!(rx.serving(), None);
 }
 
 /// Pid 7 finished "once" (the returned frame) and missed its ack; it
@@ -164,32 +231,31 @@ fn a_late_copy_of_a_finished_message_is_not_delivered_again() {
 fn copy_queued_behind_a_session(cfg: ReceiverConfig) -> (Receiver<4>, Vec<Signal>) {
     let mut rx = Receiver::<4>::new(cfg);
     let only = frame_bits(true, true, false, "once");
-    feed(&mut rx, 7, &only, T0);
+    feed_as(&mut rx, 7, 70, &only, T0);
     rx.on_signal(8, Signal::Usr1, T0);
+    drain_answering(&mut rx, T0, |p| Some(p as u64 * 10));
     rx.on_signal(7, only[0], ms(10));
     (rx, only)
 }
 
 /// As [`copy_queued_behind_a_session`]; pid 7 waits for pid 8's session
-/// timeout, longer than `recent_ttl`, and is invited at the returned time.
+/// timeout and is invited at the returned time.
 fn copy_waits_behind_a_session() -> (Receiver<4>, Vec<Signal>, Duration) {
-    let cfg = ReceiverConfig {
-        recent_ttl: ms(1000),
-        ..ReceiverConfig::default()
-    };
+    let cfg = ReceiverConfig::default();
     let (mut rx, only) = copy_queued_behind_a_session(cfg);
-    drain(&mut rx, ms(10));
-    let t = cfg.session_timeout;
-    let out = drain(&mut rx, t);
+    let mut out = Vec::new();
+    for t in (10..=cfg.session_timeout.as_millis() as u64).step_by(10) {
+        out.extend(drain_answering(&mut rx, ms(t), |p| Some(p as u64 * 10)));
+    }
     assert!(out.contains(&Out::Send(7, Signal::Usr1)), "{out:?}");
-    (rx, only, t)
+    (rx, only, cfg.session_timeout)
 }
 
 #[test]
 fn a_late_copy_that_waited_in_the_queue_is_still_recognised() {
     // Its copy must not be delivered again.
     let (mut rx, only, t) = copy_waits_behind_a_session();
-    let again = feed(&mut rx, 7, &only, t + ms(1));
+    let again = feed_as(&mut rx, 7, 70, &only, t + ms(1));
     assert_eq!(
         again,
         [Out::Note(Note::Duplicate(7)), Out::Send(7, Signal::Usr2)]
@@ -201,62 +267,13 @@ fn a_copy_answered_after_a_long_wait_is_remembered_again() {
     // As above, and the answer to the recognised copy is lost too: the
     // next copy, a moment later, is recognised again.
     let (mut rx, only, t) = copy_waits_behind_a_session();
-    let again = feed(&mut rx, 7, &only, t + ms(1));
+    let again = feed_as(&mut rx, 7, 70, &only, t + ms(1));
     assert!(again.contains(&Out::Note(Note::Duplicate(7))), "{again:?}");
-    let once_more = feed(&mut rx, 7, &only, t + ms(60));
+    let once_more = feed_as(&mut rx, 7, 70, &only, t + ms(60));
     assert!(
         once_more.contains(&Out::Note(Note::Duplicate(7))),
         "{once_more:?}"
     );
-}
-
-#[test]
-fn the_wait_in_the_queue_does_not_count_even_if_the_copy_is_cut() {
-    // Pid 7 waits in the queue longer than `recent_ttl`; its session then
-    // ends before its copy is complete (it stopped); the copy, sent
-    // again soon after, is still recognised.
-    let cfg = ReceiverConfig {
-        recent_ttl: ms(3000),
-        session_timeout: ms(2000),
-        ..ReceiverConfig::default()
-    };
-    let (mut rx, only) = copy_queued_behind_a_session(cfg);
-    for t in [1500, 3000] {
-        rx.on_signal(8, Signal::Usr1, ms(t));
-    }
-    drain(&mut rx, ms(3000));
-    assert!(drain(&mut rx, ms(5000)).contains(&Out::Send(7, Signal::Usr1)));
-    for &b in &only[..20] {
-        rx.on_signal(7, b, ms(5001));
-        drain(&mut rx, ms(5001));
-    }
-    let out = drain(&mut rx, ms(7001));
-    assert!(out.contains(&Out::Abandoned(7, false)), "{out:?}");
-    let again = feed(&mut rx, 7, &only, ms(7050));
-    assert!(again.contains(&Out::Note(Note::Duplicate(7))), "{again:?}");
-}
-
-#[test]
-fn a_finished_message_is_remembered_while_its_sender_keeps_in_touch() {
-    // The retransmission of "once" is cut again and again (a session
-    // dropped, a gap), each time within `recent_ttl` of the last signal:
-    // the copy that finally gets through is still recognised.
-    let cfg = ReceiverConfig {
-        recent_ttl: ms(1000),
-        ..ReceiverConfig::default()
-    };
-    let mut rx = Receiver::<4>::new(cfg);
-    let only = frame_bits(true, true, false, "once");
-    feed(&mut rx, 7, &only, T0);
-    for k in 1..=4 {
-        rx.on_signal(7, only[0], ms(900 * k));
-        drain(&mut rx, ms(900 * k));
-    }
-    let again = feed(&mut rx, 7, &only, ms(4500));
-    assert!(again.contains(&Out::Note(Note::Duplicate(7))), "{again:?}");
-    // Silent for longer than `recent_ttl`: the same bytes are new.
-    let later = feed(&mut rx, 7, &only, ms(6000));
-    assert_eq!(later[0], Out::Deliver(7, "once".into(), true, true));
 }
 
 #[test]
@@ -266,9 +283,10 @@ fn only_the_latest_message_of_a_process_has_copies() {
     // message, not a copy of the first.
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
     for (k, seq) in [false, true, false].into_iter().enumerate() {
-        let out = feed(
+        let out = feed_as(
             &mut rx,
             7,
+            70,
             &frame_bits(true, true, seq, "same"),
             ms(k as u64),
         );
@@ -277,19 +295,22 @@ fn only_the_latest_message_of_a_process_has_copies() {
 }
 
 #[test]
-fn a_finished_process_is_checked_once_and_forgotten_when_gone() {
-    let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+fn a_finished_process_is_checked_while_remembered_and_forgotten_when_gone() {
+    let cfg = ReceiverConfig::default();
+    let mut rx = Receiver::<4>::new(cfg);
     let only = frame_bits(true, true, false, "once");
-    feed(&mut rx, 7, &only, T0);
-    assert_eq!(rx.poll_timeout(), Some(ms(50)));
+    feed_as(&mut rx, 7, 70, &only, T0);
+    assert_eq!(rx.poll_timeout(), Some(cfg.probe_after));
     assert_eq!(drain(&mut rx, ms(50)), [Out::Check(7)]);
-    assert_eq!(rx.poll_timeout(), None, "asked once");
+    rx.peer_alive(7, 70, ms(50));
+    assert_eq!(rx.poll_timeout(), Some(ms(50) + cfg.recheck_finished));
     // Alive: a late copy is still recognised.
-    let again = feed(&mut rx, 7, &only, ms(60));
+    let again = feed_as(&mut rx, 7, 70, &only, ms(60));
     assert!(again.contains(&Out::Note(Note::Duplicate(7))), "{again:?}");
     assert_eq!(drain(&mut rx, ms(110)), [Out::Check(7)]);
     rx.peer_gone(7, ms(120));
     assert!(rx.finished(7).is_none());
+    assert_eq!(rx.poll_timeout(), None);
 }
 
 #[test]
@@ -297,11 +318,31 @@ fn processes_that_exit_make_room_for_one_that_may_still_send_a_copy() {
     // Pid 7 missed its last acknowledgement and is slow to send the
     // copy; meanwhile many others finish, hear theirs and exit.
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
-    rx.remember(7, 0x77, T0);
+    rx.remember(7, None, 0x77, T0);
     for pid in 100..100 + 3 * RECENT as Pid {
         let t = ms(pid as u64);
-        rx.remember(pid, pid as u32, t);
+        rx.remember(pid, None, pid as u32, t);
         rx.peer_gone(pid, t + ms(50));
+    }
+    assert_eq!(rx.finished(7).map(|f| f.crc), Some(0x77));
+}
+
+#[test]
+fn a_full_memory_checks_everyone_at_once() {
+    // Many clients finish within `probe_after`: when the memory is full,
+    // all are checked at once, and those gone make room.
+    let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+    rx.remember(7, Some(70), 0x77, T0);
+    for pid in 100..100 + RECENT as Pid - 1 {
+        assert_eq!(rx.poll_timeout(), Some(ms(50)));
+        rx.remember(pid, Some(pid as u64), pid as u32, ms(1));
+    }
+    assert_eq!(rx.poll_timeout(), Some(ms(1)), "full: everyone is due now");
+    let out = drain_answering(&mut rx, ms(1), |p| (p == 7).then_some(70));
+    assert_eq!(out.len(), RECENT);
+    for pid in 200..200 + 3 * RECENT as Pid {
+        rx.remember(pid, Some(pid as u64), pid as u32, ms(2));
+        drain_answering(&mut rx, ms(2), |p| (p == 7).then_some(70));
     }
     assert_eq!(rx.finished(7).map(|f| f.crc), Some(0x77));
 }
@@ -309,16 +350,16 @@ fn processes_that_exit_make_room_for_one_that_may_still_send_a_copy() {
 #[test]
 fn the_memory_forgets_the_process_silent_longest() {
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
-    rx.remember(7, 0x77, T0);
+    rx.remember(7, None, 0x77, T0);
     for pid in 100..100 + RECENT as Pid {
         // Pid 7 keeps knocking while others finish.
         rx.heard_from(7, ms(pid as u64));
-        rx.remember(pid, pid as u32, ms(pid as u64));
+        rx.remember(pid, None, pid as u32, ms(pid as u64));
     }
     assert_eq!(rx.finished(7).map(|f| f.crc), Some(0x77));
     assert!(rx.finished(100).is_none());
     assert!(rx.finished(101).is_some());
-    rx.remember(7, 0x78, ms(200));
+    rx.remember(7, None, 0x78, ms(200));
     assert_eq!(rx.recent.count(7), 1);
     assert_eq!(rx.finished(7).map(|f| f.crc), Some(0x78));
 }
@@ -370,7 +411,11 @@ fn others_wait_in_arrival_order_and_are_invited_in_turn() {
     let out = feed(&mut rx, 1, &bits[1..], T0);
     assert_eq!(
         &out[3..],
-        [Out::Send(2, Signal::Usr1), Out::Note(Note::Serving(2))]
+        [
+            Out::Send(2, Signal::Usr1),
+            Out::Note(Note::Serving(2)),
+            Out::Check(2)
+        ]
     );
     assert_eq!(rx.serving(), Some(2));
     let out = feed(&mut rx, 2, &bits, T0);
@@ -442,7 +487,8 @@ fn a_silent_session_is_probed_then_dropped_and_the_next_invited() {
         [
             Out::Abandoned(1, true),
             Out::Send(2, Signal::Usr1),
-            Out::Note(Note::Serving(2))
+            Out::Note(Note::Serving(2)),
+            Out::Check(2),
         ]
     );
     // Pid 2 never starts: dropped after the session timeout.

@@ -370,6 +370,8 @@ struct ModelSession {
     next_probe: Duration,
     accepted_seq: Option<bool>,
     decoder: ModelDecoder,
+    /// The receiver asked who the process is (it does as the session opens).
+    asked: bool,
 }
 
 struct DecodeHarness {
@@ -412,6 +414,7 @@ impl DecodeHarness {
             next_probe: self.now + self.config.probe_after,
             accepted_seq: None,
             decoder: ModelDecoder::default(),
+            asked: false,
         }
     }
 
@@ -491,9 +494,13 @@ impl DecodeHarness {
     fn finish(&mut self, acts: &mut Vec<Act>, notes: &mut Vec<Note>) {
         self.session = None;
         if let Some(next) = self.queue.pop_front() {
-            self.session = Some(self.new_session(next));
+            self.session = Some(ModelSession {
+                asked: true,
+                ..self.new_session(next)
+            });
             acts.push(Act::Send(next, Signal::Usr1));
             notes.push(Note::Serving(next));
+            acts.push(Act::CheckAlive(next));
         }
     }
 
@@ -541,8 +548,12 @@ impl DecodeHarness {
     ) {
         if self.session.is_none() {
             assert!(self.queue.is_empty(), "no session, yet a queue");
-            self.session = Some(self.new_session(pid));
+            self.session = Some(ModelSession {
+                asked: true,
+                ..self.new_session(pid)
+            });
             notes.push(Note::Serving(pid));
+            acts.push(Act::CheckAlive(pid));
         }
         let now = self.now;
         let gap = self.config.frame_gap;
@@ -595,8 +606,9 @@ impl DecodeHarness {
             None => {
                 // A late copy of the last frame of the message this process
                 // finished last: acknowledged, not delivered. The receiver
-                // may have forgotten it (after `recent_ttl`, or for lack of
-                // room), but must not take anything else for a copy: not
+                // may have forgotten it (for lack of room, when more
+                // processes finished than it remembers), but must not take
+                // anything else for a copy: not
                 // even an older message of this process, which a new one
                 // repeats bit for bit when its text and SEQ are the same.
                 let known = f.last && self.latest[pid as usize] == Some(crc);
@@ -662,6 +674,8 @@ impl DecodeHarness {
         for act in &d.timer_acts {
             match *act {
                 Act::CheckAlive(pid) => match self.session.as_mut() {
+                    // The session's process, asked about as it opens.
+                    Some(s) if s.pid == pid && !s.asked => s.asked = true,
                     // The session's process, silent for `probe_after`.
                     Some(s) if s.pid == pid && now >= s.next_probe => {
                         s.next_probe = now + self.config.probe_after;
@@ -1125,8 +1139,8 @@ impl Effects for Conversation<'_> {
         self.client(from).written.extend_from_slice(bytes);
     }
 
-    fn alive(&mut self, _: Pid) -> bool {
-        true // everyone is alive
+    fn alive(&mut self, pid: Pid) -> Option<u64> {
+        Some(pid as u64) // everyone is alive, and keeps its PID
     }
 
     fn trace(&mut self, out: &Output<'_>, _: Duration) {

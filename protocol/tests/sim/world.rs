@@ -20,8 +20,11 @@
 //! The harness loops are those of the real binaries: the server feeds a
 //! signal to the [`Server`] when its sender is known or catches both
 //! signals, and runs the binary's own driver, [`Server::drive`], with the
-//! simulated world behind [`Effects`]; a client passes
-//! only the server's signals to its [`Sender`] and exits on `Done`/`Failed`.
+//! simulated world behind [`Effects`]; a client passes only the server's
+//! signals to its [`Sender`], tells it when each bit went out
+//! ([`Sender::sent`], the clock read after the `kill`: a process may be
+//! stopped between deciding a bit and sending it), and exits on
+//! `Done`/`Failed`.
 //! Both orders a main loop may take are exercised: a share of the clients
 //! poll after each signal (as the reference client does, taking them one at
 //! a time with `sigtimedwait`), the others after all those recorded at one
@@ -29,6 +32,7 @@
 //! feeding the signals, at the others after.
 
 use minitalk_protocol::Duration;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use minitalk_protocol::frame;
@@ -107,6 +111,25 @@ pub struct Faults {
     /// receiver's session timeout (so the session is dropped under the
     /// process's feet) but short of the sender's `give_up`.
     pub long_stop: f64,
+    /// Per SIGSTOP of a client (or pause before a `kill`): a very long
+    /// one, 3.1 to 8 s, past the
+    /// session timeout and past the 5 s that the receiver once remembered a
+    /// finished message for.
+    pub very_long_stop: f64,
+    /// Per transfer: its client is stopped once between deciding to send a
+    /// bit and the `kill` (for as long as a client SIGSTOP).
+    pub send_pause: f64,
+    /// Per transfer: when its client ends, a new process gets its PID and
+    /// sends the same text.
+    pub pid_reuse: f64,
+    /// Per batch: an impostor, a process that speaks the protocol from its
+    /// own PID and sends the text of another client of the batch.
+    pub impostor: f64,
+    /// Per transfer in a world that holds 64 KiB: a message larger than
+    /// that (streamed).
+    pub huge: f64,
+    /// Per transfer: the client sends 2 to 4 messages, not one.
+    pub more_messages: f64,
     /// Per transfer: its client is killed part way, at a random one of
     /// the signals it would send if all went well.
     pub kill: f64,
@@ -133,6 +156,12 @@ impl Faults {
         server_stop_every: 0,
         client_stop: 0.0,
         long_stop: 0.0,
+        very_long_stop: 0.0,
+        send_pause: 0.0,
+        pid_reuse: 0.0,
+        impostor: 0.0,
+        huge: 0.0,
+        more_messages: 0.0,
         kill: 0.0,
         stray_catching_every: 0,
         stray_ignored_every: 0,
@@ -153,6 +182,12 @@ impl Faults {
         server_stop_every: 5 * SEC,
         client_stop: 0.02,
         long_stop: 0.05,
+        very_long_stop: 0.05,
+        send_pause: 0.01,
+        pid_reuse: 0.02,
+        impostor: 0.05,
+        huge: 0.004,
+        more_messages: 0.05,
         kill: 0.02,
         stray_catching_every: 4 * SEC,
         stray_ignored_every: 200 * MS,
@@ -184,6 +219,12 @@ impl Faults {
                 "server_stop_every" => self.server_stop_every = us,
                 "client_stop" => self.client_stop = value,
                 "long_stop" => self.long_stop = value,
+                "very_long_stop" => self.very_long_stop = value,
+                "send_pause" => self.send_pause = value,
+                "pid_reuse" => self.pid_reuse = value,
+                "impostor" => self.impostor = value,
+                "huge" => self.huge = value,
+                "more_messages" => self.more_messages = value,
                 "kill" => self.kill = value,
                 "stray_catching_every" => self.stray_catching_every = us,
                 "stray_ignored_every" => self.stray_ignored_every = us,
@@ -212,6 +253,9 @@ pub enum Fate {
     StopSender(Micros),
     /// Send it, then SIGSTOP its target for this long (before it runs).
     StopTarget(Micros),
+    /// Lose it, and have a third party send this signal to its sender at
+    /// once: a forged reply.
+    LoseAndForge(Signal),
 }
 
 /// One signal about to be sent, as a script sees it.
@@ -317,6 +361,20 @@ counters! {
         slowest,
         server_stops,
         client_stops,
+        /// Clients stopped between deciding to send a bit and the `kill`.
+        send_pauses,
+        /// Client stops longer than the session timeout and 5 s.
+        very_long_stops,
+        /// Processes that got the PID of a client that ended.
+        pid_reuses,
+        /// Processes that sent another client's text from their own PID.
+        impostors,
+        /// Messages larger than a 64 KiB hold buffer.
+        huge,
+        /// Transfers beyond those asked for: PID reusers and impostors.
+        extra,
+        /// Messages of all transfers (a client may send several).
+        messages,
         stray_catching,
         stray_ignored,
         stray_client,
@@ -356,6 +414,8 @@ enum Kind {
 #[derive(Clone, Debug)]
 struct Proc {
     kind: Kind,
+    /// Its PID: a later process may get the PID of one that ended.
+    pid: Pid,
     alive: bool,
     /// Has handlers for `SIGUSR1` and `SIGUSR2` (what the server checks).
     catches: bool,
@@ -365,6 +425,8 @@ struct Proc {
     runnable: bool,
     /// SIGSTOPped until then.
     stopped_until: Micros,
+    /// Stopped since it last ran.
+    was_stopped: bool,
     /// When the process's own timer wants it to run.
     timer_want: Option<Micros>,
     /// The time of the earliest `Timer` event in the queue for it.
@@ -375,27 +437,46 @@ struct Proc {
     poll_each: bool,
 }
 
-/// A client and the message it sends.
+/// A client and the messages it sends, one after the other.
 pub struct Client {
     proc_: usize,
     pub pid: Pid,
-    pub text: String,
-    /// Byte ranges of the frames' payloads.
-    frames: Vec<(usize, usize)>,
+    pub texts: Vec<String>,
+    /// Byte ranges of the frames' payloads, message by message.
+    frames: Vec<Vec<(usize, usize)>>,
+    /// The message being sent, and its next frame to load.
+    message: usize,
     next_frame: usize,
+    /// Messages whose sender reported `Done`.
+    pub done: usize,
     tx: Sender,
     /// Signals sent so far, and the count at which the client is killed.
     sent: u64,
     kill_after: Option<u64>,
+    /// The process is stopped for `.1` between deciding to send its signal
+    /// number `.0` and the `kill` (after the sender's `poll`, before `sent`).
+    pause_before: Option<(u64, Micros)>,
+    /// The signal decided before that pause, sent when the process runs.
+    deferred: Option<Signal>,
+    /// Whom the server was serving when the process last ran again after a
+    /// stop (`Some(None)`: nobody), for scripted tests to check their
+    /// scenario.
+    pub resumed_while_serving: Option<Option<Pid>>,
+    /// It takes the PID of this client when it starts.
+    reuses: Option<usize>,
+    /// The client that takes its PID once it ended.
+    successor: Option<usize>,
     pub start: Micros,
     pub end: Micros,
     pub outcome: Outcome,
 }
 
-/// One line of the server's output, with every PID whose frames wrote into it.
+/// One line of the server's output, with every PID whose frames wrote into
+/// it (and which process had that PID then).
 #[derive(Clone, Debug, Default)]
 pub struct Line {
     pub pids: Vec<Pid>,
+    procs: Vec<usize>,
     pub bytes: Vec<u8>,
 }
 
@@ -407,13 +488,11 @@ struct Sink {
 
 impl Sink {
     /// Appends what the server writes on behalf of `pid`'s session.
-    fn write(&mut self, pid: Pid, bytes: &[u8]) {
-        if !self.partial.pids.contains(&pid) {
-            self.partial.pids.push(pid);
-        }
+    fn write(&mut self, (pid, proc_): (Pid, usize), bytes: &[u8]) {
         for chunk in bytes.split_inclusive(|&b| b == b'\n') {
-            if !self.partial.pids.contains(&pid) {
+            if !self.partial.procs.contains(&proc_) {
                 self.partial.pids.push(pid);
+                self.partial.procs.push(proc_);
             }
             match chunk.split_last() {
                 Some((b'\n', body)) => {
@@ -499,6 +578,8 @@ pub struct World<const N: usize, const Q: usize = QUEUE> {
     seq: u64,
     events: Events,
     procs: Vec<Proc>,
+    /// Which process has each PID.
+    owner: HashMap<Pid, usize>,
     pub clients: Vec<Client>,
     server: Server<Q, N>,
     sink: Sink,
@@ -532,6 +613,9 @@ struct ServerIo<'a> {
     sink: &'a mut Sink,
     stats: &'a mut Stats,
     procs: &'a [Proc],
+    owner: &'a HashMap<Pid, usize>,
+    /// The writes of an abandoned message's end are under way.
+    aborting: bool,
 }
 
 impl Effects for ServerIo<'_> {
@@ -541,25 +625,30 @@ impl Effects for ServerIo<'_> {
     }
 
     fn write(&mut self, from: Pid, bytes: &[u8]) {
-        self.sink.write(from, bytes);
+        // The end of a cut line belongs to the process that wrote the line,
+        // even if its PID has a new owner by now.
+        let writer = match self.sink.partial.procs.last() {
+            Some(&p) if self.aborting => p,
+            _ => self.owner[&from],
+        };
+        self.sink.write((from, writer), bytes);
     }
 
-    fn alive(&mut self, pid: Pid) -> bool {
+    fn alive(&mut self, pid: Pid) -> Option<u64> {
         self.stats.check_alive += 1;
-        let proc_ = usize::try_from(pid - PID_BASE)
-            .ok()
-            .and_then(|i| self.procs.get(i));
-        let alive = proc_.is_some_and(|p| p.alive);
-        if !alive {
+        let alive = self.owner.get(&pid).filter(|&&p| self.procs[p].alive);
+        if alive.is_none() {
             self.stats.peer_gone += 1;
         }
-        alive
+        // The process's identity, as its start time would be.
+        alive.map(|&p| p as u64)
     }
 
     fn trace(&mut self, output: &Output<'_>, _: Duration) {
         if self.trace {
             eprintln!("{:>12} server: {output:?}", self.now);
         }
+        self.aborting = matches!(output, Output::Abandoned { .. });
         match output {
             Output::Abandoned { vanished: true, .. } => self.stats.abandoned_vanished += 1,
             Output::Abandoned { .. } => self.stats.abandoned_silent += 1,
@@ -595,6 +684,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             seq: 0,
             events: Events::default(),
             procs: Vec::new(),
+            owner: HashMap::new(),
             clients: Vec::new(),
             server: Server::new(cfg.receiver),
             sink: Sink::default(),
@@ -637,13 +727,17 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     }
 
     fn add_proc(&mut self, kind: Kind, catches: bool) -> usize {
+        let pid = PID_BASE + self.procs.len() as Pid;
+        self.owner.insert(pid, self.procs.len());
         self.procs.push(Proc {
             kind,
+            pid,
             alive: !matches!(kind, Kind::Client(_)),
             catches,
             pending: [None; 2],
             runnable: false,
             stopped_until: 0,
+            was_stopped: false,
             timer_want: None,
             timer_event: None,
             last_landing: 0,
@@ -652,13 +746,13 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         self.procs.len() - 1
     }
 
-    fn pid(p: usize) -> Pid {
-        PID_BASE + p as Pid
+    fn pid(&self, p: usize) -> Pid {
+        self.procs[p].pid
     }
 
+    /// The process that has `pid` now.
     fn proc_of(&self, pid: Pid) -> Option<usize> {
-        let i = usize::try_from(pid - PID_BASE).ok()?;
-        (i < self.procs.len()).then_some(i)
+        self.owner.get(&pid).copied()
     }
 
     fn at(&mut self, at: Micros, ev: Ev) {
@@ -675,34 +769,66 @@ impl<const N: usize, const Q: usize> World<N, Q> {
 
     /// A client that starts at `start` and sends `text`; returns its index.
     pub fn spawn(&mut self, text: String, start: Micros) -> usize {
+        self.spawn_messages(vec![text], start)
+    }
+
+    /// A client that starts at `start` and sends `texts`, one message after
+    /// the other; returns its index.
+    pub fn spawn_messages(&mut self, texts: Vec<String>, start: Micros) -> usize {
+        let c = self.spawn_idle(texts, start);
+        self.at(start, Ev::Start(c as u32));
+        c
+    }
+
+    /// A client that starts `delay` after client `of` ends, with its PID
+    /// (the kernel reuses PIDs), and sends `text`; returns its index.
+    pub fn spawn_with_pid_of(&mut self, of: usize, texts: Vec<String>, delay: Micros) -> usize {
+        let c = self.spawn_idle(texts, delay);
+        self.clients[c].reuses = Some(of);
+        self.clients[of].successor = Some(c);
+        c
+    }
+
+    fn spawn_idle(&mut self, texts: Vec<String>, start: Micros) -> usize {
         let c = self.clients.len();
         let p = self.add_proc(Kind::Client(c), true);
         self.procs[p].poll_each = self.rng.chance(self.cfg.poll_each_share);
-        let mut frames = Vec::new();
-        let mut at = 0;
-        loop {
-            let cut = frame::split_point(&text.as_bytes()[at..]);
-            frames.push((at, at + cut));
-            at += cut;
-            if at == text.len() {
-                break;
-            }
-        }
+        let frames = texts
+            .iter()
+            .map(|text| {
+                let mut frames = Vec::new();
+                let mut at = 0;
+                loop {
+                    let cut = frame::split_point(&text.as_bytes()[at..]);
+                    frames.push((at, at + cut));
+                    at += cut;
+                    if at == text.len() {
+                        return frames;
+                    }
+                }
+            })
+            .collect();
         self.clients.push(Client {
             proc_: p,
-            pid: Self::pid(p),
-            text,
+            pid: self.pid(p),
+            texts,
             frames,
+            message: 0,
             next_frame: 0,
+            done: 0,
             tx: Sender::new(self.cfg.sender, dur(start)),
             sent: 0,
             kill_after: None,
+            pause_before: None,
+            deferred: None,
+            resumed_while_serving: None,
+            reuses: None,
+            successor: None,
             start,
             end: 0,
             outcome: Outcome::NotStarted,
         });
         self.unfinished += 1;
-        self.at(start, Ev::Start(c as u32));
         c
     }
 
@@ -715,6 +841,12 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 length: length as u32,
             },
         );
+    }
+
+    /// Stops client `c` for `length` between deciding to send its signal
+    /// number `nth` (from 1) and the `kill` that sends it.
+    pub fn pause_before_signal(&mut self, c: usize, nth: u64, length: Micros) {
+        self.clients[c].pause_before = Some((nth, length));
     }
 
     /// SIGSTOPs client `c` at `at` for `length`.
@@ -736,17 +868,18 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             at,
             Ev::Arrive {
                 to: SERVER as u32,
-                from: Self::pid(p),
+                from: self.pid(p),
                 sig: index(signal) as u8,
             },
         );
     }
 
-    /// Bits a client's message takes on the wire, all frames once.
+    /// Bits a client's messages take on the wire, all frames once.
     fn wire_bits(&self, c: usize) -> u64 {
         self.clients[c]
             .frames
             .iter()
+            .flatten()
             .map(|&(a, b)| (frame::OVERHEAD_BITS + 8 * (b - a)) as u64)
             .sum()
     }
@@ -761,22 +894,44 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         let f = self.cfg.faults;
         let spread = *self.rng.pick(&[0, 0, 2 * MS, 50 * MS, 400 * MS]);
         let base = self.now + self.rng.range(0, 10 * MS);
+        let first = self.clients.len();
         for _ in 0..k {
             let start = base + self.rng.range(0, spread + 1);
-            let message = text(&mut self.rng);
-            let c = self.spawn(message, start);
-            let bits = self.wire_bits(c);
-            if self.rng.chance(f.kill) {
-                self.clients[c].kill_after = Some(self.rng.range(1, bits + 1));
+            let mut messages = vec![if N >= 1 << 16 && self.rng.chance(f.huge) {
+                self.stats.huge += 1;
+                let len = self.rng.range(N as u64 + 1, N as u64 + 5000);
+                crate::text::message_of_len(&mut self.rng, len as usize)
+            } else {
+                text(&mut self.rng)
+            }];
+            if self.rng.chance(f.more_messages) {
+                for _ in 0..self.rng.range(1, 4) {
+                    // Now and then the same text again.
+                    let next = match self.rng.chance(0.3) {
+                        true => messages[0].clone(),
+                        false => text(&mut self.rng),
+                    };
+                    messages.push(next);
+                }
             }
-            // A rough duration: 25 µs a bit, both ways included.
-            let est = bits * 25 + MS;
-            if self.rng.chance(f.client_stop) {
-                let at = start + self.rng.range(0, est);
-                let length = self.stop_length();
-                let proc_ = self.clients[c].proc_ as u32;
-                self.at(at, Ev::Stop { proc_, length });
+            let c = self.spawn_messages(messages, start);
+            self.random_faults(c, Some(start));
+            if self.rng.chance(f.pid_reuse) {
+                let again = self.clients[c].texts.clone();
+                let delay = self.rng.range(0, 100 * MS);
+                let s = self.spawn_with_pid_of(c, again, delay);
+                self.random_faults(s, None);
+                self.stats.extra += 1;
             }
+        }
+        if self.rng.chance(f.impostor) {
+            let victim = first + self.rng.below(k as u64) as usize;
+            let copy = self.clients[victim].texts.clone();
+            let start = base + self.rng.range(0, spread + 1);
+            let c = self.spawn_messages(copy, start);
+            self.random_faults(c, Some(start));
+            self.stats.impostors += 1;
+            self.stats.extra += 1;
         }
         if f.server_stop_every > 0 {
             let at = base + self.rng.exp(f.server_stop_every);
@@ -794,6 +949,29 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         }
         self.run(600 * SEC)?;
         self.check()
+    }
+
+    /// The per-transfer faults of client `c`, which starts at `start`
+    /// (unknown for a client that waits for another to end).
+    fn random_faults(&mut self, c: usize, start: Option<Micros>) {
+        let f = self.cfg.faults;
+        let bits = self.wire_bits(c);
+        if self.rng.chance(f.kill) {
+            self.clients[c].kill_after = Some(self.rng.range(1, bits + 1));
+        }
+        // A rough duration: 25 µs a bit, both ways included.
+        let est = bits * 25 + MS;
+        if let Some(start) = start.filter(|_| self.rng.chance(f.client_stop)) {
+            let at = start + self.rng.range(0, est);
+            let length = self.stop_length(true);
+            let proc_ = self.clients[c].proc_ as u32;
+            self.at(at, Ev::Stop { proc_, length });
+        }
+        if self.rng.chance(f.send_pause) {
+            let nth = self.rng.range(1, bits + 1);
+            let length = self.stop_length(true) as Micros;
+            self.pause_before_signal(c, nth, length);
+        }
     }
 
     /// Runs until no event is left, or fails after `limit` of simulated time.
@@ -851,7 +1029,8 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 let p = &mut self.procs[proc_];
                 if p.alive {
                     p.stopped_until = p.stopped_until.max(self.now + length);
-                    trace!(self, "SIGSTOP {} for {} µs", Self::pid(proc_), length);
+                    p.was_stopped = true;
+                    trace!(self, "SIGSTOP {} for {} µs", self.pid(proc_), length);
                     if proc_ == SERVER {
                         self.stats.server_stops += 1;
                     } else {
@@ -861,7 +1040,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             }
             Ev::ServerStops => {
                 if self.unfinished > 0 {
-                    let length = self.stop_length();
+                    let length = self.stop_length(false);
                     self.handle(Ev::Stop {
                         proc_: SERVER as u32,
                         length,
@@ -914,7 +1093,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     fn send(&mut self, from: usize, to: Pid, sig: Signal) {
         self.stats.signals += 1;
         let sent = Sent {
-            from: Self::pid(from),
+            from: self.pid(from),
             to,
             signal: sig,
         };
@@ -954,9 +1133,22 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 }
                 (false, false, false)
             }
+            Fate::LoseAndForge(forged) => {
+                trace!(
+                    self,
+                    "{} -> {} {:?} LOST, {:?} forged",
+                    sent.from,
+                    to,
+                    sig,
+                    forged
+                );
+                self.stats.lost += 1;
+                self.arrive(from, self.pid(self.third_party), forged);
+                return;
+            }
             Fate::KillSender => {
                 if let Kind::Client(c) = self.procs[from].kind {
-                    trace!(self, "kill pid {} (scripted)", Self::pid(from));
+                    trace!(self, "kill pid {} (scripted)", self.pid(from));
                     self.exit(c, Outcome::Killed);
                 }
                 return;
@@ -1042,7 +1234,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             trace!(
                 self,
                 "{from} -> {} {sig:?} COALESCED with {first}'s",
-                Self::pid(to)
+                self.pid(to)
             );
             return;
         }
@@ -1061,8 +1253,13 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     }
 
     /// How long a random SIGSTOP lasts.
-    fn stop_length(&mut self) -> u32 {
-        let length = if self.rng.chance(self.cfg.faults.long_stop) {
+    fn stop_length(&mut self, client: bool) -> u32 {
+        let f = self.cfg.faults;
+        if client && self.rng.chance(f.very_long_stop) {
+            self.stats.very_long_stops += 1;
+            return self.rng.range(3100 * MS, 8000 * MS) as u32;
+        }
+        let length = if self.rng.chance(f.long_stop) {
             self.rng.range(1500 * MS, 2900 * MS)
         } else {
             self.rng.range(250 * MS, 350 * MS)
@@ -1198,6 +1395,8 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             sink: &mut self.sink,
             stats: &mut self.stats,
             procs: &self.procs,
+            owner: &self.owner,
+            aborting: false,
         };
         self.server.drive(t, &mut io);
         let mut sends = io.sends;
@@ -1214,6 +1413,15 @@ impl<const N: usize, const Q: usize> World<N, Q> {
 
     fn start(&mut self, c: usize) {
         let p = self.clients[c].proc_;
+        if let Some(of) = self.clients[c].reuses {
+            let pid = self.clients[of].pid;
+            self.owner.remove(&self.procs[p].pid);
+            self.owner.insert(pid, p);
+            self.procs[p].pid = pid;
+            self.clients[c].pid = pid;
+            self.stats.pid_reuses += 1;
+            trace!(self, "a new process gets pid {pid}");
+        }
         self.procs[p].alive = true;
         let cl = &mut self.clients[c];
         cl.tx = Sender::new(self.cfg.sender, dur(self.now));
@@ -1221,9 +1429,9 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         cl.outcome = Outcome::Running;
         trace!(
             self,
-            "start pid {} ({} bytes)",
-            Self::pid(p),
-            self.clients[c].text.len()
+            "start pid {} ({} messages)",
+            self.pid(p),
+            self.clients[c].texts.len()
         );
         self.client_poll(c);
     }
@@ -1231,13 +1439,22 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     fn client_run(&mut self, c: usize, taken: &[(Pid, Signal)]) {
         let t = dur(self.now);
         let p = self.clients[c].proc_;
+        if std::mem::take(&mut self.procs[p].was_stopped) {
+            self.clients[c].resumed_while_serving = Some(self.server.receiver().serving());
+        }
+        // Continued after a stop between a decision and its `kill`: the
+        // `kill` comes first, then the loop takes the pending signals.
+        if let Some(sig) = self.clients[c].deferred.take() {
+            self.send(p, SERVER_PID, sig);
+            self.clients[c].tx.sent(t);
+        }
         for &(from, sig) in taken {
             // As the real client: only the server's signals count.
             if !self.clients[c].tx.on_signal(from, SERVER_PID, sig, t) {
                 self.stats.ignored_at_client += 1;
                 continue;
             }
-            trace!(self, "pid {} hears {sig:?}", Self::pid(p));
+            trace!(self, "pid {} hears {sig:?}", self.pid(p));
             if self.procs[p].poll_each {
                 self.client_poll(c);
                 if !self.procs[p].alive {
@@ -1260,33 +1477,64 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 Poll::Send(sig) => {
                     cl.sent += 1;
                     if cl.kill_after == Some(cl.sent) {
-                        trace!(self, "kill pid {} at its signal {}", Self::pid(p), cl.sent);
+                        trace!(self, "kill pid {} at its signal {}", cl.pid, cl.sent);
                         return self.exit(c, Outcome::Killed);
                     }
-                    self.send(p, SERVER_PID, sig)
+                    if let Some((n, length)) = cl.pause_before {
+                        if n == cl.sent {
+                            // Stopped between the decision and the `kill`.
+                            cl.deferred = Some(sig);
+                            self.stats.send_pauses += 1;
+                            trace!(self, "SIGSTOP {} before its kill, {length} µs", cl.pid);
+                            let proc_ = &mut self.procs[p];
+                            proc_.stopped_until = proc_.stopped_until.max(self.now + length);
+                            proc_.was_stopped = true;
+                            self.wake(p);
+                            return;
+                        }
+                    }
+                    self.send(p, SERVER_PID, sig);
+                    self.clients[c].tx.sent(t);
                 }
                 Poll::Wait { until } => {
                     self.set_timer(p, Some(micros(until)));
                     return;
                 }
                 Poll::NeedPayload => {
-                    let Some(&(a, b)) = cl.frames.get(cl.next_frame) else {
+                    let m = cl.message;
+                    let Some(&(a, b)) = cl.frames[m].get(cl.next_frame) else {
                         let pid = cl.pid;
                         return self.violation(format!("pid {pid} asked for a frame too many"));
                     };
-                    let last = cl.next_frame + 1 == cl.frames.len();
+                    let last = cl.next_frame + 1 == cl.frames[m].len();
                     cl.next_frame += 1;
-                    if let Err(e) = cl.tx.load(&cl.text[a..b], last) {
+                    if let Err(e) = cl.tx.load(&cl.texts[m][a..b], last) {
+                        let pid = cl.pid;
+                        return self.violation(format!("pid {pid}: load failed: {e}"));
+                    }
+                }
+                Poll::Done if cl.done == cl.message => {
+                    if cl.next_frame != cl.frames[cl.message].len() {
+                        let pid = cl.pid;
+                        return self.violation(format!("pid {pid} done before its last frame"));
+                    }
+                    cl.done += 1;
+                    if cl.done == cl.texts.len() {
+                        return self.exit(c, Outcome::Done);
+                    }
+                    // The next message: its first frame is loaded at once.
+                    cl.message += 1;
+                    cl.next_frame = 1;
+                    let (a, b) = cl.frames[cl.message][0];
+                    let last = cl.frames[cl.message].len() == 1;
+                    if let Err(e) = cl.tx.load(&cl.texts[cl.message][a..b], last) {
                         let pid = cl.pid;
                         return self.violation(format!("pid {pid}: load failed: {e}"));
                     }
                 }
                 Poll::Done => {
-                    if cl.next_frame != cl.frames.len() {
-                        let pid = cl.pid;
-                        return self.violation(format!("pid {pid} done before its last frame"));
-                    }
-                    return self.exit(c, Outcome::Done);
+                    let pid = cl.pid;
+                    return self.violation(format!("pid {pid}: Done twice for one message"));
                 }
                 Poll::Failed(f) => return self.exit(c, Outcome::Failed(f)),
             }
@@ -1305,6 +1553,11 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         cl.end = self.now;
         self.unfinished -= 1;
         trace!(self, "pid {} ends: {:?}", cl.pid, outcome);
+        if let Some(s) = self.clients[c].successor {
+            // Its `start` holds the delay until it starts.
+            let at = self.now + self.clients[s].start;
+            self.at(at, Ev::Start(s as u32));
+        }
     }
 
     // ----- invariants -----
@@ -1314,11 +1567,13 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         for cl in &self.clients[from..] {
             let _ = write!(
                 s,
-                "\n  pid {}: {:?}, {} bytes in {} frames, {} .. {} µs, {:?}",
+                "\n  pid {}: {:?} after {} of {} messages of {:?} bytes in {:?} frames, {} .. {} µs, {:?}",
                 cl.pid,
                 cl.outcome,
-                cl.text.len(),
-                cl.frames.len(),
+                cl.done,
+                cl.texts.len(),
+                cl.texts.iter().map(String::len).collect::<Vec<_>>(),
+                cl.frames.iter().map(Vec::len).collect::<Vec<_>>(),
                 cl.start,
                 cl.end,
                 cl.tx.stats()
@@ -1346,70 +1601,84 @@ impl<const N: usize, const Q: usize> World<N, Q> {
 
     fn check_inner(&mut self) -> Result<(), String> {
         let clients = self.checked_clients..self.clients.len();
-        let mut full = vec![0u32; clients.len()];
-        let mut cut = vec![0u32; clients.len()];
+        // Per client, per message: printed whole, or cut (a streamed
+        // message abandoned part way). Each client's lines must be its
+        // messages in order, each at most once.
+        let mut printed: Vec<Vec<Option<bool>>> = clients
+            .clone()
+            .map(|c| vec![None; self.clients[c].texts.len()])
+            .collect();
+        let mut cursor = vec![0usize; clients.len()];
         for (i, line) in self.sink.lines[self.checked_lines..].iter().enumerate() {
-            let [pid] = line.pids[..] else {
+            let ([pid], [p]) = (&line.pids[..], &line.procs[..]) else {
                 return Err(format!("output line {i} interleaves pids {:?}", line.pids));
             };
-            let c = self
-                .proc_of(pid)
-                .and_then(|p| match self.procs[p].kind {
-                    Kind::Client(c) if clients.contains(&c) => Some(c),
-                    _ => None,
-                })
-                .ok_or_else(|| {
-                    format!("output line {i} from pid {pid}, not a client of this batch")
-                })?;
-            let cl = &self.clients[c];
+            let (pid, p) = (*pid, *p);
+            let c = match self.procs[p].kind {
+                Kind::Client(c) if clients.contains(&c) => c,
+                _ => {
+                    return Err(format!(
+                        "output line {i} from pid {pid}, not a client of this batch"
+                    ))
+                }
+            };
             let k = c - clients.start;
-            if line.bytes == cl.text.as_bytes() {
-                full[k] += 1;
-            } else if cl.text.as_bytes().starts_with(&line.bytes)
-                && self.stream_cut(c, line.bytes.len())
-            {
-                cut[k] += 1;
-            } else {
+            let texts = &self.clients[c].texts;
+            let found = (cursor[k]..texts.len()).find_map(|m| {
+                let text = texts[m].as_bytes();
+                if line.bytes == text {
+                    Some((m, true))
+                } else if text.starts_with(&line.bytes) && self.stream_cut(c, m, line.bytes.len()) {
+                    Some((m, false))
+                } else {
+                    None
+                }
+            });
+            let Some((m, whole)) = found else {
                 return Err(format!(
-                    "output line {i} from pid {pid} is garbled: {} bytes, not the message ({} bytes) nor a cut of a streamed one",
+                    "output line {i} from pid {pid} ({} bytes) is none of its messages \
+                     still to come, whole or a cut of a streamed one: garbled, or output twice",
                     line.bytes.len(),
-                    cl.text.len()
                 ));
-            }
+            };
+            printed[k][m] = Some(whole);
+            cursor[k] = m + 1;
         }
         for c in clients.clone() {
             let k = c - clients.start;
             let cl = &self.clients[c];
             let pid = cl.pid;
-            if full[k] + cut[k] > 1 {
-                return Err(format!(
-                    "pid {pid}'s message was output {} times",
-                    full[k] + cut[k]
-                ));
-            }
             let took = cl.end - cl.start;
             self.longest = self.longest.max(took);
             if took > 300 * SEC {
                 return Err(format!("pid {pid} took {} s", took / SEC));
             }
+            if let Some(m) = (0..cl.done).find(|&m| printed[k][m] != Some(true)) {
+                return Err(format!(
+                    "pid {pid} reported Done for message {m}, but it was not output"
+                ));
+            }
+            if cl.outcome == Outcome::Done && cl.done != cl.texts.len() {
+                return Err(format!("pid {pid} ended Done with messages left"));
+            }
+            // The message it was sending when it failed or was killed.
+            let last = printed[k].get(cl.done).copied().flatten();
             self.stats.transfers += 1;
-            self.stats.bytes += cl.text.len() as u64;
+            self.stats.messages += cl.texts.len() as u64;
+            self.stats.bytes += cl.texts.iter().map(|t| t.len() as u64).sum::<u64>();
             self.stats.retries += cl.tx.stats().retries;
             self.stats.queued += cl.tx.stats().queued;
-            self.stats.truncated_lines += cut[k] as u64;
+            self.stats.truncated_lines +=
+                printed[k].iter().filter(|p| **p == Some(false)).count() as u64;
             match cl.outcome {
-                Outcome::Done if full[k] == 1 => self.stats.delivered += 1,
-                Outcome::Done => {
-                    return Err(format!(
-                        "pid {pid} reported Done, but its message was not output"
-                    ))
-                }
+                Outcome::Done => self.stats.delivered += 1,
                 Outcome::Failed(f) => {
                     if self.show_failures {
                         eprintln!(
-                            "failed: batch {}: pid {pid}: {f:?}, {} bytes, {:?}",
+                            "failed: batch {}: pid {pid}: {f:?}, message {} of {}, {:?}",
                             self.stats.batches,
-                            cl.text.len(),
+                            cl.done,
+                            cl.texts.len(),
                             cl.tx.stats()
                         );
                     }
@@ -1417,11 +1686,11 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                         Failure::Silent => self.stats.failed_silent += 1,
                         Failure::TooManyRetries => self.stats.failed_retries += 1,
                     }
-                    self.stats.false_negatives += full[k] as u64;
+                    self.stats.false_negatives += u64::from(last == Some(true));
                 }
                 Outcome::Killed => {
                     self.stats.killed += 1;
-                    self.stats.killed_after_output += full[k] as u64;
+                    self.stats.killed_after_output += u64::from(last == Some(true));
                 }
                 Outcome::Running | Outcome::NotStarted => {
                     return Err(format!("pid {pid} never finished: {:?}", cl.outcome))
@@ -1445,11 +1714,11 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         Ok(())
     }
 
-    /// Whether a line of `len` bytes can be what a streamed message of
+    /// Whether a line of `len` bytes can be what streamed message `m` of
     /// client `c` left when it was cut: whole frames, more than the buffer
     /// holds, not all of them.
-    fn stream_cut(&self, c: usize, len: usize) -> bool {
-        let frames = &self.clients[c].frames;
+    fn stream_cut(&self, c: usize, m: usize, len: usize) -> bool {
+        let frames = &self.clients[c].frames[m];
         frames[..frames.len() - 1]
             .iter()
             .any(|&(_, end)| end == len && end > N)
