@@ -12,9 +12,13 @@
 #![no_std]
 #![no_main]
 
+#[cfg(feature = "classic")]
+mod classic;
+
 use minitalk_protocol::Duration;
 
 use minitalk_protocol::chunk::{BadUtf8, Chunker, Source};
+use minitalk_protocol::classic::{Convention, VALID_ITEMS};
 use minitalk_protocol::frame::split_point;
 use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig};
 use minitalk_sys::{self as sys, Line, SendError, SigSet, STDERR, STDIN, STDOUT};
@@ -32,11 +36,20 @@ Options:
                   messages when stderr is a terminal); --no-progress: never
   --no-pin        do not keep client and server on one CPU while sending
   -q, --quiet     print nothing, not even errors: the exit status tells
+  --classic[=LIST]  speak the classic 42 wire, to test a learner's server:
+                  bytes one bit per signal, MSB first, SIGUSR2 = 1, then a
+                  NUL. LIST overrides, comma-separated: lsb, usr1 (SIGUSR1
+                  = 1), none (no NUL), len32/len64 (the length first).
+                  NOTHING VERIFIES WHAT THE SERVER PRINTED: read its output.
+  --pace US       classic: one bit every US microseconds, whatever the
+                  server answers (default: wait for a reply per bit if the
+                  server acknowledges the first two, else 400 us a bit)
   -h, --help      this help
   -V, --version
 
 Exit status:
-  0  the server confirmed the whole message
+  0  the server confirmed the whole message (classic: every bit was sent, and
+     acknowledged if the server acknowledges)
   1  delivery failed: no answer in time, the server vanished or refused it
   2  bad usage or bad input (bad PID, not a server, invalid UTF-8): nothing sent
 
@@ -44,6 +57,8 @@ Examples:
   client 4242 'Hello, world'
   date | client 4242
   client --stats --timeout 10 4242 - < book.txt
+  client --classic 4242 'Hello, 42'
+  client --classic=lsb,usr1,len32 --pace 200 4242 'Hello, 42'
 ";
 // The help text's "(default 3)" is the sender's default.
 const _: () = assert!(SenderConfig::DEFAULT_GIVE_UP.as_millis() == 3000);
@@ -52,6 +67,8 @@ const _: () = assert!(SenderConfig::DEFAULT_GIVE_UP.as_millis() == 3000);
 const STATS: bool = cfg!(feature = "stats");
 /// Whether `--progress` is built in (cargo feature `progress`).
 const PROGRESS: bool = cfg!(feature = "progress");
+/// Whether `--classic` and `--pace` are built in (cargo feature `classic`).
+const CLASSIC: bool = cfg!(feature = "classic");
 
 /// The stdin read-ahead: a message up to this size is checked whole before
 /// its first bit is sent.
@@ -71,6 +88,8 @@ enum Opt {
     Quiet,
     NoPin,
     Timeout,
+    Classic,
+    Pace,
     Help,
     Version,
 }
@@ -84,6 +103,8 @@ const OPTIONS: &[(&[u8], Opt)] = &[
     (b"--quiet", Opt::Quiet),
     (b"--no-pin", Opt::NoPin),
     (b"--timeout", Opt::Timeout),
+    (b"--classic", Opt::Classic),
+    (b"--pace", Opt::Pace),
     (b"-h", Opt::Help),
     (b"--help", Opt::Help),
     (b"-V", Opt::Version),
@@ -100,6 +121,12 @@ struct Options {
     quiet: bool,
     /// Keep to one CPU (see the README's "Speed" section).
     pin: bool,
+    /// `--classic[=LIST]`: the classic 42 wire of this convention.
+    #[cfg_attr(not(feature = "classic"), allow(dead_code))]
+    classic: Option<Convention>,
+    /// `--pace`: the classic fixed pace.
+    #[cfg_attr(not(feature = "classic"), allow(dead_code))]
+    pace: Option<Duration>,
 }
 
 /// Where the message comes from: the command line, or stdin cut into
@@ -244,6 +271,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         if let Some(cpu) = sys::current_cpu() {
             sys::CpuSet::only(cpu).apply();
         }
+    }
+    #[cfg(feature = "classic")]
+    if let Some(convention) = opts.classic {
+        return classic::send(&opts, convention, input, &usr, &fail, &bad_utf8);
     }
     let started = sys::now();
     let config = SenderConfig {
@@ -435,6 +466,8 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
         progress: None,
         quiet: false,
         pin: true,
+        classic: None,
+        pace: None,
     };
     let mut positional: [Option<&'static [u8]>; 2] = [None, None];
     let mut count = 0;
@@ -463,8 +496,36 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
             count += 1;
             continue;
         }
+        // `--classic=LIST`
+        if let (true, Some(list)) = (CLASSIC, arg.strip_prefix(b"--classic=")) {
+            match Convention::parse(list) {
+                Ok(c) => opts.classic = Some(c),
+                Err(bad) => {
+                    return Err(usage(
+                        Line::new()
+                            .str("client: unknown --classic item '")
+                            .bytes(bad)
+                            .str("'; valid items: ")
+                            .str(VALID_ITEMS),
+                    ))
+                }
+            }
+            continue;
+        }
         match sys::lookup(arg, OPTIONS) {
             Some(Opt::EndOfOptions) => options_done = true,
+            Some(Opt::Classic) if CLASSIC => opts.classic = Some(Convention::default()),
+            Some(Opt::Pace) if CLASSIC => match args.get(i).and_then(parse_micros) {
+                Some(p) => {
+                    opts.pace = Some(p);
+                    i += 1;
+                }
+                None => {
+                    return Err(usage(Line::new().str(
+                        "client: --pace needs a whole number of microseconds from 1 to 1000000, such as 200",
+                    )))
+                }
+            },
             Some(Opt::Stats) if STATS => opts.stats = true,
             Some(Opt::Progress) if PROGRESS => opts.progress = Some(true),
             Some(Opt::NoProgress) => opts.progress = Some(false),
@@ -520,8 +581,27 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
             return Err(2);
         }
     };
+    if opts.pace.is_some() && opts.classic.is_none() {
+        return Err(usage(
+            Line::new().str("client: --pace is for --classic only"),
+        ));
+    }
     opts.message = positional[1].filter(|m| *m != b"-");
     Ok(opts)
+}
+
+/// `--pace`: a whole number of microseconds, 1 to 1,000,000.
+fn parse_micros(s: &[u8]) -> Option<Duration> {
+    if s.is_empty() || s.len() > 7 {
+        return None;
+    }
+    let mut us: u64 = 0;
+    for &c in s {
+        us = us * 10 + u64::from(c.checked_sub(b'0').filter(|d| *d < 10)?);
+    }
+    (1..=1_000_000)
+        .contains(&us)
+        .then(|| Duration::from_micros(us))
 }
 
 minitalk_sys::no_std_runtime!();
