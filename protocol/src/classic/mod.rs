@@ -32,7 +32,7 @@ mod sender;
 pub use receiver::{
     Catches, ClassicOutput, ClassicReceiver, ClassicReceiverConfig, Trace, Verdict, VerdictKind,
 };
-pub use sender::{ClassicFailure, ClassicPoll, ClassicSender, ClassicSenderConfig, Learnt, Pacing};
+pub use sender::{ClassicFailure, ClassicPoll, ClassicSender, ClassicSenderConfig, Pacing};
 
 use crate::Signal;
 

@@ -107,14 +107,6 @@ impl ClassicFailure {
     }
 }
 
-/// What a [`ClassicSender`] has learnt of the server's acknowledgements,
-/// carried into the sender of the next part of the same message
-/// ([`ClassicSender::resume`]), so that a message sent in parts (stdin,
-/// read as it comes) is probed once and an acknowledging server that falls
-/// silent in a later part still fails the transfer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Learnt(Mode);
-
 /// What the sender knows of the server's acknowledgements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -187,46 +179,6 @@ impl<'a> ClassicSender<'a> {
             replies: 0,
             done: false,
         })
-    }
-
-    /// A sender of the next part of a message whose previous part `learnt`
-    /// what the server does (from [`ClassicSender::learnt`] once that part
-    /// was `Done`); `None` as for [`ClassicSender::new`]. Its first signal
-    /// goes at once: the previous part's `Done` came after its last reply,
-    /// or a pace after its last signal.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use minitalk_protocol::classic::{ClassicPoll, ClassicSender, Convention, End};
-    /// use minitalk_protocol::{Duration, Signal};
-    /// let part = Convention { end: End::None, ..Convention::default() };
-    /// let mut tx = ClassicSender::new(Default::default(), part, b"a").unwrap();
-    /// let mut now = Duration::ZERO;
-    /// while let ClassicPoll::Send(_) | ClassicPoll::Wait { .. } = tx.poll(now) {
-    ///     tx.on_reply(Signal::Usr1, now); // a server that acknowledges every bit
-    ///     now = now + Duration::from_micros(10);
-    /// }
-    /// assert!(tx.acknowledged());
-    /// let mut rest = ClassicSender::resume(Default::default(), Convention::default(), b"b", tx.learnt()).unwrap();
-    /// assert!(matches!(rest.poll(now), ClassicPoll::Send(_)));
-    /// assert!(rest.acknowledged()); // no probe: each bit now waits for its reply
-    /// ```
-    pub fn resume(
-        config: ClassicSenderConfig,
-        convention: Convention,
-        message: &'a [u8],
-        learnt: Learnt,
-    ) -> Option<ClassicSender<'a>> {
-        let mut tx = ClassicSender::new(config, convention, message)?;
-        tx.mode = learnt.0;
-        Some(tx)
-    }
-
-    /// What this sender has learnt of the server so far, for
-    /// [`ClassicSender::resume`].
-    pub fn learnt(&self) -> Learnt {
-        Learnt(self.mode)
     }
 
     /// A signal from the server's PID (the caller drops everyone else's).
@@ -307,7 +259,6 @@ impl<'a> ClassicSender<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classic::End;
     use crate::Signal::{Usr1, Usr2};
 
     const US: Duration = Duration::from_micros(1);
@@ -450,61 +401,6 @@ mod tests {
         let (end, sent, t, acked) = run(config, b"a", |_, _| &[Usr1]);
         assert_eq!((end, sent, acked), (ClassicPoll::Done, 16, false));
         assert_eq!(t, US * 100 * 16);
-    }
-
-    #[test]
-    fn resumed_parts_keep_what_was_learnt() {
-        let part = Convention {
-            end: End::None,
-            ..Convention::default()
-        };
-        let mut now = Duration::ZERO;
-        let finish = |tx: &mut ClassicSender, ack: bool, now: &mut Duration| loop {
-            match tx.poll(*now) {
-                ClassicPoll::Send(_) if ack => tx.on_reply(Usr1, now.saturating_add(US)),
-                ClassicPoll::Send(_) => {}
-                ClassicPoll::Wait { until } => *now = until,
-                end => return end,
-            }
-        };
-        // acknowledged in the first part: the second one fails when the
-        // server falls silent, instead of falling back to a pace
-        let mut first = ClassicSender::new(Default::default(), part, b"a").unwrap();
-        assert_eq!(finish(&mut first, true, &mut now), ClassicPoll::Done);
-        let mut second = ClassicSender::resume(
-            Default::default(),
-            Convention::default(),
-            b"b",
-            first.learnt(),
-        )
-        .unwrap();
-        assert_eq!(
-            finish(&mut second, false, &mut now),
-            ClassicPoll::Failed(ClassicFailure::Silent)
-        );
-        assert_eq!(second.sent(), 1);
-        // paced in the first part: the second is paced at once, no probe
-        let mut first = ClassicSender::new(Default::default(), part, b"a").unwrap();
-        assert_eq!(finish(&mut first, false, &mut now), ClassicPoll::Done);
-        let start = now;
-        let mut second = ClassicSender::resume(
-            Default::default(),
-            Convention::default(),
-            b"b",
-            first.learnt(),
-        )
-        .unwrap();
-        assert_eq!(finish(&mut second, false, &mut now), ClassicPoll::Done);
-        assert_eq!(now - start, Duration::from_micros(400 * 16));
-        // nothing learnt from an empty part: the next one probes
-        let empty = ClassicSender::new(Default::default(), part, b"").unwrap();
-        let next = ClassicSender::resume(Default::default(), part, b"c", empty.learnt()).unwrap();
-        assert_eq!(
-            next.learnt(),
-            ClassicSender::new(Default::default(), part, b"c")
-                .unwrap()
-                .learnt()
-        );
     }
 
     #[test]
