@@ -49,6 +49,12 @@ pub struct ClassicSenderConfig {
     pub give_up: Duration,
 }
 
+impl ClassicSenderConfig {
+    /// The pace of [`Pacing::Auto`] by default, when the server does not
+    /// acknowledge every bit (see [`ClassicSenderConfig::default`]).
+    pub const DEFAULT_PACE: Duration = Duration::from_micros(400);
+}
+
 impl Default for ClassicSenderConfig {
     /// Auto pacing: a 50 ms probe (our own server holds its first reply
     /// 10 ms to tell pacing clients from waiting ones), 400 µs pace when the
@@ -67,7 +73,7 @@ impl Default for ClassicSenderConfig {
         ClassicSenderConfig {
             pacing: Pacing::Auto {
                 probe: Duration::from_millis(50),
-                pace: Duration::from_micros(400),
+                pace: Self::DEFAULT_PACE,
             },
             give_up: Duration::from_secs(5),
         }
