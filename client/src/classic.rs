@@ -39,7 +39,7 @@ pub(crate) fn send(
     convention: Convention,
     input: &Input,
     usr: &SigSet,
-    fail: &dyn Fn(i32, &mut Line) -> i32,
+    fail: &impl Fn(i32, &mut Line) -> i32,
 ) -> i32 {
     let pid = opts.pid;
     let message = input.arg.or_else(|| input.stdin.whole());
@@ -123,7 +123,7 @@ fn bytes_sent(tx: &ClassicSender, header_bits: u64, len: u64) -> u64 {
 }
 
 /// "Delivery failed": the server (PID) and `why`; exit status 1.
-fn lost(opts: &Options, why: &str, bar: &Progress, fail: &dyn Fn(i32, &mut Line) -> i32) -> i32 {
+fn lost(opts: &Options, why: &str, bar: &Progress, fail: &impl Fn(i32, &mut Line) -> i32) -> i32 {
     bar.clear();
     fail(
         1,

@@ -36,9 +36,9 @@ Options:
                   messages when stderr is a terminal); --no-progress: never
   --no-pin        do not keep client and server on one CPU while sending
   -q, --quiet     print nothing, not even errors: the exit status tells
-  --classic[=LIST]  the classic 42 wire (MSB first, SIGUSR2 = 1, NUL; LIST:
-                  lsb,usr1,none,len32,len64): NOTHING CHECKS WHAT IT PRINTED
-  --pace US       classic: a bit every US us (default: on acks, else 400)
+  --classic[=LIST]  classic 42 wire (LIST: lsb,usr1,none,len32,len64);
+                  nothing verifies what the server printed
+  --pace US       classic: a bit every US us (default: on replies, else 400)
   -h, --help      this help
   -V, --version
 
