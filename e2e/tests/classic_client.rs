@@ -25,12 +25,12 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use minitalk_e2e::models::ModelServer;
+use minitalk_e2e::models::{model_client, ModelServer};
 use minitalk_e2e::{
     after, ascii_text, binaries, check_pid_namespaces, private_pid_namespace, Client, Finished,
-    Running, BAD_PIDS,
+    Running, Server, BAD_PIDS,
 };
 
 const MESSAGE: &str = "Hello, 42! ünïcode too";
@@ -408,25 +408,48 @@ fn measure_our_loss_rate_per_pace() {
 #[test]
 #[ignore = "a measurement, not a test: 10 KB to the model ack-per-bit server"]
 fn measure_speed_10_kb_acknowledged() {
+    // Interleaved, medians of 5: our classic client to the model server,
+    // the model's own waiting client to it, and a v1 transfer (our client
+    // and server), so that the load of the machine weighs on all three.
     let message = ascii_text(10_000, 8);
-    let mut times = Vec::new();
+    let mut times: [Vec<Duration>; 3] = Default::default();
     for _ in 0..5 {
         let mut server = ModelServer::start(&["--ack", "bit"], after(20));
         let started = Instant::now();
-        let done = run(&["--classic", "--stats"], &mut server, &message);
-        let elapsed = started.elapsed();
-        done.expect_code(0, "10 KB");
+        run(&["--classic"], &mut server, &message).expect_code(0, "classic 10 KB");
+        times[0].push(started.elapsed());
         assert_eq!(server.wait_for_messages(1, after(20)), [message.as_str()]);
-        println!(
-            "classic 10 KB to model --ack bit: {elapsed:?}; {}",
-            done.stderr.trim()
-        );
-        times.push(elapsed);
+
+        let server = ModelServer::start(&["--ack", "bit"], after(20));
+        let started = Instant::now();
+        model_client(&["--wait", "bit"], server.pid(), &message)
+            .wait(after(300))
+            .expect_code(0, "model client 10 KB");
+        times[1].push(started.elapsed());
+        assert_eq!(server.wait_for_messages(1, after(20)), [message.as_str()]);
+
+        let server = Server::start();
+        let started = Instant::now();
+        Client::to(&server)
+            .arg(&message)
+            .run(after(300))
+            .expect_code(0, "v1 10 KB");
+        times[2].push(started.elapsed());
+        server.stop();
     }
-    times.sort();
-    let median = times[times.len() / 2];
-    println!(
-        "median {median:?}, {:.1} kbit/s",
-        10_000.0 * 8.0 / median.as_secs_f64() / 1000.0
-    );
+    for (name, mut t) in [
+        "our client --classic -> model server --ack bit",
+        "model client --wait bit -> model server --ack bit",
+        "v1: our client -> our server",
+    ]
+    .into_iter()
+    .zip(times)
+    {
+        t.sort();
+        let median = t[t.len() / 2];
+        println!(
+            "{name}: 10 KB median {median:?} ({:.1} kbit/s), all {t:?}",
+            80.0 / median.as_secs_f64()
+        );
+    }
 }
