@@ -213,19 +213,26 @@ fn stats_and_progress_and_quiet() {
     assert_eq!(server.wait_for_messages(2, after(20)), [MESSAGE, MESSAGE]);
 }
 
-#[test]
-fn a_server_that_vanishes_is_exit_1() {
-    let mut server = ModelServer::start(&["--ack", "none"], after(20));
-    let long = ascii_text(300, 3);
+/// Starts our client with `args` and `--progress`, sending `len` bytes to
+/// `server`; returns once its progress bar shows a byte sent.
+fn sending(server: &ModelServer, args: &[&str], len: usize) -> Running {
     let client = Client::new()
-        .args(["--classic", "--pace", "2000", "--progress"])
+        .args(args)
+        .arg("--progress")
         .arg(server.pid().to_string())
-        .arg(&long)
+        .arg(ascii_text(len, 3))
         .spawn();
     assert!(
         client.wait_for_progress(1, after(60)).is_some(),
         "the client started sending"
     );
+    client
+}
+
+#[test]
+fn a_server_that_vanishes_is_exit_1() {
+    let mut server = ModelServer::start(&["--ack", "none"], after(20));
+    let client = sending(&server, &["--classic", "--pace", "2000"], 300);
     assert!(server.running.kill(), "the server was still running");
     let done = client.wait(after(60));
     done.expect_code(1, "server killed mid-transfer");
@@ -235,16 +242,7 @@ fn a_server_that_vanishes_is_exit_1() {
 #[test]
 fn a_server_that_stops_answering_is_exit_1() {
     let mut server = ModelServer::start(&["--ack", "bit"], after(20));
-    let long = ascii_text(60_000, 4);
-    let client = Client::new()
-        .args(["--classic", "--timeout", "0.5", "--progress"])
-        .arg(server.pid().to_string())
-        .arg(&long)
-        .spawn();
-    assert!(
-        client.wait_for_progress(1, after(60)).is_some(),
-        "the client started sending"
-    );
+    let client = sending(&server, &["--classic", "--timeout", "0.5"], 60_000);
     assert!(
         server.running.signal(libc::SIGSTOP),
         "the server is running"
