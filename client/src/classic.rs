@@ -8,7 +8,7 @@
 //!
 //! The whole message is known before its first bit: from the command line,
 //! or from stdin read to its end into the read-ahead
-//! ([`READ_AHEAD`](crate::READ_AHEAD), 64 KiB; a stdin that fills it is
+//! ([`READ_AHEAD`], 64 KiB; a stdin that fills it is
 //! not known to end there), so that a length header (`len32`, `len64`) is
 //! always right. A stdin of 64 KiB or more is refused (exit 2,
 //! nothing sent): at classic speeds 64 KiB already takes seconds to

@@ -36,10 +36,14 @@ Options:
                   messages when stderr is a terminal); --no-progress: never
   --no-pin        do not keep client and server on one CPU while sending
   -q, --quiet     print nothing, not even errors: the exit status tells
-  --classic[=LIST]  classic 42 wire (LIST: lsb,usr1,none,len32,len64);
+";
+/// The options of the `classic` feature, in the middle of [`HELP`].
+const HELP_CLASSIC: &str = "  --classic[=LIST]  classic 42 wire (LIST: lsb,usr1,none,len32,len64);
                   nothing verifies what the server printed
   --pace US       classic: a bit every US us (default: on replies, else 400)
-  -h, --help      this help
+";
+/// The rest of the help, after [`HELP_CLASSIC`].
+const HELP_REST: &str = "  -h, --help      this help
   -V, --version
 
 Exit status:
@@ -542,6 +546,10 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
             },
             Some(Opt::Help) => {
                 sys::write_all(STDOUT, HELP.as_bytes());
+                if CLASSIC {
+                    sys::write_all(STDOUT, HELP_CLASSIC.as_bytes());
+                }
+                sys::write_all(STDOUT, HELP_REST.as_bytes());
                 return Err(0);
             }
             Some(Opt::Version) => {
