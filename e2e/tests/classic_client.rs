@@ -39,7 +39,7 @@ const MESSAGE: &str = "Hello, 42! ünïcode too";
 const SHORT: &str = "ü!";
 
 /// Tries with a fresh server before a self-paced delivery counts as broken.
-const PACED_TRIES: usize = 4;
+const PACED_TRIES: usize = 5;
 
 /// Runs our client with `args`, then `server`'s PID and `message`; checks
 /// that neither it nor the server died of a signal.
