@@ -1,5 +1,6 @@
 //! Our `client --classic` against the C model servers of the classic 42 wire
-//! (`e2e/models/`, checked against the model clients in `classic_models.rs`):
+//! (`e2e/models/`, checked against the model clients in `classic_models.rs`)
+//! and against our own `server --classic`:
 //! every acknowledgement variant with default settings, both bit orders,
 //! both signal meanings, NUL / none / len32 / len64 with the matching LIST,
 //! the exit statuses, and bad usage (exit 2, nothing sent).
@@ -181,6 +182,32 @@ fn every_wire_convention_with_its_list() {
             &with(&["--ack", "none"], wire),
             &[classic, "--pace", "2000"],
             SHORT,
+        );
+    }
+}
+
+#[test]
+fn our_client_to_our_classic_server() {
+    // Both of ours on the classic wire: each LIST on both sides, the server
+    // acknowledging every bit of a waiting client.
+    for list in ["", "=lsb,usr1", "=len32", "=lsb,len64,none"] {
+        let classic = format!("--classic{list}");
+        let server = Server::start_with(&[&classic]);
+        let done = Client::new()
+            .args([classic.as_str(), "--stats"])
+            .arg(server.pid_arg())
+            .arg(MESSAGE)
+            .run(after(120));
+        done.expect_code(0, &classic);
+        let (signals, replies) = signals_and_replies(&done.stderr);
+        assert!(replies >= signals, "{classic}: {:?}", done.stderr);
+        assert_eq!(server.wait_for_lines(1, after(30)), [MESSAGE], "{classic}");
+        let stopped = server.stop();
+        assert_eq!(
+            stopped.lines(),
+            [MESSAGE],
+            "{classic}: {:?}",
+            stopped.stderr
         );
     }
 }
