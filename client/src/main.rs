@@ -7,14 +7,22 @@
 //! blocked signals (no lost-wakeup race, always with a deadline). Only
 //! signals whose `si_pid` is the server's count as replies.
 //!
+//! With `--classic[=LIST]` (cargo feature `classic`), after the same checks,
+//! `classic.rs` sends the message on the classic 42 wire instead, for a
+//! learner's server.
+//!
 //! Exit status: 0 the server confirmed the whole message; 1 delivery failed;
 //! 2 bad usage or bad input (nothing was sent).
 #![no_std]
 #![no_main]
 
+#[cfg(feature = "classic")]
+mod classic;
+
 use minitalk_protocol::Duration;
 
 use minitalk_protocol::chunk::{BadUtf8, Chunker, Source};
+use minitalk_protocol::classic::{Convention, VALID_ITEMS};
 use minitalk_protocol::frame::split_point;
 use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig};
 use minitalk_sys::{self as sys, Line, SendError, SigSet, STDERR, STDIN, STDOUT};
@@ -32,11 +40,18 @@ Options:
                   messages when stderr is a terminal); --no-progress: never
   --no-pin        do not keep client and server on one CPU while sending
   -q, --quiet     print nothing, not even errors: the exit status tells
-  -h, --help      this help
+";
+/// The options of the `classic` feature, in the middle of [`HELP`].
+const HELP_CLASSIC: &str = "  --classic[=LIST]  classic 42 wire (LIST: lsb,usr1,none,len32,len64);
+                  nothing verifies what the server printed
+  --pace US       classic: a bit every US us (default: on replies, else 400)
+";
+/// The rest of the help, after [`HELP_CLASSIC`].
+const HELP_REST: &str = "  -h, --help      this help
   -V, --version
 
 Exit status:
-  0  the server confirmed the whole message
+  0  the server confirmed the whole message (classic: all was sent)
   1  delivery failed: no answer in time, the server vanished or refused it
   2  bad usage or bad input (bad PID, not a server, invalid UTF-8): nothing sent
 
@@ -52,6 +67,8 @@ const _: () = assert!(SenderConfig::DEFAULT_GIVE_UP.as_millis() == 3000);
 const STATS: bool = cfg!(feature = "stats");
 /// Whether `--progress` is built in (cargo feature `progress`).
 const PROGRESS: bool = cfg!(feature = "progress");
+/// Whether `--classic` and `--pace` are built in (cargo feature `classic`).
+const CLASSIC: bool = cfg!(feature = "classic");
 
 /// The stdin read-ahead: a message up to this size is checked whole before
 /// its first bit is sent.
@@ -71,6 +88,8 @@ enum Opt {
     Quiet,
     NoPin,
     Timeout,
+    Classic,
+    Pace,
     Help,
     Version,
 }
@@ -84,6 +103,8 @@ const OPTIONS: &[(&[u8], Opt)] = &[
     (b"--quiet", Opt::Quiet),
     (b"--no-pin", Opt::NoPin),
     (b"--timeout", Opt::Timeout),
+    (b"--classic", Opt::Classic),
+    (b"--pace", Opt::Pace),
     (b"-h", Opt::Help),
     (b"--help", Opt::Help),
     (b"-V", Opt::Version),
@@ -100,6 +121,12 @@ struct Options {
     quiet: bool,
     /// Keep to one CPU (see the README's "Speed" section).
     pin: bool,
+    /// `--classic[=LIST]`: the classic 42 wire of this convention.
+    #[cfg_attr(not(feature = "classic"), allow(dead_code))]
+    classic: Option<Convention>,
+    /// `--pace`: the classic fixed pace.
+    #[cfg_attr(not(feature = "classic"), allow(dead_code))]
+    pace: Option<Duration>,
 }
 
 /// Where the message comes from: the command line, or stdin cut into
@@ -245,6 +272,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             sys::CpuSet::only(cpu).apply();
         }
     }
+    #[cfg(feature = "classic")]
+    if let Some(convention) = opts.classic {
+        return classic::send(&opts, convention, &input, &usr, &fail);
+    }
     let started = sys::now();
     let config = SenderConfig {
         give_up: opts.timeout,
@@ -360,19 +391,25 @@ extern "C" fn never_runs(_: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) 
 /// `--stats`: bytes, bits, signals, retries, time, bits/s.
 fn stats_line(tx: &Sender, elapsed: Duration) {
     let s = tx.stats();
+    stats_figures(s.bytes, s.signals, s.retries, " retries, ", elapsed);
+}
+
+/// The `--stats` line of either wire: `extra` is counted by `label`
+/// (retries, or classic replies).
+fn stats_figures(bytes: u64, signals: u64, extra: u64, label: &str, elapsed: Duration) {
     Line::new()
         .str("client: ")
-        .u64(s.bytes)
+        .u64(bytes)
         .str(" bytes, ")
-        .u64(s.bytes * 8)
+        .u64(bytes * 8)
         .str(" bits, ")
-        .u64(s.signals)
+        .u64(signals)
         .str(" signals, ")
-        .u64(s.retries)
-        .str(" retries, ")
+        .u64(extra)
+        .str(label)
         .micros(elapsed.as_micros() as u64)
         .str(", ")
-        .rate(sys::out::bits_per_sec(s.bytes, elapsed))
+        .rate(sys::out::bits_per_sec(bytes, elapsed))
         .println(STDERR);
 }
 
@@ -438,6 +475,8 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
         progress: None,
         quiet: false,
         pin: true,
+        classic: None,
+        pace: None,
     };
     let mut positional: [Option<&'static [u8]>; 2] = [None, None];
     let mut count = 0;
@@ -466,8 +505,36 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
             count += 1;
             continue;
         }
+        // `--classic=LIST`
+        if let (true, Some(list)) = (CLASSIC, arg.strip_prefix(b"--classic=")) {
+            match Convention::parse(list) {
+                Ok(c) => opts.classic = Some(c),
+                Err(bad) => {
+                    return Err(usage(
+                        Line::new()
+                            .str("client: unknown --classic item '")
+                            .bytes(bad)
+                            .str("'; valid items: ")
+                            .str(VALID_ITEMS),
+                    ))
+                }
+            }
+            continue;
+        }
         match sys::lookup(arg, OPTIONS) {
             Some(Opt::EndOfOptions) => options_done = true,
+            Some(Opt::Classic) if CLASSIC => opts.classic = Some(Convention::default()),
+            Some(Opt::Pace) if CLASSIC => match args.get(i).and_then(parse_micros) {
+                Some(p) => {
+                    opts.pace = Some(p);
+                    i += 1;
+                }
+                None => {
+                    return Err(usage(
+                        Line::new().str("client: --pace needs microseconds, 1 to 1000000"),
+                    ))
+                }
+            },
             Some(Opt::Stats) if STATS => opts.stats = true,
             Some(Opt::Progress) if PROGRESS => opts.progress = Some(true),
             Some(Opt::NoProgress) => opts.progress = Some(false),
@@ -486,6 +553,10 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
             },
             Some(Opt::Help) => {
                 sys::write_all(STDOUT, HELP.as_bytes());
+                if CLASSIC {
+                    sys::write_all(STDOUT, HELP_CLASSIC.as_bytes());
+                }
+                sys::write_all(STDOUT, HELP_REST.as_bytes());
                 return Err(0);
             }
             Some(Opt::Version) => {
@@ -523,8 +594,25 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
             return Err(2);
         }
     };
+    if opts.pace.is_some() && opts.classic.is_none() {
+        return Err(usage(Line::new().str("client: --pace needs --classic")));
+    }
     opts.message = positional[1].filter(|m| *m != b"-");
     Ok(opts)
+}
+
+/// `--pace`: a whole number of microseconds, 1 to 1,000,000.
+fn parse_micros(s: &[u8]) -> Option<Duration> {
+    if s.is_empty() || s.len() > 7 {
+        return None;
+    }
+    let mut us: u64 = 0;
+    for &c in s {
+        us = us * 10 + u64::from(c.checked_sub(b'0').filter(|d| *d < 10)?);
+    }
+    (1..=1_000_000)
+        .contains(&us)
+        .then(|| Duration::from_micros(us))
 }
 
 minitalk_sys::no_std_runtime!();

@@ -140,6 +140,35 @@ impl<const N: usize> Chunker<N> {
         Ok(())
     }
 
+    /// The whole message, checked UTF-8, when [`fill`](Self::fill) read the
+    /// input to its end before any payload was handed out (it is at most `N`
+    /// bytes); `None` otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::chunk::{Chunker, Source};
+    /// struct Once<'a>(&'a [u8]);
+    /// impl Source for Once<'_> {
+    ///     fn read(&mut self, buf: &mut [u8], _hurry: bool) -> Option<usize> {
+    ///         let n = self.0.len().min(buf.len());
+    ///         buf[..n].copy_from_slice(&self.0[..n]);
+    ///         self.0 = &self.0[n..];
+    ///         Some(n)
+    ///     }
+    /// }
+    /// let mut short: Chunker<300> = Chunker::new();
+    /// short.fill(&mut Once("héllo".as_bytes())).unwrap();
+    /// assert_eq!(short.whole(), Some("héllo".as_bytes()));
+    /// let mut long: Chunker<300> = Chunker::new();
+    /// long.fill(&mut Once(&[b'a'; 400])).unwrap();
+    /// assert_eq!(long.whole(), None);
+    /// ```
+    pub fn whole(&self) -> Option<&[u8]> {
+        (self.eof && self.offset == 0 && self.start == 0 && self.valid == self.end)
+            .then(|| &self.buf[..self.end])
+    }
+
     /// The message's size, once the input has been read to its end.
     pub fn total(&self) -> Option<u64> {
         self.eof.then_some(self.offset + self.end as u64)

@@ -152,22 +152,31 @@ impl Convention {
             return Ok(c);
         }
         for item in list.split(|&b| b == b',') {
-            match item {
-                b"msb" => c.order = BitOrder::Msb,
-                b"lsb" => c.order = BitOrder::Lsb,
-                b"usr2" => c.one = Signal::Usr2,
-                b"usr1" => c.one = Signal::Usr1,
-                b"nul" => c.end = End::Nul,
-                b"none" => c.end = End::None,
-                b"len32" => c.header = Header::Len32,
-                b"len64" => c.header = Header::Len64,
-                b"plus" => c.done = DoneAck::Plus,
-                b"then" => c.done = DoneAck::Then,
-                b"bare" => c.done = DoneAck::Bare,
-                b"echo" => c.echo = true,
-                b"endack" => c.paced_end = true,
-                b"noendack" => c.paced_end = false,
-                bad => return Err(bad),
+            // Looked up in VALID_ITEMS itself, not a `match` on byte
+            // strings nor a table: the least code in the client's
+            // size-optimised build.
+            let Some(i) = VALID_ITEMS
+                .as_bytes()
+                .split(|&b| b == b',')
+                .position(|name| name.trim_ascii_start() == item)
+            else {
+                return Err(item);
+            };
+            match i {
+                0 => c.order = BitOrder::Msb,
+                1 => c.order = BitOrder::Lsb,
+                2 => c.one = Signal::Usr2,
+                3 => c.one = Signal::Usr1,
+                4 => c.end = End::Nul,
+                5 => c.end = End::None,
+                6 => c.header = Header::Len32,
+                7 => c.header = Header::Len64,
+                8 => c.done = DoneAck::Plus,
+                9 => c.done = DoneAck::Then,
+                10 => c.done = DoneAck::Bare,
+                11 => c.echo = true,
+                12 => c.paced_end = true,
+                _ => c.paced_end = false,
             }
         }
         Ok(c)
@@ -311,6 +320,52 @@ mod tests {
         for item in VALID_ITEMS.split(", ") {
             assert!(Convention::parse(item.as_bytes()).is_ok(), "{item}");
         }
+        // Each item by its position in VALID_ITEMS: the list and the
+        // meanings agree.
+        let d = Convention::default();
+        let each: heapless::Vec<Convention, 14> = VALID_ITEMS
+            .split(", ")
+            .map(|item| Convention::parse(item.as_bytes()).unwrap())
+            .collect();
+        let expected = [
+            d,
+            Convention {
+                order: BitOrder::Lsb,
+                ..d
+            },
+            d,
+            Convention { one: Usr1, ..d },
+            d,
+            Convention {
+                end: End::None,
+                ..d
+            },
+            Convention {
+                header: Header::Len32,
+                ..d
+            },
+            Convention {
+                header: Header::Len64,
+                ..d
+            },
+            d,
+            Convention {
+                done: DoneAck::Then,
+                ..d
+            },
+            Convention {
+                done: DoneAck::Bare,
+                ..d
+            },
+            Convention { echo: true, ..d },
+            d,
+            Convention {
+                paced_end: false,
+                ..d
+            },
+        ];
+        assert_eq!(&each[..], expected);
+        assert_eq!(Convention::parse(b" lsb"), Err(&b" lsb"[..]));
     }
 
     #[test]
