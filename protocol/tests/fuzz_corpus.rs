@@ -1,7 +1,9 @@
 //! The fuzz findings, on stable: every input kept in `fuzz/corpus/<target>/`
 //! and every crash ever found, kept in `fuzz/regressions/<target>/`, run
-//! through the same checks as the fuzz targets (`tests/fuzz_checks/`).
+//! through the same checks as the fuzz targets (`tests/fuzz_checks/`, and
+//! `tests/classic_checks/` for the classic wire's target).
 
+mod classic_checks;
 mod fuzz_checks;
 
 use proptest::strategy::Strategy;
@@ -65,6 +67,20 @@ fn corpus_chunk() {
     corpus("chunk", fuzz_checks::chunk);
 }
 
+#[test]
+fn corpus_classic() {
+    corpus("classic", classic_checks::classic);
+}
+
+#[test]
+fn classic_hand_made_inputs() {
+    // Empty, then every convention byte with a short stream.
+    classic_checks::classic(&[]);
+    for conv in 0..=255u8 {
+        classic_checks::classic(&[conv, 0xFF, 2, 1, 10, 3, 0, 200, 2, 0, 1, 0, 0, 0]);
+    }
+}
+
 proptest::proptest! {
     /// The chunk check on random messages: mostly text, some bytes at random.
     #[test]
@@ -93,4 +109,5 @@ fn regressions() {
         fuzz_checks::frame_parse,
     );
     replay(&inputs("regressions", "chunk"), fuzz_checks::chunk);
+    replay(&inputs("regressions", "classic"), classic_checks::classic);
 }

@@ -1,6 +1,6 @@
 //! The checks behind the `classic` fuzz target, shared by
 //! `fuzz/fuzz_targets/classic.rs` (nightly, libFuzzer) and
-//! `tests/classic_corpus.rs` (stable, replaying the kept corpus).
+//! `tests/fuzz_corpus.rs` (stable, replaying the kept corpus).
 //!
 //! Input layout, read by hand (no `arbitrary`): byte 0 picks the
 //! convention, byte 1 which signals each PID catches, then records of three
