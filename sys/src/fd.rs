@@ -51,6 +51,12 @@ pub fn read(fd: i32, buf: &mut [u8]) -> Option<usize> {
 
 /// Opens `path` (NUL-terminated) for reading; the descriptor.
 pub fn open(path: &[u8]) -> Option<i32> {
+    open_with(path, libc::O_RDONLY)
+}
+
+/// Opens `path` (NUL-terminated) with `flags` (`O_CLOEXEC` is added); the
+/// descriptor.
+pub fn open_with(path: &[u8], flags: i32) -> Option<i32> {
     if path.last() != Some(&0) {
         return None;
     }
@@ -60,7 +66,7 @@ pub fn open(path: &[u8]) -> Option<i32> {
             libc::SYS_openat,
             libc::AT_FDCWD as usize,
             path.as_ptr() as usize,
-            (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+            (flags | libc::O_CLOEXEC) as usize,
             0,
             0,
         )

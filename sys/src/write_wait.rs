@@ -47,19 +47,7 @@ impl Beacon {
     /// Opens `/dev/null` for the beacon (a beacon that could not be opened
     /// does nothing).
     fn open() -> Beacon {
-        let path = b"/dev/null\0";
-        // SAFETY: path is NUL-terminated; the kernel does not keep the pointer.
-        let fd = unsafe {
-            linux::syscall5(
-                libc::SYS_openat,
-                libc::AT_FDCWD as usize,
-                path.as_ptr() as usize,
-                (libc::O_WRONLY | libc::O_CLOEXEC) as usize,
-                0,
-                0,
-            )
-        };
-        Beacon(if fd >= 0 { fd as i32 } else { -1 })
+        Beacon(crate::fd::open_with(b"/dev/null\0", libc::O_WRONLY).unwrap_or(-1))
     }
 
     /// Shows that the output moved.
