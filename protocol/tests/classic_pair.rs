@@ -2,12 +2,41 @@
 //! state machines find each other's pacing and the message arrives exactly.
 
 use minitalk_protocol::classic::{
-    Catches, ClassicOutput, ClassicPoll, ClassicReceiver, ClassicSender, ClassicSenderConfig,
-    Convention, Pacing,
+    Catches, ClassicEffects, ClassicPoll, ClassicReceiver, ClassicSender, ClassicSenderConfig,
+    Convention, Pacing, Trace, Verdict,
 };
-use minitalk_protocol::{Duration, Signal};
+use minitalk_protocol::{Duration, Pid, Signal};
 
 const CLIENT: i32 = 4242;
+
+/// The server's world: what it writes, and its replies on their way.
+struct Fx<'a> {
+    written: &'a mut Vec<u8>,
+    to_client: &'a mut Vec<(Duration, Signal)>,
+    arrive: Duration,
+}
+
+impl ClassicEffects for Fx<'_> {
+    fn catches(&mut self, _: Pid) -> Catches {
+        Catches {
+            usr1: true,
+            usr2: true,
+        }
+    }
+
+    fn send(&mut self, to: Pid, signal: Signal) {
+        assert_eq!(to, CLIENT);
+        self.to_client.push((self.arrive, signal));
+    }
+
+    fn write(&mut self, _: Pid, bytes: &[u8]) {
+        self.written.extend_from_slice(bytes);
+    }
+
+    fn verdict(&mut self, _: Verdict) {}
+
+    fn trace(&mut self, _: Trace) {}
+}
 
 /// Runs a whole transfer; every signal takes `latency` to arrive. Returns
 /// what the server wrote, whether the client found acknowledgements, and the
@@ -57,31 +86,20 @@ fn transfer(items: &[u8], pacing: Option<Pacing>, msg: &[u8]) -> (Vec<u8>, bool,
             return (written, tx.acknowledged(), heard);
         };
         now = now.max(next);
+        let mut fx = Fx {
+            written: &mut written,
+            to_client: &mut to_client,
+            arrive: now.saturating_add(latency),
+        };
         if to_server.first().is_some_and(|e| e.0 <= now) {
             let (_, s) = to_server.remove(0);
-            rx.on_signal(CLIENT, s, now);
+            rx.on_signal(CLIENT, s, now, &mut fx);
         }
+        rx.poll(now, &mut fx);
         if to_client.first().is_some_and(|e| e.0 <= now) {
             let (_, s) = to_client.remove(0);
             heard.push(s);
             tx.on_reply(s, now);
-        }
-        while let Some(out) = rx.poll(now) {
-            match out {
-                ClassicOutput::Write { bytes, .. } => written.extend_from_slice(bytes),
-                ClassicOutput::CheckCatches(pid) => rx.set_catches(
-                    pid,
-                    Catches {
-                        usr1: true,
-                        usr2: true,
-                    },
-                ),
-                ClassicOutput::Send { to, signal } => {
-                    assert_eq!(to, CLIENT);
-                    to_client.push((now.saturating_add(latency), signal));
-                }
-                _ => {}
-            }
         }
     }
     panic!("no end");

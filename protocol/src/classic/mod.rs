@@ -30,7 +30,8 @@ mod receiver;
 mod sender;
 
 pub use receiver::{
-    Catches, ClassicOutput, ClassicReceiver, ClassicReceiverConfig, Trace, Verdict, VerdictKind,
+    Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Read, Text, Trace, Verdict,
+    VerdictKind,
 };
 pub use sender::{ClassicFailure, ClassicPoll, ClassicSender, ClassicSenderConfig, Pacing};
 

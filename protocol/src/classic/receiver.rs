@@ -1,25 +1,29 @@
 //! The classic server: each sending process's bits decoded on their own.
 //!
-//! Signals come in as `(pid, signal, now)` ([`ClassicReceiver::on_signal`]);
-//! out come, through [`ClassicReceiver::poll`], the bytes to write, the
-//! acknowledgements to send, verdicts for stderr and trace events.
+//! Signals come in as `(pid, signal, now)` ([`ClassicReceiver::on_signal`]),
+//! timers run in [`ClassicReceiver::poll`]; the receiver carries out what it
+//! decides at once through its caller's [`ClassicEffects`]: the bytes to
+//! write, the acknowledgements to send, the verdicts for stderr and the trace
+//! events. The caller's effects are synchronous: when `write` returns, the
+//! bytes are out and the buffer is free again.
 //!
 //! # Memory and output order
 //!
 //! A fixed table of `N` slots, one per sending process, each with a buffer of
 //! `B` bytes (`B >= 2`). A message is written whole, with its `'\n'`, in one
-//! [`ClassicOutput::Write`] when it ends, if it fits `B - 1` bytes. A longer
-//! one is *streamed*: its first `B - 1` bytes are written as soon as they
-//! fill the buffer, then each further `B - 1`, and the last chunk carries the
-//! `'\n'`. Only one message streams at a time (the first that overflows while
-//! no other streams), so lines of different clients never interleave on
-//! stdout: a message that ends meanwhile is held, and written after the
-//! streaming one, in the order the messages ended. A second client that
-//! overflows its buffer meanwhile is held back: if it waits for an
-//! acknowledgement per bit, its acknowledgement is withheld until the output
-//! is free (it just waits); if it paces itself, the bytes that do not fit are
-//! dropped and reported ([`VerdictKind::Dropped`]). A process that finds no
-//! free slot is ignored (traced as [`Trace::NoSlot`]).
+//! write when it ends, if it fits `B - 1` bytes. A longer one is *streamed*:
+//! when a byte finds the buffer full, the `B - 1` bytes before it are
+//! written, and so on; the last chunk carries the `'\n'`. Only one message
+//! streams at a time, so the lines of different clients never interleave on
+//! stdout: a message that ends meanwhile is *held* in its buffer and written
+//! after the streaming one, in the order the messages ended. A client whose
+//! buffer fills while another message streams is held back: if it waits for
+//! an acknowledgement per bit, the acknowledgement is withheld until the
+//! output is free ([`Trace::Stalled`]: it just waits); if it paces itself,
+//! the bytes that do not fit are dropped and reported
+//! ([`VerdictKind::Dropped`]). A waiting client's end of message is likewise
+//! acknowledged only once its message is written. A process that finds no
+//! free slot is ignored ([`Trace::NoSlot`]).
 //!
 //! # When a message ends
 //!
@@ -48,13 +52,11 @@
 //! with `SIGUSR1` (or, with `echo`, with the signal it sent), and the end of
 //! a message as [`DoneAck`] says (by default `SIGUSR1` for the last bit then
 //! a separate `SIGUSR2`, which serves "ack per bit", "ack, then done" and
-//! "ack, plus done" clients). A signal is only ever asked for when the caller
-//! said the process catches it ([`ClassicReceiver::set_catches`], asked for
-//! with [`ClassicOutput::CheckCatches`]), and never for a PID below 1.
+//! "ack, plus done" clients). A process is only ever sent a signal that its
+//! caller said it catches ([`ClassicEffects::catches`], asked once, at its
+//! first signal), and never a PID below 1.
 //!
 //! No input makes the receiver panic; memory is bounded by `N` and `B`.
-
-use heapless::Deque;
 
 use super::{BitOrder, Convention, DoneAck, End, Header};
 use crate::{Duration, Pid, Signal};
@@ -202,36 +204,21 @@ impl VerdictKind {
 /// Events for `--trace`, the learner's debugger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trace {
-    /// A signal from a process with a slot.
-    Signal {
+    /// Eight signals of `pid` (fewer if it fell silent) and what they read as.
+    Bits {
         /// The sender.
         pid: Pid,
-        /// The signal.
-        signal: Signal,
-        /// Since the previous signal from `pid` (`None`: its first).
-        since: Option<Duration>,
-        /// The bit it carries.
-        bit: bool,
-        /// Its place in the byte (0 to 7) or in the length header.
-        index: u8,
+        /// The bits, in arrival order: the first is bit `n - 1`.
+        bits: u8,
+        /// How many (1 to 8).
+        n: u8,
+        /// Microseconds between each signal and the previous one from `pid`
+        /// ([`Trace::FIRST`] for its first).
+        gaps: [u32; 8],
+        /// What they read as.
+        read: Read,
     },
-    /// A byte completed.
-    Byte {
-        /// The sender.
-        pid: Pid,
-        /// The byte.
-        byte: u8,
-        /// Its offset in the message (the ending NUL included).
-        offset: u64,
-    },
-    /// A length header completed.
-    Length {
-        /// The sender.
-        pid: Pid,
-        /// The announced length in bytes.
-        announced: u64,
-    },
-    /// A message ended and is written (or held).
+    /// A message ended and is written (or held until a longer one is).
     End {
         /// The sender.
         pid: Pid,
@@ -242,8 +229,14 @@ pub enum Trace {
     Paced(Pid),
     /// `pid` waits for a reply per bit.
     Waiting(Pid),
-    /// A reply to `pid` was not sent: it does not catch `signal` (or its
-    /// catches are unknown).
+    /// A reply that ends a message (per-bit replies are not traced).
+    Reply {
+        /// The process.
+        pid: Pid,
+        /// The signal sent.
+        signal: Signal,
+    },
+    /// A reply to `pid` was not sent: it does not catch `signal`.
     NotCaught {
         /// The process.
         pid: Pid,
@@ -259,59 +252,68 @@ pub enum Trace {
     },
     /// No free slot for `pid`: its signal was ignored.
     NoSlot(Pid),
-    /// `pid` waits per bit and its buffer is full while another message
-    /// streams: its acknowledgement is withheld until the output is free.
+    /// `pid` waits per bit and cannot be printed yet (another message is
+    /// being streamed): its acknowledgement is withheld until the output is
+    /// free.
     Stalled(Pid),
 }
 
-/// What a [`ClassicReceiver`] asks of its caller.
+impl Trace {
+    /// The gap of a process's first signal in [`Trace::Bits`].
+    pub const FIRST: u32 = u32::MAX;
+}
+
+/// What the bits of a [`Trace::Bits`] read as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClassicOutput<'a> {
-    /// Send `signal` to `to`.
-    Send {
-        /// The process (always >= 1, and said to catch `signal`).
-        to: Pid,
-        /// The signal.
-        signal: Signal,
+pub enum Read {
+    /// A byte of the message (or its ending NUL).
+    Byte {
+        /// The byte.
+        byte: u8,
+        /// Its offset in the message.
+        offset: u64,
+        /// What it does to the message's text.
+        text: Text,
     },
-    /// Write these bytes to stdout, in one write (a whole message and its
-    /// `'\n'`, or one chunk of a streamed one).
-    Write {
-        /// The sender.
-        from: Pid,
-        /// The bytes.
-        bytes: &'a [u8],
-    },
-    /// Read which signals `pid` catches and call
-    /// [`ClassicReceiver::set_catches`].
-    CheckCatches(Pid),
+    /// Eight bits of a length header that goes on.
+    Header,
+    /// The last eight bits of a length header: the length it announces.
+    Length(u64),
+    /// The bits of an unfinished byte, when the process fell silent.
+    Unfinished,
+}
+
+/// A byte's part in the text of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text {
+    /// It completes this character (a control character included).
+    Char(char),
+    /// It starts or continues a UTF-8 sequence that goes on.
+    More,
+    /// It is not valid UTF-8 here.
+    Bad,
+}
+
+/// What a [`ClassicReceiver`] needs from the world, lent at each call.
+pub trait ClassicEffects {
+    /// Which signals `pid` catches; asked once per process, at its first
+    /// signal. A process that has gone catches nothing.
+    fn catches(&mut self, pid: Pid) -> Catches;
+    /// Send `signal` to `to` (always >= 1, and said to catch `signal`).
+    fn send(&mut self, to: Pid, signal: Signal);
+    /// Write `bytes` to stdout, in one write: a whole message and its `'\n'`,
+    /// or one chunk of a streamed one.
+    fn write(&mut self, from: Pid, bytes: &[u8]);
     /// A problem to report on stderr.
-    Verdict(Verdict),
+    fn verdict(&mut self, verdict: Verdict);
     /// A trace event.
-    Trace(Trace),
+    fn trace(&mut self, event: Trace);
 }
-
-/// Events queued for [`ClassicReceiver::poll`].
-#[derive(Clone, Copy, Debug)]
-enum Event {
-    Send(Pid, Signal),
-    /// The whole buffer of this slot, for this process.
-    Write(usize, Pid),
-    /// The '\n' (and carried byte) after a streamed message's last chunk.
-    Newline(usize, Pid),
-    Check(Pid),
-    Verdict(Verdict),
-    Trace(Trace),
-}
-
-/// Queue capacity; trace events are dropped first when it runs short.
-const QUEUE: usize = 64;
-/// Room kept in the queue for events that are not traces.
-const QUEUE_RESERVE: usize = 24;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
-    /// First bit seen, reply held; `first` is the signal (for an echo).
+    /// First bit seen, reply held until `until`; `first` is its signal (for
+    /// an echo).
     Unknown {
         until: Duration,
         first: Signal,
@@ -330,43 +332,49 @@ enum Phase {
     TrailingNul,
 }
 
-/// What the slot's buffer is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Out {
-    /// Taking bytes.
-    Open,
-    /// A write of the whole buffer is queued.
-    Queued,
-    /// Handed to the caller by `poll`: cleared at the next call.
-    Handed,
-    /// A finished message waiting for a streamed one to end; `seq` orders them.
-    Held(u64),
-}
-
-/// Incremental UTF-8 validation.
-#[derive(Clone, Copy, Debug, Default)]
+/// Incremental UTF-8 validation, which also rebuilds each character for the
+/// trace. After an error it goes on from the bad byte, read as a new start.
+#[derive(Clone, Copy, Debug)]
 struct Utf8 {
+    /// Continuation bytes still expected.
     need: u8,
+    /// The range of the next continuation byte.
     lo: u8,
     hi: u8,
+    /// The character so far.
+    code: u32,
+    /// Where its sequence started.
     start: u64,
+    /// The first bad byte of the message.
     bad: Option<u64>,
 }
 
 impl Utf8 {
-    fn push(&mut self, b: u8, at: u64) {
-        if self.bad.is_some() {
-            return;
-        }
+    const START: Utf8 = Utf8 {
+        need: 0,
+        lo: 0x80,
+        hi: 0xBF,
+        code: 0,
+        start: 0,
+        bad: None,
+    };
+
+    /// Byte `b`, at offset `at` of the message.
+    fn push(&mut self, b: u8, at: u64) -> Text {
         if self.need > 0 {
             if (self.lo..=self.hi).contains(&b) {
                 self.need -= 1;
                 self.lo = 0x80;
                 self.hi = 0xBF;
-            } else {
-                self.bad = Some(self.start);
+                self.code = (self.code << 6) | u32::from(b & 0x3F);
+                return match self.need {
+                    0 => char::from_u32(self.code).map_or(Text::Bad, Text::Char),
+                    _ => Text::More,
+                };
             }
-            return;
+            // The sequence broke off before `b`: `b` starts afresh.
+            self.bad.get_or_insert(self.start);
+            self.need = 0;
         }
         let (need, lo, hi) = match b {
             0x00..=0x7F => (0, 0x80, 0xBF),
@@ -378,19 +386,23 @@ impl Utf8 {
             0xF1..=0xF3 => (3, 0x80, 0xBF),
             0xF4 => (3, 0x80, 0x8F),
             _ => {
-                self.bad = Some(at);
-                return;
+                self.bad.get_or_insert(at);
+                return Text::Bad;
             }
         };
-        *self = Utf8 {
-            need,
-            lo,
-            hi,
-            start: at,
-            bad: None,
-        };
+        self.need = need;
+        self.lo = lo;
+        self.hi = hi;
+        self.start = at;
+        // The lead byte's payload: the bit after its length bits is 0.
+        self.code = u32::from(b & (0x7F >> need));
+        match need {
+            0 => Text::Char(char::from(b)),
+            _ => Text::More,
+        }
     }
 
+    /// The first bad byte, if the message is not valid UTF-8.
     fn finish(&self) -> Option<u64> {
         self.bad.or((self.need > 0).then_some(self.start))
     }
@@ -398,70 +410,60 @@ impl Utf8 {
 
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    /// The process decoded here (or whose bytes the buffer still holds).
+    /// The process decoded here (0: the slot is free).
     pid: Pid,
-    /// `pid`'s signals are decoded here.
-    decoding: bool,
-    catches: Option<Catches>,
+    catches: Catches,
     mode: Mode,
-    /// Signals from `pid` in this slot's life.
-    signals: u64,
+    /// When its last signal came.
     last: Duration,
+    /// The bits of the current byte or header, in arrival order.
     acc: u64,
     nbits: u8,
+    /// The gaps of the current eight bits, for the trace.
+    gaps: [u32; 8],
     phase: Phase,
-    /// Bytes of the current message (all received, dropped ones included).
+    announced: u64,
+    /// Bytes of the current message (dropped ones included).
     bytes: u64,
-    announced: Option<u64>,
     utf8: Utf8,
     dropped: u64,
-    /// Raw signals of the current byte, in arrival order, `Usr2` = 1.
-    raw: u8,
     /// Bit k: every byte so far is text read as interpretation k.
     text: u8,
-    hinted: bool,
+    /// Bytes left to look at before the convention hint is decided.
+    hint_left: u8,
     /// Bytes in this slot's buffer (`ClassicReceiver::bufs`).
     len: usize,
-    out: Out,
-    /// A byte that did not fit yet.
-    carry: Option<u8>,
-    /// The acknowledgement of `carry`'s last bit is withheld.
+    /// Nonzero: the buffer holds a finished message, written after the
+    /// streaming one, in this order.
+    held: u64,
+    /// A withheld acknowledgement: of a bit whose byte filled the buffer,
+    /// or (when `held`) of the end of the message.
     stalled: Option<Signal>,
 }
 
 impl Slot {
     const FREE: Self = Slot {
         pid: 0,
-        decoding: false,
-        catches: None,
+        catches: Catches {
+            usr1: false,
+            usr2: false,
+        },
         mode: Mode::Paced,
-        signals: 0,
         last: Duration::ZERO,
         acc: 0,
         nbits: 0,
+        gaps: [0; 8],
         phase: Phase::Header,
+        announced: 0,
         bytes: 0,
-        announced: None,
-        utf8: Utf8 {
-            need: 0,
-            lo: 0x80,
-            hi: 0xBF,
-            start: 0,
-            bad: None,
-        },
+        utf8: Utf8::START,
         dropped: 0,
-        raw: 0,
         text: 0b1111,
-        hinted: false,
+        hint_left: 4,
         len: 0,
-        out: Out::Open,
-        carry: None,
+        held: 0,
         stalled: None,
     };
-
-    fn is_free(&self) -> bool {
-        !self.decoding && self.len == 0 && self.out == Out::Open && self.carry.is_none()
-    }
 
     /// Forgets the message being decoded (not the buffer, not the process).
     fn reset_message(&mut self, header: Header) {
@@ -472,12 +474,21 @@ impl Slot {
             _ => Phase::Header,
         };
         self.bytes = 0;
-        self.announced = None;
-        self.utf8 = Slot::FREE.utf8;
+        self.utf8 = Utf8::START;
         self.dropped = 0;
-        self.raw = 0;
         self.text = 0b1111;
-        self.hinted = false;
+        self.hint_left = 4;
+    }
+
+    /// A trace of the bits gathered so far.
+    fn bits(&self, n: u8, read: Read) -> Trace {
+        Trace::Bits {
+            pid: self.pid,
+            bits: self.acc as u8,
+            n,
+            gaps: self.gaps,
+            read,
+        }
     }
 }
 
@@ -497,6 +508,7 @@ const fn interpret(raw: u8, k: u8) -> u8 {
     }
 }
 
+/// The interpretation number of a bit order and signal meaning.
 const fn interpretation(order: BitOrder, one: Signal) -> u8 {
     let o = match order {
         BitOrder::Msb => 0,
@@ -516,25 +528,29 @@ const fn interpretation(order: BitOrder, one: Signal) -> u8 {
 ///
 /// ```
 /// use minitalk_protocol::classic::{
-///     Catches, ClassicOutput, ClassicReceiver, Convention, Encoder,
+///     Catches, ClassicEffects, ClassicReceiver, Convention, Encoder, Trace, Verdict,
 /// };
-/// use minitalk_protocol::Duration;
+/// use minitalk_protocol::{Duration, Pid, Signal};
+///
+/// #[derive(Default)]
+/// struct Out(Vec<u8>);
+/// impl ClassicEffects for Out {
+///     fn catches(&mut self, _: Pid) -> Catches { Catches::default() }
+///     fn send(&mut self, _: Pid, _: Signal) {}
+///     fn write(&mut self, _: Pid, bytes: &[u8]) { self.0.extend_from_slice(bytes) }
+///     fn verdict(&mut self, _: Verdict) {}
+///     fn trace(&mut self, _: Trace) {}
+/// }
+///
 /// let c = Convention::default();
 /// let mut rx: ClassicReceiver<4, 64> = ClassicReceiver::new(Default::default(), c);
 /// let enc = Encoder::new(c, b"hi").unwrap();
-/// let mut out = Vec::new();
+/// let mut out = Out::default();
 /// for i in 0..enc.bits() {
 ///     let now = Duration::from_micros(100 * i); // a client pacing itself
-///     rx.on_signal(4242, enc.signal_at(i).unwrap(), now);
-///     while let Some(o) = rx.poll(now) {
-///         match o {
-///             ClassicOutput::Write { bytes, .. } => out.extend_from_slice(bytes),
-///             ClassicOutput::CheckCatches(pid) => rx.set_catches(pid, Catches::default()),
-///             _ => {}
-///         }
-///     }
+///     rx.on_signal(4242, enc.signal_at(i).unwrap(), now, &mut out);
 /// }
-/// assert_eq!(out, b"hi\n");
+/// assert_eq!(out.0, b"hi\n");
 /// ```
 #[derive(Clone, Debug)]
 pub struct ClassicReceiver<const N: usize, const B: usize> {
@@ -544,7 +560,6 @@ pub struct ClassicReceiver<const N: usize, const B: usize> {
     /// The slots' buffers, apart from the slots so that resetting a slot
     /// does not copy a buffer-sized constant.
     bufs: [[u8; B]; N],
-    queue: Deque<Event, QUEUE>,
     /// The slot whose message is being streamed.
     streamer: Option<usize>,
     /// Orders held messages.
@@ -565,7 +580,6 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             convention,
             slots: [Slot::FREE; N],
             bufs: [[0; B]; N],
-            queue: Deque::new(),
             streamer: None,
             seq: 0,
         }
@@ -576,558 +590,419 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         self.convention
     }
 
-    /// Tells which signals `pid` catches (after [`ClassicOutput::CheckCatches`]).
-    pub fn set_catches(&mut self, pid: Pid, catches: Catches) {
-        for s in self
-            .slots
-            .iter_mut()
-            .filter(|s| s.decoding && s.pid == pid && pid >= 1)
-        {
-            s.catches = Some(catches);
-        }
-    }
-
     /// Processes decoded now (slots in use).
     pub fn active(&self) -> usize {
-        self.slots.iter().filter(|s| !s.is_free()).count()
+        self.slots.iter().filter(|s| s.pid != 0).count()
     }
 
-    /// When to call [`ClassicReceiver::poll`] at the latest, if nothing comes.
+    /// When slot `s`'s timer is due, if it has one: the held first reply,
+    /// or the silence that ends its message. A held or stalled slot waits
+    /// for the output instead.
+    fn due(&self, s: &Slot) -> Option<Duration> {
+        if s.pid == 0 || s.held != 0 || s.stalled.is_some() {
+            return None;
+        }
+        Some(match s.mode {
+            Mode::Unknown { until, .. } => until,
+            Mode::Paced => s.last.saturating_add(self.config.silence),
+            Mode::Waiting => s.last.saturating_add(self.config.waiting_silence),
+        })
+    }
+
+    /// When to call [`ClassicReceiver::poll`] at the latest, if no signal
+    /// comes.
     ///
     /// # Examples
     ///
     /// ```
-    /// use minitalk_protocol::classic::{ClassicReceiver, Convention};
-    /// use minitalk_protocol::{Duration, Signal};
+    /// # use minitalk_protocol::classic::{Catches, ClassicEffects, ClassicReceiver, Convention, Trace, Verdict};
+    /// # use minitalk_protocol::{Duration, Pid, Signal};
+    /// # struct Quiet;
+    /// # impl ClassicEffects for Quiet {
+    /// #     fn catches(&mut self, _: Pid) -> Catches { Catches::default() }
+    /// #     fn send(&mut self, _: Pid, _: Signal) {}
+    /// #     fn write(&mut self, _: Pid, _: &[u8]) {}
+    /// #     fn verdict(&mut self, _: Verdict) {}
+    /// #     fn trace(&mut self, _: Trace) {}
+    /// # }
     /// let mut rx: ClassicReceiver<2, 16> = ClassicReceiver::new(Default::default(), Convention::default());
     /// assert_eq!(rx.poll_at(), None);
-    /// rx.on_signal(42, Signal::Usr1, Duration::ZERO);
-    /// while rx.poll(Duration::ZERO).is_some() {}
+    /// rx.on_signal(42, Signal::Usr1, Duration::ZERO, &mut Quiet);
     /// // the held first reply is due after `hold`
     /// assert_eq!(rx.poll_at(), Some(Duration::from_millis(10)));
     /// ```
     pub fn poll_at(&self) -> Option<Duration> {
-        if !self.queue.is_empty() {
-            return Some(Duration::ZERO);
-        }
-        self.slots
-            .iter()
-            .filter(|s| s.decoding)
-            .filter_map(|s| match s.mode {
-                Mode::Unknown { until, .. } => Some(until),
-                _ if s.stalled.is_some() => None,
-                _ => Some(s.last.saturating_add(self.silence(s.mode))),
-            })
-            .min()
+        self.slots.iter().filter_map(|s| self.due(s)).min()
     }
 
-    /// The silence that ends the message of a process in `mode`.
-    fn silence(&self, mode: Mode) -> Duration {
-        match mode {
-            Mode::Waiting => self.config.waiting_silence,
-            _ => self.config.silence,
-        }
-    }
-
-    fn push(&mut self, e: Event) {
-        let room = match e {
-            Event::Trace(_) => QUEUE.saturating_sub(QUEUE_RESERVE),
-            _ => QUEUE,
-        };
-        if self.queue.len() < room {
-            let _ = self.queue.push_back(e);
-        }
-    }
-
-    /// Asks for `signal` to `i`'s process if it may have it.
-    fn reply(&mut self, i: usize, signal: Signal) {
-        let Some(s) = self.slots.get(i) else { return };
-        let pid = s.pid;
-        if pid >= 1 && s.catches.is_some_and(|c| c.catches(signal)) {
-            self.push(Event::Send(pid, signal));
-        } else {
-            self.push(Event::Trace(Trace::NotCaught { pid, signal }));
+    /// Runs the timers that are due at `now`: held first replies, and the
+    /// messages that silence ends (their processes are forgotten).
+    pub fn poll(&mut self, now: Duration, fx: &mut impl ClassicEffects) {
+        // One timer at a time: each may change the others (a message that
+        // ends releases the held ones).
+        while let Some(i) = (0..N).find(|&i| self.due(&self.slots[i]).is_some_and(|t| now >= t)) {
+            let s = &mut self.slots[i];
+            if let Mode::Unknown { first, .. } = s.mode {
+                // No second bit without a reply: it waits for us.
+                s.mode = Mode::Waiting;
+                fx.trace(Trace::Waiting(s.pid));
+                self.answer(i, first, false, fx);
+                continue;
+            }
+            if s.nbits > 0 || s.bytes > 0 || matches!(s.phase, Phase::Body { left: Some(_) }) {
+                self.end_message(i, true, fx);
+            }
+            let s = &mut self.slots[i];
+            if s.held == 0 {
+                s.pid = 0;
+            }
         }
     }
 
     /// A signal from `pid`, at `now`.
-    pub fn on_signal(&mut self, pid: Pid, signal: Signal, now: Duration) {
-        self.settle();
+    pub fn on_signal(
+        &mut self,
+        pid: Pid,
+        signal: Signal,
+        now: Duration,
+        fx: &mut impl ClassicEffects,
+    ) {
         if pid < 1 {
-            self.push(Event::Trace(Trace::Stray { pid, signal }));
+            fx.trace(Trace::Stray { pid, signal });
             return;
         }
-        let i = match self.slots.iter().position(|s| s.decoding && s.pid == pid) {
-            Some(i) => i,
-            None => match self.slots.iter().position(|s| s.is_free()) {
-                Some(i) => {
-                    let header = self.convention.header;
-                    let s = &mut self.slots[i];
-                    *s = Slot::FREE;
-                    s.pid = pid;
-                    s.decoding = true;
-                    s.reset_message(header);
-                    s.mode = Mode::Unknown {
+        let c = self.convention;
+        let (i, gap) = match self.slots.iter().position(|s| s.pid == pid) {
+            Some(i) => {
+                let s = &mut self.slots[i];
+                if matches!(s.mode, Mode::Unknown { .. }) {
+                    // Its second bit came before any reply: it paces itself.
+                    s.mode = Mode::Paced;
+                    fx.trace(Trace::Paced(pid));
+                }
+                let gap = now.saturating_sub(s.last).as_nanos() as u64 / 1000;
+                (i, gap.min(u64::from(Trace::FIRST - 1)) as u32)
+            }
+            None => {
+                let Some(i) = self.slots.iter().position(|s| s.pid == 0) else {
+                    fx.trace(Trace::NoSlot(pid));
+                    return;
+                };
+                let s = &mut self.slots[i];
+                *s = Slot {
+                    pid,
+                    catches: fx.catches(pid),
+                    mode: Mode::Unknown {
                         until: now.saturating_add(self.config.hold),
                         first: signal,
-                    };
-                    self.push(Event::Check(pid));
-                    i
-                }
-                None => {
-                    self.push(Event::Trace(Trace::NoSlot(pid)));
-                    return;
-                }
-            },
+                    },
+                    ..Slot::FREE
+                };
+                s.reset_message(c.header);
+                (i, Trace::FIRST)
+            }
         };
-        let c = self.convention;
+        self.slots[i].last = now;
+        let ended = self.take_bit(i, c.bit(signal), gap, fx);
+        let may_stream = self.may_stream(i);
         let s = &mut self.slots[i];
-        let since = (s.signals > 0).then(|| now.saturating_sub(s.last));
-        s.signals = s.signals.saturating_add(1);
-        s.last = now;
-        let bit = c.bit(signal);
-        let index = s.nbits;
-        let mut mode_trace = None;
-        if s.signals == 2 {
-            if let Mode::Unknown { .. } = s.mode {
-                // Its second bit came before any reply: it paces itself.
-                s.mode = Mode::Paced;
-                mode_trace = Some(Trace::Paced(pid));
-            }
+        if s.stalled.is_some() {
+            return; // it does not wait for us: nothing more is owed
         }
-        self.push(Event::Trace(Trace::Signal {
-            pid,
-            signal,
-            since,
-            bit,
-            index,
-        }));
-        if let Some(t) = mode_trace {
-            self.push(Event::Trace(t));
+        if s.mode == Mode::Waiting && (s.held != 0 || (!ended && s.len == Self::CAP && !may_stream))
+        {
+            s.stalled = Some(signal);
+            fx.trace(Trace::Stalled(pid));
+            return;
         }
-        let ended = self.take_bit(i, bit, signal);
-        let Some(s) = self.slots.get(i) else { return };
-        match s.mode {
-            Mode::Waiting if s.stalled.is_some() => {}
-            Mode::Waiting if ended => match c.done {
-                DoneAck::Plus => {
-                    self.reply(i, Signal::Usr1);
-                    self.reply(i, Signal::Usr2);
+        self.answer(i, signal, ended, fx);
+    }
+
+    /// Replies to slot `i`'s bit `signal` (`ended`: its last), as its mode
+    /// and the convention say.
+    fn answer(&mut self, i: usize, signal: Signal, ended: bool, fx: &mut impl ClassicEffects) {
+        let c = self.convention;
+        match (self.slots[i].mode, ended) {
+            (Mode::Waiting, true) => {
+                if c.done != DoneAck::Then {
+                    self.reply(i, Signal::Usr1, true, fx);
                 }
-                DoneAck::Then => self.reply(i, Signal::Usr2),
-                DoneAck::Bare => self.reply(i, Signal::Usr1),
-            },
-            Mode::Waiting => {
-                let ack = if c.echo { signal } else { Signal::Usr1 };
-                self.reply(i, ack);
+                if c.done != DoneAck::Bare {
+                    self.reply(i, Signal::Usr2, true, fx);
+                }
             }
-            Mode::Paced if ended && c.paced_end => self.reply(i, Signal::Usr1),
+            (Mode::Waiting, false) => {
+                let ack = if c.echo { signal } else { Signal::Usr1 };
+                self.reply(i, ack, false, fx);
+            }
+            (Mode::Paced, true) if c.paced_end => self.reply(i, Signal::Usr1, true, fx),
             _ => {}
         }
     }
 
+    /// Sends `signal` to slot `i`'s process if it catches it.
+    fn reply(&self, i: usize, signal: Signal, end: bool, fx: &mut impl ClassicEffects) {
+        let s = &self.slots[i];
+        let pid = s.pid;
+        if pid >= 1 && s.catches.catches(signal) {
+            fx.send(pid, signal);
+            if end {
+                fx.trace(Trace::Reply { pid, signal });
+            }
+        } else {
+            fx.trace(Trace::NotCaught { pid, signal });
+        }
+    }
+
     /// Adds a bit to slot `i`; true if it ended a message.
-    fn take_bit(&mut self, i: usize, bit: bool, signal: Signal) -> bool {
+    fn take_bit(&mut self, i: usize, bit: bool, gap: u32, fx: &mut impl ClassicEffects) -> bool {
+        /// What eight bits complete.
+        enum Step {
+            /// More header bits follow.
+            Header,
+            /// The header: the length it announces.
+            Length,
+            /// The NUL after the announced length.
+            TrailingNul,
+            /// Not a NUL after the announced length: the next header begins.
+            NextHeader,
+            /// The NUL that ends a message.
+            Nul,
+            /// A message byte.
+            Byte(Option<u64>),
+        }
         let c = self.convention;
-        let Some(s) = self.slots.get_mut(i) else {
-            return false;
-        };
+        let s = &mut self.slots[i];
+        s.gaps[usize::from(s.nbits % 8)] = gap;
         s.acc = (s.acc << 1) | u64::from(bit);
         s.nbits = s.nbits.saturating_add(1);
-        s.raw = (s.raw << 1) | u8::from(signal == Signal::Usr2);
-        let width = match s.phase {
-            Phase::Header => (c.header.bits() as u8).max(8),
-            _ => 8,
-        };
-        if s.nbits < width {
+        if s.nbits % 8 != 0 {
             return false;
         }
+        let width = match s.phase {
+            Phase::Header => c.header.bits() as u8,
+            _ => 8,
+        };
         let value = match c.order {
             BitOrder::Msb => s.acc,
-            BitOrder::Lsb => s.acc.reverse_bits() >> (64 - u32::from(width)),
+            BitOrder::Lsb => s.acc.reverse_bits() >> (64 - u32::from(width.max(8))),
         };
-        let raw = s.raw;
+        let byte = value as u8;
+        let offset = s.bytes;
+        let nul = Read::Byte {
+            byte,
+            offset,
+            text: Text::Char('\0'),
+        };
+        let (read, step) = match s.phase {
+            Phase::Header if s.nbits < width => (Read::Header, Step::Header),
+            Phase::Header => (Read::Length(value), Step::Length),
+            Phase::TrailingNul if byte == 0 => (nul, Step::TrailingNul),
+            Phase::TrailingNul => (Read::Header, Step::NextHeader),
+            Phase::Body { left: None } if c.end == End::Nul && byte == 0 => (nul, Step::Nul),
+            Phase::Body { left } => {
+                let text = s.utf8.push(byte, offset);
+                (Read::Byte { byte, offset, text }, Step::Byte(left))
+            }
+        };
+        fx.trace(s.bits(8, read));
+        // The last eight bits in arrival order.
+        let last8 = s.acc as u8;
+        if let Step::Header = step {
+            return false;
+        }
         s.acc = 0;
         s.nbits = 0;
-        s.raw = 0;
-        let pid = s.pid;
-        match s.phase {
-            Phase::Header => {
-                s.announced = Some(value);
+        match step {
+            Step::Length => {
+                s.announced = value;
                 s.phase = Phase::Body { left: Some(value) };
-                self.push(Event::Trace(Trace::Length {
-                    pid,
-                    announced: value,
-                }));
                 if value == 0 {
-                    self.end_message(i, false);
+                    self.end_message(i, false, fx);
                     // With `nul`, the client still sends its NUL: the end
                     // is acknowledged after it.
                     return c.end == End::None;
                 }
                 false
             }
-            Phase::TrailingNul => {
-                let byte = value as u8;
-                if byte == 0 {
-                    // The NUL after the announced length: part of the end,
-                    // which is acknowledged now.
-                    s.reset_message(c.header);
-                    self.push(Event::Trace(Trace::Byte {
-                        pid,
-                        byte,
-                        offset: 0,
-                    }));
-                    true
-                } else {
-                    // No NUL: this byte opens the next message's header.
-                    s.reset_message(c.header);
-                    s.acc = u64::from(match c.order {
-                        BitOrder::Msb => byte,
-                        BitOrder::Lsb => byte.reverse_bits(),
-                    });
-                    s.nbits = 8;
-                    s.raw = raw;
-                    false
-                }
+            Step::TrailingNul => {
+                // Part of the end, which is acknowledged now.
+                s.reset_message(c.header);
+                true
             }
-            Phase::Body { left } => {
-                let byte = value as u8;
-                let offset = s.bytes;
-                self.push(Event::Trace(Trace::Byte { pid, byte, offset }));
-                if left.is_none() && c.end == End::Nul && byte == 0 {
-                    self.end_message(i, false);
-                    return true;
+            Step::NextHeader => {
+                s.reset_message(c.header);
+                s.acc = u64::from(last8);
+                s.nbits = 8;
+                false
+            }
+            Step::Nul => {
+                self.end_message(i, false, fx);
+                true
+            }
+            Step::Byte(left) => {
+                s.bytes = s.bytes.saturating_add(1);
+                if c.header == Header::None && s.hint_left > 0 {
+                    self.hint(i, last8, fx);
                 }
-                self.push_byte(i, byte, raw);
-                let Some(s) = self.slots.get_mut(i) else {
-                    return false;
-                };
-                if let Some(left) = left {
-                    let left = left.saturating_sub(1);
-                    s.phase = Phase::Body { left: Some(left) };
-                    if left == 0 {
-                        self.end_message(i, false);
-                        return c.end == End::None;
-                    }
+                self.store(i, byte, fx);
+                let Some(left) = left else { return false };
+                let left = left.saturating_sub(1);
+                self.slots[i].phase = Phase::Body { left: Some(left) };
+                if left == 0 {
+                    self.end_message(i, false, fx);
+                    return c.end == End::None;
                 }
                 false
             }
+            Step::Header => false,
         }
     }
 
-    fn any_held(&self) -> bool {
-        self.slots.iter().any(|s| matches!(s.out, Out::Held(_)))
+    /// Looks at one of the first bytes of slot `i`'s message (`bits` in
+    /// arrival order) and says once if only another convention reads them
+    /// all as text.
+    fn hint(&mut self, i: usize, bits: u8, fx: &mut impl ClassicEffects) {
+        let c = self.convention;
+        let s = &mut self.slots[i];
+        // The signals themselves, `Usr2` = 1.
+        let raw = if c.one == Signal::Usr2 { bits } else { !bits };
+        for k in 0..4 {
+            if !is_text(interpret(raw, k)) {
+                s.text &= !(1 << k);
+            }
+        }
+        s.hint_left -= 1;
+        let current = interpretation(c.order, c.one);
+        if s.hint_left == 0 && s.text & (1 << current) == 0 && s.text.count_ones() == 1 {
+            let k = s.text.trailing_zeros();
+            let order = if k & 1 == 1 {
+                BitOrder::Lsb
+            } else {
+                BitOrder::Msb
+            };
+            let one = if k & 2 == 2 {
+                Signal::Usr1
+            } else {
+                Signal::Usr2
+            };
+            fx.verdict(Verdict {
+                pid: s.pid,
+                kind: VerdictKind::Hint { order, one },
+            });
+        }
     }
 
     /// Whether slot `i` may write before its message ends.
     fn may_stream(&self, i: usize) -> bool {
-        self.streamer == Some(i) || (self.streamer.is_none() && !self.any_held())
+        self.streamer.is_none_or(|s| s == i)
     }
 
-    /// Stores a message byte of slot `i`.
-    fn push_byte(&mut self, i: usize, byte: u8, raw: u8) {
-        let c = self.convention;
+    /// Stores a message byte of slot `i`, streaming its buffer out first if
+    /// it is full and the output is free.
+    fn store(&mut self, i: usize, byte: u8, fx: &mut impl ClassicEffects) {
         let may_stream = self.may_stream(i);
-        let Some(s) = self.slots.get_mut(i) else {
-            return;
-        };
-        let at = s.bytes;
-        s.bytes = s.bytes.saturating_add(1);
-        s.utf8.push(byte, at);
-        let mut hint = None;
-        if c.header == Header::None && !s.hinted {
-            for k in 0..4 {
-                if !is_text(interpret(raw, k)) {
-                    s.text &= !(1 << k);
-                }
-            }
-            if s.bytes >= 4 {
-                s.hinted = true;
-                let current = interpretation(c.order, c.one);
-                if s.text & (1 << current) == 0 && s.text.count_ones() == 1 {
-                    let k = s.text.trailing_zeros() as u8;
-                    hint = Some(VerdictKind::Hint {
-                        order: if k & 1 == 1 {
-                            BitOrder::Lsb
-                        } else {
-                            BitOrder::Msb
-                        },
-                        one: if k & 2 == 2 {
-                            Signal::Usr1
-                        } else {
-                            Signal::Usr2
-                        },
-                    });
-                }
-            }
-        }
-        let pid = s.pid;
-        if s.out == Out::Open && s.len < Self::CAP {
-            if let Some(b) = self.bufs.get_mut(i).and_then(|b| b.get_mut(s.len)) {
-                *b = byte;
-            }
-            s.len += 1;
-        } else if s.carry.is_none() && (matches!(s.out, Out::Queued | Out::Handed)) {
-            // The buffer is on its way out: cleared at the next call.
-            s.carry = Some(byte);
-        } else if s.carry.is_none() && s.out == Out::Open && may_stream {
-            // Full: stream it, and keep the byte for after.
-            s.carry = Some(byte);
-            s.out = Out::Queued;
+        let s = &mut self.slots[i];
+        let buf = &mut self.bufs[i];
+        if s.len == Self::CAP && s.held == 0 && may_stream {
+            fx.write(s.pid, &buf[..Self::CAP]);
+            s.len = 0;
             self.streamer = Some(i);
-            self.push(Event::Write(i, pid));
-        } else if s.carry.is_none() && s.mode == Mode::Waiting {
-            // Wait for the output to be free: the acknowledgement waits too.
-            s.carry = Some(byte);
-            s.stalled = Some(if c.echo {
-                c.signal(byte_last_bit(byte, c.order))
-            } else {
-                Signal::Usr1
-            });
-            self.push(Event::Trace(Trace::Stalled(pid)));
+        }
+        if s.len < Self::CAP && s.held == 0 {
+            buf[s.len] = byte;
+            s.len += 1;
         } else {
             s.dropped = s.dropped.saturating_add(1);
         }
-        if let Some(kind) = hint {
-            self.push(Event::Verdict(Verdict { pid, kind }));
-        }
     }
 
-    /// Ends slot `i`'s message: queues (or holds) its bytes and its verdicts.
+    /// Ends slot `i`'s message: writes (or holds) its bytes and reports it.
     /// `silent`: it ended by silence.
-    fn end_message(&mut self, i: usize, silent: bool) {
+    fn end_message(&mut self, i: usize, silent: bool, fx: &mut impl ClassicEffects) {
         let c = self.convention;
-        // The streaming message goes first; the others wait their turn.
-        let held = self.streamer != Some(i) && (self.streamer.is_some() || self.any_held());
-        self.seq = self.seq.wrapping_add(1);
-        let seq = self.seq;
-        let Some(s) = self.slots.get_mut(i) else {
-            return;
-        };
+        let s = &mut self.slots[i];
         let pid = s.pid;
-        let mut verdicts: heapless::Vec<VerdictKind, 5> = heapless::Vec::new();
-        if silent {
-            if s.nbits > 0 {
-                let _ = verdicts.push(VerdictKind::PartialByte { bits: s.nbits });
+        let partial = if silent { s.nbits } else { 0 };
+        if partial % 8 != 0 {
+            fx.trace(s.bits(partial % 8, Read::Unfinished));
+        }
+        let streaming = self.streamer == Some(i);
+        // A held buffer still holds an earlier message: this one's bytes
+        // were all dropped, and are reported below.
+        if (s.bytes > 0 || !silent) && s.held == 0 {
+            // Room for the '\n' is always kept: `store` fills CAP = B - 1.
+            self.bufs[i][s.len] = b'\n';
+            s.len += 1;
+            if self.streamer.is_some() && !streaming {
+                // Another message streams: this one waits its turn.
+                self.seq += 1;
+                s.held = self.seq;
+            } else {
+                fx.write(pid, &self.bufs[i][..s.len]);
+                s.len = 0;
             }
-            match (s.announced, s.phase) {
-                (Some(announced), Phase::Body { .. }) => {
-                    let _ = verdicts.push(VerdictKind::Short {
-                        got: s.bytes,
-                        announced,
-                    });
-                }
-                (None, Phase::Body { .. })
-                    if c.end == End::Nul && c.header == Header::None && s.bytes > 0 =>
-                {
-                    let _ = verdicts.push(VerdictKind::NoNul);
-                }
-                _ => {}
+        }
+        fx.trace(Trace::End {
+            pid,
+            bytes: s.bytes,
+        });
+        let mut verdict = |kind| fx.verdict(Verdict { pid, kind });
+        if partial > 0 {
+            verdict(VerdictKind::PartialByte { bits: partial });
+        }
+        if let (true, Phase::Body { left }) = (silent, s.phase) {
+            match left {
+                Some(_) => verdict(VerdictKind::Short {
+                    got: s.bytes,
+                    announced: s.announced,
+                }),
+                None if c.end == End::Nul && s.bytes > 0 => verdict(VerdictKind::NoNul),
+                None => {}
             }
         }
         if let Some(at) = s.utf8.finish() {
-            let _ = verdicts.push(VerdictKind::InvalidUtf8 { at });
+            verdict(VerdictKind::InvalidUtf8 { at });
         }
-        let bytes = s.bytes;
-        if bytes > 0 || !silent {
-            match s.out {
-                Out::Open if s.carry.is_none() => {
-                    // Room for the '\n' is always kept: CAP = B - 1.
-                    if let Some(slot) = self.bufs.get_mut(i).and_then(|b| b.get_mut(s.len)) {
-                        *slot = b'\n';
-                        s.len += 1;
-                    }
-                    if held {
-                        s.out = Out::Held(seq);
-                    } else {
-                        s.out = Out::Queued;
-                        self.push(Event::Write(i, pid));
-                    }
-                    if self.streamer == Some(i) {
-                        self.streamer = None;
-                    }
-                }
-                Out::Queued | Out::Handed => {
-                    // A streamed chunk is on its way out: the carried byte
-                    // and the '\n' follow it; the slot streams until then.
-                    self.push(Event::Newline(i, pid));
-                }
-                _ => {
-                    // Held back (stalled, or its previous message is held):
-                    // what did not fit is lost, and said so.
-                    let lost = u64::from(s.carry.take().is_some());
-                    s.dropped = s.dropped.saturating_add(lost);
-                    s.stalled = None;
-                }
-            }
+        if s.dropped > 0 {
+            verdict(VerdictKind::Dropped { bytes: s.dropped });
         }
-        if let Some(s) = self.slots.get(i).filter(|s| s.dropped > 0) {
-            let _ = verdicts.push(VerdictKind::Dropped { bytes: s.dropped });
+        s.reset_message(c.header);
+        if !silent && c.header != Header::None && c.end == End::Nul {
+            s.phase = Phase::TrailingNul;
         }
-        self.push(Event::Trace(Trace::End { pid, bytes }));
-        for kind in verdicts {
-            self.push(Event::Verdict(Verdict { pid, kind }));
-        }
-        let header = c.header;
-        if let Some(s) = self.slots.get_mut(i) {
-            s.reset_message(header);
-            if !silent && header != Header::None && c.end == End::Nul {
-                s.phase = Phase::TrailingNul;
-            }
+        if streaming {
+            self.streamer = None;
+            self.release(fx);
         }
     }
 
-    /// Clears what the caller has written and moves carried bytes in.
-    fn settle(&mut self) {
-        for i in 0..N {
-            let Some(s) = self.slots.get_mut(i) else {
-                continue;
-            };
-            if s.out != Out::Handed {
-                continue;
-            }
+    /// The output is free: writes the held messages in the order they
+    /// ended, then lets one client held back by a full buffer stream.
+    fn release(&mut self, fx: &mut impl ClassicEffects) {
+        while let Some(i) = (0..N)
+            .filter(|&i| self.slots[i].held != 0)
+            .min_by_key(|&i| self.slots[i].held)
+        {
+            let s = &mut self.slots[i];
+            fx.write(s.pid, &self.bufs[i][..s.len]);
             s.len = 0;
-            s.out = Out::Open;
-            if let Some(b) = s.carry.take() {
-                if let Some(first) = self.bufs.get_mut(i).and_then(|b| b.first_mut()) {
-                    *first = b;
-                }
-                s.len = 1;
-            }
-            if let Some(ack) = s.stalled.take() {
-                self.reply(i, ack);
+            s.held = 0;
+            if let Some(signal) = s.stalled.take() {
+                self.answer(i, signal, true, fx);
             }
         }
-    }
-
-    /// Starts the next held write, or the next stalled stream, when the
-    /// output is free.
-    fn release(&mut self) -> bool {
-        if self.streamer.is_some() {
-            return false;
-        }
-        let held = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match s.out {
-                Out::Held(seq) => Some((seq, i)),
-                _ => None,
-            })
-            .min();
-        if let Some((_, i)) = held {
-            self.slots[i].out = Out::Queued;
-            let pid = self.slots[i].pid;
-            self.push(Event::Write(i, pid));
-            return true;
-        }
-        let stalled = self
-            .slots
-            .iter()
-            .position(|s| s.stalled.is_some() && s.out == Out::Open);
-        if let Some(i) = stalled {
-            self.slots[i].out = Out::Queued;
+        if let Some(i) = self.slots.iter().position(|s| s.stalled.is_some()) {
+            let s = &mut self.slots[i];
+            fx.write(s.pid, &self.bufs[i][..s.len]);
+            s.len = 0;
             self.streamer = Some(i);
-            let pid = self.slots[i].pid;
-            self.push(Event::Write(i, pid));
-            return true;
-        }
-        false
-    }
-
-    /// Handles the timers that are due at `now`, one at a time.
-    fn timers(&mut self, now: Duration) -> bool {
-        for i in 0..N {
-            let s = &mut self.slots[i];
-            if !s.decoding {
-                continue;
-            }
-            if let Mode::Unknown { until, first } = s.mode {
-                if now >= until {
-                    s.mode = Mode::Waiting;
-                    let pid = s.pid;
-                    self.push(Event::Trace(Trace::Waiting(pid)));
-                    let ack = if self.convention.echo {
-                        first
-                    } else {
-                        Signal::Usr1
-                    };
-                    self.reply(i, ack);
-                    return true;
-                }
-            }
-            let silence = self.silence(self.slots[i].mode);
-            let s = &mut self.slots[i];
-            if s.stalled.is_none() && now >= s.last.saturating_add(silence) {
-                let busy =
-                    s.nbits > 0 || s.bytes > 0 || matches!(s.phase, Phase::Body { left: Some(_) });
-                if busy {
-                    self.end_message(i, true);
-                }
-                let s = &mut self.slots[i];
-                s.decoding = false;
-                s.catches = None;
-                return true;
+            if let Some(signal) = s.stalled.take() {
+                self.answer(i, signal, false, fx);
             }
         }
-        false
-    }
-
-    /// The next thing to do at `now`, or `None` until [`ClassicReceiver::poll_at`]
-    /// or the next signal. Call it until `None` after each signal.
-    pub fn poll(&mut self, now: Duration) -> Option<ClassicOutput<'_>> {
-        self.settle();
-        if self.queue.is_empty() && !self.release() {
-            while self.queue.is_empty() && self.timers(now) {}
-        }
-        let event = self.queue.pop_front()?;
-        Some(match event {
-            Event::Send(to, signal) => ClassicOutput::Send { to, signal },
-            Event::Check(pid) => ClassicOutput::CheckCatches(pid),
-            Event::Verdict(v) => ClassicOutput::Verdict(v),
-            Event::Trace(t) => ClassicOutput::Trace(t),
-            Event::Newline(i, from) => {
-                let s = self.slots.get_mut(i)?;
-                if self.streamer == Some(i) {
-                    self.streamer = None;
-                }
-                // `settle` has cleared the last chunk and moved the carried
-                // byte in: the buffer holds at most that byte.
-                let buf = self.bufs.get_mut(i)?;
-                if s.out == Out::Open && s.len < B {
-                    buf[s.len] = b'\n';
-                    s.len += 1;
-                    s.out = Out::Handed;
-                    ClassicOutput::Write {
-                        from,
-                        bytes: buf.get(..s.len).unwrap_or_default(),
-                    }
-                } else {
-                    ClassicOutput::Write { from, bytes: b"\n" }
-                }
-            }
-            Event::Write(i, from) => {
-                let s = self.slots.get_mut(i)?;
-                s.out = Out::Handed;
-                let buf = self.bufs.get(i)?;
-                ClassicOutput::Write {
-                    from,
-                    bytes: buf.get(..s.len).unwrap_or_default(),
-                }
-            }
-        })
     }
 }
-
-/// The last bit of `byte` on the wire.
-const fn byte_last_bit(byte: u8, order: BitOrder) -> bool {
-    match order {
-        BitOrder::Msb => byte & 1 == 1,
-        BitOrder::Lsb => byte & 0x80 == 0x80,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -1193,6 +1068,45 @@ mod tests {
         sends: Vec<(Pid, Signal)>,
     }
 
+    /// The world as a receiver sees it during one call.
+    struct Fx<'a> {
+        w: &'a mut World,
+        clients: &'a mut [Client],
+        now: Duration,
+    }
+
+    impl ClassicEffects for Fx<'_> {
+        fn catches(&mut self, pid: Pid) -> Catches {
+            assert!(pid >= 1);
+            let c = self.clients.iter().find(|c| c.pid == pid);
+            c.map(|c| c.catches).unwrap_or_default()
+        }
+
+        fn send(&mut self, to: Pid, signal: Signal) {
+            assert!(to >= 1);
+            self.w.sends.push((to, signal));
+            let c = self.clients.iter_mut().find(|c| c.pid == to).unwrap();
+            assert!(c.catches.catches(signal), "{to} killed by {signal:?}");
+            c.heard.push(signal);
+            if c.kind == Kind::Waiting && c.next.is_none() {
+                c.next = Some(self.now.saturating_add(US * 20));
+            }
+        }
+
+        fn write(&mut self, from: Pid, bytes: &[u8]) {
+            assert!(!bytes.is_empty());
+            self.w.written.push((from, bytes.to_vec()));
+        }
+
+        fn verdict(&mut self, verdict: Verdict) {
+            self.w.verdicts.push(verdict);
+        }
+
+        fn trace(&mut self, event: Trace) {
+            self.w.traces.push(event);
+        }
+    }
+
     impl World {
         /// Every byte written, in order.
         fn stdout(&self) -> Vec<u8> {
@@ -1205,29 +1119,36 @@ mod tests {
             clients: &mut [Client],
             now: Duration,
         ) {
-            while let Some(out) = rx.poll(now) {
-                match out {
-                    ClassicOutput::Write { from, bytes } => {
-                        self.written.push((from, bytes.to_vec()))
-                    }
-                    ClassicOutput::CheckCatches(pid) => {
-                        let c = clients.iter().find(|c| c.pid == pid).map(|c| c.catches);
-                        rx.set_catches(pid, c.unwrap_or_default());
-                    }
-                    ClassicOutput::Send { to, signal } => {
-                        assert!(to >= 1);
-                        self.sends.push((to, signal));
-                        let c = clients.iter_mut().find(|c| c.pid == to).unwrap();
-                        assert!(c.catches.catches(signal), "{to} killed by {signal:?}");
-                        c.heard.push(signal);
-                        if c.kind == Kind::Waiting && c.next.is_none() {
-                            c.next = Some(now.saturating_add(US * 20));
-                        }
-                    }
-                    ClassicOutput::Verdict(v) => self.verdicts.push(v),
-                    ClassicOutput::Trace(t) => self.traces.push(t),
-                }
-            }
+            rx.poll(
+                now,
+                &mut Fx {
+                    w: self,
+                    clients,
+                    now,
+                },
+            );
+        }
+
+        /// A signal from `pid` at `now`, then the timers due.
+        fn on_signal<const N: usize, const B: usize>(
+            &mut self,
+            rx: &mut ClassicReceiver<N, B>,
+            clients: &mut [Client],
+            pid: Pid,
+            signal: Signal,
+            now: Duration,
+        ) {
+            rx.on_signal(
+                pid,
+                signal,
+                now,
+                &mut Fx {
+                    w: self,
+                    clients,
+                    now,
+                },
+            );
+            self.drain(rx, clients, now);
         }
 
         /// Runs the clients against `rx` until all is quiet.
@@ -1268,10 +1189,11 @@ mod tests {
                             cl.next = None;
                         }
                         let pid = cl.pid;
-                        if !cl.lose.contains(&idx) {
-                            rx.on_signal(pid, sig, now);
+                        if cl.lose.contains(&idx) {
+                            w.drain(rx, clients, now);
+                        } else {
+                            w.on_signal(rx, clients, pid, sig, now);
                         }
-                        w.drain(rx, clients, now);
                     }
                     (_, Some(r)) => {
                         now = now.max(r);
@@ -1419,8 +1341,8 @@ mod tests {
         ];
         cl[1].die_after = Some(1); // one stray signal from another process
         let mut w = World::default();
-        r.on_signal(0, Usr1, Duration::ZERO);
-        r.on_signal(-1, Usr2, Duration::ZERO);
+        w.on_signal(&mut r, &mut cl, 0, Usr1, Duration::ZERO);
+        w.on_signal(&mut r, &mut cl, -1, Usr2, Duration::ZERO);
         w.drain(&mut r, &mut cl, Duration::ZERO);
         assert!(w.traces.contains(&Trace::Stray {
             pid: -1,
@@ -1493,8 +1415,7 @@ mod tests {
         let mut cl = [Client::new(5, Kind::Waiting, b"", 0)];
         // First bit, then the held reply makes it a waiting client.
         let mut now = Duration::ZERO;
-        r.on_signal(5, enc.signal_at(0).unwrap(), now);
-        w.drain(&mut r, &mut cl, now);
+        w.on_signal(&mut r, &mut cl, 5, enc.signal_at(0).unwrap(), now);
         now = now.saturating_add(Duration::from_millis(10));
         w.drain(&mut r, &mut cl, now);
         assert!(w.traces.contains(&Trace::Waiting(5)));
@@ -1503,8 +1424,7 @@ mod tests {
             let gap = if i == 13 { 500_000 } else { 20 };
             now = now.saturating_add(us(gap));
             w.drain(&mut r, &mut cl, now);
-            r.on_signal(5, enc.signal_at(i).unwrap(), now);
-            w.drain(&mut r, &mut cl, now);
+            w.on_signal(&mut r, &mut cl, 5, enc.signal_at(i).unwrap(), now);
         }
         assert_eq!(w.stdout(), b"wait\n");
         assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
@@ -1547,8 +1467,7 @@ mod tests {
         let mut cl = [Client::new(5, Kind::Paced(100), b"", 0)];
         for (i, s) in signals.iter().enumerate() {
             let now = us(100 * i as u64);
-            r.on_signal(5, *s, now);
-            w.drain(&mut r, &mut cl, now);
+            w.on_signal(&mut r, &mut cl, 5, *s, now);
         }
         assert_eq!(w.stdout(), b"one\ntwo\n");
     }
@@ -1663,8 +1582,7 @@ mod tests {
         let mut cl = [Client::new(5, Kind::Paced(100), b"", 0)];
         for i in 0..enc.bits() {
             let now = us(100 * i);
-            r.on_signal(5, enc.signal_at(i).unwrap(), now);
-            w.drain(&mut r, &mut cl, now);
+            w.on_signal(&mut r, &mut cl, 5, enc.signal_at(i).unwrap(), now);
         }
         let hint = w.verdicts.iter().find_map(|v| v.kind.suggestion());
         assert_eq!(hint, Some("lsb"));
@@ -1683,25 +1601,138 @@ mod tests {
     }
 
     #[test]
-    fn trace_gives_the_time_since_the_previous_signal() {
+    fn trace_gives_each_bit_with_the_time_since_the_previous_signal() {
         let mut r = rx::<1, 64>(b"");
-        let mut cl = [Client::new(1, Kind::Paced(250), b"x", 0)];
+        let mut cl = [Client::new(1, Kind::Paced(250), "xé".as_bytes(), 0)];
         let w = World::run(&mut r, &mut cl);
-        let sig: Vec<_> = w
+        let bits: Vec<_> = w
             .traces
             .iter()
             .filter_map(|t| match t {
-                Trace::Signal { since, index, .. } => Some((*since, *index)),
+                Trace::Bits {
+                    pid,
+                    bits,
+                    n,
+                    gaps,
+                    read,
+                } => Some((*pid, *bits, *n, *gaps, *read)),
                 _ => None,
             })
             .collect();
-        assert_eq!(sig[0], (None, 0));
-        assert_eq!(sig[1], (Some(US * 250), 1));
-        assert!(w.traces.contains(&Trace::Byte {
-            pid: 1,
+        let mut gaps = [250; 8];
+        gaps[0] = Trace::FIRST;
+        let x = Read::Byte {
             byte: b'x',
-            offset: 0
-        }));
+            offset: 0,
+            text: Text::Char('x'),
+        };
+        assert_eq!(bits[0], (1, b'x', 8, gaps, x));
+        let [e1, e2] = "é".as_bytes() else { panic!() };
+        assert_eq!(
+            bits[1].4,
+            Read::Byte {
+                byte: *e1,
+                offset: 1,
+                text: Text::More
+            }
+        );
+        assert_eq!(bits[2].1, *e2);
+        assert_eq!(bits[2].3, [250; 8]);
+        assert_eq!(
+            bits[2].4,
+            Read::Byte {
+                byte: *e2,
+                offset: 2,
+                text: Text::Char('é')
+            }
+        );
+        assert_eq!(
+            bits[3].4,
+            Read::Byte {
+                byte: 0,
+                offset: 3,
+                text: Text::Char('\0')
+            }
+        );
+        assert_eq!(bits.len(), 4);
+    }
+
+    #[test]
+    fn trace_shows_the_bits_of_a_header_and_of_an_unfinished_byte() {
+        let mut r = rx::<1, 64>(b"len32");
+        let mut cl = [Client::new(1, Kind::Paced(100), b"ab", 0)];
+        cl[0].die_after = Some(32 + 8 + 3);
+        let w = World::run(&mut r, &mut cl);
+        let reads: Vec<_> = w
+            .traces
+            .iter()
+            .filter_map(|t| match t {
+                Trace::Bits { n, read, .. } => Some((*n, *read)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reads,
+            [
+                (8, Read::Header),
+                (8, Read::Header),
+                (8, Read::Header),
+                (8, Read::Length(2)),
+                (
+                    8,
+                    Read::Byte {
+                        byte: b'a',
+                        offset: 0,
+                        text: Text::Char('a')
+                    }
+                ),
+                (3, Read::Unfinished),
+            ]
+        );
+        assert_eq!(w.stdout(), b"a\n");
+    }
+
+    #[test]
+    fn utf8_errors_are_found_and_decoding_goes_on() {
+        let mut u = Utf8::START;
+        let texts: Vec<_> = b"a\xc3(\xe2\x82\xac\xff"
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| u.push(b, i as u64))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                Text::Char('a'),
+                Text::More,
+                Text::Char('('),
+                Text::More,
+                Text::More,
+                Text::Char('€'),
+                Text::Bad
+            ]
+        );
+        assert_eq!(u.finish(), Some(1));
+        let mut u = Utf8::START;
+        for (i, &b) in "ok ü".as_bytes().iter().enumerate() {
+            u.push(b, i as u64);
+        }
+        assert_eq!(u.finish(), None);
+        u.push(0xF0, 5);
+        assert_eq!(u.finish(), Some(5));
+        // surrogates and overlong forms are not UTF-8
+        for bad in [
+            &b"\xed\xa0\x80"[..],
+            b"\xc0\x80",
+            b"\xe0\x80\x80",
+            b"\xf4\x90\x80\x80",
+        ] {
+            let mut u = Utf8::START;
+            for (i, &b) in bad.iter().enumerate() {
+                u.push(b, i as u64);
+            }
+            assert_eq!(u.finish(), Some(0), "{bad:?}");
+        }
     }
 
     #[test]

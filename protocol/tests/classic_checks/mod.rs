@@ -9,16 +9,16 @@
 //! input's tail as a message through the [`Encoder`] and a fresh receiver.
 //!
 //! Checked: nothing panics; the receiver only asks to signal PIDs >= 1 with a
-//! signal they were said to catch; every `poll` loop ends; after a long
-//! silence every slot is free and every byte decoded has been written or
-//! reported; the sender never sends more than the message; a message sent at
+//! signal they were said to catch; every call ends (a bound on its effects);
+//! no timer is left due after `poll`; after a long silence every slot is
+//! free; the sender never sends more than the message; a message sent at
 //! a steady pace arrives exactly.
 
 use std::vec::Vec;
 
 use minitalk_protocol::classic::{
-    BitOrder, Catches, ClassicOutput, ClassicPoll, ClassicReceiver, ClassicSender,
-    ClassicSenderConfig, Convention, DoneAck, Encoder, End, Header, Pacing,
+    BitOrder, Catches, ClassicEffects, ClassicPoll, ClassicReceiver, ClassicSender,
+    ClassicSenderConfig, Convention, DoneAck, Encoder, End, Header, Pacing, Trace, Verdict,
 };
 use minitalk_protocol::{Duration, Pid, Signal};
 
@@ -66,35 +66,59 @@ fn catches(mask: u8, pid: Pid) -> Catches {
     }
 }
 
-/// Polls until `None`, checking each output; returns the bytes written.
-fn drain<const N: usize, const B: usize>(
-    rx: &mut ClassicReceiver<N, B>,
+/// The receiver's world, checking everything it is asked to do.
+struct Fx<'a> {
+    /// Which signals each PID catches.
     mask: u8,
-    now: Duration,
-    written: &mut Vec<u8>,
-) {
-    for _ in 0..100_000 {
-        let Some(out) = rx.poll(now) else { return };
-        match out {
-            ClassicOutput::Send { to, signal } => {
-                assert!(to >= 1, "asked to signal PID {to}");
-                assert!(
-                    catches(mask, to).catches(signal),
-                    "{to} does not catch {signal:?}"
-                );
-            }
-            ClassicOutput::CheckCatches(pid) => {
-                assert!(pid >= 1);
-                rx.set_catches(pid, catches(mask, pid));
-            }
-            ClassicOutput::Write { bytes, .. } => {
-                assert!(!bytes.is_empty());
-                written.extend_from_slice(bytes);
-            }
-            ClassicOutput::Verdict(_) | ClassicOutput::Trace(_) => {}
-        }
+    written: &'a mut Vec<u8>,
+    /// Effects in this call, to catch a loop that never ends.
+    calls: u32,
+}
+
+impl Fx<'_> {
+    fn count(&mut self) {
+        self.calls += 1;
+        assert!(self.calls < 100_000, "a call that never ends");
     }
-    panic!("poll never ended");
+}
+
+impl ClassicEffects for Fx<'_> {
+    fn catches(&mut self, pid: Pid) -> Catches {
+        self.count();
+        assert!(pid >= 1);
+        catches(self.mask, pid)
+    }
+
+    fn send(&mut self, to: Pid, signal: Signal) {
+        self.count();
+        assert!(to >= 1, "asked to signal PID {to}");
+        assert!(
+            catches(self.mask, to).catches(signal),
+            "{to} does not catch {signal:?}"
+        );
+    }
+
+    fn write(&mut self, _: Pid, bytes: &[u8]) {
+        self.count();
+        assert!(!bytes.is_empty());
+        self.written.extend_from_slice(bytes);
+    }
+
+    fn verdict(&mut self, _: Verdict) {
+        self.count();
+    }
+
+    fn trace(&mut self, _: Trace) {
+        self.count();
+    }
+}
+
+fn fx(mask: u8, written: &mut Vec<u8>) -> Fx<'_> {
+    Fx {
+        mask,
+        written,
+        calls: 0,
+    }
 }
 
 /// Arbitrary signal streams into a receiver, replies into a sender, and a
@@ -119,18 +143,19 @@ pub fn classic(data: &[u8]) {
         } else {
             Signal::Usr2
         };
-        rx.on_signal(pid_of(r[0]), signal, now);
-        drain(&mut rx, mask, now, &mut written);
+        rx.on_signal(pid_of(r[0]), signal, now, &mut fx(mask, &mut written));
+        rx.poll(now, &mut fx(mask, &mut written));
         if r[1] & 2 == 2 {
             // let a timer fire when it is due
             if let Some(at) = rx.poll_at() {
-                now = now.max(at);
-                drain(&mut rx, mask, now, &mut written);
+                assert!(at > now, "a timer due now was not run");
+                now = at;
+                rx.poll(now, &mut fx(mask, &mut written));
             }
         }
     }
     let end = now.saturating_add(Duration::from_secs(10));
-    drain(&mut rx, mask, end, &mut written);
+    rx.poll(end, &mut fx(mask, &mut written));
     assert_eq!(rx.active(), 0, "slots still busy after a long silence");
     assert_eq!(rx.poll_at(), None);
 
@@ -199,15 +224,16 @@ pub fn classic(data: &[u8]) {
     let mut now = Duration::ZERO;
     for i in 0..enc.bits() {
         now = Duration::from_micros(100 * i);
-        rx.on_signal(4242, enc.signal_at(i).unwrap(), now);
-        drain(&mut rx, 0xFF, now, &mut out);
+        rx.on_signal(
+            4242,
+            enc.signal_at(i).unwrap(),
+            now,
+            &mut fx(0xFF, &mut out),
+        );
+        rx.poll(now, &mut fx(0xFF, &mut out));
     }
-    drain(
-        &mut rx,
-        0xFF,
-        now.saturating_add(Duration::from_secs(1)),
-        &mut out,
-    );
+    let later = now.saturating_add(Duration::from_secs(1));
+    rx.poll(later, &mut fx(0xFF, &mut out));
     let mut expect = msg.clone();
     expect.push(b'\n');
     assert_eq!(out, expect, "round trip with {c:?}");
