@@ -376,23 +376,27 @@ impl Utf8 {
             self.bad.get_or_insert(self.start);
             self.need = 0;
         }
-        let (need, lo, hi) = match b {
-            0x00..=0x7F => (0, 0x80, 0xBF),
-            0xC2..=0xDF => (1, 0x80, 0xBF),
-            0xE0 => (2, 0xA0, 0xBF),
-            0xE1..=0xEC | 0xEE..=0xEF => (2, 0x80, 0xBF),
-            0xED => (2, 0x80, 0x9F),
-            0xF0 => (3, 0x90, 0xBF),
-            0xF1..=0xF3 => (3, 0x80, 0xBF),
-            0xF4 => (3, 0x80, 0x8F),
-            _ => {
-                self.bad.get_or_insert(at);
-                return Text::Bad;
-            }
-        };
+        // Leads: ASCII, or 0xC2..=0xF4, whose leading ones count the bytes
+        // of the sequence.
+        if b >= 0x80 && !(0xC2..=0xF4).contains(&b) {
+            self.bad.get_or_insert(at);
+            return Text::Bad;
+        }
+        let need = b.leading_ones().saturating_sub(1) as u8;
         self.need = need;
-        self.lo = lo;
-        self.hi = hi;
+        // The second byte's range excludes overlong forms (after 0xE0 and
+        // 0xF0), surrogates (after 0xED) and code points past U+10FFFF
+        // (after 0xF4).
+        self.lo = match b {
+            0xE0 => 0xA0,
+            0xF0 => 0x90,
+            _ => 0x80,
+        };
+        self.hi = match b {
+            0xED => 0x9F,
+            0xF4 => 0x8F,
+            _ => 0xBF,
+        };
         self.start = at;
         // The lead byte's payload: the bit after its length bits is 0.
         self.code = u32::from(b & (0x7F >> need));
@@ -1690,6 +1694,45 @@ mod tests {
             ]
         );
         assert_eq!(w.stdout(), b"a\n");
+    }
+
+    /// The first bad byte as the standard library sees it.
+    fn std_bad(bytes: &[u8]) -> Option<u64> {
+        core::str::from_utf8(bytes)
+            .err()
+            .map(|e| e.valid_up_to() as u64)
+    }
+
+    #[test]
+    fn utf8_agrees_with_the_standard_library() {
+        // Every string of up to two bytes, and every three-byte one that
+        // starts with a lead of a longer sequence.
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for a in 0..=255u8 {
+            cases.push(std::vec![a]);
+            for b in 0..=255u8 {
+                cases.push(std::vec![a, b]);
+                if a >= 0xE0 && b >= 0x80 {
+                    for c in [0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF] {
+                        cases.push(std::vec![a, b, c]);
+                        cases.push(std::vec![a, b, 0x80, c]);
+                    }
+                }
+            }
+        }
+        for bytes in cases {
+            let mut u = Utf8::START;
+            let mut chars = std::string::String::new();
+            for (i, &b) in bytes.iter().enumerate() {
+                if let Text::Char(c) = u.push(b, i as u64) {
+                    chars.push(c);
+                }
+            }
+            assert_eq!(u.finish(), std_bad(&bytes), "{bytes:x?}");
+            if let Ok(s) = core::str::from_utf8(&bytes) {
+                assert_eq!(chars, s, "{bytes:x?}");
+            }
+        }
     }
 
     #[test]
