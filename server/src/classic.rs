@@ -23,8 +23,8 @@
 use core::sync::atomic::Ordering;
 
 use minitalk_protocol::classic::{
-    BitOrder, Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Convention, End,
-    Header, Read, Text, Trace, Verdict, VerdictKind, VALID_ITEMS,
+    BitOrder, Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Convention, Read,
+    Text, Trace, Verdict, VerdictKind, TOO_FAST, VALID_ITEMS,
 };
 use minitalk_protocol::{Duration, Pid, Signal};
 use minitalk_sys::{self as sys, Line, SigSet, STDERR};
@@ -177,8 +177,8 @@ impl Classic<'_> {
         Line::new()
             .str("server: ")
             .u64(pid as u64)
-            .str(": SIGUSR1 and SIGUSR2 were pending at once, and the kernel hands over SIGUSR1 first: bits may be swapped; ")
-            .str("your client sends faster than signals can be delivered; wait for an acknowledgement or sleep longer")
+            .str(": SIGUSR1 and SIGUSR2 were pending at once (the kernel hands over SIGUSR1 first): bits may be swapped; ")
+            .str(TOO_FAST)
             .println(STDERR);
     }
 }
@@ -194,18 +194,10 @@ fn name(signal: Signal) -> &'static str {
 /// One line on stderr: `server: <pid>: <what is wrong>`.
 fn verdict(v: Verdict) {
     let mut l = Line::new();
-    l.str("server: ").u64(v.pid as u64).str(": ");
-    if let VerdictKind::Hint { order, one } = v.kind {
-        l.str("reads as text only as ")
-            .str(order_name(order))
-            .str(" with ")
-            .str(name(one))
-            .str(" = 1: try --classic=")
-            .str(v.kind.suggestion().unwrap_or(""))
-            .println(STDERR);
-        return;
-    }
-    l.str(v.kind.message());
+    l.str("server: ")
+        .u64(v.pid as u64)
+        .str(": ")
+        .str(v.kind.message());
     match v.kind {
         VerdictKind::InvalidUtf8 { at } => {
             l.byte(b' ').u64(at);
@@ -213,7 +205,8 @@ fn verdict(v: Verdict) {
         VerdictKind::PartialByte { bits } => {
             l.str(" (")
                 .u64(u64::from(bits))
-                .str(" bits of the last byte came)");
+                .str(" bits of the last byte came); ")
+                .str(TOO_FAST);
         }
         VerdictKind::Short { got, announced } => {
             l.str(" (")
@@ -225,43 +218,26 @@ fn verdict(v: Verdict) {
         VerdictKind::Dropped { bytes } => {
             l.str(" (").u64(bytes).str(" bytes)");
         }
-        _ => {}
+        kind => {
+            if let Some(items) = kind.suggestion() {
+                l.str(": try --classic=").str(items);
+            }
+        }
     }
     l.println(STDERR);
-}
-
-fn order_name(order: BitOrder) -> &'static str {
-    match order {
-        BitOrder::Msb => "MSB first",
-        BitOrder::Lsb => "LSB first",
-    }
 }
 
 /// What the trace shows, once at the start.
 fn banner(c: Convention) {
-    let mut l = Line::new();
-    l.str("trace: classic wire: ")
-        .str(order_name(c.order))
-        .str(", ")
+    Line::new()
+        .str("trace: classic wire, ")
+        .str(match c.order {
+            BitOrder::Msb => "MSB",
+            BitOrder::Lsb => "LSB",
+        })
+        .str(" first, 1 = ")
         .str(name(c.one))
-        .str(" = 1, ")
-        .str(name(c.signal(false)))
-        .str(" = 0");
-    l.str(match c.header {
-        Header::None => "",
-        Header::Len32 => ", a 32-bit length first",
-        Header::Len64 => ", a 64-bit length first",
-    });
-    l.str(match (c.end, c.header) {
-        (End::Nul, Header::None) => "; a NUL ends a message",
-        (End::Nul, _) => "; the length ends a message, then a NUL",
-        (End::None, Header::None) => {
-            "; silence ends a message (250 ms, 1 s for a client that waits per bit)"
-        }
-        (End::None, _) => "; the length ends a message",
-    });
-    l.println(STDERR);
-    l.str("trace: a line per byte: sender  bits in arrival order  byte  character  (µs since the sender's previous signal)")
+        .str("; a line per byte: sender, bits in arrival order, byte, character, µs since the sender's previous signal")
         .println(STDERR);
 }
 

@@ -31,7 +31,7 @@ mod sender;
 
 pub use receiver::{
     Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Read, Text, Trace, Verdict,
-    VerdictKind,
+    VerdictKind, TOO_FAST,
 };
 pub use sender::{ClassicFailure, ClassicPoll, ClassicSender, ClassicSenderConfig, Pacing};
 

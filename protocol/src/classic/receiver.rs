@@ -129,7 +129,8 @@ pub enum VerdictKind {
         /// The offset of the first bad byte.
         at: u64,
     },
-    /// The client fell silent in the middle of a byte: signals were lost.
+    /// The client fell silent in the middle of a byte: signals were lost
+    /// (say [`TOO_FAST`] with it).
     PartialByte {
         /// Bits of the unfinished byte (1 to 7; more inside a header).
         bits: u8,
@@ -164,9 +165,7 @@ impl VerdictKind {
         match self {
             VerdictKind::InvalidUtf8 { .. } => "invalid UTF-8 at byte",
             VerdictKind::PartialByte { .. } => {
-                "partial byte left when the client fell silent: signals were lost; \
-                 your client sends faster than signals can be delivered; \
-                 wait for an acknowledgement or sleep longer"
+                "partial byte left when the client fell silent: signals were lost"
             }
             VerdictKind::NoNul => "message ended by silence, without its NUL",
             VerdictKind::Short { .. } => "message ended by silence before its announced length",
@@ -200,6 +199,10 @@ impl VerdictKind {
         }
     }
 }
+
+/// What to tell a learner whose client lost signals.
+pub const TOO_FAST: &str = "your client sends faster than signals can be delivered; \
+                            wait for an acknowledgement or sleep longer";
 
 /// Events for `--trace`, the learner's debugger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
