@@ -148,39 +148,68 @@ impl Convention {
     /// assert_eq!(Convention::parse(b"msb,lbs"), Err(&b"lbs"[..]));
     /// ```
     pub fn parse(list: &[u8]) -> Result<Convention, &[u8]> {
-        let mut c = Convention::default();
-        if list.is_empty() {
-            return Ok(c);
-        }
-        for item in list.split(|&b| b == b',') {
-            // Looked up in VALID_ITEMS itself, not a `match` on byte
-            // strings nor a table: the least code in the client's
-            // size-optimised build.
-            let Some(i) = VALID_ITEMS
-                .as_bytes()
-                .split(|&b| b == b',')
-                .position(|name| name.trim_ascii_start() == item)
-            else {
-                return Err(item);
-            };
-            match i {
-                0 => c.order = BitOrder::Msb,
-                1 => c.order = BitOrder::Lsb,
-                2 => c.one = Signal::Usr2,
-                3 => c.one = Signal::Usr1,
-                4 => c.end = End::Nul,
-                5 => c.end = End::None,
-                6 => c.header = Header::Len32,
-                7 => c.header = Header::Len64,
-                8 => c.done = DoneAck::Plus,
-                9 => c.done = DoneAck::Then,
-                10 => c.done = DoneAck::Bare,
-                11 => c.echo = true,
-                12 => c.paced_end = true,
-                _ => c.paced_end = false,
+        // The convention as bits while the items are read, each item a
+        // (field mask, value) pair: the least code in the size-optimised
+        // binaries. Bit 0: LSB first; 1: SIGUSR1 means 1; 2: no NUL;
+        // 3-4: header (1: len32, 2: len64); 5-6: end acknowledgement (1:
+        // then, 2: bare); 7: echo; 8: no end acknowledgement when paced.
+        // In the order of VALID_ITEMS.
+        const ITEMS: [(u16, u16); 14] = [
+            (0x001, 0),
+            (0x001, 0x001),
+            (0x002, 0),
+            (0x002, 0x002),
+            (0x004, 0),
+            (0x004, 0x004),
+            (0x018, 0x008),
+            (0x018, 0x010),
+            (0x060, 0),
+            (0x060, 0x020),
+            (0x060, 0x040),
+            (0x080, 0x080),
+            (0x100, 0),
+            (0x100, 0x100),
+        ];
+        let mut bits = 0u16;
+        if !list.is_empty() {
+            for item in list.split(|&b| b == b',') {
+                // Looked up in VALID_ITEMS itself: no table of names.
+                let Some(&(mask, value)) = VALID_ITEMS
+                    .as_bytes()
+                    .split(|&b| b == b',')
+                    .position(|name| name.trim_ascii_start() == item)
+                    .and_then(|i| ITEMS.get(i))
+                else {
+                    return Err(item);
+                };
+                bits = (bits & !mask) | value;
             }
         }
-        Ok(c)
+        Ok(Convention {
+            order: if bits & 0x001 == 0 {
+                BitOrder::Msb
+            } else {
+                BitOrder::Lsb
+            },
+            one: if bits & 0x002 == 0 {
+                Signal::Usr2
+            } else {
+                Signal::Usr1
+            },
+            end: if bits & 0x004 == 0 { End::Nul } else { End::None },
+            header: match bits & 0x018 {
+                0x008 => Header::Len32,
+                0x010 => Header::Len64,
+                _ => Header::None,
+            },
+            done: match bits & 0x060 {
+                0x020 => DoneAck::Then,
+                0x040 => DoneAck::Bare,
+                _ => DoneAck::Plus,
+            },
+            echo: bits & 0x080 != 0,
+            paced_end: bits & 0x100 == 0,
+        })
     }
 
     /// The signal that carries `bit`.
