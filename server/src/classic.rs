@@ -29,7 +29,7 @@ use minitalk_protocol::classic::{
 use minitalk_protocol::{Duration, Pid, Signal};
 use minitalk_sys::{self as sys, Line, SigSet, STDERR};
 
-use crate::{Shell, SIGNALS, STOP, TRACE};
+use crate::{Serve, Shell, STOP, TRACE};
 use minitalk_protocol::Effects;
 
 /// Processes decoded at the same time; a 17th is ignored until one ends.
@@ -58,82 +58,87 @@ pub fn option(arg: &[u8]) -> Option<Result<Convention, ()>> {
 
 /// The classic main loop; returns the exit status.
 pub fn run(convention: Convention, trace: bool, pin: bool, shell: &mut Shell) -> i32 {
-    let mut rx: ClassicReceiver<SLOTS, BUF> =
-        ClassicReceiver::new(ClassicReceiverConfig::default(), convention);
-    let mut fx = Classic {
-        shell,
-        trace,
-        together: [0; TOGETHER],
-        next: 0,
+    let mut classic = Classic {
+        rx: ClassicReceiver::new(ClassicReceiverConfig::default(), convention),
+        show: Show {
+            trace,
+            together: [0; TOGETHER],
+            next: 0,
+        },
+        last: None,
     };
     if TRACE && trace {
         banner(convention);
     }
-    let sleep_mask = SigSet::empty();
-    let all_cpus = sys::CpuSet::current();
-    let mut pinned_to: Option<Pid> = None;
-    let mut last_sender = None;
-    while !STOP.load(Ordering::Relaxed) {
-        // One clock reading per wake-up, as in v1: signals that arrive
-        // together show as 0 µs apart in the trace. Time spent waiting for
-        // stdout is left out: it is nobody's silence.
-        let now = fx.shell.clock();
-        // Each wake-up delivers one signal; if the other one was pending
+    crate::serve(&mut classic, shell, pin);
+    // Stopped: what is being received ends now, as by silence; nobody is
+    // signalled any more (`Fx::send`).
+    let mut fx = Fx {
+        shell,
+        show: &mut classic.show,
+    };
+    classic.rx.poll(Duration::MAX, &mut fx);
+    0
+}
+
+/// The classic wire, for the main loop.
+struct Classic {
+    rx: ClassicReceiver<SLOTS, BUF>,
+    show: Show,
+    /// The last sender.
+    last: Option<Pid>,
+}
+
+impl Serve for Classic {
+    fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell) {
+        // Each wake-up delivers one signal; if the other one is pending
         // with it, the kernel chose the order (SIGUSR1 first), not the
         // client: two bits may have been swapped, which no count shows.
-        let pending = SigSet::pending();
-        while let Some((pid, signal)) = SIGNALS.pop() {
-            let other = match signal {
-                Signal::Usr1 => libc::SIGUSR2,
-                Signal::Usr2 => libc::SIGUSR1,
-            };
-            if pending.contains(other) && !fx.together.contains(&pid) {
-                fx.together[fx.next % TOGETHER] = pid;
-                fx.next += 1;
-            }
-            rx.on_signal(pid, signal, now, &mut fx);
-            last_sender = Some(pid);
-        }
-        rx.poll(now, &mut fx);
-        // Share the sender's CPU, as v1 does (README, "Speed").
-        let sender = last_sender.filter(|_| rx.active() > 0);
-        if pin && sender != pinned_to {
-            pinned_to = sender;
-            match pinned_to.and_then(sys::proc::last_cpu) {
-                Some(cpu) => sys::CpuSet::only(cpu).apply(),
-                None => all_cpus.is_some_and(|set| set.apply()),
-            };
-        }
-        let timeout = rx.poll_at().map(|t| t.saturating_sub(now));
-        // A write that waited for stdout ran the handlers outside this
-        // sleep: what they queued meanwhile is handled first.
-        let timeout = if SIGNALS.is_empty() {
-            timeout
-        } else {
-            Some(Duration::ZERO)
+        let other = match signal {
+            Signal::Usr1 => libc::SIGUSR2,
+            Signal::Usr2 => libc::SIGUSR1,
         };
-        sys::sleep_with_mask(timeout, &sleep_mask);
+        let show = &mut self.show;
+        if SigSet::pending().contains(other) && !show.together.contains(&pid) {
+            show.together[show.next % TOGETHER] = pid;
+            show.next += 1;
+        }
+        self.rx.on_signal(pid, signal, now, &mut Fx { shell, show });
+        self.last = Some(pid);
     }
-    // Stopped: what is being received ends now, as by silence; nobody is
-    // signalled any more (`Classic::send`).
-    rx.poll(Duration::MAX, &mut fx);
-    0
+
+    fn poll(&mut self, now: Duration, shell: &mut Shell) {
+        let show = &mut self.show;
+        self.rx.poll(now, &mut Fx { shell, show });
+    }
+
+    fn serving(&self) -> Option<Pid> {
+        self.last.filter(|_| self.rx.active() > 0)
+    }
+
+    fn deadline(&self) -> Option<Duration> {
+        self.rx.poll_at()
+    }
 }
 
 /// Processes remembered for signals that were pending together.
 const TOGETHER: usize = 8;
 
-/// What the receiver is lent: v1's `Shell` for stdout, and what `--trace`
-/// and the verdicts need.
-struct Classic<'a> {
-    shell: &'a mut Shell,
+/// What `--trace` and the verdicts remember.
+struct Show {
     trace: bool,
     /// Senders whose two signals were pending at once (0: none).
     together: [Pid; TOGETHER],
     next: usize,
 }
 
-impl ClassicEffects for Classic<'_> {
+/// What the receiver is lent: v1's `Shell` for stdout, and the [`Show`].
+struct Fx<'a> {
+    shell: &'a mut Shell,
+    show: &'a mut Show,
+}
+
+impl ClassicEffects for Fx<'_> {
     fn catches(&mut self, pid: Pid) -> Catches {
         let (usr1, usr2) = sys::proc::caught_usr(pid).unwrap_or((false, false));
         Catches { usr1, usr2 }
@@ -157,16 +162,16 @@ impl ClassicEffects for Classic<'_> {
     }
 
     fn trace(&mut self, t: Trace) {
-        if TRACE && self.trace {
+        if TRACE && self.show.trace {
             event(t);
         }
         if let Trace::End { pid, .. } = t {
-            self.order_lost(pid);
+            self.show.order_lost(pid);
         }
     }
 }
 
-impl Classic<'_> {
+impl Show {
     /// At the end of `pid`'s message: says so if the order of some of its
     /// signals was lost.
     fn order_lost(&mut self, pid: Pid) {

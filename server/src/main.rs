@@ -170,7 +170,6 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         sys::set_handler(libc::SIGINT, on_stop, &ours);
         sys::set_handler(libc::SIGTERM, on_stop, &ours);
     }
-    let sleep_mask = SigSet::empty();
 
     Line::new()
         .str("server PID ")
@@ -183,55 +182,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         return classic::run(convention, trace, pin, &mut shell);
     }
 
-    let all_cpus = sys::CpuSet::current();
-    let mut pinned_to = None;
     let mut server: Server<QUEUE, HOLD> = Server::new(ReceiverConfig::default());
-    while !STOP.load(Ordering::Relaxed) {
-        // One clock reading per wake-up: it is a system call in the static
-        // build, and every signal of a wake-up arrived within microseconds.
-        let now = shell.clock();
-        while let Some((pid, signal)) = SIGNALS.pop() {
-            // A process neither served nor waiting is answered only if a
-            // signal cannot kill it; /proc is read once per newcomer.
-            let new = !server.receiver().knows(pid);
-            if new && sys::proc::catches_usr(pid) != Some(true) {
-                shell.narrator.ignored(pid);
-                continue;
-            }
-            let heard = server.on_signal(pid, signal, now);
-            if shell.narrator.tracing() {
-                if new {
-                    // "serving" or "waits" first, then what the signal carried.
-                    server.drive(now, &mut shell);
-                }
-                shell.narrator.heard(pid, signal, heard);
-            }
-            server.drive(now, &mut shell);
-        }
-        server.drive(now, &mut shell);
-        // Share the client's CPU while serving it: a round trip within one
-        // CPU costs a fraction of one across two (README, "Speed").
-        let serving = server.receiver().serving();
-        if pin && serving != pinned_to {
-            pinned_to = serving;
-            match pinned_to.and_then(sys::proc::last_cpu) {
-                Some(cpu) => sys::CpuSet::only(cpu).apply(),
-                None => all_cpus.is_some_and(|set| set.apply()),
-            };
-        }
-        let timeout = server
-            .receiver()
-            .poll_timeout()
-            .map(|t| t.saturating_sub(now));
-        // A write that waited for stdout ran the handlers outside this
-        // sleep: what they queued meanwhile is handled before any sleep.
-        let timeout = if SIGNALS.is_empty() {
-            timeout
-        } else {
-            Some(Duration::ZERO)
-        };
-        sys::sleep_with_mask(timeout, &sleep_mask);
-    }
+    serve(&mut server, &mut shell, pin);
     let aborted = server.stop(&mut shell);
     let printed = match aborted {
         // Stopped while stdout was full: the message is printed in part,
@@ -248,6 +200,88 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             .println(STDERR);
     }
     0
+}
+
+/// What the main loop serves: the v1 protocol, or the classic wire.
+trait Serve {
+    /// A signal from `pid`, at `now`.
+    fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell);
+    /// Carries out what is due at `now`.
+    fn poll(&mut self, now: Duration, shell: &mut Shell);
+    /// The process being served, whose CPU to share.
+    fn serving(&self) -> Option<Pid>;
+    /// When to poll at the latest if no signal comes.
+    fn deadline(&self) -> Option<Duration>;
+}
+
+/// The main loop, until SIGINT or SIGTERM: one loop for both wires (a
+/// `dyn` call costs nothing next to a signal, and the code is there once).
+fn serve(s: &mut dyn Serve, shell: &mut Shell, pin: bool) {
+    let sleep_mask = SigSet::empty();
+    let all_cpus = sys::CpuSet::current();
+    let mut pinned_to = None;
+    while !STOP.load(Ordering::Relaxed) {
+        // One clock reading per wake-up: it is a system call in the static
+        // build, and every signal of a wake-up arrived within microseconds.
+        // Time spent waiting for stdout is left out: it is nobody's silence.
+        let now = shell.clock();
+        while let Some((pid, signal)) = SIGNALS.pop() {
+            s.signal(pid, signal, now, shell);
+        }
+        s.poll(now, shell);
+        // Share the client's CPU while serving it: a round trip within one
+        // CPU costs a fraction of one across two (README, "Speed").
+        let serving = s.serving();
+        if pin && serving != pinned_to {
+            pinned_to = serving;
+            match pinned_to.and_then(sys::proc::last_cpu) {
+                Some(cpu) => sys::CpuSet::only(cpu).apply(),
+                None => all_cpus.is_some_and(|set| set.apply()),
+            };
+        }
+        let timeout = s.deadline().map(|t| t.saturating_sub(now));
+        // A write that waited for stdout ran the handlers outside this
+        // sleep: what they queued meanwhile is handled before any sleep.
+        let timeout = if SIGNALS.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
+        sys::sleep_with_mask(timeout, &sleep_mask);
+    }
+}
+
+impl Serve for Server<QUEUE, HOLD> {
+    fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell) {
+        // A process neither served nor waiting is answered only if a
+        // signal cannot kill it; /proc is read once per newcomer.
+        let new = !self.receiver().knows(pid);
+        if new && sys::proc::catches_usr(pid) != Some(true) {
+            shell.narrator.ignored(pid);
+            return;
+        }
+        let heard = self.on_signal(pid, signal, now);
+        if shell.narrator.tracing() {
+            if new {
+                // "serving" or "waits" first, then what the signal carried.
+                self.drive(now, shell);
+            }
+            shell.narrator.heard(pid, signal, heard);
+        }
+        self.drive(now, shell);
+    }
+
+    fn poll(&mut self, now: Duration, shell: &mut Shell) {
+        self.drive(now, shell);
+    }
+
+    fn serving(&self) -> Option<Pid> {
+        self.receiver().serving()
+    }
+
+    fn deadline(&self) -> Option<Duration> {
+        self.receiver().poll_timeout()
+    }
 }
 
 /// The server's I/O: system calls, and the narrator for `--trace` and

@@ -196,7 +196,11 @@ impl Convention {
             } else {
                 Signal::Usr1
             },
-            end: if bits & 0x004 == 0 { End::Nul } else { End::None },
+            end: if bits & 0x004 == 0 {
+                End::Nul
+            } else {
+                End::None
+            },
             header: match bits & 0x018 {
                 0x008 => Header::Len32,
                 0x010 => Header::Len64,
