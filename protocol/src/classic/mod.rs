@@ -153,7 +153,7 @@ impl Convention {
         // binaries. Bit 0: LSB first; 1: SIGUSR1 means 1; 2: no NUL;
         // 3-4: header (1: len32, 2: len64); 5-6: end acknowledgement (1:
         // then, 2: bare); 7: echo; 8: no end acknowledgement when paced.
-        // In the order of VALID_ITEMS.
+        // In the order of VALID_ITEMS (checked by a test).
         const ITEMS: [(u16, u16); 14] = [
             (0x001, 0),
             (0x001, 0x001),
@@ -171,19 +171,28 @@ impl Convention {
             (0x100, 0x100),
         ];
         let mut bits = 0u16;
-        if !list.is_empty() {
-            for item in list.split(|&b| b == b',') {
-                // Looked up in VALID_ITEMS itself: no table of names.
-                let Some(&(mask, value)) = VALID_ITEMS
-                    .as_bytes()
-                    .split(|&b| b == b',')
-                    .position(|name| name.trim_ascii_start() == item)
-                    .and_then(|i| ITEMS.get(i))
-                else {
-                    return Err(item);
-                };
-                bits = (bits & !mask) | value;
+        let mut rest = list;
+        // An empty list gives the defaults; otherwise each item, up to the
+        // last one (after which `tail` is empty).
+        while !list.is_empty() {
+            let comma = rest.iter().position(|&b| b == b',');
+            let (item, tail) = rest.split_at(comma.unwrap_or(rest.len()));
+            // Looked up in VALID_ITEMS itself ("msb, lsb, ..."): no table
+            // of names, no iterator adapters.
+            let mut names = VALID_ITEMS.as_bytes();
+            let mut k = 0;
+            loop {
+                let end = names.iter().position(|&b| b == b',').unwrap_or(names.len());
+                if names[..end] == *item {
+                    break;
+                }
+                names = names.get(end + 2..).ok_or(item)?;
+                k += 1;
             }
+            let (mask, value) = ITEMS[k];
+            bits = (bits & !mask) | value;
+            let Some(tail) = tail.get(1..) else { break };
+            rest = tail;
         }
         Ok(Convention {
             order: if bits & 0x001 == 0 {
