@@ -1073,6 +1073,8 @@ mod tests {
         verdicts: Vec<Verdict>,
         traces: Vec<Trace>,
         sends: Vec<(Pid, Signal)>,
+        /// Writes (`None`) and sends, in order.
+        log: Vec<(Pid, Option<Signal>)>,
     }
 
     /// The world as a receiver sees it during one call.
@@ -1092,6 +1094,7 @@ mod tests {
         fn send(&mut self, to: Pid, signal: Signal) {
             assert!(to >= 1);
             self.w.sends.push((to, signal));
+            self.w.log.push((to, Some(signal)));
             let c = self.clients.iter_mut().find(|c| c.pid == to).unwrap();
             assert!(c.catches.catches(signal), "{to} killed by {signal:?}");
             c.heard.push(signal);
@@ -1103,6 +1106,7 @@ mod tests {
         fn write(&mut self, from: Pid, bytes: &[u8]) {
             assert!(!bytes.is_empty());
             self.w.written.push((from, bytes.to_vec()));
+            self.w.log.push((from, None));
         }
 
         fn verdict(&mut self, verdict: Verdict) {
@@ -1538,6 +1542,28 @@ mod tests {
         assert!(w.written.iter().filter(|(pid, _)| *pid == 1).count() >= 100 / 7);
         // the waiting client was held back while the first one streamed
         assert!(w.traces.contains(&Trace::Stalled(3)));
+        assert_eq!(r.active(), 0);
+    }
+
+    #[test]
+    fn a_waiting_client_held_behind_a_long_message_hears_its_end_once_printed() {
+        let long: Vec<u8> = (0..60u8).map(|i| b'a' + i % 26).collect();
+        let mut r = rx::<4, 8>(b"");
+        let mut cl = [
+            Client::new(1, Kind::Paced(100), &long, 0),
+            Client::new(2, Kind::Waiting, b"short", 8_000),
+        ];
+        let w = World::run(&mut r, &mut cl);
+        let mut expect = long.clone();
+        expect.extend_from_slice(b"\nshort\n");
+        assert_eq!(w.stdout(), expect);
+        assert_eq!(w.written.last(), Some(&(2, b"short\n".to_vec())));
+        // its end (SIGUSR2, after the last bit's SIGUSR1) comes after its write
+        let written = w.log.iter().position(|e| *e == (2, None)).unwrap();
+        let done = w.log.iter().position(|e| *e == (2, Some(Usr2))).unwrap();
+        assert!(written < done, "{:?}", w.log);
+        assert_eq!(cl[0].heard, [Usr1]);
+        assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
         assert_eq!(r.active(), 0);
     }
 
