@@ -20,11 +20,13 @@
 //! - [`ClassicSender`]: the client's side, sans-IO, finds out whether the
 //!   server acknowledges each bit or must be paced.
 //! - [`ClassicReceiver`]: the server's side, one decoder per sending process,
-//!   bounded memory, verdicts and a trace for the learner's debugger.
+//!   bounded memory, verdicts and a trace for the learner's debugger; what
+//!   it decides is carried out at once through its caller's
+//!   [`ClassicEffects`].
 //!
 //! Invariants: nothing here allocates, uses `unsafe`, or panics on any input;
 //! the receiver never asks to signal a PID below 1 nor a process with a signal
-//! its caller did not say it catches ([`ClassicReceiver::set_catches`]).
+//! its caller did not say it catches ([`ClassicEffects::catches`]).
 
 mod receiver;
 mod sender;
