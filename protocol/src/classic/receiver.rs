@@ -335,15 +335,12 @@ enum Phase {
     TrailingNul,
 }
 
-/// Incremental UTF-8 validation, which also rebuilds each character for the
-/// trace. After an error it goes on from the bad byte, read as a new start.
+/// Incremental UTF-8 validation ([`crate::utf8::Utf8`]) that also finds the
+/// first bad byte and rebuilds each character for the trace. After an
+/// error it goes on from the bad byte, read as a new start.
 #[derive(Clone, Copy, Debug)]
 struct Utf8 {
-    /// Continuation bytes still expected.
-    need: u8,
-    /// The range of the next continuation byte.
-    lo: u8,
-    hi: u8,
+    valid: crate::utf8::Utf8,
     /// The character so far.
     code: u32,
     /// Where its sequence started.
@@ -354,9 +351,7 @@ struct Utf8 {
 
 impl Utf8 {
     const START: Utf8 = Utf8 {
-        need: 0,
-        lo: 0x80,
-        hi: 0xBF,
+        valid: crate::utf8::Utf8::new(),
         code: 0,
         start: 0,
         bad: None,
@@ -364,54 +359,36 @@ impl Utf8 {
 
     /// Byte `b`, at offset `at` of the message.
     fn push(&mut self, b: u8, at: u64) -> Text {
-        if self.need > 0 {
-            if (self.lo..=self.hi).contains(&b) {
-                self.need -= 1;
-                self.lo = 0x80;
-                self.hi = 0xBF;
-                self.code = (self.code << 6) | u32::from(b & 0x3F);
-                return match self.need {
-                    0 => char::from_u32(self.code).map_or(Text::Bad, Text::Char),
-                    _ => Text::More,
-                };
-            }
+        let mut lead = self.valid.at_boundary();
+        let mut ok = self.valid.push(b);
+        if !ok && !lead {
             // The sequence broke off before `b`: `b` starts afresh.
             self.bad.get_or_insert(self.start);
-            self.need = 0;
+            lead = true;
+            ok = self.valid.push(b);
         }
-        // Leads: ASCII, or 0xC2..=0xF4, whose leading ones count the bytes
-        // of the sequence.
-        if b >= 0x80 && !(0xC2..=0xF4).contains(&b) {
+        if !ok {
             self.bad.get_or_insert(at);
             return Text::Bad;
         }
-        let need = b.leading_ones().saturating_sub(1) as u8;
-        self.need = need;
-        // The second byte's range excludes overlong forms (after 0xE0 and
-        // 0xF0), surrogates (after 0xED) and code points past U+10FFFF
-        // (after 0xF4).
-        self.lo = match b {
-            0xE0 => 0xA0,
-            0xF0 => 0x90,
-            _ => 0x80,
-        };
-        self.hi = match b {
-            0xED => 0x9F,
-            0xF4 => 0x8F,
-            _ => 0xBF,
-        };
-        self.start = at;
-        // The lead byte's payload: the bit after its length bits is 0.
-        self.code = u32::from(b & (0x7F >> need));
-        match need {
-            0 => Text::Char(char::from(b)),
-            _ => Text::More,
+        if lead {
+            self.start = at;
+            // The lead byte's payload: the bits after its leading ones.
+            self.code = u32::from(b & (0x7F >> b.leading_ones()));
+        } else {
+            self.code = (self.code << 6) | u32::from(b & 0x3F);
+        }
+        if self.valid.at_boundary() {
+            char::from_u32(self.code).map_or(Text::Bad, Text::Char)
+        } else {
+            Text::More
         }
     }
 
     /// The first bad byte, if the message is not valid UTF-8.
     fn finish(&self) -> Option<u64> {
-        self.bad.or((self.need > 0).then_some(self.start))
+        self.bad
+            .or((!self.valid.at_boundary()).then_some(self.start))
     }
 }
 
