@@ -180,54 +180,37 @@ impl Show {
         };
         self.together[k] = 0;
         Line::new()
-            .str("server: ")
-            .u64(pid as u64)
-            .str(": SIGUSR1 and SIGUSR2 were pending at once (the kernel hands over SIGUSR1 first): bits may be swapped; ")
+            .fill("server: {}: SIGUSR1 and SIGUSR2 were pending at once (the kernel hands over SIGUSR1 first): bits may be swapped; ", &[pid as u64])
             .str(TOO_FAST)
             .println(STDERR);
     }
 }
 
-/// `SIGUSR1` or `SIGUSR2`.
-fn name(signal: Signal) -> &'static str {
-    match signal {
-        Signal::Usr1 => "SIGUSR1",
-        Signal::Usr2 => "SIGUSR2",
-    }
+/// The number of `SIGUSR1` or `SIGUSR2`, for a `SIGUSR{}` template.
+fn usr(signal: Signal) -> u64 {
+    1 + u64::from(signal.bit())
 }
 
 /// One line on stderr: `server: <pid>: <what is wrong>`.
 fn verdict(v: Verdict) {
     let mut l = Line::new();
-    l.str("server: ")
-        .u64(v.pid as u64)
-        .str(": ")
+    l.fill("server: {}: ", &[v.pid as u64])
         .str(v.kind.message());
-    match v.kind {
-        VerdictKind::InvalidUtf8 { at } => {
-            l.byte(b' ').u64(at);
-        }
+    let (template, numbers) = match v.kind {
+        VerdictKind::InvalidUtf8 { at } => (" {}", [at, 0]),
         VerdictKind::PartialByte { bits } => {
-            l.str(" (")
-                .u64(u64::from(bits))
-                .str(" bits of the last byte came); ")
-                .str(TOO_FAST);
+            (" ({} bits of the last byte came); ", [u64::from(bits), 0])
         }
-        VerdictKind::Short { got, announced } => {
-            l.str(" (")
-                .u64(got)
-                .str(" of ")
-                .u64(announced)
-                .str(" bytes)");
-        }
-        VerdictKind::Dropped { bytes } => {
-            l.str(" (").u64(bytes).str(" bytes)");
-        }
-        kind => {
-            if let Some(items) = kind.suggestion() {
-                l.str(": try --classic=").str(items);
-            }
-        }
+        VerdictKind::Short { got, announced } => (" ({} of {} bytes)", [got, announced]),
+        VerdictKind::Dropped { bytes } => (" ({} bytes)", [bytes, 0]),
+        _ => ("", [0, 0]),
+    };
+    l.fill(template, &numbers);
+    if let VerdictKind::PartialByte { .. } = v.kind {
+        l.str(TOO_FAST);
+    }
+    if let Some(items) = v.kind.suggestion() {
+        l.str(": try --classic=").str(items);
     }
     l.println(STDERR);
 }
@@ -235,21 +218,18 @@ fn verdict(v: Verdict) {
 /// What the trace shows, once at the start.
 fn banner(c: Convention) {
     Line::new()
-        .str("trace: classic wire, ")
         .str(match c.order {
-            BitOrder::Msb => "MSB",
-            BitOrder::Lsb => "LSB",
+            BitOrder::Msb => "trace: classic wire, MSB",
+            BitOrder::Lsb => "trace: classic wire, LSB",
         })
-        .str(" first, 1 = ")
-        .str(name(c.one))
-        .str("; a line per byte: sender, bits in arrival order, byte, character, µs since the sender's previous signal")
+        .fill(" first, 1 = SIGUSR{}; a line per byte: sender, bits in arrival order, byte, character, µs since the sender's previous signal", &[usr(c.one)])
         .println(STDERR);
 }
 
 /// A trace event on stderr.
 fn event(t: Trace) {
     let mut l = Line::new();
-    match t {
+    let (template, numbers) = match t {
         Trace::Bits {
             pid,
             bits,
@@ -257,7 +237,7 @@ fn event(t: Trace) {
             gaps,
             read,
         } => {
-            l.str("  ").u64(pid as u64).str("  ");
+            l.fill("  {}  ", &[pid as u64]);
             for k in 0..n {
                 if k == 4 {
                     l.byte(b' ');
@@ -282,7 +262,7 @@ fn event(t: Trace) {
                     l.str("length header");
                 }
                 Read::Length(announced) => {
-                    l.str("length header: ").u64(announced).str(" bytes follow");
+                    l.fill("length header: {} bytes follow", &[announced]);
                 }
                 Read::Unfinished => {
                     l.str("then silence: an unfinished byte");
@@ -298,48 +278,37 @@ fn event(t: Trace) {
                     us => l.u64(u64::from(us)),
                 };
             }
-            l.str(" µs)");
+            (" µs)", [0, 0])
         }
-        Trace::End { pid, bytes } => {
-            l.str("trace: ")
-                .u64(pid as u64)
-                .str(": end of message, ")
-                .u64(bytes)
-                .str(" bytes, printed");
-        }
-        Trace::Reply { pid, signal } => {
-            l.str("trace: reply ")
-                .str(name(signal))
-                .str(" to ")
-                .u64(pid as u64);
-        }
-        Trace::NotCaught { pid, signal } => {
-            l.str("trace: ")
-                .u64(pid as u64)
-                .str(" does not catch ")
-                .str(name(signal))
-                .str(": not sent (it would kill it)");
-        }
-        Trace::Stray { pid, signal } => {
-            l.str("trace: ")
-                .str(name(signal))
-                .str(" from PID ")
-                .i64(i64::from(pid))
-                .str(": ignored");
-        }
-        Trace::Paced(pid) | Trace::Waiting(pid) | Trace::NoSlot(pid) | Trace::Stalled(pid) => {
-            let what = match t {
-                Trace::Paced(_) => {
-                    " paces itself (its 2nd signal came before any reply): no reply per bit"
-                }
-                Trace::Waiting(_) => {
-                    " waits after its 1st signal: each bit is answered as soon as it is read"
-                }
-                Trace::NoSlot(_) => " ignored: 16 clients are sending already",
-                _ => " waits: another client's long message is being printed",
-            };
-            l.str("trace: ").u64(pid as u64).str(what);
-        }
-    }
-    l.println(STDERR);
+        Trace::End { pid, bytes } => (
+            "trace: {}: end of message, {} bytes, printed",
+            [pid as u64, bytes],
+        ),
+        Trace::Reply { pid, signal } => ("trace: reply SIGUSR{} to {}", [usr(signal), pid as u64]),
+        Trace::NotCaught { pid, signal } => (
+            "trace: {} does not catch SIGUSR{}: not sent (it would kill it)",
+            [pid as u64, usr(signal)],
+        ),
+        Trace::Stray { signal, .. } => (
+            "trace: SIGUSR{} from a PID below 1: ignored",
+            [usr(signal), 0],
+        ),
+        Trace::Paced(pid) => (
+            "trace: {} paces itself (its 2nd signal came before any reply): no reply per bit",
+            [pid as u64, 0],
+        ),
+        Trace::Waiting(pid) => (
+            "trace: {} waits after its 1st signal: each bit is answered as soon as it is read",
+            [pid as u64, 0],
+        ),
+        Trace::NoSlot(pid) => (
+            "trace: {} ignored: 16 clients are sending already",
+            [pid as u64, 0],
+        ),
+        Trace::Stalled(pid) => (
+            "trace: {} waits: another client's long message is being printed",
+            [pid as u64, 0],
+        ),
+    };
+    l.fill(template, &numbers).println(STDERR);
 }
