@@ -180,7 +180,10 @@ impl Show {
         };
         self.together[k] = 0;
         Line::new()
-            .fill("server: {}: SIGUSR1 and SIGUSR2 were pending at once (the kernel hands over SIGUSR1 first): bits may be swapped; ", &[pid as u64])
+            .fill(
+                "server: {}: SIGUSR1 and SIGUSR2 were pending at once: bits may be swapped; ",
+                &[pid as u64],
+            )
             .str(TOO_FAST)
             .println(STDERR);
     }
@@ -222,7 +225,7 @@ fn banner(c: Convention) {
             BitOrder::Msb => "trace: classic wire, MSB",
             BitOrder::Lsb => "trace: classic wire, LSB",
         })
-        .fill(" first, 1 = SIGUSR{}; a line per byte: sender, bits in arrival order, byte, character, µs since the sender's previous signal", &[usr(c.one)])
+        .fill(" first, 1 = SIGUSR{}; per byte: sender, bits as they came, byte, character, µs since the sender's previous signal", &[usr(c.one)])
         .println(STDERR);
 }
 
@@ -280,13 +283,10 @@ fn event(t: Trace) {
             }
             (" µs)", [0, 0])
         }
-        Trace::End { pid, bytes } => (
-            "trace: {}: end of message, {} bytes, printed",
-            [pid as u64, bytes],
-        ),
+        Trace::End { pid, bytes } => ("trace: {}: end of message, {} bytes", [pid as u64, bytes]),
         Trace::Reply { pid, signal } => ("trace: reply SIGUSR{} to {}", [usr(signal), pid as u64]),
         Trace::NotCaught { pid, signal } => (
-            "trace: {} does not catch SIGUSR{}: not sent (it would kill it)",
+            "trace: {} does not catch SIGUSR{}: not sent",
             [pid as u64, usr(signal)],
         ),
         Trace::Stray { signal, .. } => (
@@ -294,19 +294,16 @@ fn event(t: Trace) {
             [usr(signal), 0],
         ),
         Trace::Paced(pid) => (
-            "trace: {} paces itself (its 2nd signal came before any reply): no reply per bit",
+            "trace: {} paces itself (2nd signal before any reply): no reply per bit",
             [pid as u64, 0],
         ),
         Trace::Waiting(pid) => (
-            "trace: {} waits after its 1st signal: each bit is answered as soon as it is read",
+            "trace: {} waits after its 1st signal: each bit answered when read",
             [pid as u64, 0],
         ),
-        Trace::NoSlot(pid) => (
-            "trace: {} ignored: 16 clients are sending already",
-            [pid as u64, 0],
-        ),
+        Trace::NoSlot(pid) => ("trace: {} ignored: 16 clients are sending", [pid as u64, 0]),
         Trace::Stalled(pid) => (
-            "trace: {} waits: another client's long message is being printed",
+            "trace: {} waits: another client's long message is printing",
             [pid as u64, 0],
         ),
     };
