@@ -22,7 +22,7 @@ use minitalk_protocol::classic::{
 };
 use minitalk_sys::{self as sys, Line, SendError, SigSet};
 
-use crate::{stats_figures, Input, Options, Progress, READ_AHEAD, STATS};
+use crate::{line, stats_figures, Input, Options, Progress, READ_AHEAD, STATS};
 
 // The refusal of a longer stdin says "64 KiB".
 const _: () = assert!(READ_AHEAD == 64 * 1024);
@@ -55,8 +55,7 @@ pub(crate) fn send(
     let Some(mut tx) = message.and_then(|m| ClassicSender::new(config, convention, m)) else {
         return fail(
             2,
-            Line::new()
-                .str("client: --classic takes less than 64 KiB from stdin; nothing was sent"),
+            &mut line("--classic takes less than 64 KiB from stdin; nothing was sent"),
         );
     };
     let len = message.map_or(0, |m| m.len() as u64);
@@ -127,8 +126,7 @@ fn lost(opts: &Options, why: &str, bar: &Progress, fail: &impl Fn(i32, &mut Line
     bar.clear();
     fail(
         1,
-        Line::new()
-            .str("client: delivery failed: the server (PID ")
+        line("delivery failed: the server (PID ")
             .u64(opts.pid as u64)
             .str(")")
             .str(why),
