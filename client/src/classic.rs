@@ -20,9 +20,11 @@
 use minitalk_protocol::classic::{
     ClassicPoll, ClassicSender, ClassicSenderConfig, Convention, Pacing,
 };
-use minitalk_sys::{self as sys, Line, SendError, SigSet};
+use minitalk_sys::{self as sys, Line, SigSet};
 
-use crate::{line, stats_figures, Input, Options, Progress, READ_AHEAD, STATS};
+use crate::{
+    line, lost, send_failure, stats_figures, Input, Options, Progress, EXITED, READ_AHEAD, STATS,
+};
 
 // The refusal of a longer stdin says "64 KiB".
 const _: () = assert!(READ_AHEAD == 64 * 1024);
@@ -67,15 +69,8 @@ pub(crate) fn send(
         match tx.poll(now) {
             ClassicPoll::Send(signal) => {
                 if let Err(e) = sys::send(pid, signal) {
-                    break lost(
-                        opts,
-                        match e {
-                            SendError::NotPermitted => " belongs to another user: not permitted",
-                            SendError::NoProcess | SendError::BadPid => EXITED,
-                        },
-                        &bar,
-                        fail,
-                    );
+                    bar.clear();
+                    break lost(pid, send_failure(e), fail);
                 }
             }
             ClassicPoll::Wait { until } => {
@@ -101,7 +96,8 @@ pub(crate) fn send(
                 } else {
                     EXITED
                 };
-                break lost(opts, why, &bar, fail);
+                bar.clear();
+                break lost(pid, why, fail);
             }
         }
     };
@@ -113,22 +109,8 @@ pub(crate) fn send(
     code
 }
 
-const EXITED: &str = " has exited";
-
 /// The message's bytes whose every bit was sent (the length header, if
 /// any, comes first and does not count).
 fn bytes_sent(tx: &ClassicSender, header_bits: u64, len: u64) -> u64 {
     (tx.sent().saturating_sub(header_bits) / 8).min(len)
-}
-
-/// "Delivery failed": the server (PID) and `why`; exit status 1.
-fn lost(opts: &Options, why: &str, bar: &Progress, fail: &impl Fn(i32, &mut Line) -> i32) -> i32 {
-    bar.clear();
-    fail(
-        1,
-        line("delivery failed: the server (PID ")
-            .u64(opts.pid as u64)
-            .str(")")
-            .str(why),
-    )
 }

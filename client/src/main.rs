@@ -294,18 +294,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             Poll::Send(signal) => {
                 sent_any = true;
                 if let Err(e) = sys::send(opts.pid, signal) {
-                    let why = match e {
-                        SendError::NotPermitted => " belongs to another user: not permitted",
-                        SendError::NoProcess | SendError::BadPid => " has exited",
-                    };
                     bar.clear();
-                    return fail(
-                        1,
-                        line("delivery failed: the server (PID ")
-                            .u64(opts.pid as u64)
-                            .str(")")
-                            .str(why),
-                    );
+                    return lost(opts.pid, send_failure(e), &fail);
                 }
                 now = sys::now();
                 tx.sent(now);
@@ -353,12 +343,14 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             }
             Poll::Failed(failure) => {
                 bar.clear();
-                let mut l = line("delivery failed: ");
+                if STATS && opts.stats && !opts.quiet {
+                    stats_line(&tx, now - started);
+                }
                 if !sys::alive(opts.pid) {
-                    l.str("the server (PID ")
-                        .u64(opts.pid as u64)
-                        .str(") has exited");
-                } else if failure == Failure::Silent {
+                    return lost(opts.pid, EXITED, &fail);
+                }
+                let mut l = line("delivery failed: ");
+                if failure == Failure::Silent {
                     l.str("no answer from the server (PID ")
                         .u64(opts.pid as u64)
                         .str(") for ")
@@ -370,13 +362,33 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                         .u64(opts.pid as u64)
                         .str(" a minitalk server of this version?");
                 }
-                if STATS && opts.stats && !opts.quiet {
-                    stats_line(&tx, now - started);
-                }
                 return fail(1, &mut l);
             }
         }
     }
+}
+
+/// What `lost` says after the PID when `kill` failed.
+fn send_failure(e: SendError) -> &'static str {
+    match e {
+        SendError::NotPermitted => " belongs to another user: not permitted",
+        SendError::NoProcess | SendError::BadPid => EXITED,
+    }
+}
+
+/// What `lost` says after the PID of a server that is gone.
+const EXITED: &str = " has exited";
+
+/// "Delivery failed": the server (PID) and `why`; exit status 1 (v1 and
+/// classic: one copy of the message).
+fn lost(pid: Pid, why: &str, fail: &impl Fn(i32, &mut Line) -> i32) -> i32 {
+    fail(
+        1,
+        line("delivery failed: the server (PID ")
+            .u64(pid as u64)
+            .str(")")
+            .str(why),
+    )
 }
 
 /// A line that starts "client: " and `text`: one call at each of the
