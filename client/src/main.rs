@@ -78,7 +78,7 @@ const READ_AHEAD: usize = 64 * 1024;
 /// with what there is (perhaps nothing): well within the server's patience.
 const INPUT_PATIENCE: Duration = Duration::from_millis(500);
 
-/// The options, for [`sys::lookup`].
+/// The options, found by [`option`].
 #[derive(Clone, Copy)]
 enum Opt {
     EndOfOptions,
@@ -94,22 +94,45 @@ enum Opt {
     Version,
 }
 
-const OPTIONS: &[(&[u8], Opt)] = &[
-    (b"--", Opt::EndOfOptions),
-    (b"--stats", Opt::Stats),
-    (b"--progress", Opt::Progress),
-    (b"--no-progress", Opt::NoProgress),
-    (b"-q", Opt::Quiet),
-    (b"--quiet", Opt::Quiet),
-    (b"--no-pin", Opt::NoPin),
-    (b"--timeout", Opt::Timeout),
-    (b"--classic", Opt::Classic),
-    (b"--pace", Opt::Pace),
-    (b"-h", Opt::Help),
-    (b"--help", Opt::Help),
-    (b"-V", Opt::Version),
-    (b"--version", Opt::Version),
+/// The option names, each at the position of its [`Opt`] in [`OPTS`]: one
+/// string costs less than a table of slices (24 B an entry).
+const NAMES: &str =
+    "-- --stats --progress --no-progress -q --quiet --no-pin --timeout --classic --pace -h --help -V --version";
+const OPTS: [Opt; 14] = [
+    Opt::EndOfOptions,
+    Opt::Stats,
+    Opt::Progress,
+    Opt::NoProgress,
+    Opt::Quiet,
+    Opt::Quiet,
+    Opt::NoPin,
+    Opt::Timeout,
+    Opt::Classic,
+    Opt::Pace,
+    Opt::Help,
+    Opt::Help,
+    Opt::Version,
+    Opt::Version,
 ];
+
+// One name for each entry of OPTS.
+const _: () = {
+    let (names, mut i, mut spaces) = (NAMES.as_bytes(), 0, 0);
+    while i < names.len() {
+        spaces += (names[i] == b' ') as usize;
+        i += 1;
+    }
+    assert!(spaces + 1 == OPTS.len());
+};
+
+/// The option `arg` names, if any.
+fn option(arg: &[u8]) -> Option<Opt> {
+    let i = NAMES
+        .as_bytes()
+        .split(|&b| b == b' ')
+        .position(|n| n == arg)?;
+    OPTS.get(i).copied()
+}
 
 struct Options {
     pid: Pid,
@@ -476,7 +499,7 @@ fn quiet_anywhere(args: &sys::Args) -> bool {
     (1..args.len())
         .map(|i| args.get(i).unwrap_or_default())
         .take_while(|arg| *arg != b"--")
-        .any(|arg| matches!(sys::lookup(arg, OPTIONS), Some(Opt::Quiet)))
+        .any(|arg| matches!(option(arg), Some(Opt::Quiet)))
 }
 
 /// Reads the command line; `Err` holds the exit status.
@@ -532,7 +555,7 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
             }
             continue;
         }
-        match sys::lookup(arg, OPTIONS) {
+        match option(arg) {
             Some(Opt::EndOfOptions) => options_done = true,
             Some(Opt::Classic) if CLASSIC => opts.classic = Some(Convention::default()),
             Some(Opt::Pace) if CLASSIC => match args.get(i).and_then(parse_micros) {
