@@ -29,39 +29,33 @@ use minitalk_sys::{self as sys, Line, SendError, SigSet, STDERR, STDIN, STDOUT};
 
 const HELP: &str = "\
 Usage: client [OPTIONS] <SERVER_PID> [MESSAGE]
+Sends MESSAGE (UTF-8; absent or '-': stdin to its end) to the minitalk
+server SERVER_PID, one bit per signal.
 
-Sends MESSAGE (UTF-8 text) to the minitalk server with that PID, one bit per
-signal. Without MESSAGE, or with '-', reads the message from stdin to its end.
-
-Options:
-  --timeout SECS  give up when the server says nothing for SECS (default 3)
-  --stats         print a summary line on stderr when done
-  --progress      draw a progress bar on stderr (on by itself for long
-                  messages when stderr is a terminal); --no-progress: never
-  --no-pin        do not keep client and server on one CPU while sending
-  -q, --quiet     print nothing, not even errors: the exit status tells
+  --timeout SECS  give up when the server is silent SECS (default 3)
+  --stats         a summary line on stderr at the end
+  --progress      a progress bar on stderr (default: on a terminal, for
+                  4 KiB or more); --no-progress: none
+  --no-pin        do not keep client and server on one CPU
+  -q, --quiet     print nothing, not even errors
 ";
 /// The options of the `classic` feature, in the middle of [`HELP`].
 const HELP_CLASSIC: &str = "  --classic[=LIST]  classic 42 wire (LIST: lsb,usr1,none,len32,len64);
                   nothing verifies what the server printed
-  --pace US       classic: a bit every US us (default: on replies, else 400)
+  --pace US       classic: a bit every US µs (default: on replies, else 400)
 ";
 /// The rest of the help, after [`HELP_CLASSIC`].
-const HELP_REST: &str = "  -h, --help      this help
-  -V, --version
+const HELP_REST: &str = "  -h, --help; -V, --version
 
-Exit status:
-  0  the server confirmed the whole message (classic: all was sent)
-  1  delivery failed: no answer in time, the server vanished or refused it
-  2  bad usage or bad input (bad PID, not a server, invalid UTF-8): nothing sent
+Exit status: 0 the server confirmed it all (classic: all sent); 1 delivery
+failed (no answer in time, server gone or refusing); 2 bad usage or input
+(bad PID, not a server, invalid UTF-8): nothing sent.
 
-Examples:
-  client 4242 'Hello, world'
-  date | client 4242
-  client --stats --timeout 10 4242 - < book.txt
+Examples: client 4242 'Hello, world'; date | client --stats 4242
 ";
-// The help text's "(default 3)" is the sender's default.
+// The help text's "(default 3)" is the sender's default, its "4 KiB" the bar's.
 const _: () = assert!(SenderConfig::DEFAULT_GIVE_UP.as_millis() == 3000);
+const _: () = assert!(Progress::AUTO_BYTES == 4096);
 
 /// Whether `--stats` is built in (cargo feature `stats`).
 const STATS: bool = cfg!(feature = "stats");
