@@ -534,37 +534,40 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
             count += 1;
             continue;
         }
-        // `--classic=LIST`
-        if let (true, Some(list)) = (CLASSIC, arg.strip_prefix(b"--classic=")) {
-            match Convention::parse(list) {
-                Ok(c) => opts.classic = Some(c),
-                Err(bad) => {
-                    return Err(usage(
-                        line("unknown --classic item '")
-                            .bytes(bad)
-                            .str("'; valid items: ")
-                            .str(VALID_ITEMS),
-                    ))
+        // `--name=VALUE`: only `--classic=LIST` takes one. (Split at the
+        // '=' rather than matched on "--classic=": less code.)
+        let (name, value) = match arg.iter().position(|&b| CLASSIC && b == b'=') {
+            Some(at) => (&arg[..at], arg.get(at + 1..)),
+            None => (arg, None),
+        };
+        match (option(name), value) {
+            (Some(Opt::EndOfOptions), None) => options_done = true,
+            (Some(Opt::Classic), list) if CLASSIC => {
+                match Convention::parse(list.unwrap_or_default()) {
+                    Ok(c) => opts.classic = Some(c),
+                    Err(bad) => {
+                        return Err(usage(
+                            line("unknown --classic item '")
+                                .bytes(bad)
+                                .str("'; valid items: ")
+                                .str(VALID_ITEMS),
+                        ))
+                    }
                 }
             }
-            continue;
-        }
-        match option(arg) {
-            Some(Opt::EndOfOptions) => options_done = true,
-            Some(Opt::Classic) if CLASSIC => opts.classic = Some(Convention::default()),
-            Some(Opt::Pace) if CLASSIC => match args.get(i).and_then(parse_micros) {
+            (Some(Opt::Pace), None) if CLASSIC => match args.get(i).and_then(parse_micros) {
                 Some(p) => {
                     opts.pace = Some(p);
                     i += 1;
                 }
                 None => return Err(usage(&mut line("--pace needs microseconds, 1 to 1000000"))),
             },
-            Some(Opt::Stats) if STATS => opts.stats = true,
-            Some(Opt::Progress) if PROGRESS => opts.progress = Some(true),
-            Some(Opt::NoProgress) => opts.progress = Some(false),
-            Some(Opt::Quiet) => opts.quiet = true,
-            Some(Opt::NoPin) => opts.pin = false,
-            Some(Opt::Timeout) => match args.get(i).and_then(sys::parse_seconds) {
+            (Some(Opt::Stats), None) if STATS => opts.stats = true,
+            (Some(Opt::Progress), None) if PROGRESS => opts.progress = Some(true),
+            (Some(Opt::NoProgress), None) => opts.progress = Some(false),
+            (Some(Opt::Quiet), None) => opts.quiet = true,
+            (Some(Opt::NoPin), None) => opts.pin = false,
+            (Some(Opt::Timeout), None) => match args.get(i).and_then(sys::parse_seconds) {
                 Some(t) => {
                     opts.timeout = t;
                     i += 1;
@@ -575,7 +578,7 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
                     )))
                 }
             },
-            Some(Opt::Help) => {
+            (Some(Opt::Help), None) => {
                 sys::write_all(STDOUT, HELP.as_bytes());
                 if CLASSIC {
                     sys::write_all(STDOUT, HELP_CLASSIC.as_bytes());
@@ -583,7 +586,7 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
                 sys::write_all(STDOUT, HELP_REST.as_bytes());
                 return Err(0);
             }
-            Some(Opt::Version) => {
+            (Some(Opt::Version), None) => {
                 Line::new()
                     .str("client (minitalk) ")
                     .str(env!("CARGO_PKG_VERSION"))
