@@ -27,7 +27,26 @@ use minitalk_protocol::frame::split_point;
 use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig};
 use minitalk_sys::{self as sys, Line, SendError, SigSet, STDERR, STDIN, STDOUT};
 
-const HELP: &str = "\
+/// The options of the `classic` feature, for the middle of [`HELP`].
+#[cfg(feature = "classic")]
+macro_rules! help_classic {
+    () => {
+        "  --classic[=LIST]  classic 42 wire (LIST: lsb,usr1,none,len32,len64);
+                  nothing verifies what the server printed
+  --pace US       classic: a bit every US µs (default: on replies, else 400)
+"
+    };
+}
+#[cfg(not(feature = "classic"))]
+macro_rules! help_classic {
+    () => {
+        ""
+    };
+}
+
+/// `--help`: one string, written with one call.
+const HELP: &str = concat!(
+    "\
 Usage: client [OPTIONS] <SERVER_PID> [MESSAGE]
 Sends MESSAGE (UTF-8; absent or '-': stdin to its end) to the minitalk
 server SERVER_PID, one bit per signal.
@@ -38,24 +57,24 @@ server SERVER_PID, one bit per signal.
                   4 KiB or more); --no-progress: none
   --no-pin        do not keep client and server on one CPU
   -q, --quiet     print nothing, not even errors
-";
-/// The options of the `classic` feature, in the middle of [`HELP`].
-const HELP_CLASSIC: &str = "  --classic[=LIST]  classic 42 wire (LIST: lsb,usr1,none,len32,len64);
-                  nothing verifies what the server printed
-  --pace US       classic: a bit every US µs (default: on replies, else 400)
-";
-/// The rest of the help, after [`HELP_CLASSIC`].
-const HELP_REST: &str = "  -h, --help; -V, --version
+",
+    help_classic!(),
+    "  -h, --help; -V, --version
 
 Exit status: 0 the server confirmed it all (classic: all sent); 1 delivery
 failed (no answer in time, server gone or refusing); 2 bad usage or input
 (bad PID, not a server, invalid UTF-8): nothing sent.
 
 Examples: client 4242 'Hello, world'; date | client --stats 4242
-";
+"
+);
+/// `--version`.
+const VERSION: &str = concat!("client (minitalk) ", env!("CARGO_PKG_VERSION"), "\n");
 // The help text's "(default 3)" is the sender's default, its "4 KiB" the bar's.
 const _: () = assert!(SenderConfig::DEFAULT_GIVE_UP.as_millis() == 3000);
 const _: () = assert!(Progress::AUTO_BYTES == 4096);
+// The invalid PID message names PID_MAX in its text (one string, not three parts).
+const _: () = assert!(sys::PID_MAX == 4_194_304);
 
 /// Whether `--stats` is built in (cargo feature `stats`).
 const STATS: bool = cfg!(feature = "stats");
@@ -578,21 +597,8 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
                     )))
                 }
             },
-            (Some(Opt::Help), None) => {
-                sys::write_all(STDOUT, HELP.as_bytes());
-                if CLASSIC {
-                    sys::write_all(STDOUT, HELP_CLASSIC.as_bytes());
-                }
-                sys::write_all(STDOUT, HELP_REST.as_bytes());
-                return Err(0);
-            }
-            (Some(Opt::Version), None) => {
-                Line::new()
-                    .str("client (minitalk) ")
-                    .str(env!("CARGO_PKG_VERSION"))
-                    .println(STDOUT);
-                return Err(0);
-            }
+            (Some(Opt::Help), None) => return Err(print(HELP)),
+            (Some(Opt::Version), None) => return Err(print(VERSION)),
             _ => return Err(usage(line("unknown option '").bytes(arg).str("'"))),
         }
     }
@@ -604,9 +610,7 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
         None => {
             let mut l = line("invalid PID '");
             l.bytes(pid)
-                .str("': expected a process ID from 1 to ")
-                .u64(sys::PID_MAX as u64)
-                .str(", digits only; nothing was sent");
+                .str("': expected a process ID from 1 to 4194304, digits only; nothing was sent");
             if !opts.quiet {
                 l.println(STDERR);
             }
@@ -618,6 +622,12 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
     }
     opts.message = positional[1].filter(|m| *m != b"-");
     Ok(opts)
+}
+
+/// `--help`, `--version`: `text` on stdout; exit status 0.
+fn print(text: &str) -> i32 {
+    sys::write_all(STDOUT, text.as_bytes());
+    0
 }
 
 /// `--pace`: a whole number of microseconds, 1 to 1,000,000.
