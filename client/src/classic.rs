@@ -61,7 +61,6 @@ pub(crate) fn send(
         );
     };
     let len = message.map_or(0, |m| m.len() as u64);
-    let header_bits = u64::from(convention.header.bits());
     let started = sys::now();
     let mut now = started;
     let mut bar = Progress::new(opts.progress, Some(len), started);
@@ -74,7 +73,7 @@ pub(crate) fn send(
                 }
             }
             ClassicPoll::Wait { until } => {
-                bar.update(bytes_sent(&tx, header_bits, len), now);
+                bar.update(tx.bytes_sent(), now);
                 let reply = usr.wait(until.saturating_sub(now));
                 now = sys::now();
                 if let Some((signo, from)) = reply {
@@ -103,14 +102,8 @@ pub(crate) fn send(
     };
     if STATS && opts.stats && !opts.quiet {
         // As many replies as signals: every bit was acknowledged.
-        let bytes = bytes_sent(&tx, header_bits, len);
+        let bytes = tx.bytes_sent();
         stats_figures(bytes, tx.sent(), tx.replies(), " replies, ", now - started);
     }
     code
-}
-
-/// The message's bytes whose every bit was sent (the length header, if
-/// any, comes first and does not count).
-fn bytes_sent(tx: &ClassicSender, header_bits: u64, len: u64) -> u64 {
-    (tx.sent().saturating_sub(header_bits) / 8).min(len)
 }

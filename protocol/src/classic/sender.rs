@@ -230,6 +230,32 @@ impl<'a> ClassicSender<'a> {
         self.encoder.bits()
     }
 
+    /// The message's bytes whose every bit was sent (the length header, if
+    /// any, comes first and does not count; the NUL is not a byte of the
+    /// message).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::{ClassicPoll, ClassicSender, Convention};
+    /// use minitalk_protocol::Duration;
+    /// let c = Convention::parse(b"len32").unwrap();
+    /// let mut tx = ClassicSender::new(Default::default(), c, b"hi").unwrap();
+    /// let mut now = Duration::ZERO;
+    /// // The 32-bit length, then 'h' and one bit of 'i'.
+    /// while tx.sent() < 32 + 9 {
+    ///     if let ClassicPoll::Wait { until } = tx.poll(now) {
+    ///         now = until; // no server answers
+    ///     }
+    /// }
+    /// assert_eq!(tx.bytes_sent(), 1);
+    /// ```
+    pub fn bytes_sent(&self) -> u64 {
+        let header = u64::from(self.encoder.convention.header.bits());
+        let len = self.encoder.message.len() as u64;
+        (self.sent.saturating_sub(header) / 8).min(len)
+    }
+
     /// Replies heard so far.
     pub fn replies(&self) -> u64 {
         self.replies
