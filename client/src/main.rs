@@ -22,9 +22,11 @@ mod classic;
 use minitalk_protocol::Duration;
 
 use minitalk_protocol::chunk::{BadUtf8, Chunker, Source};
+#[cfg(feature = "classic")]
+use minitalk_protocol::classic::ClassicSender;
 use minitalk_protocol::classic::{Convention, VALID_ITEMS};
 use minitalk_protocol::frame::split_point;
-use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig};
+use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig, Signal};
 use minitalk_sys::{self as sys, Line, SendError, SigSet, STDERR, STDIN, STDOUT};
 
 /// The options of the `classic` feature, for the middle of [`HELP`].
@@ -304,21 +306,27 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             sys::CpuSet::only(cpu).apply();
         }
     }
-    #[cfg(feature = "classic")]
-    if let Some(convention) = opts.classic {
-        return classic::send(&opts, convention, &input, &usr, &fail);
-    }
     let started = sys::now();
-    let config = SenderConfig {
-        give_up: opts.timeout,
-        ..SenderConfig::default()
-    };
-    let mut tx = Sender::new(config, started);
-    // The server's output counter: while it moves, a late reply is awaited.
-    if let Some(written) = sys::proc::written(opts.pid) {
-        tx.on_receiver_output(written, started);
-    }
     let total = input.total();
+    let mut tx = match opts.classic {
+        #[cfg(feature = "classic")]
+        Some(convention) => match classic::sender(&opts, convention, &input) {
+            Some(tx) => Tx::Classic(tx),
+            None => return fail(2, &mut line(classic::TOO_LONG)),
+        },
+        _ => {
+            let config = SenderConfig {
+                give_up: opts.timeout,
+                ..SenderConfig::default()
+            };
+            let mut tx = Sender::new(config, started);
+            // The server's output counter: while it moves, a late reply is awaited.
+            if let Some(written) = sys::proc::written(opts.pid) {
+                tx.on_receiver_output(written, started);
+            }
+            Tx::V1(tx, &mut input)
+        }
+    };
     let mut bar = Progress::new(opts.progress, total, started);
     let mut sent_any = false;
     // The clock is read after each wait and after each `kill`: the process
@@ -337,53 +345,45 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 tx.sent(now);
             }
             Poll::Wait { until } => {
+                bar.update(tx.bytes(), now);
                 let reply = usr.wait(until.saturating_sub(now));
                 now = sys::now();
                 match reply {
                     Some((signo, from)) => {
                         if let Some(signal) = sys::from_signo(signo) {
-                            // Only the server's signals count (not a stray's, not a forger's).
                             tx.on_signal(from, opts.pid, signal, now);
                         }
                     }
-                    // Late: is the server busy writing to a slow reader?
-                    None => {
-                        if let Some(written) = sys::proc::written(opts.pid) {
-                            tx.on_receiver_output(written, now);
-                        }
-                    }
+                    None => tx.late(opts.pid, now),
                 }
             }
             Poll::NeedPayload => {
-                bar.update(tx.stats().bytes, now);
-                let next = input.next();
+                let next = tx.load_next();
                 // Reading stdin may have waited (up to INPUT_PATIENCE).
                 now = sys::now();
-                match next {
-                    Ok((payload, last)) => {
-                        // The payload is at most MAX_PAYLOAD whole characters: load cannot fail.
-                        let _ = tx.load(payload, last);
-                    }
-                    Err(BadUtf8(at)) => {
-                        bar.clear();
-                        return bad_utf8(at, sent_any);
-                    }
+                if let Err(BadUtf8(at)) = next {
+                    bar.clear();
+                    return bad_utf8(at, sent_any);
                 }
             }
             Poll::Done => {
                 bar.clear();
                 if STATS && opts.stats && !opts.quiet {
-                    stats_line(&tx, now - started);
+                    tx.stats_line(now - started);
                 }
                 return 0;
             }
             Poll::Failed(failure) => {
                 bar.clear();
                 if STATS && opts.stats && !opts.quiet {
-                    stats_line(&tx, now - started);
+                    tx.stats_line(now - started);
                 }
                 if !sys::alive(opts.pid) {
                     return lost(opts.pid, EXITED, &fail);
+                }
+                #[cfg(feature = "classic")]
+                if let Tx::Classic(_) = tx {
+                    return lost(opts.pid, classic::STOPPED, &fail);
                 }
                 let mut l = line("delivery failed: ");
                 if failure == Failure::Silent {
@@ -401,6 +401,114 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 return fail(1, &mut l);
             }
         }
+    }
+}
+
+/// The sender of the wire in use, so that one loop drives either (the
+/// classic wire in a loop of its own cost more bytes).
+#[allow(clippy::large_enum_variant)] // one, on main's stack: nothing to box
+enum Tx<'a> {
+    /// minitalk's own protocol, fed payloads from the input.
+    V1(Sender, &'a mut Input),
+    /// The classic 42 wire (`classic.rs`): the whole message at once.
+    #[cfg(feature = "classic")]
+    Classic(ClassicSender<'a>),
+}
+
+impl Tx<'_> {
+    /// What to do now.
+    fn poll(&mut self, now: Duration) -> Poll {
+        match self {
+            Tx::V1(tx, _) => tx.poll(now),
+            #[cfg(feature = "classic")]
+            Tx::Classic(tx) => classic::poll(tx, now),
+        }
+    }
+
+    /// The signal asked for went out at `now`.
+    fn sent(&mut self, now: Duration) {
+        match self {
+            Tx::V1(tx, _) => tx.sent(now),
+            #[cfg(feature = "classic")]
+            Tx::Classic(_) => {}
+        }
+    }
+
+    /// A signal from process `from`: only the server's count (not a
+    /// stray's, not a forger's).
+    fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Duration) {
+        match self {
+            Tx::V1(tx, _) => {
+                tx.on_signal(from, server, signal, now);
+            }
+            #[cfg(feature = "classic")]
+            Tx::Classic(tx) => {
+                if from == server {
+                    tx.on_reply(signal, now);
+                }
+            }
+        }
+    }
+
+    /// No reply in time: is the server busy writing to a slow reader?
+    fn late(&mut self, server: Pid, now: Duration) {
+        match self {
+            Tx::V1(tx, _) => {
+                if let Some(written) = sys::proc::written(server) {
+                    tx.on_receiver_output(written, now);
+                }
+            }
+            #[cfg(feature = "classic")]
+            Tx::Classic(_) => {}
+        }
+    }
+
+    /// v1: loads the next payload from the input.
+    fn load_next(&mut self) -> Result<(), BadUtf8> {
+        match self {
+            Tx::V1(tx, input) => {
+                let (payload, last) = input.next()?;
+                // The payload is at most MAX_PAYLOAD whole characters: load cannot fail.
+                let _ = tx.load(payload, last);
+            }
+            #[cfg(feature = "classic")]
+            Tx::Classic(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The message's bytes delivered so far.
+    fn bytes(&self) -> u64 {
+        match self {
+            Tx::V1(tx, _) => tx.stats().bytes,
+            #[cfg(feature = "classic")]
+            Tx::Classic(tx) => tx.bytes_sent(),
+        }
+    }
+
+    /// `--stats`: bytes, bits, signals, retries (classic: replies), time,
+    /// bits/s.
+    fn stats_line(&self, elapsed: Duration) {
+        let (signals, extra, label) = match self {
+            Tx::V1(tx, _) => (tx.stats().signals, tx.stats().retries, " retries, "),
+            // As many replies as signals: every bit was acknowledged.
+            #[cfg(feature = "classic")]
+            Tx::Classic(tx) => (tx.sent(), tx.replies(), " replies, "),
+        };
+        let bytes = self.bytes();
+        line("")
+            .u64(bytes)
+            .str(" bytes, ")
+            .u64(bytes * 8)
+            .str(" bits, ")
+            .u64(signals)
+            .str(" signals, ")
+            .u64(extra)
+            .str(label)
+            .micros(elapsed.as_micros() as u64)
+            .str(", ")
+            .rate(sys::out::bits_per_sec(bytes, elapsed))
+            .println(STDERR);
     }
 }
 
@@ -438,30 +546,6 @@ fn line(text: &str) -> Line {
 
 /// The handler of the blocked `SIGUSR1` and `SIGUSR2`.
 extern "C" fn never_runs(_: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) {}
-
-/// `--stats`: bytes, bits, signals, retries, time, bits/s.
-fn stats_line(tx: &Sender, elapsed: Duration) {
-    let s = tx.stats();
-    stats_figures(s.bytes, s.signals, s.retries, " retries, ", elapsed);
-}
-
-/// The `--stats` line of either wire: `extra` is counted by `label`
-/// (retries, or classic replies).
-fn stats_figures(bytes: u64, signals: u64, extra: u64, label: &str, elapsed: Duration) {
-    line("")
-        .u64(bytes)
-        .str(" bytes, ")
-        .u64(bytes * 8)
-        .str(" bits, ")
-        .u64(signals)
-        .str(" signals, ")
-        .u64(extra)
-        .str(label)
-        .micros(elapsed.as_micros() as u64)
-        .str(", ")
-        .rate(sys::out::bits_per_sec(bytes, elapsed))
-        .println(STDERR);
-}
 
 /// The `--progress` bar, redrawn in place on stderr.
 struct Progress {
