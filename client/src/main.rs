@@ -50,10 +50,9 @@ macro_rules! help_classic {
 const HELP: &str = concat!(
     "\
 Usage: client [OPTIONS] <SERVER_PID> [MESSAGE]
-Sends MESSAGE (UTF-8; absent or '-': stdin to its end) to the minitalk
-server SERVER_PID, one bit per signal.
+Sends MESSAGE (UTF-8; absent or '-': stdin) to the minitalk server SERVER_PID.
 
-  --timeout SECS  give up when the server is silent SECS (default 3)
+  --timeout SECS  give up after SECS of silence from the server (default 3)
   --stats         a summary line on stderr at the end
   --progress      a progress bar on stderr (default: on a terminal, for
                   4 KiB or more); --no-progress: none
@@ -62,12 +61,9 @@ server SERVER_PID, one bit per signal.
 ",
     help_classic!(),
     "  -h, --help; -V, --version
-
 Exit status: 0 the server confirmed it all (classic: all sent); 1 delivery
-failed (no answer in time, server gone or refusing); 2 bad usage or input
-(bad PID, not a server, invalid UTF-8): nothing sent.
-
-Examples: client 4242 'Hello, world'; date | client --stats 4242
+failed; 2 bad usage or input (nothing sent).
+Example: date | client --stats 4242
 "
 );
 /// `--version`.
