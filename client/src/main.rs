@@ -251,7 +251,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             );
         }
         Some(false) => {
-            return fail(2, line("process ").u64(opts.pid as u64).str(" does not catch SIGUSR1 and SIGUSR2, so it is not a minitalk server (a signal could kill it); check the PID"));
+            return fail(2, line("process ").u64(opts.pid as u64).str(" does not catch SIGUSR1 and SIGUSR2: not a minitalk server (a signal could kill it)"));
         }
         Some(true) => {}
     }
@@ -387,7 +387,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                         .u64(opts.pid as u64)
                         .str(") for ")
                         .ms(opts.timeout.as_millis() as u64)
-                        .str(", and no output from it: the server is alive but stopped, or its output is not being read; try a longer --timeout");
+                        .str(", and no output from it: stopped, or its output is not being read; try a longer --timeout");
                 } else {
                     l.str(failure.as_str())
                         .str("; is PID ")
@@ -673,7 +673,7 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
                 }
                 None => {
                     return Err(usage(&mut line(
-                        "--timeout needs a number of seconds, such as 5 or 0.5",
+                        "--timeout needs seconds, such as 5 or 0.5",
                     )))
                 }
             },
@@ -690,7 +690,7 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
         None => {
             let mut l = line("invalid PID '");
             l.bytes(pid)
-                .str("': expected a process ID from 1 to 4194304, digits only; nothing was sent");
+                .str("': a PID is 1 to 4194304, digits only; nothing was sent");
             if !opts.quiet {
                 l.println(STDERR);
             }
