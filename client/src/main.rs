@@ -25,7 +25,6 @@ use minitalk_protocol::chunk::{BadUtf8, Chunker, Source};
 #[cfg(feature = "classic")]
 use minitalk_protocol::classic::ClassicSender;
 use minitalk_protocol::classic::{Convention, VALID_ITEMS};
-use minitalk_protocol::frame::split_point;
 use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig, Signal};
 use minitalk_sys::{self as sys, Line, SendError, SigSet, STDERR, STDIN, STDOUT};
 
@@ -163,21 +162,32 @@ struct Options {
     pace: Option<Duration>,
 }
 
-/// Where the message comes from: the command line, or stdin cut into
-/// payloads by a [`Chunker`].
+/// Where the message comes from: the command line or stdin, cut into
+/// payloads by a [`Chunker`] (the command line too: one way to cut).
 struct Input {
+    /// The message from the command line, if any (checked whole in `main`).
     arg: Option<&'static [u8]>,
+    /// What the chunker has not read of it yet.
+    unread: Option<&'static [u8]>,
     stdin: Chunker<READ_AHEAD>,
 }
 
-/// Standard input, for the [`Chunker`].
-struct Stdin;
+/// What the [`Chunker`] reads: the rest of the command line's message, or
+/// (`None`) standard input.
+struct Reader<'a>(&'a mut Option<&'static [u8]>);
 
-impl Source for Stdin {
-    /// Once part of the message is sent (`hurry`), a read waits at most
-    /// [`INPUT_PATIENCE`]: a slow writer must not leave the server without a
-    /// signal for longer than it waits for a silent client.
+impl Source for Reader<'_> {
+    /// Once part of the message is sent (`hurry`), a read of stdin waits at
+    /// most [`INPUT_PATIENCE`]: a slow writer must not leave the server
+    /// without a signal for longer than it waits for a silent client.
     fn read(&mut self, buf: &mut [u8], hurry: bool) -> Option<usize> {
+        if let Some(rest) = self.0 {
+            let n = rest.len().min(buf.len());
+            let (now, later) = rest.split_at(n);
+            buf[..n].copy_from_slice(now);
+            *rest = later;
+            return Some(n);
+        }
         if hurry && !sys::readable(STDIN, INPUT_PATIENCE) {
             return None;
         }
@@ -188,18 +198,12 @@ impl Source for Stdin {
 impl Input {
     /// The next frame's payload and whether it ends the message.
     fn next(&mut self) -> Result<(&str, bool), BadUtf8> {
-        if let Some(rest) = self.arg {
-            let n = split_point(rest);
-            self.arg = Some(&rest[n..]);
-            let text = core::str::from_utf8(&rest[..n]).map_err(|_| BadUtf8(0))?;
-            return Ok((text, n == rest.len()));
-        }
-        self.stdin.next(&mut Stdin)
+        self.stdin.next(&mut Reader(&mut self.unread))
     }
 
     /// Reads stdin ahead and checks it, before anything is sent.
     fn fill(&mut self) -> Result<(), BadUtf8> {
-        self.stdin.fill(&mut Stdin)
+        self.stdin.fill(&mut Reader(&mut self.unread))
     }
 
     /// The message's size, when known before it is sent.
@@ -258,6 +262,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
 
     let mut input = Input {
         arg: opts.message,
+        unread: opts.message,
         stdin: Chunker::new(),
     };
     let bad_utf8 = |at: u64, sent: bool| -> i32 {
