@@ -351,8 +351,9 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 now = sys::now();
                 match reply {
                     Some((signo, from)) => {
-                        if let Some(signal) = sys::from_signo(signo) {
-                            tx.on_signal(from, opts.pid, signal, now);
+                        // Only the server's signals count (not a stray's, not a forger's).
+                        if let (true, Some(signal)) = (from == opts.pid, sys::from_signo(signo)) {
+                            tx.on_reply(signal, now);
                         }
                     }
                     None => tx.late(opts.pid, now),
@@ -435,19 +436,12 @@ impl Tx<'_> {
         }
     }
 
-    /// A signal from process `from`: only the server's count (not a
-    /// stray's, not a forger's).
-    fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Duration) {
+    /// A signal from the server.
+    fn on_reply(&mut self, signal: Signal, now: Duration) {
         match self {
-            Tx::V1(tx, _) => {
-                tx.on_signal(from, server, signal, now);
-            }
+            Tx::V1(tx, _) => tx.on_reply(signal, now),
             #[cfg(feature = "classic")]
-            Tx::Classic(tx) => {
-                if from == server {
-                    tx.on_reply(signal, now);
-                }
-            }
+            Tx::Classic(tx) => tx.on_reply(signal, now),
         }
     }
 
