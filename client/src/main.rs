@@ -267,12 +267,11 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     };
     let bad_utf8 = |at: u64, sent: bool| -> i32 {
         let mut l = line("the message is not valid UTF-8 (at byte ");
-        l.u64(at).str(")");
-        if sent {
-            l.str("; stopped part way, the server discards the partial message");
+        l.u64(at).str(if sent {
+            "); stopped part way, the server discards the partial message"
         } else {
-            l.str("; nothing was sent");
-        }
+            "); nothing was sent"
+        });
         fail(2, &mut l)
     };
     match opts.message {
