@@ -8,8 +8,8 @@
 //! signals whose `si_pid` is the server's count as replies.
 //!
 //! With `--classic[=LIST]` (cargo feature `classic`), after the same checks,
-//! `classic.rs` sends the message on the classic 42 wire instead, for a
-//! learner's server.
+//! the same loop drives a classic sender instead (`classic.rs` makes it;
+//! see `Tx`): the message on the classic 42 wire, for a learner's server.
 //!
 //! Exit status: 0 the server confirmed the whole message; 1 delivery failed;
 //! 2 bad usage or bad input (nothing was sent).
