@@ -1,10 +1,10 @@
 //! `client --classic[=LIST]`: the message on the classic 42 wire, for a
 //! learner's server (cargo feature `classic`).
 //!
-//! A thin loop around [`ClassicSender`]: the same PID checks, input check,
-//! signal mask and handlers as v1 (done in `main` before this runs); each
-//! bit goes out with `kill`, each reply is waited for with `sigtimedwait`,
-//! and only signals whose `si_pid` is the server's count.
+//! A [`ClassicSender`] that `main`'s loop drives as it drives v1's sender
+//! (see `Tx`): the same PID checks, input check, signal mask and handlers;
+//! each bit goes out with `kill`, each reply is waited for with
+//! `sigtimedwait`, and only signals whose `si_pid` is the server's count.
 //!
 //! The whole message is known before its first bit: from the command line,
 //! or from stdin read to its end into the read-ahead
@@ -20,9 +20,9 @@
 use minitalk_protocol::classic::{
     ClassicPoll, ClassicSender, ClassicSenderConfig, Convention, Pacing,
 };
-use minitalk_sys::{self as sys, Line, SendError, SigSet};
+use minitalk_protocol::{Duration, Failure, Poll};
 
-use crate::{stats_figures, Input, Options, Progress, READ_AHEAD, STATS};
+use crate::{Input, Options, READ_AHEAD};
 
 // The refusal of a longer stdin says "64 KiB".
 const _: () = assert!(READ_AHEAD == 64 * 1024);
@@ -30,19 +30,21 @@ const _: () = assert!(READ_AHEAD == 64 * 1024);
 // `--help` says "else 400" for the pace when the server does not acknowledge.
 const _: () = assert!(ClassicSenderConfig::DEFAULT_PACE.as_micros() == 400);
 
-/// Sends the message of `input` to `opts.pid` on the classic wire of
-/// `convention`; returns the exit status. `usr` is blocked, both signals
-/// have handlers (so that the server sees them caught), and every v1 check
-/// of the PID and of the input has passed.
-pub(crate) fn send(
+/// Why nothing was sent: stdin longer than the read-ahead (or, in theory, a
+/// message too long for a 32-bit length).
+pub(crate) const TOO_LONG: &str = "--classic takes less than 64 KiB from stdin; nothing was sent";
+
+/// What "delivery failed: the server (PID n)" goes on with when a server
+/// that acknowledged every bit falls silent.
+pub(crate) const STOPPED: &str = " stopped answering; is it stopped? try a longer --timeout";
+
+/// The sender of the message of `input` on the classic wire of
+/// `convention`; `None`: see [`TOO_LONG`].
+pub(crate) fn sender<'a>(
     opts: &Options,
     convention: Convention,
-    input: &Input,
-    usr: &SigSet,
-    fail: &impl Fn(i32, &mut Line) -> i32,
-) -> i32 {
-    let pid = opts.pid;
-    let message = input.arg.or_else(|| input.stdin.whole());
+    input: &'a Input,
+) -> Option<ClassicSender<'a>> {
     let config = ClassicSenderConfig {
         pacing: match opts.pace {
             Some(pace) => Pacing::Fixed(pace),
@@ -50,87 +52,16 @@ pub(crate) fn send(
         },
         give_up: opts.timeout,
     };
-    // `None`: stdin longer than the read-ahead, or a message too long for
-    // a 32-bit length.
-    let Some(mut tx) = message.and_then(|m| ClassicSender::new(config, convention, m)) else {
-        return fail(
-            2,
-            Line::new()
-                .str("client: --classic takes less than 64 KiB from stdin; nothing was sent"),
-        );
-    };
-    let len = message.map_or(0, |m| m.len() as u64);
-    let header_bits = u64::from(convention.header.bits());
-    let started = sys::now();
-    let mut now = started;
-    let mut bar = Progress::new(opts.progress, Some(len), started);
-    let code = loop {
-        match tx.poll(now) {
-            ClassicPoll::Send(signal) => {
-                if let Err(e) = sys::send(pid, signal) {
-                    break lost(
-                        opts,
-                        match e {
-                            SendError::NotPermitted => " belongs to another user: not permitted",
-                            SendError::NoProcess | SendError::BadPid => EXITED,
-                        },
-                        &bar,
-                        fail,
-                    );
-                }
-            }
-            ClassicPoll::Wait { until } => {
-                bar.update(bytes_sent(&tx, header_bits, len), now);
-                let reply = usr.wait(until.saturating_sub(now));
-                now = sys::now();
-                if let Some((signo, from)) = reply {
-                    if from == pid {
-                        if let Some(signal) = sys::from_signo(signo) {
-                            tx.on_reply(signal, now);
-                        }
-                    }
-                    // Anything else is a stray or a forgery: it does not count.
-                }
-            }
-            ClassicPoll::Done => {
-                bar.clear();
-                break 0;
-            }
-            ClassicPoll::Failed(_) => {
-                let why = if sys::alive(pid) {
-                    " stopped answering; is it stopped? try a longer --timeout"
-                } else {
-                    EXITED
-                };
-                break lost(opts, why, &bar, fail);
-            }
-        }
-    };
-    if STATS && opts.stats && !opts.quiet {
-        // As many replies as signals: every bit was acknowledged.
-        let bytes = bytes_sent(&tx, header_bits, len);
-        stats_figures(bytes, tx.sent(), tx.replies(), " replies, ", now - started);
+    let message = input.arg.or_else(|| input.stdin.whole())?;
+    ClassicSender::new(config, convention, message)
+}
+
+/// [`ClassicSender::poll`] as v1's [`Poll`], for `main`'s loop.
+pub(crate) fn poll(tx: &mut ClassicSender, now: Duration) -> Poll {
+    match tx.poll(now) {
+        ClassicPoll::Send(signal) => Poll::Send(signal),
+        ClassicPoll::Wait { until } => Poll::Wait { until },
+        ClassicPoll::Done => Poll::Done,
+        ClassicPoll::Failed(_) => Poll::Failed(Failure::Silent),
     }
-    code
-}
-
-const EXITED: &str = " has exited";
-
-/// The message's bytes whose every bit was sent (the length header, if
-/// any, comes first and does not count).
-fn bytes_sent(tx: &ClassicSender, header_bits: u64, len: u64) -> u64 {
-    (tx.sent().saturating_sub(header_bits) / 8).min(len)
-}
-
-/// "Delivery failed": the server (PID) and `why`; exit status 1.
-fn lost(opts: &Options, why: &str, bar: &Progress, fail: &impl Fn(i32, &mut Line) -> i32) -> i32 {
-    bar.clear();
-    fail(
-        1,
-        Line::new()
-            .str("client: delivery failed: the server (PID ")
-            .u64(opts.pid as u64)
-            .str(")")
-            .str(why),
-    )
 }

@@ -28,11 +28,15 @@ fn read_proc(pid: Pid, file: &str, buf: &mut [u8]) -> Option<usize> {
     Some(len)
 }
 
-/// The value of a `/proc/<pid>/status` line such as `SigCgt:\t0000000000000a00`.
-fn status_mask(status: &[u8], key: &[u8]) -> Option<u64> {
-    let start = status.windows(key.len()).position(|w| w == key)? + key.len();
-    let mut mask = 0u64;
-    for &c in status[start..]
+/// The number after `key` in a `/proc` file, in `radix` (lowercase digits,
+/// up to 16): a status line such as `SigCgt:\t0000000000000a00` (16), an io
+/// line such as `wchar: 1234` (10). `None` without the key; the digits end
+/// at the first byte that is not one (none: 0). One reader for both kinds
+/// of line: less code than one each.
+fn field(text: &[u8], key: &[u8], radix: u32) -> Option<u64> {
+    let start = text.windows(key.len()).position(|w| w == key)? + key.len();
+    let mut n = 0u64;
+    for &c in text[start..]
         .iter()
         .skip_while(|c| **c == b'\t' || **c == b' ')
     {
@@ -41,9 +45,13 @@ fn status_mask(status: &[u8], key: &[u8]) -> Option<u64> {
             b'a'..=b'f' => c - b'a' + 10,
             _ => break,
         };
-        mask = mask << 4 | u64::from(digit);
+        if u32::from(digit) >= radix {
+            break;
+        }
+        // The kernel's numbers fit; a longer run of digits wraps (no panic).
+        n = n.wrapping_mul(radix.into()).wrapping_add(digit.into());
     }
-    Some(mask)
+    Some(n)
 }
 
 /// Bit of signal `signo` in a `/proc` signal mask.
@@ -67,7 +75,7 @@ pub fn catches_usr(pid: Pid) -> Option<bool> {
 pub fn caught_usr(pid: Pid) -> Option<(bool, bool)> {
     let mut buf = [0u8; 4096];
     let n = read_proc(pid, "status", &mut buf)?;
-    let mask = status_mask(&buf[..n], b"SigCgt:")?;
+    let mask = field(&buf[..n], b"SigCgt:", 16)?;
     Some((
         mask & bit(libc::SIGUSR1) != 0,
         mask & bit(libc::SIGUSR2) != 0,
@@ -131,19 +139,7 @@ fn identity_of(stat: &[u8]) -> Option<u64> {
 pub fn written(pid: Pid) -> Option<u64> {
     let mut buf = [0u8; 512];
     let n = read_proc(pid, "io", &mut buf)?;
-    decimal_field(&buf[..n], b"wchar:")
-}
-
-/// The decimal value of a `/proc` line such as `wchar: 1234`.
-fn decimal_field(text: &[u8], key: &[u8]) -> Option<u64> {
-    let start = text.windows(key.len()).position(|w| w == key)? + key.len();
-    let mut digits = text[start..].iter().skip_while(|c| **c == b' ').peekable();
-    digits.peek().filter(|c| c.is_ascii_digit())?;
-    let mut n = 0u64;
-    for &c in digits.take_while(|c| c.is_ascii_digit()) {
-        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(n)
+    field(&buf[..n], b"wchar:", 10)
 }
 
 #[cfg(test)]
@@ -165,18 +161,23 @@ mod tests {
     #[test]
     fn reads_masks_from_a_status_file() {
         let status = b"Name:\tserver\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000a00\n";
-        assert_eq!(status_mask(status, b"SigCgt:"), Some(0xa00));
-        assert_eq!(status_mask(status, b"SigBlk:"), Some(0));
-        assert_eq!(status_mask(status, b"Nope:"), None);
+        assert_eq!(field(status, b"SigCgt:", 16), Some(0xa00));
+        assert_eq!(field(status, b"SigBlk:", 16), Some(0));
+        assert_eq!(field(status, b"Nope:", 16), None);
         assert_eq!(bit(libc::SIGUSR1) | bit(libc::SIGUSR2), 0xa00);
     }
 
     #[test]
     fn reads_counters_from_an_io_file() {
         let io = b"rchar: 12\nwchar: 3456\nsyscr: 1\nsyscw: 2\n";
-        assert_eq!(decimal_field(io, b"wchar:"), Some(3456));
-        assert_eq!(decimal_field(io, b"nope:"), None);
-        assert_eq!(decimal_field(b"wchar: x", b"wchar:"), None);
+        assert_eq!(field(io, b"wchar:", 10), Some(3456));
+        assert_eq!(field(io, b"nope:", 10), None);
+        assert_eq!(
+            field(b"wchar: 12a", b"wchar:", 10),
+            Some(12),
+            "decimal: 'a' ends it"
+        );
+        assert_eq!(field(b"wchar: x", b"wchar:", 10), Some(0));
         // Our own counter can be read.
         assert!(written(crate::getpid()).is_some());
     }

@@ -132,13 +132,13 @@ impl ClassicFailure {
 /// What the sender knows of the server's acknowledgements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
-    /// Fixed pace, or auto found no acknowledgement: pace at this.
-    Paced(Duration),
+    /// Fixed pace, or auto found no acknowledgement: a bit every `pace`.
+    Paced,
     /// Auto, first bit sent: waiting up to `probe` for a reply.
     ProbeFirst,
     /// Auto, the first bit was answered: waiting up to `probe` again.
     ProbeSecond,
-    /// Every bit is answered: wait for each reply.
+    /// Every bit is answered: wait for each reply, up to `give_up`.
     Acked,
 }
 
@@ -166,7 +166,14 @@ enum Mode {
 #[derive(Clone, Debug)]
 pub struct ClassicSender<'a> {
     encoder: Encoder<'a>,
-    config: ClassicSenderConfig,
+    // The config as the three waits it sets (smaller than matching on
+    // `Pacing` at each poll).
+    /// The wait after each bit in [`Mode::Paced`].
+    pace: Duration,
+    /// The wait for a reply to each of the first two bits ([`Pacing::Auto`]).
+    probe: Duration,
+    /// The wait for each reply in [`Mode::Acked`].
+    give_up: Duration,
     mode: Mode,
     /// Signals sent so far.
     sent: u64,
@@ -187,13 +194,15 @@ impl<'a> ClassicSender<'a> {
         convention: Convention,
         message: &'a [u8],
     ) -> Option<ClassicSender<'a>> {
-        let mode = match config.pacing {
-            Pacing::Fixed(pace) => Mode::Paced(pace),
-            Pacing::Auto { .. } => Mode::ProbeFirst,
+        let (mode, probe, pace) = match config.pacing {
+            Pacing::Fixed(pace) => (Mode::Paced, pace, pace),
+            Pacing::Auto { probe, pace } => (Mode::ProbeFirst, probe, pace),
         };
         Some(ClassicSender {
             encoder: Encoder::new(convention, message)?,
-            config,
+            pace,
+            probe,
+            give_up: config.give_up,
             mode,
             sent: 0,
             sent_at: Duration::ZERO,
@@ -221,6 +230,32 @@ impl<'a> ClassicSender<'a> {
         self.encoder.bits()
     }
 
+    /// The message's bytes whose every bit was sent (the length header, if
+    /// any, comes first and does not count; the NUL is not a byte of the
+    /// message).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::{ClassicPoll, ClassicSender, Convention};
+    /// use minitalk_protocol::Duration;
+    /// let c = Convention::parse(b"len32").unwrap();
+    /// let mut tx = ClassicSender::new(Default::default(), c, b"hi").unwrap();
+    /// let mut now = Duration::ZERO;
+    /// // The 32-bit length, then 'h' and one bit of 'i'.
+    /// while tx.sent() < 32 + 9 {
+    ///     if let ClassicPoll::Wait { until } = tx.poll(now) {
+    ///         now = until; // no server answers
+    ///     }
+    /// }
+    /// assert_eq!(tx.bytes_sent(), 1);
+    /// ```
+    pub fn bytes_sent(&self) -> u64 {
+        let header = u64::from(self.encoder.convention.header.bits());
+        let len = self.encoder.message.len() as u64;
+        (self.sent.saturating_sub(header) / 8).min(len)
+    }
+
     /// Replies heard so far.
     pub fn replies(&self) -> u64 {
         self.replies
@@ -237,30 +272,26 @@ impl<'a> ClassicSender<'a> {
             return ClassicPoll::Done;
         }
         if self.sent > 0 {
-            let (probe, pace) = match self.config.pacing {
-                Pacing::Auto { probe, pace } => (probe, pace),
-                Pacing::Fixed(pace) => (pace, pace),
-            };
-            let (wait, fallback) = match self.mode {
-                Mode::Paced(p) => (p, None),
-                Mode::ProbeFirst | Mode::ProbeSecond => (probe, Some(Mode::Paced(pace))),
-                Mode::Acked => (self.config.give_up, None),
+            let wait = match self.mode {
+                Mode::Paced => self.pace,
+                Mode::ProbeFirst | Mode::ProbeSecond => self.probe,
+                Mode::Acked => self.give_up,
             };
             let deadline = self.sent_at.saturating_add(wait);
-            let paced = matches!(self.mode, Mode::Paced(_));
-            if self.answered && !paced {
+            if self.answered && self.mode != Mode::Paced {
                 self.mode = match self.mode {
                     Mode::ProbeFirst => Mode::ProbeSecond,
                     _ => Mode::Acked,
                 };
             } else if now < deadline {
                 return ClassicPoll::Wait { until: deadline };
-            } else if let Some(fallback) = fallback {
-                // No reply in time: the server does not acknowledge every
-                // bit; we have waited longer than a pace already.
-                self.mode = fallback;
             } else if self.mode == Mode::Acked {
                 return ClassicPoll::Failed(ClassicFailure::Silent);
+            } else {
+                // Paced, or no reply in time to a probe: the server does
+                // not acknowledge every bit; we have waited longer than a
+                // pace already.
+                self.mode = Mode::Paced;
             }
         }
         match self.encoder.signal_at(self.sent) {
