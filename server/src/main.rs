@@ -143,10 +143,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 return 0;
             }
             Some(Opt::Version) => {
-                Line::new()
-                    .str("server (minitalk) ")
-                    .str(env!("CARGO_PKG_VERSION"))
-                    .println(STDOUT);
+                let version = concat!("server (minitalk) ", env!("CARGO_PKG_VERSION"), "\n");
+                sys::write_all(STDOUT, version.as_bytes());
                 return 0;
             }
             _ => {
@@ -173,8 +171,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     let sleep_mask = SigSet::empty();
 
     Line::new()
-        .str("server PID ")
-        .u64(sys::getpid() as u64)
+        .fill("server PID {}", &[sys::getpid() as u64])
         .println(STDOUT);
 
     #[cfg(feature = "classic")]
@@ -242,9 +239,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     };
     if let Some(bytes) = printed {
         Line::new()
-            .str("server: stopped during a message; printed ")
-            .u64(bytes)
-            .str(" bytes of it")
+            .fill(
+                "server: stopped during a message; printed {} bytes of it",
+                &[bytes],
+            )
             .println(STDERR);
     }
     0

@@ -59,11 +59,10 @@ impl Narrator {
     /// `--trace` of a signal from a process that could not be answered.
     pub fn ignored(&self, pid: Pid) {
         if self.tracing() {
-            Line::new()
-                .str("trace: ignored a signal from ")
-                .u64(pid as u64)
-                .str(": it does not catch SIGUSR1 and SIGUSR2")
-                .println(STDERR);
+            say(
+                "trace: ignored a signal from {}: it does not catch SIGUSR1 and SIGUSR2",
+                &[pid as u64],
+            );
         }
     }
 
@@ -72,13 +71,13 @@ impl Narrator {
     pub fn output(&mut self, output: &Output<'_>, now: Duration) {
         match *output {
             Output::Deliver { payload, first, .. } => {
-                self.bytes = if first { 0 } else { self.bytes } + payload.len() as u64;
+                let len = payload.len() as u64;
+                self.bytes = if first { 0 } else { self.bytes } + len;
                 if self.tracing() {
-                    Line::new()
-                        .str("trace: frame verified (CRC-32C ok): ")
-                        .u64(payload.len() as u64)
-                        .str(" bytes accepted, reply SIGUSR2")
-                        .println(STDERR);
+                    say(
+                        "trace: frame verified (CRC-32C ok): {} bytes accepted, reply SIGUSR2",
+                        &[len],
+                    );
                 }
             }
             Output::Note(note) => self.note(note, now),
@@ -90,69 +89,48 @@ impl Narrator {
     /// when a streamed message was cut short, with `--trace` or `--stats`
     /// when a held one was discarded.
     pub fn abandoned(&self, pid: Pid, vanished: bool, aborted: Aborted) {
-        let why = if vanished {
-            "the client vanished"
-        } else {
-            "the client fell silent"
-        };
-        let mut line = Line::new();
-        match aborted {
+        let (template, bytes) = match aborted {
             Aborted::Truncated { bytes } => {
-                line.str("server: message from ")
-                    .u64(pid as u64)
-                    .str(" truncated after ")
-                    .u64(bytes)
-                    .str(" bytes: ")
-                    .str(why);
+                ("server: message from {} truncated after {} bytes: ", bytes)
             }
             Aborted::Discarded { bytes } if self.tracing() || (STATS && self.stats) => {
-                line.str("server: message from ")
-                    .u64(pid as u64)
-                    .str(" discarded (")
-                    .u64(bytes)
-                    .str(" bytes held): ")
-                    .str(why);
+                ("server: message from {} discarded ({} bytes held): ", bytes)
             }
-            _ if self.tracing() => {
-                line.str("trace: session of ")
-                    .u64(pid as u64)
-                    .str(" dropped: ")
-                    .str(why);
-            }
-            _ => {}
-        }
-        if !line.as_bytes().is_empty() {
-            line.println(STDERR);
-        }
+            _ if self.tracing() => ("trace: session of {} dropped: ", 0),
+            _ => return,
+        };
+        let why = if vanished { "vanished" } else { "fell silent" };
+        Line::new()
+            .fill(template, &[pid as u64, bytes])
+            .str("the client ")
+            .str(why)
+            .println(STDERR);
     }
 
     /// `--trace` of one signal: bits accumulate on a line per byte.
     pub fn heard(&mut self, pid: Pid, signal: Signal, heard: Heard) {
-        let mut l = Line::new();
-        match heard {
+        let offset = match heard {
             Heard::Waiting => {
-                l.str("trace: ")
-                    .u64(pid as u64)
-                    .str(" knocked; told to wait (SIGUSR2)")
-                    .println(STDERR);
-                return;
+                return say("trace: {} knocked; told to wait (SIGUSR2)", &[pid as u64]);
             }
-            Heard::Bit | Heard::Byte { .. } | Heard::FrameEnd => {}
-        }
-        l.byte(if signal.bit() { b'1' } else { b'0' });
+            Heard::Bit => None,
+            Heard::Byte { offset, .. } => Some(offset),
+            Heard::FrameEnd => Some(usize::MAX),
+        };
+        let mut l = Line::new();
+        l.byte(b'0' + signal.bit() as u8);
+        // The last eight bits heard are the byte just completed.
         self.bits = self.bits << 1 | signal.bit() as u8;
-        let Heard::Byte { value, offset } = heard else {
-            if heard == Heard::FrameEnd {
-                l.str(" = 0x")
-                    .hex(self.bits)
-                    .str("  CRC-32C, last byte: frame complete");
-                l.println(STDERR);
-                return;
-            }
+        let value = self.bits;
+        let Some(offset) = offset else {
             return l.print(STDERR);
         };
         l.str(" = 0x").hex(value).str("  ");
         match offset {
+            usize::MAX => {
+                l.str("CRC-32C, last byte: frame complete").println(STDERR);
+                return;
+            }
             0 => {
                 let header = Header::from_byte(value);
                 l.str("flags:");
@@ -161,14 +139,14 @@ impl Narrator {
                         l.str(name);
                     }
                 }
-                l.str(" seq ")
-                    .u64(u64::from(header.seq))
-                    .str(" version ")
-                    .u64(u64::from(header.version));
+                l.fill(
+                    " seq {} version {}",
+                    &[u64::from(header.seq), u64::from(header.version)],
+                );
             }
             1 => {
                 self.frame_len = value as usize;
-                l.str("length: ").u64(value as u64).str(" bytes");
+                l.fill("length: {} bytes", &[u64::from(value)]);
             }
             n if n < frame::HEADER_LEN + self.frame_len => self.char_byte(&mut l, value),
             _ => {
@@ -177,7 +155,7 @@ impl Narrator {
         }
         l.println(STDERR);
         // The next byte's line starts with who sends it.
-        l.str("  ").u64(pid as u64).str(" <- ").print(STDERR);
+        l.fill("  {} <- ", &[pid as u64]).print(STDERR);
     }
 
     /// `--trace` of a payload byte: the character once its bytes are in.
@@ -204,73 +182,70 @@ impl Narrator {
 
     /// `--trace` and `--stats` of the receiver's notes.
     fn note(&mut self, note: Note, now: Duration) {
-        let mut l = Line::new();
-        match note {
+        let (template, pid, n) = match note {
             Note::Serving(pid) => {
                 self.since = now;
                 self.bytes = 0;
                 if self.tracing() {
-                    l.str("trace: serving ")
-                        .u64(pid as u64)
-                        .str(" (bits: SIGUSR1 = 0, SIGUSR2 = 1; each acknowledged)\n");
-                    l.str("  ").u64(pid as u64).str(" <- ");
-                    return l.print(STDERR);
+                    let pid = pid as u64;
+                    Line::new()
+                        .fill(
+                            "trace: serving {} (bits: SIGUSR1 = 0, SIGUSR2 = 1; each acknowledged)\n  {} <- ",
+                            &[pid, pid],
+                        )
+                        .print(STDERR);
                 }
+                return;
             }
             Note::Finished(pid) if STATS && self.stats => {
                 let us = (now - self.since).as_micros().max(1) as u64;
-                l.str("server: ")
-                    .u64(pid as u64)
-                    .str(" sent ")
-                    .u64(self.bytes)
-                    .str(" bytes in ")
+                Line::new()
+                    .fill("server: {} sent {} bytes in ", &[pid as u64, self.bytes])
                     .micros(us)
                     .str(" (")
                     .rate(self.bytes * 8_000_000 / us)
-                    .str(")");
+                    .str(")")
+                    .println(STDERR);
+                return;
             }
             _ if !self.tracing() => return,
-            Note::Finished(pid) => {
-                l.str("trace: message from ")
-                    .u64(pid as u64)
-                    .str(" complete and printed (")
-                    .u64(self.bytes)
-                    .str(" bytes)");
-            }
-            Note::Queued { pid, ahead } => {
-                l.str("trace: ")
-                    .u64(pid as u64)
-                    .str(" waits its turn, ")
-                    .u64(ahead as u64)
-                    .str(" ahead of it (told with SIGUSR2)");
-            }
-            Note::QueueFull(pid) => {
-                l.str("trace: queue full; ")
-                    .u64(pid as u64)
-                    .str(" will knock again");
-            }
             Note::Rejected { pid, error } => {
-                l.str("trace: frame from ")
-                    .u64(pid as u64)
-                    .str(" rejected: ")
+                Line::new()
+                    .fill("trace: frame from {} rejected: ", &[pid as u64])
                     .str(error.as_str())
-                    .str(" (reply SIGUSR1: send it again)");
+                    .str(" (reply SIGUSR1: send it again)")
+                    .println(STDERR);
+                return;
             }
-            Note::Duplicate(pid) => {
-                l.str("trace: frame from ")
-                    .u64(pid as u64)
-                    .str(" is a copy of one already accepted: acknowledged, not printed again");
-            }
-            Note::GapReset { pid, bits } => {
-                l.str("\ntrace: ")
-                    .u64(pid as u64)
-                    .str(" fell silent; dropped ")
-                    .u64(bits as u64)
-                    .str(" bits of a partial frame");
-            }
-        }
-        if !l.as_bytes().is_empty() {
-            l.println(STDERR);
-        }
+            Note::Finished(pid) => (
+                "trace: message from {} complete and printed ({} bytes)",
+                pid,
+                self.bytes,
+            ),
+            Note::Queued { pid, ahead } => (
+                "trace: {} waits its turn, {} ahead of it (told with SIGUSR2)",
+                pid,
+                ahead as u64,
+            ),
+            Note::QueueFull(pid) => ("trace: queue full; {} will knock again", pid, 0),
+            Note::Duplicate(pid) => (
+                "trace: frame from {} is a copy of one already accepted: acknowledged, not printed again",
+                pid,
+                0,
+            ),
+            Note::GapReset { pid, bits } => (
+                "\ntrace: {} fell silent; dropped {} bits of a partial frame",
+                pid,
+                bits as u64,
+            ),
+        };
+        say(template, &[pid as u64, n]);
     }
+}
+
+/// One line on stderr: `template` with its `{}` filled with `numbers`.
+// Not inlined: the line's set-up is written once, not at each message.
+#[inline(never)]
+fn say(template: &str, numbers: &[u64]) {
+    Line::new().fill(template, numbers).println(STDERR);
 }
