@@ -64,7 +64,7 @@ impl Wire {
         let now = Time::ZERO;
         let mut tx = Sender::new(Default::default(), now);
         let mut rx: Receiver<QUEUE> = Receiver::new(Default::default());
-        let (mut signals, mut delivered, mut next) = (Vec::new(), String::new(), 0);
+        let (mut signals, mut delivered, mut next) = (Vec::new(), Vec::new(), 0);
         loop {
             match tx.poll(now) {
                 Poll::NeedPayload => {
@@ -77,7 +77,7 @@ impl Wire {
                     rx.on_signal(CLIENT, signal, now);
                     while let Some(out) = rx.poll(now) {
                         match out {
-                            Output::Deliver { payload, .. } => delivered.push_str(payload),
+                            Output::Deliver { payload, .. } => delivered.extend_from_slice(payload),
                             Output::Send { signal, .. } => tx.on_reply(signal, now),
                             _ => {}
                         }
@@ -88,7 +88,8 @@ impl Wire {
             }
         }
         assert_eq!(
-            delivered, text,
+            delivered,
+            text.as_bytes(),
             "the recorded conversation delivers the text"
         );
         Wire { frames, signals }

@@ -19,7 +19,7 @@
 //! - Nothing in this module panics, whatever the input.
 
 use crate::crc::Crc32c;
-use crate::Error;
+use crate::{utf8, Error};
 
 /// The protocol version carried in every frame.
 pub const VERSION: u8 = 1;
@@ -183,22 +183,14 @@ impl<'a> Frame<'a> {
     /// Checks a whole frame whose CRC over header and payload is already
     /// computed as `crc`. `bytes` must be exactly one frame long.
     fn verify(bytes: &'a [u8], crc: u32) -> Result<Self, Error> {
-        let body = bytes.len() - CRC_LEN;
-        let sent = u32::from_be_bytes([
-            bytes[body],
-            bytes[body + 1],
-            bytes[body + 2],
-            bytes[body + 3],
-        ]);
-        if crc != sent {
-            return Err(Error::BadChecksum);
-        }
-        let header = Header::from_byte(bytes[field::FLAGS]);
-        if header.version != VERSION {
-            return Err(Error::BadVersion);
-        }
-        let payload =
-            core::str::from_utf8(&bytes[field::PAYLOAD..body]).map_err(|_| Error::BadUtf8)?;
+        let header = check(bytes, crc)?;
+        Self::checked(header, &bytes[field::PAYLOAD..bytes.len() - CRC_LEN])
+    }
+
+    /// The frame of a `header` and `payload` that passed [`check`].
+    fn checked(header: Header, payload: &'a [u8]) -> Result<Self, Error> {
+        // Valid UTF-8 (`check`): this cannot fail.
+        let payload = core::str::from_utf8(payload).map_err(|_| Error::BadUtf8)?;
         Ok(Frame {
             first: header.first,
             last: header.last,
@@ -206,6 +198,32 @@ impl<'a> Frame<'a> {
             payload,
         })
     }
+}
+
+/// Checks a whole frame whose CRC over header and payload is already
+/// computed as `crc` (checksum, version, UTF-8), without making a `&str` of
+/// its payload: the server's decoder never links `core::str::from_utf8`.
+/// `bytes` must be exactly one frame long.
+fn check(bytes: &[u8], crc: u32) -> Result<Header, Error> {
+    let body = bytes.len() - CRC_LEN;
+    let sent = u32::from_be_bytes([
+        bytes[body],
+        bytes[body + 1],
+        bytes[body + 2],
+        bytes[body + 3],
+    ]);
+    if crc != sent {
+        return Err(Error::BadChecksum);
+    }
+    let header = Header::from_byte(bytes[field::FLAGS]);
+    if header.version != VERSION {
+        return Err(Error::BadVersion);
+    }
+    let payload = &bytes[field::PAYLOAD..body];
+    if utf8::valid_up_to(payload) != payload.len() {
+        return Err(Error::BadUtf8);
+    }
+    Ok(header)
 }
 
 /// Bit `index` of `frame`, in wire order (byte 0 first, MSB first).
@@ -277,6 +295,10 @@ pub struct FrameDecoder {
     crc: Crc32c,
     /// The last call completed a frame: the next bit starts a new one.
     done: bool,
+    /// The last call completed a frame that passed every check (a reset
+    /// keeps it: the receiver resets for the next session before its
+    /// caller takes the text).
+    verified: bool,
 }
 
 impl FrameDecoder {
@@ -288,6 +310,7 @@ impl FrameDecoder {
             total_bits: 0,
             crc: Crc32c::new(),
             done: false,
+            verified: false,
         }
     }
 
@@ -308,20 +331,40 @@ impl FrameDecoder {
         }
     }
 
-    /// The payload of the frame just completed, as far as it is valid UTF-8
-    /// (all of it after [`Decoded::Frame`]): for a receiver that hands the
-    /// payload out after the call that decoded it.
-    pub(crate) fn payload(&self) -> &str {
-        let len = (self.buf[field::LEN] as usize).min(MAX_PAYLOAD);
-        let bytes = &self.buf[field::PAYLOAD..field::PAYLOAD + len];
-        match core::str::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
-        }
+    /// The payload of the frame just completed if it passed every check
+    /// (empty otherwise, and once the next bit is fed), as bytes: for a
+    /// receiver that hands the payload out after the call that decoded it.
+    pub(crate) fn payload(&self) -> &[u8] {
+        let len = if self.verified {
+            self.buf[field::LEN] as usize
+        } else {
+            0
+        };
+        &self.buf[field::PAYLOAD..field::PAYLOAD + len]
     }
 
     /// Feeds one bit.
     pub fn feed(&mut self, bit: bool) -> Decoded<'_> {
+        match self.push(bit) {
+            Pushed::NeedMore => Decoded::NeedMore,
+            Pushed::Byte { value, offset } => Decoded::Byte { value, offset },
+            Pushed::End(Ok((header, crc))) => {
+                let body = self.total_bits / 8 - CRC_LEN;
+                match Frame::checked(header, &self.buf[field::PAYLOAD..body]) {
+                    // A verified frame's CRC field is the CRC computed.
+                    Ok(frame) => Decoded::Frame { frame, crc },
+                    Err(e) => Decoded::Invalid(e),
+                }
+            }
+            Pushed::End(Err(e)) => Decoded::Invalid(e),
+        }
+    }
+
+    /// Feeds one bit; a frame is checked but not made into a [`Frame`]
+    /// (see [`Pushed`]).
+    pub(crate) fn push(&mut self, bit: bool) -> Pushed {
+        // The payload of the last frame is lent out until this bit.
+        self.verified = false;
         if self.done {
             self.reset();
         }
@@ -332,7 +375,7 @@ impl FrameDecoder {
         *byte = (*byte & !(1 << shift)) | ((bit as u8) << shift);
         self.bits += 1;
         if shift != 0 {
-            return Decoded::NeedMore;
+            return Pushed::NeedMore;
         }
         let value = *byte;
         if offset == field::LEN {
@@ -347,17 +390,29 @@ impl FrameDecoder {
             self.crc = self.crc.push(value);
         }
         if self.bits < self.total_bits || self.total_bits == 0 {
-            return Decoded::Byte { value, offset };
+            return Pushed::Byte { value, offset };
         }
         self.done = true;
         let len = self.total_bits / 8;
         let crc = self.crc.finish();
-        match Frame::verify(&self.buf[..len], crc) {
-            // A verified frame's CRC field is the CRC computed.
-            Ok(frame) => Decoded::Frame { frame, crc },
-            Err(e) => Decoded::Invalid(e),
-        }
+        let verdict = check(&self.buf[..len], crc);
+        self.verified = verdict.is_ok();
+        Pushed::End(verdict.map(|header| (header, crc)))
     }
+}
+
+/// What [`FrameDecoder::push`] made of one more bit: [`Decoded`] with a
+/// checked frame's header and CRC in place of the [`Frame`]. The receiver
+/// takes the text afterwards, as bytes ([`FrameDecoder::payload`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// The frame is not complete yet.
+    NeedMore,
+    /// This bit completed a byte of the frame.
+    Byte { value: u8, offset: usize },
+    /// This bit completed a frame: its header and CRC if it passed every
+    /// check; the next bit starts a new frame.
+    End(Result<(Header, u32), Error>),
 }
 
 impl Default for FrameDecoder {

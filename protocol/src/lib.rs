@@ -23,6 +23,8 @@
 //! - [`chunk`]: a message read from a stream, checked as UTF-8 and cut into
 //!   payloads of whole characters (the client's stdin).
 //! - [`crc`]: CRC-32C, the checksum of every frame.
+//! - [`utf8`]: UTF-8 validation a byte at a time, without
+//!   `core::str::from_utf8` (the server's text is checked with it).
 //! - [`Duration`]: times and intervals, one `u64` of nanoseconds.
 //!
 //! `PROTOCOL.md` at the repository root specifies the format precisely, with
@@ -41,7 +43,7 @@
 //! let now = Duration::ZERO;
 //! let mut tx = Sender::new(Default::default(), now);
 //! let mut rx: Receiver<4> = Receiver::new(Default::default());
-//! let mut printed = String::new();
+//! let mut printed = Vec::new();
 //! tx.load("hello", true).unwrap();
 //! loop {
 //!     match tx.poll(now) {
@@ -49,7 +51,7 @@
 //!             rx.on_signal(42, signal, now);
 //!             while let Some(out) = rx.poll(now) {
 //!                 match out {
-//!                     Output::Deliver { payload, .. } => printed.push_str(payload),
+//!                     Output::Deliver { payload, .. } => printed.extend_from_slice(payload),
 //!                     Output::Send { to: 42, signal } => tx.on_reply(signal, now),
 //!                     _ => {}
 //!                 }
@@ -59,7 +61,7 @@
 //!         other => panic!("{other:?}"),
 //!     }
 //! }
-//! assert_eq!(printed, "hello");
+//! assert_eq!(printed, b"hello");
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
@@ -74,6 +76,7 @@ mod receiver;
 mod sender;
 mod server;
 mod time;
+pub mod utf8;
 
 pub use frame::{Decoded, Frame, FrameDecoder};
 pub use message::{Aborted, MessageBuffer};

@@ -147,8 +147,7 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
                     first,
                     last,
                 } => {
-                    let bytes = payload.as_bytes();
-                    self.held.push(bytes, first, last, |b| fx.write(from, b));
+                    self.held.push(payload, first, last, |b| fx.write(from, b));
                     None
                 }
                 Output::Abandoned { pid, vanished } => {

@@ -79,7 +79,7 @@ fn signals_to_message_and_replies() {
                 match out {
                     Output::Send { to: 9, signal } => replies.push(signal),
                     Output::Deliver { payload, last, .. } => {
-                        printed.push((payload.to_string(), last))
+                        printed.push((String::from_utf8(payload.to_vec()).unwrap(), last))
                     }
                     _ => {}
                 }

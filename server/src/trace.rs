@@ -9,6 +9,7 @@
 //! replies are the same with or without it.
 
 use minitalk_protocol::frame::{self, Header};
+use minitalk_protocol::utf8::Utf8;
 use minitalk_protocol::{Aborted, Duration, Heard, Note, Output, Pid, Signal};
 use minitalk_sys::{Line, STDERR};
 
@@ -30,8 +31,10 @@ pub struct Narrator {
     /// The current frame's LEN byte, for `--trace`.
     frame_len: usize,
     /// A character being assembled, for `--trace`.
-    utf8: [u8; 4],
+    utf8_bytes: [u8; 4],
     utf8_len: usize,
+    /// Whether it is valid so far.
+    utf8: Utf8,
     /// The bits of the byte being received, for `--trace`.
     bits: u8,
 }
@@ -45,8 +48,9 @@ impl Narrator {
             since: Duration::ZERO,
             bytes: 0,
             frame_len: 0,
-            utf8: [0; 4],
+            utf8_bytes: [0; 4],
             utf8_len: 0,
+            utf8: Utf8::new(),
             bits: 0,
         }
     }
@@ -162,18 +166,21 @@ impl Narrator {
     fn char_byte(&mut self, l: &mut Line, value: u8) {
         l.str("text byte");
         if value & 0xC0 != 0x80 {
+            // Not a continuation byte: a character starts.
+            self.utf8 = Utf8::new();
             self.utf8_len = 0;
         }
-        if self.utf8_len < 4 {
-            self.utf8[self.utf8_len] = value;
+        let valid = self.utf8.push(value);
+        if let Some(slot) = self.utf8_bytes.get_mut(self.utf8_len) {
+            *slot = value;
             self.utf8_len += 1;
         }
-        if let Ok(c) = core::str::from_utf8(&self.utf8[..self.utf8_len]) {
+        if valid && self.utf8.at_boundary() {
             l.str(" -> '");
-            match c {
-                "\n" => l.str("\\n"),
-                "\t" => l.str("\\t"),
-                _ => l.str(c),
+            match &self.utf8_bytes[..self.utf8_len] {
+                b"\n" => l.str("\\n"),
+                b"\t" => l.str("\\t"),
+                c => l.bytes(c),
             };
             l.str("'");
             self.utf8_len = 0;

@@ -44,7 +44,7 @@
 
 use heapless::Deque;
 
-use crate::frame::{Decoded, FrameDecoder, Header};
+use crate::frame::{FrameDecoder, Header, Pushed};
 use crate::{Duration, Error, Pid, Signal};
 
 mod queue;
@@ -102,8 +102,8 @@ pub enum Output<'a> {
     Deliver {
         /// The sender.
         from: Pid,
-        /// Whole UTF-8 characters.
-        payload: &'a str,
+        /// Whole UTF-8 characters (checked), as bytes.
+        payload: &'a [u8],
         /// It opens a message.
         first: bool,
         /// It closes the message.
@@ -164,7 +164,7 @@ pub enum Note {
 
 /// What one signal did, returned by [`Receiver::on_signal`] for tracing.
 ///
-/// An owned summary of the decoder's [`Decoded`]: it borrows nothing, so a
+/// An owned summary of the decoder's [`Decoded`](crate::Decoded): it borrows nothing, so a
 /// caller can keep it while it polls the outputs (the verdict on a frame
 /// comes through those).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -365,17 +365,16 @@ impl<const Q: usize> Receiver<Q> {
     /// Feeds a bit of `session`'s frame to the decoder and answers it.
     fn feed(&mut self, session: Session, signal: Signal, now: Duration) -> Heard {
         let from = session.pid;
-        let verdict = match self.decoder.feed(signal.bit()) {
-            Decoded::NeedMore => {
+        let verdict = match self.decoder.push(signal.bit()) {
+            Pushed::NeedMore => {
                 self.ack = Some(from);
                 return Heard::Bit;
             }
-            Decoded::Byte { value, offset } => {
+            Pushed::Byte { value, offset } => {
                 self.ack = Some(from);
                 return Heard::Byte { value, offset };
             }
-            Decoded::Frame { frame, crc } => Ok((frame.header(), crc)),
-            Decoded::Invalid(e) => Err(e),
+            Pushed::End(verdict) => verdict,
         };
         self.timers = NextTimer::Unknown;
         self.judge(session, verdict, now);
@@ -573,7 +572,7 @@ impl<const Q: usize> Receiver<Q> {
         }
         self.push(Output::Deliver {
             from: pid,
-            payload: "",
+            payload: b"",
             first,
             last,
         });

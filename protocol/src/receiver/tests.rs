@@ -23,6 +23,11 @@ enum Out {
     Note(Note),
 }
 
+/// A delivered payload as text: it must be valid UTF-8.
+fn text(payload: &[u8]) -> String {
+    String::from_utf8(payload.to_vec()).expect("valid UTF-8")
+}
+
 fn drain(rx: &mut Receiver<4>, now: Duration) -> Vec<Out> {
     let mut v = Vec::new();
     while let Some(o) = rx.poll(now) {
@@ -33,7 +38,7 @@ fn drain(rx: &mut Receiver<4>, now: Duration) -> Vec<Out> {
                 payload,
                 first,
                 last,
-            } => Out::Deliver(from, payload.into(), first, last),
+            } => Out::Deliver(from, text(payload), first, last),
             Output::Abandoned { pid, vanished } => Out::Abandoned(pid, vanished),
             Output::CheckAlive(p) => Out::Check(p),
             Output::Note(n) => Out::Note(n),
@@ -87,6 +92,20 @@ fn every_bit_is_acknowledged_and_the_frame_accepted() {
         ]
     );
     assert_eq!(rx.serving(), None);
+}
+
+#[test]
+fn the_text_of_a_last_frame_survives_the_next_session_opening() {
+    // Finishing a message invites the next process, which resets the
+    // decoder before the caller takes the text.
+    let mut rx = Receiver::<4>::new(ReceiverConfig::default());
+    let bits = frame_bits(true, true, false, "bye");
+    rx.on_signal(7, bits[0], T0);
+    rx.on_signal(8, Signal::Usr1, T0);
+    drain(&mut rx, T0);
+    let out = feed(&mut rx, 7, &bits[1..], T0);
+    assert_eq!(out[0], Out::Deliver(7, "bye".into(), true, true));
+    assert!(out.contains(&Out::Note(Note::Serving(8))), "{out:?}");
 }
 
 #[test]

@@ -445,7 +445,7 @@ impl DecodeHarness {
                     first,
                     last,
                 }) => {
-                    assert!(core::str::from_utf8(payload.as_bytes()).is_ok());
+                    let payload = core::str::from_utf8(payload).expect("valid UTF-8");
                     Act::Deliver {
                         from,
                         payload: payload.to_string(),
@@ -1169,7 +1169,7 @@ impl Effects for Conversation<'_> {
                 let c = self.client(from);
                 assert_eq!(first, c.partial.is_none(), "{from}: FIRST out of place");
                 let text = c.partial.get_or_insert_with(String::new);
-                text.push_str(payload);
+                text.push_str(core::str::from_utf8(payload).expect("valid UTF-8"));
                 if last {
                     let text = c.partial.take().expect("a message");
                     c.delivered.push(text);

@@ -1,0 +1,185 @@
+//! UTF-8 validation, a byte at a time.
+//!
+//! The rules are `core::str::from_utf8`'s (Unicode's table 3-7: no
+//! overlong forms, no surrogates, nothing above U+10FFFF), and the tests
+//! hold the two to the same answers. The code is a fraction of the size of
+//! `from_utf8` and its 256-byte table: the static server checks its text
+//! with it and hands it out as bytes, so it links no `from_utf8` at all.
+//!
+//! Nothing here panics.
+
+/// A UTF-8 validator fed one byte at a time.
+///
+/// # Examples
+///
+/// ```
+/// use minitalk_protocol::utf8::Utf8;
+///
+/// let mut v = Utf8::new();
+/// assert!(v.push(0xC3)); // the first byte of "é"
+/// assert!(!v.at_boundary());
+/// assert!(v.push(0xA9));
+/// assert!(v.at_boundary());
+/// assert!(!v.push(0xA9), "a continuation byte cannot start a character");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Utf8 {
+    /// Continuation bytes the current character still needs.
+    need: u8,
+    /// The range the next continuation byte must be in.
+    lo: u8,
+    hi: u8,
+}
+
+impl Utf8 {
+    /// A validator at a character boundary.
+    pub const fn new() -> Self {
+        Utf8 {
+            need: 0,
+            lo: 0x80,
+            hi: 0xBF,
+        }
+    }
+
+    /// Takes the next byte; false if it cannot come next in valid UTF-8
+    /// (the validator is then back at a boundary, as [`new`](Self::new)).
+    pub fn push(&mut self, byte: u8) -> bool {
+        if self.need > 0 {
+            let ok = (self.lo..=self.hi).contains(&byte);
+            *self = Utf8 {
+                need: if ok { self.need - 1 } else { 0 },
+                ..Utf8::new()
+            };
+            return ok;
+        }
+        // The first byte says how many follow, and the first of those may
+        // have a narrower range (no overlong forms, surrogates or > U+10FFFF).
+        let (need, lo, hi) = match byte {
+            0x00..=0x7F => return true,
+            0xC2..=0xDF => (1, 0x80, 0xBF),
+            0xE0..=0xEF => (
+                2,
+                if byte == 0xE0 { 0xA0 } else { 0x80 },
+                if byte == 0xED { 0x9F } else { 0xBF },
+            ),
+            0xF0..=0xF4 => (
+                3,
+                if byte == 0xF0 { 0x90 } else { 0x80 },
+                if byte == 0xF4 { 0x8F } else { 0xBF },
+            ),
+            _ => return false,
+        };
+        *self = Utf8 { need, lo, hi };
+        true
+    }
+
+    /// Whether the bytes so far end on a character boundary.
+    pub const fn at_boundary(&self) -> bool {
+        self.need == 0
+    }
+}
+
+impl Default for Utf8 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How many bytes at the start of `bytes` are whole, valid UTF-8
+/// characters: as `core::str::from_utf8`'s `valid_up_to`, and
+/// `bytes.len()` when all of it is valid.
+///
+/// # Examples
+///
+/// ```
+/// use minitalk_protocol::utf8::valid_up_to;
+///
+/// assert_eq!(valid_up_to("héllo".as_bytes()), 6);
+/// assert_eq!(valid_up_to(b"h\xC3"), 1, "a character cut short");
+/// assert_eq!(valid_up_to(b"h\xFFllo"), 1);
+/// ```
+pub fn valid_up_to(bytes: &[u8]) -> usize {
+    let mut v = Utf8::new();
+    let mut valid = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        if !v.push(byte) {
+            break;
+        }
+        if v.at_boundary() {
+            valid = i + 1;
+        }
+    }
+    valid
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+
+    /// Bytes at and around every boundary of the rules.
+    const EDGES: [u8; 20] = [
+        0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xED,
+        0xEF, 0xF0, 0xF4, 0xF5, 0xFF,
+    ];
+
+    fn check(bytes: &[u8]) {
+        let core = match core::str::from_utf8(bytes) {
+            Ok(s) => s.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        assert_eq!(valid_up_to(bytes), core, "{bytes:02x?}");
+    }
+
+    #[test]
+    fn agrees_with_core_on_every_pair_of_bytes() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                check(&[a, b]);
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_core_on_every_lead_byte_with_edge_continuations() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for c in EDGES {
+                    check(&[a, b, c]);
+                }
+            }
+            for b in EDGES {
+                for c in EDGES {
+                    for d in EDGES {
+                        check(&[a, b, c, d, b'x']);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_core_on_text() {
+        for s in [
+            "",
+            "hello",
+            "héllo wörld",
+            "日本語",
+            "😀 ok 😀",
+            "\u{10FFFF}\u{FFFF}",
+        ] {
+            check(s.as_bytes());
+            for cut in 0..s.len() {
+                check(&s.as_bytes()[..cut]);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_core_on_any_bytes(bytes: std::vec::Vec<u8>) {
+            check(&bytes);
+        }
+    }
+}
