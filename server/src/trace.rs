@@ -138,10 +138,11 @@ impl Narrator {
             0 => {
                 let header = Header::from_byte(value);
                 l.str("flags:");
-                for (set, name) in [(header.first, " FIRST"), (header.last, " LAST")] {
-                    if set {
-                        l.str(name);
-                    }
+                if header.first {
+                    l.str(" FIRST");
+                }
+                if header.last {
+                    l.str(" LAST");
                 }
                 l.fill(
                     " seq {} version {}",

@@ -96,7 +96,13 @@ impl Recent {
             None => (1, Duration::ZERO),
             Some(f) => (2, f.at),
         };
-        let slot = (0..RECENT).min_by_key(|&i| key(&self.0[i])).unwrap_or(0);
+        // The first slot of least key (a plain loop: min_by_key costs more).
+        let mut slot = 0;
+        for i in 1..RECENT {
+            if key(&self.0[i]) < key(&self.0[slot]) {
+                slot = i;
+            }
+        }
         self.0[slot] = Some(Finished {
             pid,
             id,
@@ -113,7 +119,11 @@ impl Recent {
 
     /// When a process is next to be checked for life.
     pub(super) fn next_probe(&self) -> Option<Duration> {
-        self.0.iter().flatten().map(|f| f.check).min()
+        let mut next = None;
+        for f in self.0.iter().flatten() {
+            next = super::earlier(next, Some(f.check));
+        }
+        next
     }
 
     /// A process whose check is due at `now`; it is checked again at
