@@ -7,14 +7,19 @@
 //! Invariants: first in, first out; a process is queued at most once; at
 //! most `Q` wait.
 
-use heapless::Deque;
-
 use crate::{Duration, Pid};
 
 /// Processes waiting their turn.
+///
+/// A plain array, first come first: it is built with a `memset` (a
+/// `heapless::Deque` is copied in, uninitialised slots and all) and its
+/// code is a fraction of a ring's. Taking the first out moves the others
+/// up, at most `Q` PIDs once per message.
 #[derive(Clone, Debug)]
 pub(super) struct WaitQueue<const Q: usize> {
-    waiting: Deque<Pid, Q>,
+    /// `waiting[..len]` wait, in arrival order.
+    waiting: [Pid; Q],
+    len: usize,
     /// When the next round of keepalives is due.
     keepalive_due: Duration,
     /// Processes already told in the current round.
@@ -24,18 +29,25 @@ pub(super) struct WaitQueue<const Q: usize> {
 impl<const Q: usize> WaitQueue<Q> {
     pub(super) const fn new() -> Self {
         WaitQueue {
-            waiting: Deque::new(),
+            waiting: [0; Q],
+            len: 0,
             keepalive_due: Duration::ZERO,
             cursor: 0,
         }
     }
 
+    /// The processes that wait, in arrival order.
+    fn waiting(&self) -> &[Pid] {
+        // `len <= Q` always: this never fails.
+        self.waiting.get(..self.len).unwrap_or_default()
+    }
+
     pub(super) fn len(&self) -> usize {
-        self.waiting.len()
+        self.len
     }
 
     pub(super) fn contains(&self, pid: Pid) -> bool {
-        self.waiting.iter().any(|&p| p == pid)
+        self.waiting().contains(&pid)
     }
 
     /// Queues `pid` at `now` and returns how many wait before it, or `Err`
@@ -47,49 +59,50 @@ impl<const Q: usize> WaitQueue<Q> {
         now: Duration,
         keepalive: Duration,
     ) -> Result<usize, ()> {
-        if self.waiting.is_empty() {
+        if self.len == 0 {
             self.keepalive_due = now + keepalive;
             self.cursor = 0;
         }
-        self.waiting.push_back(pid).map_err(|_| ())?;
-        Ok(self.waiting.len() - 1)
+        *self.waiting.get_mut(self.len).ok_or(())? = pid;
+        self.len += 1;
+        Ok(self.len - 1)
     }
 
     /// The process whose turn has come.
     pub(super) fn pop(&mut self) -> Option<Pid> {
-        let next = self.waiting.pop_front()?;
+        let next = *self.waiting().first()?;
+        self.waiting.copy_within(1..self.len, 0);
+        self.len -= 1;
         self.cursor = self.cursor.saturating_sub(1);
         Some(next)
     }
 
     /// Takes `pid` out of the queue (its process is gone).
     pub(super) fn remove(&mut self, pid: Pid) {
-        for _ in 0..self.waiting.len() {
-            match self.waiting.pop_front() {
-                Some(entry) if entry != pid => {
-                    // Room: the entry was just taken out.
-                    let pushed = self.waiting.push_back(entry);
-                    debug_assert!(pushed.is_ok(), "the queue shrank while rotating");
-                }
-                _ => {}
+        let mut kept = 0;
+        for i in 0..self.len {
+            if self.waiting[i] != pid {
+                self.waiting[kept] = self.waiting[i];
+                kept += 1;
             }
         }
+        self.len = kept;
         self.cursor = 0;
     }
 
     /// When the next keepalive is due, if anyone waits.
     pub(super) fn next_deadline(&self) -> Option<Duration> {
-        (!self.waiting.is_empty()).then_some(self.keepalive_due)
+        (self.len > 0).then_some(self.keepalive_due)
     }
 
     /// The next process to tell to keep waiting at `now`, if its keepalive
     /// is due; at the end of a round, the next round is set `keepalive`
     /// from now.
     pub(super) fn keepalive(&mut self, now: Duration, keepalive: Duration) -> Option<Pid> {
-        if self.waiting.is_empty() || now < self.keepalive_due {
+        if self.len == 0 || now < self.keepalive_due {
             return None;
         }
-        match self.waiting.iter().nth(self.cursor) {
+        match self.waiting().get(self.cursor) {
             Some(&pid) => {
                 self.cursor += 1;
                 Some(pid)
