@@ -52,22 +52,20 @@ impl Utf8 {
             };
             return ok;
         }
-        // The first byte says how many follow, and the first of those may
-        // have a narrower range (no overlong forms, surrogates or > U+10FFFF).
-        let (need, lo, hi) = match byte {
+        // The first byte says how many follow (its leading ones, less one),
+        // and the first of those may have a narrower range (no overlong
+        // forms, surrogates or code points above U+10FFFF).
+        let need = match byte {
             0x00..=0x7F => return true,
-            0xC2..=0xDF => (1, 0x80, 0xBF),
-            0xE0..=0xEF => (
-                2,
-                if byte == 0xE0 { 0xA0 } else { 0x80 },
-                if byte == 0xED { 0x9F } else { 0xBF },
-            ),
-            0xF0..=0xF4 => (
-                3,
-                if byte == 0xF0 { 0x90 } else { 0x80 },
-                if byte == 0xF4 { 0x8F } else { 0xBF },
-            ),
+            0xC2..=0xF4 => byte.leading_ones() as u8 - 1,
             _ => return false,
+        };
+        let (lo, hi) = match byte {
+            0xE0 => (0xA0, 0xBF),
+            0xED => (0x80, 0x9F),
+            0xF0 => (0x90, 0xBF),
+            0xF4 => (0x80, 0x8F),
+            _ => (0x80, 0xBF),
         };
         *self = Utf8 { need, lo, hi };
         true
