@@ -190,40 +190,36 @@ impl Narrator {
 
     /// `--trace` and `--stats` of the receiver's notes.
     fn note(&mut self, note: Note, now: Duration) {
-        let (template, pid, n) = match note {
+        // One line for every note (one set-up of it, one write); the match
+        // gives the rest of it, a template for `pid` and `n`.
+        let mut l = Line::new();
+        let (rest, pid, n) = match note {
             Note::Serving(pid) => {
                 self.since = now;
                 self.bytes = 0;
                 if self.tracing() {
                     let pid = pid as u64;
-                    Line::new()
-                        .fill(
-                            "trace: serving {} (bits: SIGUSR1 = 0, SIGUSR2 = 1; each acknowledged)\n  {} <- ",
-                            &[pid, pid],
-                        )
-                        .print(STDERR);
+                    l.fill(
+                        "trace: serving {} (bits: SIGUSR1 = 0, SIGUSR2 = 1; each acknowledged)\n  {} <- ",
+                        &[pid, pid],
+                    )
+                    .print(STDERR);
                 }
                 return;
             }
             Note::Finished(pid) if STATS && self.stats => {
                 let us = (now - self.since).as_micros().max(1) as u64;
-                Line::new()
-                    .fill("server: {} sent {} bytes in ", &[pid as u64, self.bytes])
+                l.fill("server: {} sent {} bytes in ", &[pid as u64, self.bytes])
                     .micros(us)
                     .str(" (")
-                    .rate(self.bytes * 8_000_000 / us)
-                    .str(")")
-                    .println(STDERR);
-                return;
+                    .rate(self.bytes * 8_000_000 / us);
+                (")", 0, 0)
             }
             _ if !self.tracing() => return,
             Note::Rejected { pid, error } => {
-                Line::new()
-                    .fill("trace: frame from {} rejected: ", &[pid as u64])
-                    .str(error.as_str())
-                    .str(" (reply SIGUSR1: send it again)")
-                    .println(STDERR);
-                return;
+                l.fill("trace: frame from {} rejected: ", &[pid as u64])
+                    .str(error.as_str());
+                (" (reply SIGUSR1: send it again)", 0, 0)
             }
             Note::Finished(pid) => (
                 "trace: message from {} complete and printed ({} bytes)",
@@ -247,7 +243,7 @@ impl Narrator {
                 bits as u64,
             ),
         };
-        say(template, &[pid as u64, n]);
+        l.fill(rest, &[pid as u64, n]).println(STDERR);
     }
 }
 
