@@ -97,10 +97,13 @@ impl Recent {
         now: Duration,
         check: Duration,
     ) {
+        // One number for the order of preference (less code than a tuple):
+        // this process's slot, a free one, then by silence (`at`, pushed
+        // past the first two).
         let key = |f: &Option<Finished>| match f {
-            Some(f) if f.pid == pid => (0, Duration::ZERO),
-            None => (1, Duration::ZERO),
-            Some(f) => (2, f.at),
+            Some(f) if f.pid == pid => Duration::ZERO,
+            None => Duration::from_nanos(1),
+            Some(f) => f.at.saturating_add(Duration::from_nanos(2)),
         };
         // The first slot of least key (a plain loop: min_by_key costs more).
         let mut slot = 0;
