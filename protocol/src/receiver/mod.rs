@@ -233,15 +233,6 @@ impl NextTimer {
     }
 }
 
-/// The earlier of two deadlines, either of which may be unset. (An
-/// iterator over an array of them costs three times the code.)
-fn earlier(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        _ => a.or(b),
-    }
-}
-
 /// Outputs one event can produce at most (see [`Receiver::push`]): a gap
 /// reset, the acknowledgement owed before it, a delivery, its
 /// acknowledgement, "finished", and the next process invited, noted and
@@ -471,15 +462,18 @@ impl<const Q: usize> Receiver<Q> {
 
     /// The earliest deadline of any timer.
     fn next_deadline(&self) -> Option<Duration> {
-        let session = match self.state {
-            State::Serving(s) => Some(
-                self.probe_due(s)
-                    .min(s.last_heard + self.config.session_timeout),
-            ),
-            State::Idle => None,
-        };
-        let keepalive = self.queue.next_deadline();
-        earlier(earlier(session, keepalive), self.recent.next_probe())
+        // Duration::MAX stands for "none" (it is 584 years away): a minimum
+        // of plain values is less code than one of Options.
+        let mut at = self.recent.next_probe();
+        if let State::Serving(s) = self.state {
+            at = at
+                .min(self.probe_due(s))
+                .min(s.last_heard + self.config.session_timeout);
+        }
+        if let Some(keepalive) = self.queue.next_deadline() {
+            at = at.min(keepalive);
+        }
+        (at != Duration::MAX).then_some(at)
     }
 
     fn push(&mut self, p: Output<'static>) {

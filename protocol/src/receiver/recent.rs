@@ -126,11 +126,12 @@ impl Recent {
         }
     }
 
-    /// When a process is next to be checked for life.
-    pub(super) fn next_probe(&self) -> Option<Duration> {
-        let mut next = None;
+    /// When a process is next to be checked for life ([`Duration::MAX`]:
+    /// none is remembered).
+    pub(super) fn next_probe(&self) -> Duration {
+        let mut next = Duration::MAX;
         for f in self.0.iter().filter_map(Option::as_ref) {
-            next = super::earlier(next, Some(f.check));
+            next = next.min(f.check);
         }
         next
     }
