@@ -47,9 +47,13 @@ impl Line {
 
     /// Appends bytes.
     pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        let n = b.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
-        self.len += n;
+        // A byte at a time: lines are short, and this is the least code.
+        for &c in b {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = c;
+                self.len += 1;
+            }
+        }
         self
     }
 
