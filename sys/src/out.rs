@@ -68,18 +68,12 @@ impl Line {
     }
 
     /// Appends a number in decimal.
-    pub fn u64(&mut self, mut n: u64) -> &mut Self {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+    pub fn u64(&mut self, n: u64) -> &mut Self {
+        // The digits before the last one first (recursion: the least code).
+        if n >= 10 {
+            self.u64(n / 10);
         }
-        self.bytes(&digits[i..])
+        self.byte(b'0' + (n % 10) as u8)
     }
 
     /// Appends `template` with each `{}` in it replaced by the next of
@@ -233,6 +227,18 @@ mod tests {
         let mut l = Line::new();
         l.progress(bytes, total, Duration::from_millis(ms));
         std::string::String::from_utf8(l.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn numbers_and_a_full_line() {
+        let mut l = Line::new();
+        l.u64(0).byte(b' ').u64(10).byte(b' ').u64(u64::MAX);
+        assert_eq!(l.as_bytes(), b"0 10 18446744073709551615");
+        let mut full = Line::new();
+        for _ in 0..100 {
+            full.str("0123456789");
+        }
+        assert_eq!(full.as_bytes().len(), 512, "cut off at its capacity");
     }
 
     #[test]
