@@ -280,10 +280,8 @@ mod vdso {
     /// The address of `__vdso_clock_gettime`, or 0 if not found.
     pub static CLOCK_GETTIME: AtomicUsize = AtomicUsize::new(0);
 
-    /// Dynamic section tags: hash table, string table, symbol table.
+    /// Dynamic section tags: hash table, string table (5), symbol table (6).
     const DT_HASH: usize = 4;
-    const DT_STRTAB: usize = 5;
-    const DT_SYMTAB: usize = 6;
 
     /// Looks `__vdso_clock_gettime` up in the vDSO image at `image` and
     /// records its address in [`CLOCK_GETTIME`]; leaves it at 0 if the
@@ -311,17 +309,17 @@ mod vdso {
             let (Some(bias), Some(dynamic)) = (bias, dynamic) else {
                 return;
             };
-            let (mut hash, mut strtab, mut symtab) = (0, 0, 0);
+            // The three tables' addresses, by tag (DT_HASH, DT_STRTAB,
+            // DT_SYMTAB are 4, 5, 6: an index, not a jump table).
+            let mut tables = [0; 3];
             let mut d = dynamic as *const [usize; 2];
             while (*d)[0] != 0 {
-                match (*d)[0] {
-                    DT_HASH => hash = bias + (*d)[1],
-                    DT_STRTAB => strtab = bias + (*d)[1],
-                    DT_SYMTAB => symtab = bias + (*d)[1],
-                    _ => {}
+                if let Some(table) = tables.get_mut((*d)[0].wrapping_sub(DT_HASH)) {
+                    *table = bias + (*d)[1];
                 }
                 d = d.add(1);
             }
+            let [hash, strtab, symtab] = tables;
             if hash == 0 || strtab == 0 || symtab == 0 {
                 return;
             }
