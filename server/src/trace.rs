@@ -166,17 +166,18 @@ impl Narrator {
     /// `--trace` of a payload byte: the character once its bytes are in.
     fn char_byte(&mut self, l: &mut Line, value: u8) {
         l.str("text byte");
-        if value & 0xC0 != 0x80 {
-            // Not a continuation byte: a character starts.
-            self.utf8 = Utf8::new();
+        // A byte that cannot continue the character may start the next one.
+        if !self.utf8.push(value) {
             self.utf8_len = 0;
+            if !self.utf8.push(value) {
+                return;
+            }
         }
-        let valid = self.utf8.push(value);
         if let Some(slot) = self.utf8_bytes.get_mut(self.utf8_len) {
             *slot = value;
             self.utf8_len += 1;
         }
-        if valid && self.utf8.at_boundary() {
+        if self.utf8.at_boundary() {
             l.str(" -> '");
             match &self.utf8_bytes[..self.utf8_len] {
                 b"\n" => l.str("\\n"),
