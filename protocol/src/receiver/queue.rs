@@ -46,8 +46,9 @@ impl<const Q: usize> WaitQueue<Q> {
         self.len
     }
 
+    // Not `slice::contains`: its unrolled search is three times the code.
+    #[allow(clippy::manual_contains)]
     pub(super) fn contains(&self, pid: Pid) -> bool {
-        // Not `contains`: its unrolled search is three times the code.
         self.waiting().iter().any(|&p| p == pid)
     }
 
