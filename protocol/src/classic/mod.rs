@@ -150,12 +150,10 @@ impl Convention {
     /// assert_eq!(Convention::parse(b"msb,lbs"), Err(&b"lbs"[..]));
     /// ```
     pub fn parse(list: &[u8]) -> Result<Convention, &[u8]> {
-        // The convention as bits while the items are read, each item a
-        // (field mask, value) pair: the least code in the size-optimised
-        // binaries. Bit 0: LSB first; 1: SIGUSR1 means 1; 2: no NUL;
-        // 3-4: header (1: len32, 2: len64); 5-6: end acknowledgement (1:
-        // then, 2: bare); 7: echo; 8: no end acknowledgement when paced.
-        // In the order of VALID_ITEMS (checked by a test).
+        // The convention as bits ([`Convention::from_bits`]) while the
+        // items are read, each item a (field mask, value) pair: the least
+        // code in the size-optimised binaries. In the order of VALID_ITEMS
+        // (checked by a test).
         const ITEMS: [(u16, u16); 14] = [
             (0x001, 0),
             (0x001, 0x001),
@@ -196,7 +194,24 @@ impl Convention {
             let Some(tail) = tail.get(1..) else { break };
             rest = tail;
         }
-        Ok(Convention {
+        Ok(Convention::from_bits(bits))
+    }
+
+    /// A convention from bits: bit 0, LSB first; 1, `SIGUSR1` means 1; 2,
+    /// no NUL; 3-4, the header (1: `len32`, 2: `len64`, 0 or 3: none);
+    /// 5-6, the end acknowledgement (1: `then`, 2: `bare`, 0 or 3: `plus`);
+    /// 7, `echo`; 8, `noendack`. Bits above 8 are ignored, so that any
+    /// `u16` is a convention (as the fuzz target uses it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::Convention;
+    /// assert_eq!(Convention::from_bits(0), Convention::default());
+    /// assert_eq!(Convention::from_bits(0b1_0000_1011), Convention::parse(b"lsb,usr1,len32,noendack").unwrap());
+    /// ```
+    pub const fn from_bits(bits: u16) -> Convention {
+        Convention {
             order: if bits & 0x001 == 0 {
                 BitOrder::Msb
             } else {
@@ -224,7 +239,7 @@ impl Convention {
             },
             echo: bits & 0x080 != 0,
             paced_end: bits & 0x100 == 0,
-        })
+        }
     }
 
     /// The signal that carries `bit`.

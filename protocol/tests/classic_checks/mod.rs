@@ -3,10 +3,12 @@
 //! `tests/fuzz_corpus.rs` (stable, replaying the kept corpus).
 //!
 //! Input layout, read by hand (no `arbitrary`): byte 0 picks the
-//! convention, byte 1 which signals each PID catches, then records of three
-//! bytes `(pid, signal, delay)` fed to a [`ClassicReceiver`]; the same bytes
-//! drive a [`ClassicSender`] as the server's replies, and a round trip of the
-//! input's tail as a message through the [`Encoder`] and a fresh receiver.
+//! convention ([`Convention::from_bits`]), byte 1 which signals each PID
+//! catches (its top bits also `noendack` and the sender's pacing), then
+//! records of three bytes `(pid, signal, delay)` fed to a
+//! [`ClassicReceiver`]; the same bytes drive a [`ClassicSender`] as the
+//! server's replies, and a round trip of the input's tail as a message
+//! through the [`Encoder`] and a fresh receiver.
 //!
 //! Checked: nothing panics; the receiver only asks to signal PIDs >= 1 with a
 //! signal they were said to catch; every call ends (a bound on its effects);
@@ -17,37 +19,15 @@
 use std::vec::Vec;
 
 use minitalk_protocol::classic::{
-    BitOrder, Catches, ClassicEffects, ClassicPoll, ClassicReceiver, ClassicSender,
-    ClassicSenderConfig, Convention, DoneAck, Encoder, End, Header, Pacing, Trace, Verdict,
+    Catches, ClassicEffects, ClassicPoll, ClassicReceiver, ClassicSender, ClassicSenderConfig,
+    Convention, Encoder, End, Header, Pacing, Trace, Verdict,
 };
 use minitalk_protocol::{Duration, Pid, Signal};
 
-fn convention(b: u8) -> Convention {
-    Convention {
-        order: if b & 1 == 0 {
-            BitOrder::Msb
-        } else {
-            BitOrder::Lsb
-        },
-        one: if b & 2 == 0 {
-            Signal::Usr2
-        } else {
-            Signal::Usr1
-        },
-        end: if b & 4 == 0 { End::Nul } else { End::None },
-        header: match (b >> 3) & 3 {
-            0 | 3 => Header::None,
-            1 => Header::Len32,
-            _ => Header::Len64,
-        },
-        done: match (b >> 5) & 3 {
-            0 | 3 => DoneAck::Plus,
-            1 => DoneAck::Then,
-            _ => DoneAck::Bare,
-        },
-        echo: b & 0x80 != 0,
-        paced_end: b & 0x40 == 0,
-    }
+/// Byte 0 as a convention, with `noendack` from the mask byte's top bit
+/// (the mask's bit 6 picks the sender's pacing).
+fn convention(b: u8, mask: u8) -> Convention {
+    Convention::from_bits(u16::from(b) | u16::from(mask >> 7) << 8)
 }
 
 fn pid_of(b: u8) -> Pid {
@@ -127,8 +107,8 @@ pub fn classic(data: &[u8]) {
     let Some((&conv, rest)) = data.split_first() else {
         return;
     };
-    let c = convention(conv);
     let mask = rest.first().copied().unwrap_or(0xFF);
+    let c = convention(conv, mask);
     let records = rest.get(1..).unwrap_or(&[]);
 
     // Receiver: arbitrary signals from several PIDs at arbitrary times.
@@ -160,7 +140,7 @@ pub fn classic(data: &[u8]) {
     assert_eq!(rx.poll_at(), None);
 
     // Sender: the same bytes as replies, at arbitrary times.
-    let pacing = if conv & 0x10 == 0 {
+    let pacing = if mask & 0x40 == 0 {
         Pacing::Auto {
             probe: Duration::from_millis(5),
             pace: Duration::from_micros(100),
