@@ -81,7 +81,7 @@ pub mod utf8;
 pub use frame::{Decoded, Frame, FrameDecoder};
 pub use message::{Aborted, MessageBuffer};
 pub use receiver::{Heard, Note, Output, Receiver, ReceiverConfig};
-pub use sender::{Failure, Poll, Sender, SenderConfig, SenderStats};
+pub use sender::{Failure, Poll, ProcessState, Sender, SenderConfig, SenderStats};
 pub use server::{Effects, Server};
 pub use time::Duration;
 
