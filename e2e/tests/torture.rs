@@ -540,6 +540,33 @@ fn a_crowd_of_sixteen_clients() {
     crowd(16);
 }
 
+#[test]
+fn thirty_two_clients_started_at_once() {
+    // `for i in $(seq 32); do client PID msg & done`: their first bits land
+    // together and all but one are lost to coalescing; they must find
+    // their places (issue 18, item 3; the simulation's
+    // `thirty_two_clients_that_knock_at_the_same_instant_all_get_through`).
+    let server = Server::start();
+    let messages: Vec<String> = (0..32)
+        .map(|i| format!("c{i:02} {}", mixed_text(300, 900 + i)))
+        .collect();
+    let started = Instant::now();
+    let clients: Vec<Running> = messages
+        .iter()
+        .map(|m| Client::to(&server).arg(m).spawn())
+        .collect();
+    let deadline = after(600);
+    for (i, c) in clients.into_iter().enumerate() {
+        c.wait(deadline).expect_code(0, &format!("client {i}"));
+    }
+    eprintln!("32 clients at once: {:?}", started.elapsed());
+    let mut lines = server.stop().lines();
+    lines.sort();
+    let mut want = messages;
+    want.sort();
+    assert_eq!(lines, want, "every message once, whole");
+}
+
 /// Stress: `cargo test -p minitalk-e2e --release --test torture -- --ignored --nocapture`.
 #[test]
 #[ignore = "stress test: run with --ignored"]
