@@ -22,9 +22,15 @@
 //!
 //! A retry is always the same: stay quiet until the receiver has heard
 //! nothing from us, and from it we have heard nothing, for
-//! [`SenderConfig::quiet`] (so the receiver drops any partial frame), then send
+//! [`SenderConfig::quiet`] plus a random share of
+//! [`SenderConfig::quiet_jitter`] (so the receiver drops any partial frame,
+//! and senders whose knocks coalesced do not knock in step again), then send
 //! the whole frame again with the same SEQ bit. The receiver recognises a
 //! frame it already accepted by that bit and does not deliver it twice.
+//! Only rejections count toward [`SenderConfig::max_retries`]; silence is
+//! judged by [`SenderConfig::give_up`], with the receiver's process watched
+//! for signs of life ([`Sender::on_receiver_process`],
+//! [`Sender::on_receiver_output`]) up to [`SenderConfig::busy_cap`].
 //!
 //! Invariants: [`Sender::poll`] never panics; the sender reports
 //! [`Poll::Done`] only after the receiver accepted the message's last frame,
