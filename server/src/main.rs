@@ -20,7 +20,7 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 use minitalk_protocol::Duration;
 
-use minitalk_protocol::{Aborted, Effects, Output, Pid, ReceiverConfig, Server, Signal};
+use minitalk_protocol::{Aborted, Effects, Heard, Output, Pid, ReceiverConfig, Server, Signal};
 use minitalk_sys::write_wait::Written;
 use minitalk_sys::{self as sys, Line, SigSet, SignalQueue, STDERR, STDOUT};
 
@@ -251,22 +251,9 @@ fn serve(s: &mut dyn Serve, shell: &mut Shell, pin: bool) {
 
 impl Serve for Server<QUEUE, HOLD> {
     fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell) {
-        // A process neither served nor waiting is answered only if a
-        // signal cannot kill it; /proc is read once per newcomer.
-        let new = !self.receiver().knows(pid);
-        if new && sys::proc::catches_usr(pid) != Some(true) {
+        if self.handle(pid, signal, now, shell).is_none() {
             shell.narrator.ignored(pid);
-            return;
         }
-        let heard = self.on_signal(pid, signal, now);
-        if shell.narrator.tracing() {
-            if new {
-                // "serving" or "waits" first, then what the signal carried.
-                self.drive(now, shell);
-            }
-            shell.narrator.heard(pid, signal, heard);
-        }
-        self.drive(now, shell);
     }
 
     fn poll(&mut self, now: Duration, shell: &mut Shell) {
@@ -330,6 +317,17 @@ impl Effects for Shell {
 
     fn alive(&mut self, pid: Pid) -> Option<u64> {
         sys::proc::identity(pid)
+    }
+
+    /// Read once per newcomer, from `/proc/<pid>/status`.
+    fn catches(&mut self, pid: Pid) -> bool {
+        sys::proc::catches_usr(pid) == Some(true)
+    }
+
+    fn heard(&mut self, pid: Pid, signal: Signal, heard: Heard) {
+        if self.narrator.tracing() {
+            self.narrator.heard(pid, signal, heard);
+        }
     }
 
     fn trace(&mut self, output: &Output<'_>, now: Duration) {
