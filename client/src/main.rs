@@ -350,9 +350,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 now = sys::now();
                 match reply {
                     Some((signo, from)) => {
-                        // Only the server's signals count (not a stray's, not a forger's).
-                        if let (true, Some(signal)) = (from == opts.pid, sys::from_signo(signo)) {
-                            tx.on_reply(signal, now);
+                        if let Some(signal) = sys::from_signo(signo) {
+                            tx.on_signal(from, opts.pid, signal, now);
                         }
                     }
                     None => tx.late(opts.pid, now),
@@ -435,13 +434,14 @@ impl Tx<'_> {
         }
     }
 
-    /// A signal from the server.
-    fn on_reply(&mut self, signal: Signal, now: Duration) {
+    /// A signal from `from`: only the server's count (not a stray's, not
+    /// a forger's); the sender decides.
+    fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Duration) {
         match self {
-            Tx::V1(tx, _) => tx.on_reply(signal, now),
+            Tx::V1(tx, _) => tx.on_signal(from, server, signal, now),
             #[cfg(feature = "classic")]
-            Tx::Classic(tx) => tx.on_reply(signal, now),
-        }
+            Tx::Classic(tx) => tx.on_signal(from, server, signal, now),
+        };
     }
 
     /// No reply in time: is the server busy writing to a slow reader?
