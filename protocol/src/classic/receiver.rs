@@ -59,6 +59,8 @@
 //! No input makes the receiver panic; memory is bounded by `N` and `B`.
 
 use super::{BitOrder, Convention, DoneAck, End, Header};
+use crate::utf8::Chars;
+pub use crate::utf8::Text;
 use crate::{Duration, Pid, Signal};
 
 /// Timing of a [`ClassicReceiver`].
@@ -286,17 +288,6 @@ pub enum Read {
     Unfinished,
 }
 
-/// A byte's part in the text of a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Text {
-    /// It completes this character (a control character included).
-    Char(char),
-    /// It starts or continues a UTF-8 sequence that goes on.
-    More,
-    /// It is not valid UTF-8 here.
-    Bad,
-}
-
 /// What a [`ClassicReceiver`] needs from the world, lent at each call.
 pub trait ClassicEffects {
     /// Which signals `pid` catches; asked once per process, at its first
@@ -335,15 +326,12 @@ enum Phase {
     TrailingNul,
 }
 
-/// Incremental UTF-8 validation ([`crate::utf8::Utf8`]) that also finds the
-/// first bad byte and rebuilds each character for the trace. After an
-/// error it goes on from the bad byte, read as a new start.
+/// The text of a message: its characters ([`Chars`]), the first bad byte,
+/// and where the current character started.
 #[derive(Clone, Copy, Debug)]
 struct Utf8 {
-    valid: crate::utf8::Utf8,
-    /// The character so far.
-    code: u32,
-    /// Where its sequence started.
+    chars: Chars,
+    /// Where the current character's sequence started.
     start: u64,
     /// The first bad byte of the message.
     bad: Option<u64>,
@@ -351,44 +339,32 @@ struct Utf8 {
 
 impl Utf8 {
     const START: Utf8 = Utf8 {
-        valid: crate::utf8::Utf8::new(),
-        code: 0,
+        chars: Chars::new(),
         start: 0,
         bad: None,
     };
 
     /// Byte `b`, at offset `at` of the message.
     fn push(&mut self, b: u8, at: u64) -> Text {
-        let mut lead = self.valid.at_boundary();
-        let mut ok = self.valid.push(b);
-        if !ok && !lead {
-            // The sequence broke off before `b`: `b` starts afresh.
+        let lead = self.chars.at_boundary();
+        let step = self.chars.push(b);
+        if step.broke {
             self.bad.get_or_insert(self.start);
-            lead = true;
-            ok = self.valid.push(b);
         }
-        if !ok {
-            self.bad.get_or_insert(at);
-            return Text::Bad;
+        match step.text {
+            Text::Bad => {
+                self.bad.get_or_insert(at);
+            }
+            _ if lead || step.broke => self.start = at,
+            _ => {}
         }
-        if lead {
-            self.start = at;
-            // The lead byte's payload: the bits after its leading ones.
-            self.code = u32::from(b & (0x7F >> b.leading_ones()));
-        } else {
-            self.code = (self.code << 6) | u32::from(b & 0x3F);
-        }
-        if self.valid.at_boundary() {
-            char::from_u32(self.code).map_or(Text::Bad, Text::Char)
-        } else {
-            Text::More
-        }
+        step.text
     }
 
     /// The first bad byte, if the message is not valid UTF-8.
     fn finish(&self) -> Option<u64> {
         self.bad
-            .or((!self.valid.at_boundary()).then_some(self.start))
+            .or((!self.chars.at_boundary()).then_some(self.start))
     }
 }
 
