@@ -24,7 +24,7 @@ use minitalk_protocol::Duration;
 use minitalk_protocol::chunk::{BadUtf8, Chunker, Source};
 #[cfg(feature = "classic")]
 use minitalk_protocol::classic::ClassicSender;
-use minitalk_protocol::classic::{Convention, VALID_ITEMS};
+use minitalk_protocol::classic::Convention;
 use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig, Signal};
 use minitalk_sys::{self as sys, Line, SendError, SigSet, STDERR, STDIN, STDOUT};
 
@@ -98,51 +98,27 @@ enum Opt {
     Quiet,
     NoPin,
     Timeout,
-    Classic,
     Pace,
     Help,
     Version,
 }
 
-/// The option names, each at the position of its [`Opt`] in [`OPTS`]: one
-/// string costs less than a table of slices (24 B an entry).
-const NAMES: &str =
-    "-- --stats --progress --no-progress -q --quiet --no-pin --timeout --classic --pace -h --help -V --version";
-const OPTS: [Opt; 14] = [
-    Opt::EndOfOptions,
-    Opt::Stats,
-    Opt::Progress,
-    Opt::NoProgress,
-    Opt::Quiet,
-    Opt::Quiet,
-    Opt::NoPin,
-    Opt::Timeout,
-    Opt::Classic,
-    Opt::Pace,
-    Opt::Help,
-    Opt::Help,
-    Opt::Version,
-    Opt::Version,
+/// The options, for [`sys::lookup`].
+const OPTIONS: &[(&[u8], Opt)] = &[
+    (b"--", Opt::EndOfOptions),
+    (b"--stats", Opt::Stats),
+    (b"--progress", Opt::Progress),
+    (b"--no-progress", Opt::NoProgress),
+    (b"-q", Opt::Quiet),
+    (b"--quiet", Opt::Quiet),
+    (b"--no-pin", Opt::NoPin),
+    (b"--timeout", Opt::Timeout),
+    (b"--pace", Opt::Pace),
+    (b"-h", Opt::Help),
+    (b"--help", Opt::Help),
+    (b"-V", Opt::Version),
+    (b"--version", Opt::Version),
 ];
-
-// One name for each entry of OPTS.
-const _: () = {
-    let (names, mut i, mut spaces) = (NAMES.as_bytes(), 0, 0);
-    while i < names.len() {
-        spaces += (names[i] == b' ') as usize;
-        i += 1;
-    }
-    assert!(spaces + 1 == OPTS.len());
-};
-
-/// The option `arg` names, if any.
-fn option(arg: &[u8]) -> Option<Opt> {
-    let i = NAMES
-        .as_bytes()
-        .split(|&b| b == b' ')
-        .position(|n| n == arg)?;
-    OPTS.get(i).copied()
-}
 
 struct Options {
     pid: Pid,
@@ -591,7 +567,7 @@ fn quiet_anywhere(args: &sys::Args) -> bool {
     (1..args.len())
         .map(|i| args.get(i).unwrap_or_default())
         .take_while(|arg| *arg != b"--")
-        .any(|arg| matches!(option(arg), Some(Opt::Quiet)))
+        .any(|arg| matches!(sys::lookup(arg, OPTIONS), Some(Opt::Quiet)))
 }
 
 /// Reads the command line; `Err` holds the exit status.
@@ -632,40 +608,37 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
             count += 1;
             continue;
         }
-        // `--name=VALUE`: only `--classic=LIST` takes one. (Split at the
-        // '=' rather than matched on "--classic=": less code.)
-        let (name, value) = match arg.iter().position(|&b| CLASSIC && b == b'=') {
-            Some(at) => (&arg[..at], arg.get(at + 1..)),
-            None => (arg, None),
-        };
-        match (option(name), value) {
-            (Some(Opt::EndOfOptions), None) => options_done = true,
-            (Some(Opt::Classic), list) if CLASSIC => {
-                match Convention::parse(list.unwrap_or_default()) {
-                    Ok(c) => opts.classic = Some(c),
-                    Err(bad) => {
-                        return Err(usage(
-                            line("unknown --classic item '")
-                                .bytes(bad)
-                                .str("'; valid items: ")
-                                .str(VALID_ITEMS),
-                        ))
-                    }
+        if CLASSIC {
+            match Convention::option(arg) {
+                Some(Ok(c)) => {
+                    opts.classic = Some(c);
+                    continue;
                 }
+                Some(Err(bad)) => {
+                    let mut l = line("");
+                    for part in bad.message() {
+                        l.bytes(part);
+                    }
+                    return Err(usage(&mut l));
+                }
+                None => {}
             }
-            (Some(Opt::Pace), None) if CLASSIC => match args.get(i).and_then(parse_micros) {
+        }
+        match sys::lookup(arg, OPTIONS) {
+            Some(Opt::EndOfOptions) => options_done = true,
+            Some(Opt::Pace) if CLASSIC => match args.get(i).and_then(parse_micros) {
                 Some(p) => {
                     opts.pace = Some(p);
                     i += 1;
                 }
                 None => return Err(usage(&mut line("--pace needs microseconds, 1 to 1000000"))),
             },
-            (Some(Opt::Stats), None) if STATS => opts.stats = true,
-            (Some(Opt::Progress), None) if PROGRESS => opts.progress = Some(true),
-            (Some(Opt::NoProgress), None) => opts.progress = Some(false),
-            (Some(Opt::Quiet), None) => opts.quiet = true,
-            (Some(Opt::NoPin), None) => opts.pin = false,
-            (Some(Opt::Timeout), None) => match args.get(i).and_then(sys::parse_seconds) {
+            Some(Opt::Stats) if STATS => opts.stats = true,
+            Some(Opt::Progress) if PROGRESS => opts.progress = Some(true),
+            Some(Opt::NoProgress) => opts.progress = Some(false),
+            Some(Opt::Quiet) => opts.quiet = true,
+            Some(Opt::NoPin) => opts.pin = false,
+            Some(Opt::Timeout) => match args.get(i).and_then(sys::parse_seconds) {
                 Some(t) => {
                     opts.timeout = t;
                     i += 1;
@@ -676,8 +649,8 @@ fn parse(args: &sys::Args) -> Result<Options, i32> {
                     )))
                 }
             },
-            (Some(Opt::Help), None) => return Err(print(HELP)),
-            (Some(Opt::Version), None) => return Err(print(VERSION)),
+            Some(Opt::Help) => return Err(print(HELP)),
+            Some(Opt::Version) => return Err(print(VERSION)),
             _ => return Err(usage(line("unknown option '").bytes(arg).str("'"))),
         }
     }

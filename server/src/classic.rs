@@ -24,7 +24,7 @@ use core::sync::atomic::Ordering;
 
 use minitalk_protocol::classic::{
     BitOrder, Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Convention, Read,
-    Text, Trace, Verdict, VerdictKind, TOO_FAST, VALID_ITEMS,
+    Text, Trace, Verdict, VerdictKind, TOO_FAST,
 };
 use minitalk_protocol::{Duration, Pid, Signal};
 use minitalk_sys::{self as sys, Line, SigSet, STDERR};
@@ -37,24 +37,6 @@ const SLOTS: usize = 16;
 /// Buffer per process: a message of up to `BUF - 1` bytes is written whole,
 /// a longer one in chunks of that size (the receiver's module docs).
 const BUF: usize = 4096;
-
-/// `--classic` or `--classic=LIST` as a [`Convention`]; `None` if `arg` is
-/// another option. A bad item is reported (with the valid ones) as `Err`.
-pub fn option(arg: &[u8]) -> Option<Result<Convention, ()>> {
-    let list = match arg.strip_prefix(b"--classic")? {
-        [] => &[][..],
-        [b'=', list @ ..] => list,
-        _ => return None,
-    };
-    Some(Convention::parse(list).map_err(|bad| {
-        Line::new()
-            .str("server: unknown --classic item '")
-            .bytes(bad)
-            .str("'; the valid ones: ")
-            .str(VALID_ITEMS)
-            .println(STDERR);
-    }))
-}
 
 /// The classic main loop; returns the exit status.
 pub fn run(convention: Convention, trace: bool, pin: bool, shell: &mut Shell) -> i32 {

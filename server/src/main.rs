@@ -126,12 +126,20 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     for i in 1..args.len() {
         let arg = args.get(i).unwrap_or_default();
         #[cfg(feature = "classic")]
-        match classic::option(arg) {
+        match minitalk_protocol::classic::Convention::option(arg) {
             Some(Ok(c)) => {
                 classic = Some(c);
                 continue;
             }
-            Some(Err(())) => return 2,
+            Some(Err(bad)) => {
+                let mut l = Line::new();
+                l.str("server: ");
+                for part in bad.message() {
+                    l.bytes(part);
+                }
+                l.println(STDERR);
+                return 2;
+            }
             None => {}
         }
         match sys::lookup(arg, OPTIONS) {
