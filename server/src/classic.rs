@@ -23,8 +23,8 @@
 use core::sync::atomic::Ordering;
 
 use minitalk_protocol::classic::{
-    BitOrder, Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Convention, Read,
-    Text, Trace, Verdict, VerdictKind, TOO_FAST,
+    BitOrder, Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Convention,
+    PendingTogether, Read, Text, Trace, Verdict, VerdictKind, TOO_FAST,
 };
 use minitalk_protocol::{Duration, Pid, Signal};
 use minitalk_sys::{self as sys, Line, SigSet, STDERR};
@@ -44,8 +44,7 @@ pub fn run(convention: Convention, trace: bool, pin: bool, shell: &mut Shell) ->
         rx: ClassicReceiver::new(ClassicReceiverConfig::default(), convention),
         show: Show {
             trace,
-            together: [0; TOGETHER],
-            next: 0,
+            together: PendingTogether::new(),
         },
         last: None,
     };
@@ -72,19 +71,20 @@ struct Classic {
 }
 
 impl Serve for Classic {
-    fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell) {
+    fn signal(
+        &mut self,
+        pid: Pid,
+        signal: Signal,
+        now: Duration,
+        pending: &SigSet,
+        shell: &mut Shell,
+    ) {
         // Each wake-up delivers one signal; if the other one is pending
         // with it, the kernel chose the order (SIGUSR1 first), not the
         // client: two bits may have been swapped, which no count shows.
-        let other = match signal {
-            Signal::Usr1 => libc::SIGUSR2,
-            Signal::Usr2 => libc::SIGUSR1,
-        };
+        let other = sys::signo(Signal::from_bit(!signal.bit()));
         let show = &mut self.show;
-        if SigSet::pending().contains(other) && !show.together.contains(&pid) {
-            show.together[show.next % TOGETHER] = pid;
-            show.next += 1;
-        }
+        show.together.taken(pid, pending.contains(other));
         self.rx.on_signal(pid, signal, now, &mut Fx { shell, show });
         self.last = Some(pid);
     }
@@ -101,6 +101,10 @@ impl Serve for Classic {
     fn deadline(&self) -> Option<Duration> {
         self.rx.poll_at()
     }
+
+    fn needs_pending(&self) -> bool {
+        true
+    }
 }
 
 /// Processes remembered for signals that were pending together.
@@ -109,9 +113,8 @@ const TOGETHER: usize = 8;
 /// What `--trace` and the verdicts remember.
 struct Show {
     trace: bool,
-    /// Senders whose two signals were pending at once (0: none).
-    together: [Pid; TOGETHER],
-    next: usize,
+    /// Senders whose two signals were pending at once.
+    together: PendingTogether<TOGETHER>,
 }
 
 /// What the receiver is lent: v1's `Shell` for stdout, and the [`Show`].
@@ -157,17 +160,15 @@ impl Show {
     /// At the end of `pid`'s message: says so if the order of some of its
     /// signals was lost.
     fn order_lost(&mut self, pid: Pid) {
-        let Some(k) = self.together.iter().position(|&p| p == pid) else {
-            return;
-        };
-        self.together[k] = 0;
-        Line::new()
-            .fill(
-                "server: {}: SIGUSR1 and SIGUSR2 were pending at once: bits may be swapped; ",
-                &[pid as u64],
-            )
-            .str(TOO_FAST)
-            .println(STDERR);
+        if self.together.take(pid) {
+            Line::new()
+                .fill(
+                    "server: {}: SIGUSR1 and SIGUSR2 were pending at once: bits may be swapped; ",
+                    &[pid as u64],
+                )
+                .str(TOO_FAST)
+                .println(STDERR);
+        }
     }
 }
 

@@ -30,12 +30,14 @@
 
 mod receiver;
 mod sender;
+mod together;
 
 pub use receiver::{
     Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Read, Text, Trace, Verdict,
     VerdictKind, TOO_FAST,
 };
 pub use sender::{ClassicFailure, ClassicPoll, ClassicSender, ClassicSenderConfig, Pacing};
+pub use together::PendingTogether;
 
 use crate::Signal;
 
