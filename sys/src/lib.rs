@@ -36,7 +36,7 @@ pub mod queue;
 pub mod signal;
 pub mod write_wait;
 
-pub use args::{lookup, parse_pid, parse_seconds, Args, PID_MAX};
+pub use args::{lookup, parse_micros, parse_pid, parse_seconds, Args, PID_MAX};
 pub use cpu::{current_cpu, CpuSet};
 pub use fd::{close, file_size, isatty, open, read, readable, write_all, STDERR, STDIN, STDOUT};
 pub use out::Line;
