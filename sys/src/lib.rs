@@ -27,6 +27,7 @@ use minitalk_protocol::Duration;
 use minitalk_protocol::Pid;
 
 pub mod args;
+pub mod clock;
 pub mod cpu;
 pub mod fd;
 pub mod linux;
@@ -37,6 +38,7 @@ pub mod signal;
 pub mod write_wait;
 
 pub use args::{lookup, parse_micros, parse_pid, parse_seconds, Args, PID_MAX};
+pub use clock::StallClock;
 pub use cpu::{current_cpu, CpuSet};
 pub use fd::{close, file_size, isatty, open, read, readable, write_all, STDERR, STDIN, STDOUT};
 pub use out::Line;
