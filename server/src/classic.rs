@@ -182,19 +182,15 @@ fn verdict(v: Verdict) {
     let mut l = Line::new();
     l.fill("server: {}: ", &[v.pid as u64])
         .str(v.kind.message());
-    let (template, numbers) = match v.kind {
-        VerdictKind::InvalidUtf8 { at } => (" {}", [at, 0]),
-        VerdictKind::PartialByte { bits } => {
-            (" ({} bits of the last byte came); ", [u64::from(bits), 0])
-        }
-        VerdictKind::Short { got, announced } => (" ({} of {} bytes)", [got, announced]),
-        VerdictKind::Dropped { bytes } => (" ({} bytes)", [bytes, 0]),
-        _ => ("", [0, 0]),
+    match v.kind {
+        VerdictKind::InvalidUtf8 { at } => l.fill(" {}", &[at]),
+        VerdictKind::PartialByte { bits } => l
+            .fill(" ({} bits of the last byte came); ", &[u64::from(bits)])
+            .str(TOO_FAST),
+        VerdictKind::Short { got, announced } => l.fill(" ({} of {} bytes)", &[got, announced]),
+        VerdictKind::Dropped { bytes } => l.fill(" ({} bytes)", &[bytes]),
+        _ => &mut l,
     };
-    l.fill(template, &numbers);
-    if let VerdictKind::PartialByte { .. } = v.kind {
-        l.str(TOO_FAST);
-    }
     if let Some(items) = v.kind.suggestion() {
         l.str(": try --classic=").str(items);
     }
@@ -215,7 +211,7 @@ fn banner(c: Convention) {
 /// A trace event on stderr.
 fn event(t: Trace) {
     let mut l = Line::new();
-    let (template, numbers) = match t {
+    match t {
         Trace::Bits {
             pid,
             bits,
@@ -264,31 +260,35 @@ fn event(t: Trace) {
                     us => l.u64(u64::from(us)),
                 };
             }
-            (" µs)", [0, 0])
+            l.str(" µs)")
         }
-        Trace::End { pid, bytes } => ("trace: {}: end of message, {} bytes", [pid as u64, bytes]),
-        Trace::Reply { pid, signal } => ("trace: reply SIGUSR{} to {}", [usr(signal), pid as u64]),
-        Trace::NotCaught { pid, signal } => (
+        Trace::End { pid, bytes } => {
+            l.fill("trace: {}: end of message, {} bytes", &[pid as u64, bytes])
+        }
+        Trace::Reply { pid, signal } => {
+            l.fill("trace: reply SIGUSR{} to {}", &[usr(signal), pid as u64])
+        }
+        Trace::NotCaught { pid, signal } => l.fill(
             "trace: {} does not catch SIGUSR{}: not sent",
-            [pid as u64, usr(signal)],
+            &[pid as u64, usr(signal)],
         ),
-        Trace::Stray { signal, .. } => (
+        Trace::Stray { signal, .. } => l.fill(
             "trace: SIGUSR{} from a PID below 1: ignored",
-            [usr(signal), 0],
+            &[usr(signal)],
         ),
-        Trace::Paced(pid) => (
+        Trace::Paced(pid) => l.fill(
             "trace: {} paces itself (2nd signal before any reply): no reply per bit",
-            [pid as u64, 0],
+            &[pid as u64],
         ),
-        Trace::Waiting(pid) => (
+        Trace::Waiting(pid) => l.fill(
             "trace: {} waits after its 1st signal: each bit answered when read",
-            [pid as u64, 0],
+            &[pid as u64],
         ),
-        Trace::NoSlot(pid) => ("trace: {} ignored: 16 clients are sending", [pid as u64, 0]),
-        Trace::Stalled(pid) => (
+        Trace::NoSlot(pid) => l.fill("trace: {} ignored: 16 clients are sending", &[pid as u64]),
+        Trace::Stalled(pid) => l.fill(
             "trace: {} waits: another client's long message is printing",
-            [pid as u64, 0],
+            &[pid as u64],
         ),
     };
-    l.fill(template, &numbers).println(STDERR);
+    l.println(STDERR);
 }

@@ -176,10 +176,8 @@ impl Narrator {
 
     /// `--trace` and `--stats` of the receiver's notes.
     fn note(&mut self, note: Note, now: Duration) {
-        // One line for every note (one set-up of it, one write); the match
-        // gives the rest of it, a template for `pid` and `n`.
         let mut l = Line::new();
-        let (rest, pid, n) = match note {
+        match note {
             Note::Serving(pid) => {
                 self.since = now;
                 self.bytes = 0;
@@ -198,38 +196,35 @@ impl Narrator {
                 l.fill("server: {} sent {} bytes in ", &[pid as u64, self.bytes])
                     .micros(took.as_micros().max(1) as u64)
                     .str(" (")
-                    .rate(bits_per_sec(self.bytes, took));
-                (")", 0, 0)
+                    .rate(bits_per_sec(self.bytes, took))
+                    .str(")")
             }
             _ if !self.tracing() => return,
-            Note::Rejected { pid, error } => {
-                l.fill("trace: frame from {} rejected: ", &[pid as u64])
-                    .str(error.as_str());
-                (" (reply SIGUSR1: send it again)", 0, 0)
-            }
-            Note::Finished(pid) => (
+            Note::Rejected { pid, error } => l
+                .fill("trace: frame from {} rejected: ", &[pid as u64])
+                .str(error.as_str())
+                .str(" (reply SIGUSR1: send it again)"),
+            Note::Finished(pid) => l.fill(
                 "trace: message from {} complete and printed ({} bytes)",
-                pid,
-                self.bytes,
+                &[pid as u64, self.bytes],
             ),
-            Note::Queued { pid, ahead } => (
+            Note::Queued { pid, ahead } => l.fill(
                 "trace: {} waits its turn, {} ahead of it (told with SIGUSR2)",
-                pid,
-                ahead as u64,
+                &[pid as u64, ahead as u64],
             ),
-            Note::QueueFull(pid) => ("trace: queue full; {} will knock again", pid, 0),
-            Note::Duplicate(pid) => (
+            Note::QueueFull(pid) => {
+                l.fill("trace: queue full; {} will knock again", &[pid as u64])
+            }
+            Note::Duplicate(pid) => l.fill(
                 "trace: frame from {} is a copy of one already accepted: acknowledged, not printed again",
-                pid,
-                0,
+                &[pid as u64],
             ),
-            Note::GapReset { pid, bits } => (
+            Note::GapReset { pid, bits } => l.fill(
                 "\ntrace: {} fell silent; dropped {} bits of a partial frame",
-                pid,
-                bits as u64,
+                &[pid as u64, bits as u64],
             ),
         };
-        l.fill(rest, &[pid as u64, n]).println(STDERR);
+        l.println(STDERR);
     }
 }
 

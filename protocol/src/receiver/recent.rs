@@ -43,10 +43,7 @@ impl Recent {
 
     /// The finished message remembered for `pid`, if any.
     pub(super) fn get(&self, pid: Pid) -> Option<&Finished> {
-        self.0
-            .iter()
-            .flatten()
-            .find(|f| f.pid == pid)
+        self.0.iter().flatten().find(|f| f.pid == pid)
     }
 
     /// `pid` was heard from at `now`: its finished message is among the
@@ -132,11 +129,7 @@ impl Recent {
     /// A process whose check is due at `now`; it is checked again at
     /// `next` unless it is found gone meanwhile.
     pub(super) fn take_due_probe(&mut self, now: Duration, next: Duration) -> Option<Pid> {
-        let f = self
-            .0
-            .iter_mut()
-            .flatten()
-            .find(|f| now >= f.check)?;
+        let f = self.0.iter_mut().flatten().find(|f| now >= f.check)?;
         f.check = next;
         Some(f.pid)
     }
@@ -144,10 +137,6 @@ impl Recent {
     /// How many messages `pid` has remembered (at most one).
     #[cfg(test)]
     pub(super) fn count(&self, pid: Pid) -> usize {
-        self.0
-            .iter()
-            .flatten()
-            .filter(|f| f.pid == pid)
-            .count()
+        self.0.iter().flatten().filter(|f| f.pid == pid).count()
     }
 }
