@@ -19,12 +19,15 @@
 //!   complete, and streams the ones too long to hold.
 //! - [`Server`]: the server's whole rule, a `Receiver` and a `MessageBuffer`
 //!   joined, its I/O behind the [`Effects`] trait: the binary and the
-//!   simulation run the same driver.
+//!   simulation feed every signal through the same entry
+//!   ([`Server::handle`]: admission, the signal, the drive).
 //! - [`chunk`]: a message read from a stream, checked as UTF-8 and cut into
 //!   payloads of whole characters (the client's stdin).
 //! - [`crc`]: CRC-32C, the checksum of every frame.
 //! - [`utf8`]: UTF-8 validation a byte at a time, without
-//!   `core::str::from_utf8` (the server's text is checked with it).
+//!   `core::str::from_utf8` (the server's text is checked with it), and the
+//!   one assembler of characters from bytes that may not be valid
+//!   ([`utf8::Chars`]: the classic server and the v1 trace).
 //! - [`Duration`]: times and intervals, one `u64` of nanoseconds.
 //!
 //! `PROTOCOL.md` at the repository root specifies the format precisely, with
