@@ -27,7 +27,7 @@ use minitalk_protocol::classic::{
     PendingTogether, Read, Text, Trace, Verdict, VerdictKind, TOO_FAST,
 };
 use minitalk_protocol::{Duration, Pid, Signal};
-use minitalk_sys::{self as sys, Line, SigSet, STDERR};
+use minitalk_sys::{self as sys, Line, STDERR};
 
 use crate::{Serve, Shell, STOP, TRACE};
 use minitalk_protocol::Effects;
@@ -71,20 +71,13 @@ struct Classic {
 }
 
 impl Serve for Classic {
-    fn signal(
-        &mut self,
-        pid: Pid,
-        signal: Signal,
-        now: Duration,
-        pending: &SigSet,
-        shell: &mut Shell,
-    ) {
+    fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell) {
         // Each wake-up delivers one signal; if the other one is pending
         // with it, the kernel chose the order (SIGUSR1 first), not the
         // client: two bits may have been swapped, which no count shows.
         let other = sys::signo(Signal::from_bit(!signal.bit()));
         let show = &mut self.show;
-        show.together.taken(pid, pending.contains(other));
+        show.together.taken(pid, shell.pending.contains(other));
         self.rx.on_signal(pid, signal, now, &mut Fx { shell, show });
         self.last = Some(pid);
     }

@@ -121,6 +121,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     let mut shell = Shell {
         narrator: Narrator::new(),
         clock: StallClock::new(),
+        pending: SigSet::empty(),
         printed: 0,
         cut: false,
     };
@@ -213,24 +214,17 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
 
 /// What the main loop serves: the v1 protocol, or the classic wire.
 trait Serve {
-    /// A signal from `pid`, at `now`; `pending`: the signals pending at
-    /// this wake-up, if [`needs_pending`](Self::needs_pending).
-    fn signal(
-        &mut self,
-        pid: Pid,
-        signal: Signal,
-        now: Duration,
-        pending: &SigSet,
-        shell: &mut Shell,
-    );
+    /// A signal from `pid`, at `now`.
+    fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell);
     /// Carries out what is due at `now`.
     fn poll(&mut self, now: Duration, shell: &mut Shell);
     /// The process being served, whose CPU to share.
     fn serving(&self) -> Option<Pid>;
     /// When to poll at the latest if no signal comes.
     fn deadline(&self) -> Option<Duration>;
-    /// Whether [`signal`](Self::signal) looks at the pending signals: they
-    /// are then read once per wake-up (a system call), else never.
+    /// Whether [`signal`](Self::signal) looks at the signals pending at
+    /// this wake-up ([`Shell::pending`]): they are then read once per
+    /// wake-up (a system call), else never.
     fn needs_pending(&self) -> bool {
         false
     }
@@ -247,13 +241,11 @@ fn serve(s: &mut dyn Serve, shell: &mut Shell, pin: bool) {
         // build, and every signal of a wake-up arrived within microseconds.
         // Time spent waiting for stdout is left out: it is nobody's silence.
         let now = shell.clock.now();
-        let pending = if s.needs_pending() {
-            SigSet::pending()
-        } else {
-            SigSet::empty()
-        };
+        if s.needs_pending() {
+            shell.pending = SigSet::pending();
+        }
         while let Some((pid, signal)) = SIGNALS.pop() {
-            s.signal(pid, signal, now, &pending, shell);
+            s.signal(pid, signal, now, shell);
         }
         s.poll(now, shell);
         // Share the client's CPU while serving it: a round trip within one
@@ -279,7 +271,7 @@ fn serve(s: &mut dyn Serve, shell: &mut Shell, pin: bool) {
 }
 
 impl Serve for Server<QUEUE, HOLD> {
-    fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, _: &SigSet, shell: &mut Shell) {
+    fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell) {
         if self.handle(pid, signal, now, shell).is_none() {
             shell.narrator.ignored(pid);
         }

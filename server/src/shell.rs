@@ -18,6 +18,9 @@ pub struct Shell {
     /// The receiver's clock: it leaves out the time spent waiting for
     /// stdout to take a message, which is nobody's silence.
     pub clock: StallClock,
+    /// The signals pending at this wake-up, read once per wake-up when the
+    /// wire asks for them (the classic one), else empty.
+    pub pending: SigSet,
     /// Bytes of the current message written to stdout so far.
     pub printed: u64,
     /// A stop cut the current message short.
