@@ -48,7 +48,7 @@ Example: date | client --stats 4242
 pub(crate) const VERSION: &str = concat!("client (minitalk) ", env!("CARGO_PKG_VERSION"), "\n");
 // The help text's "(default 3)" is the sender's default, its "4 KiB" the bar's.
 const _: () = assert!(SenderConfig::DEFAULT_GIVE_UP.as_millis() == 3000);
-const _: () = assert!(crate::progress::Progress::AUTO_BYTES == 4096);
+const _: () = assert!(sys::ProgressBar::AUTO_BYTES == 4096);
 // The invalid PID message names PID_MAX in its text (one string, not three parts).
 const _: () = assert!(sys::PID_MAX == 4_194_304);
 

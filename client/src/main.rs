@@ -14,7 +14,7 @@
 //!
 //! Modules, one concern each: `cli` (options and `--help`), `input` (the
 //! message, from the command line or stdin), `wire` (the sender of the wire
-//! in use), `progress` (the bar), `classic` (the classic sender's set-up);
+//! in use), `classic` (the classic sender's set-up);
 //! this file holds the checks before the first signal and the loop.
 //!
 //! Exit status: 0 the server confirmed the whole message; 1 delivery failed;
@@ -26,16 +26,14 @@
 mod classic;
 mod cli;
 mod input;
-mod progress;
 mod wire;
 
 use minitalk_protocol::chunk::{BadUtf8, Chunker};
 use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig};
-use minitalk_sys::{self as sys, Line, SendError, SigSet, STDERR};
+use minitalk_sys::{self as sys, Line, ProgressBar, SendError, SigSet, STDERR};
 
 use cli::parse;
 use input::Input;
-use progress::Progress;
 use wire::Tx;
 
 /// Whether `--stats` is built in (cargo feature `stats`).
@@ -156,7 +154,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             Tx::V1(tx, &mut input)
         }
     };
-    let mut bar = Progress::new(opts.progress, total, started);
+    let wanted = if PROGRESS { opts.progress } else { Some(false) };
+    let mut bar = ProgressBar::new(wanted, || sys::isatty(STDERR), total, started);
     let mut sent_any = false;
     // The clock is read after each wait and after each `kill`: the process
     // may be stopped or descheduled between deciding to send a bit and the
