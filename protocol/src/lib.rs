@@ -15,6 +15,8 @@
 //!   verified text and acknowledgements out; one session at a time, the others
 //!   queued in arrival order (`receiver/`: sessions and verdicts, the wait
 //!   queue, the memory of finished messages).
+//! - [`LineBuffer`]: a message and its newline, written in one piece: the
+//!   output rule of both wires.
 //! - [`MessageBuffer`]: holds a message whole (all or nothing) until it is
 //!   complete, and streams the ones too long to hold.
 //! - [`Server`]: the server's whole rule, a `Receiver` and a `MessageBuffer`
@@ -82,7 +84,7 @@ mod time;
 pub mod utf8;
 
 pub use frame::{Decoded, Frame, FrameDecoder};
-pub use message::{Aborted, MessageBuffer};
+pub use message::{Aborted, LineBuffer, MessageBuffer};
 pub use receiver::{Heard, Note, Output, Receiver, ReceiverConfig};
 pub use sender::{Failure, Poll, Sender, SenderConfig, SenderStats};
 pub use server::{Effects, Server};

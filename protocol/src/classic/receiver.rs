@@ -10,7 +10,8 @@
 //! # Memory and output order
 //!
 //! A fixed table of `N` slots, one per sending process, each with a buffer of
-//! `B` bytes (`B >= 2`). A message is written whole, with its `'\n'`, in one
+//! `B` bytes (`B >= 2`): a [`LineBuffer`], the output rule shared with v1's
+//! [`MessageBuffer`](crate::MessageBuffer). A message is written whole, with its `'\n'`, in one
 //! write when it ends, if it fits `B - 1` bytes. A longer one is *streamed*:
 //! when a byte finds the buffer full, the `B - 1` bytes before it are
 //! written, and so on; the last chunk carries the `'\n'`. Only one message
@@ -61,7 +62,7 @@
 use super::{BitOrder, Convention, DoneAck, End, Header};
 use crate::utf8::Chars;
 pub use crate::utf8::Text;
-use crate::{Duration, Pid, Signal};
+use crate::{Duration, LineBuffer, Pid, Signal};
 
 /// Timing of a [`ClassicReceiver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -391,8 +392,6 @@ struct Slot {
     text: u8,
     /// Bytes left to look at before the convention hint is decided.
     hint_left: u8,
-    /// Bytes in this slot's buffer (`ClassicReceiver::bufs`).
-    len: usize,
     /// Nonzero: the buffer holds a finished message, written after the
     /// streaming one, in this order.
     held: u64,
@@ -420,7 +419,6 @@ impl Slot {
         dropped: 0,
         text: 0b1111,
         hint_left: 4,
-        len: 0,
         held: 0,
         stalled: None,
     };
@@ -519,7 +517,7 @@ pub struct ClassicReceiver<const N: usize, const B: usize> {
     slots: [Slot; N],
     /// The slots' buffers, apart from the slots so that resetting a slot
     /// does not copy a buffer-sized constant.
-    bufs: [[u8; B]; N],
+    bufs: [LineBuffer<B>; N],
     /// The slot whose message is being streamed.
     streamer: Option<usize>,
     /// Orders held messages.
@@ -528,8 +526,6 @@ pub struct ClassicReceiver<const N: usize, const B: usize> {
 
 impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     const ROOM_FOR_NEWLINE: () = assert!(B >= 2, "a slot needs at least 2 bytes");
-    /// Message bytes a buffer holds (one byte is kept for the `'\n'`).
-    const CAP: usize = B - 1;
 
     /// A receiver reading bits by `convention`.
     pub fn new(config: ClassicReceiverConfig, convention: Convention) -> Self {
@@ -539,7 +535,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             config,
             convention,
             slots: [Slot::FREE; N],
-            bufs: [[0; B]; N],
+            bufs: [LineBuffer::new(); N],
             streamer: None,
             seq: 0,
         }
@@ -659,6 +655,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     ..Slot::FREE
                 };
                 s.reset_message(c.header);
+                self.bufs[i].clear();
                 (i, Trace::FIRST)
             }
         };
@@ -669,8 +666,8 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         if s.stalled.is_some() {
             return; // it does not wait for us: nothing more is owed
         }
-        if s.mode == Mode::Waiting && (s.held != 0 || (!ended && s.len == Self::CAP && !may_stream))
-        {
+        let full = self.bufs[i].is_full();
+        if s.mode == Mode::Waiting && (s.held != 0 || (!ended && full && !may_stream)) {
             s.stalled = Some(signal);
             fx.trace(Trace::Stalled(pid));
             return;
@@ -864,15 +861,11 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         let may_stream = self.may_stream(i);
         let s = &mut self.slots[i];
         let buf = &mut self.bufs[i];
-        if s.len == Self::CAP && s.held == 0 && may_stream {
-            fx.write(s.pid, &buf[..Self::CAP]);
-            s.len = 0;
+        if buf.is_full() && s.held == 0 && may_stream {
+            fx.write(s.pid, buf.take());
             self.streamer = Some(i);
         }
-        if s.len < Self::CAP && s.held == 0 {
-            buf[s.len] = byte;
-            s.len += 1;
-        } else {
+        if s.held != 0 || !buf.push(byte) {
             s.dropped = s.dropped.saturating_add(1);
         }
     }
@@ -891,16 +884,14 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         // A held buffer still holds an earlier message: this one's bytes
         // were all dropped, and are reported below.
         if (s.bytes > 0 || !silent) && s.held == 0 {
-            // Room for the '\n' is always kept: `store` fills CAP = B - 1.
-            self.bufs[i][s.len] = b'\n';
-            s.len += 1;
+            // Room for the '\n' is always kept (`LineBuffer`).
+            self.bufs[i].end_line();
             if self.streamer.is_some() && !streaming {
                 // Another message streams: this one waits its turn.
                 self.seq += 1;
                 s.held = self.seq;
             } else {
-                fx.write(pid, &self.bufs[i][..s.len]);
-                s.len = 0;
+                fx.write(pid, self.bufs[i].take());
             }
         }
         fx.trace(Trace::End {
@@ -945,8 +936,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             .min_by_key(|&i| self.slots[i].held)
         {
             let s = &mut self.slots[i];
-            fx.write(s.pid, &self.bufs[i][..s.len]);
-            s.len = 0;
+            fx.write(s.pid, self.bufs[i].take());
             s.held = 0;
             if let Some(signal) = s.stalled.take() {
                 self.answer(i, signal, true, fx);
@@ -954,8 +944,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         }
         if let Some(i) = self.slots.iter().position(|s| s.stalled.is_some()) {
             let s = &mut self.slots[i];
-            fx.write(s.pid, &self.bufs[i][..s.len]);
-            s.len = 0;
+            fx.write(s.pid, self.bufs[i].take());
             self.streamer = Some(i);
             if let Some(signal) = s.stalled.take() {
                 self.answer(i, signal, false, fx);
