@@ -22,7 +22,8 @@ use minitalk_protocol::classic::{
 };
 use minitalk_protocol::{Duration, Failure, Poll};
 
-use crate::{Input, Options, READ_AHEAD};
+use crate::cli::Options;
+use crate::input::{Input, READ_AHEAD};
 
 // The refusal of a longer stdin says "64 KiB".
 const _: () = assert!(READ_AHEAD == 64 * 1024);

@@ -9,7 +9,13 @@
 //!
 //! With `--classic[=LIST]` (cargo feature `classic`), after the same checks,
 //! the same loop drives a classic sender instead (`classic.rs` makes it;
-//! see `Tx`): the message on the classic 42 wire, for a learner's server.
+//! see `wire::Tx`): the message on the classic 42 wire, for a learner's
+//! server.
+//!
+//! Modules, one concern each: `cli` (options and `--help`), `input` (the
+//! message, from the command line or stdin), `wire` (the sender of the wire
+//! in use), `classic` (the classic sender's set-up);
+//! this file holds the checks before the first signal and the loop.
 //!
 //! Exit status: 0 the server confirmed the whole message; 1 delivery failed;
 //! 2 bad usage or bad input (nothing was sent).
@@ -18,60 +24,17 @@
 
 #[cfg(feature = "classic")]
 mod classic;
+mod cli;
+mod input;
+mod wire;
 
-use minitalk_protocol::Duration;
+use minitalk_protocol::chunk::{BadUtf8, Chunker};
+use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig};
+use minitalk_sys::{self as sys, Line, ProgressBar, SendError, SigSet, STDERR};
 
-use minitalk_protocol::chunk::{BadUtf8, Chunker, Source};
-#[cfg(feature = "classic")]
-use minitalk_protocol::classic::ClassicSender;
-use minitalk_protocol::classic::{Convention, VALID_ITEMS};
-use minitalk_protocol::{Failure, Pid, Poll, Sender, SenderConfig, Signal};
-use minitalk_sys::{self as sys, Line, SendError, SigSet, STDERR, STDIN, STDOUT};
-
-/// The options of the `classic` feature, for the middle of [`HELP`].
-#[cfg(feature = "classic")]
-macro_rules! help_classic {
-    () => {
-        "  --classic[=LIST]  classic 42 wire (LIST: lsb,usr1,none,len32,len64);
-                  nothing verifies what the server printed
-  --pace US       classic: a bit every US µs (default: on replies, else 400)
-"
-    };
-}
-#[cfg(not(feature = "classic"))]
-macro_rules! help_classic {
-    () => {
-        ""
-    };
-}
-
-/// `--help`: one string, written with one call.
-const HELP: &str = concat!(
-    "\
-Usage: client [OPTIONS] <SERVER_PID> [MESSAGE]
-Sends MESSAGE (UTF-8; absent or '-': stdin) to the minitalk server SERVER_PID.
-
-  --timeout SECS  give up after SECS of silence from the server (default 3)
-  --stats         a summary line on stderr at the end
-  --progress      a progress bar on stderr (default: on a terminal, for
-                  4 KiB or more); --no-progress: none
-  --no-pin        do not keep client and server on one CPU
-  -q, --quiet     print nothing, not even errors
-",
-    help_classic!(),
-    "  -h, --help; -V, --version
-Exit status: 0 the server confirmed it all (classic: all sent); 1 delivery
-failed; 2 bad usage or input (nothing sent).
-Example: date | client --stats 4242
-"
-);
-/// `--version`.
-const VERSION: &str = concat!("client (minitalk) ", env!("CARGO_PKG_VERSION"), "\n");
-// The help text's "(default 3)" is the sender's default, its "4 KiB" the bar's.
-const _: () = assert!(SenderConfig::DEFAULT_GIVE_UP.as_millis() == 3000);
-const _: () = assert!(Progress::AUTO_BYTES == 4096);
-// The invalid PID message names PID_MAX in its text (one string, not three parts).
-const _: () = assert!(sys::PID_MAX == 4_194_304);
+use cli::parse;
+use input::Input;
+use wire::Tx;
 
 /// Whether `--stats` is built in (cargo feature `stats`).
 const STATS: bool = cfg!(feature = "stats");
@@ -79,142 +42,6 @@ const STATS: bool = cfg!(feature = "stats");
 const PROGRESS: bool = cfg!(feature = "progress");
 /// Whether `--classic` and `--pace` are built in (cargo feature `classic`).
 const CLASSIC: bool = cfg!(feature = "classic");
-
-/// The stdin read-ahead: a message up to this size is checked whole before
-/// its first bit is sent.
-const READ_AHEAD: usize = 64 * 1024;
-
-/// Once sending, how long to wait for more input before a frame goes out
-/// with what there is (perhaps nothing): well within the server's patience.
-const INPUT_PATIENCE: Duration = Duration::from_millis(500);
-
-/// The options, found by [`option`].
-#[derive(Clone, Copy)]
-enum Opt {
-    EndOfOptions,
-    Stats,
-    Progress,
-    NoProgress,
-    Quiet,
-    NoPin,
-    Timeout,
-    Classic,
-    Pace,
-    Help,
-    Version,
-}
-
-/// The option names, each at the position of its [`Opt`] in [`OPTS`]: one
-/// string costs less than a table of slices (24 B an entry).
-const NAMES: &str =
-    "-- --stats --progress --no-progress -q --quiet --no-pin --timeout --classic --pace -h --help -V --version";
-const OPTS: [Opt; 14] = [
-    Opt::EndOfOptions,
-    Opt::Stats,
-    Opt::Progress,
-    Opt::NoProgress,
-    Opt::Quiet,
-    Opt::Quiet,
-    Opt::NoPin,
-    Opt::Timeout,
-    Opt::Classic,
-    Opt::Pace,
-    Opt::Help,
-    Opt::Help,
-    Opt::Version,
-    Opt::Version,
-];
-
-// One name for each entry of OPTS.
-const _: () = {
-    let (names, mut i, mut spaces) = (NAMES.as_bytes(), 0, 0);
-    while i < names.len() {
-        spaces += (names[i] == b' ') as usize;
-        i += 1;
-    }
-    assert!(spaces + 1 == OPTS.len());
-};
-
-/// The option `arg` names, if any.
-fn option(arg: &[u8]) -> Option<Opt> {
-    let i = NAMES
-        .as_bytes()
-        .split(|&b| b == b' ')
-        .position(|n| n == arg)?;
-    OPTS.get(i).copied()
-}
-
-struct Options {
-    pid: Pid,
-    message: Option<&'static [u8]>,
-    timeout: Duration,
-    stats: bool,
-    /// `None`: decide by the terminal and the size.
-    progress: Option<bool>,
-    quiet: bool,
-    /// Keep to one CPU (see the README's "Speed" section).
-    pin: bool,
-    /// `--classic[=LIST]`: the classic 42 wire of this convention.
-    #[cfg_attr(not(feature = "classic"), allow(dead_code))]
-    classic: Option<Convention>,
-    /// `--pace`: the classic fixed pace.
-    #[cfg_attr(not(feature = "classic"), allow(dead_code))]
-    pace: Option<Duration>,
-}
-
-/// Where the message comes from: the command line or stdin, cut into
-/// payloads by a [`Chunker`] (the command line too: one way to cut).
-struct Input {
-    /// The message from the command line, if any (checked whole in `main`).
-    arg: Option<&'static [u8]>,
-    /// What the chunker has not read of it yet.
-    unread: Option<&'static [u8]>,
-    stdin: Chunker<READ_AHEAD>,
-}
-
-/// What the [`Chunker`] reads: the rest of the command line's message, or
-/// (`None`) standard input.
-struct Reader<'a>(&'a mut Option<&'static [u8]>);
-
-impl Source for Reader<'_> {
-    /// Once part of the message is sent (`hurry`), a read of stdin waits at
-    /// most [`INPUT_PATIENCE`]: a slow writer must not leave the server
-    /// without a signal for longer than it waits for a silent client.
-    fn read(&mut self, buf: &mut [u8], hurry: bool) -> Option<usize> {
-        if let Some(rest) = self.0 {
-            let n = rest.len().min(buf.len());
-            let (now, later) = rest.split_at(n);
-            buf[..n].copy_from_slice(now);
-            *rest = later;
-            return Some(n);
-        }
-        if hurry && !sys::readable(STDIN, INPUT_PATIENCE) {
-            return None;
-        }
-        Some(sys::read(STDIN, buf).unwrap_or(0))
-    }
-}
-
-impl Input {
-    /// The next frame's payload and whether it ends the message.
-    fn next(&mut self) -> Result<(&str, bool), BadUtf8> {
-        self.stdin.next(&mut Reader(&mut self.unread))
-    }
-
-    /// Reads stdin ahead and checks it, before anything is sent.
-    fn fill(&mut self) -> Result<(), BadUtf8> {
-        self.stdin.fill(&mut Reader(&mut self.unread))
-    }
-
-    /// The message's size, when known before it is sent.
-    fn total(&self) -> Option<u64> {
-        match self.arg {
-            Some(a) => Some(a.len() as u64),
-            // A file's size is known before it is read to the end.
-            None => self.stdin.total().or_else(|| sys::file_size(STDIN)),
-        }
-    }
-}
 
 /// The C entry point: the C runtime calls it with the command line.
 ///
@@ -325,7 +152,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             tx
         }
     };
-    let mut bar = Progress::new(opts.progress, total, started);
+    let wanted = if PROGRESS { opts.progress } else { Some(false) };
+    let mut bar = ProgressBar::new(wanted, || sys::isatty(STDERR), total, started);
     let mut sent_any = false;
     // The clock is read after each wait and after each `kill`: the process
     // may be stopped or descheduled between deciding to send a bit and the
@@ -348,9 +176,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 now = sys::now();
                 match reply {
                     Some((signo, from)) => {
-                        // Only the server's signals count (not a stray's, not a forger's).
-                        if let (true, Some(signal)) = (from == opts.pid, sys::from_signo(signo)) {
-                            tx.on_reply(signal, now);
+                        if let Some(signal) = sys::from_signo(signo) {
+                            tx.on_signal(from, opts.pid, signal, now);
                         }
                     }
                     None => tx.late(opts.pid, now),
@@ -385,150 +212,27 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                     return lost(opts.pid, classic::STOPPED, &fail);
                 }
                 let mut l = line("delivery failed: ");
-                match failure {
-                    Failure::Silent => {
-                        l.str("no answer from the server (PID ")
-                            .u64(opts.pid as u64)
-                            .str(") for ")
-                            .ms(opts.timeout.as_millis() as u64)
-                            .str(", and no output from it: stopped, or its output is not being read; try a longer --timeout");
-                    }
-                    Failure::TooManyRetries => {
-                        l.str(failure.as_str())
-                            .str("; is PID ")
-                            .u64(opts.pid as u64)
-                            .str(" a minitalk server of this version?");
-                    }
-                    // Stopped, asleep, or running without answering: say which.
-                    _ => {
-                        let (waited, hint) = match failure {
-                            Failure::Stopped => (opts.timeout, "; try a longer --timeout"),
-                            Failure::Asleep => (
-                                opts.timeout,
-                                ": perhaps its output is not being read; try a longer --timeout",
-                            ),
-                            _ => (
-                                opts.timeout * SenderConfig::BUSY_CAP_FACTOR,
-                                ": is it a minitalk server?",
-                            ),
-                        };
-                        l.str("the server (PID ")
-                            .u64(opts.pid as u64)
-                            .str(")")
-                            .str(failure.as_str())
-                            .ms(waited.as_millis() as u64)
-                            .str(hint);
-                    }
+                if failure == Failure::TooManyRetries {
+                    l.str(failure.as_str())
+                        .str("; is PID ")
+                        .u64(opts.pid as u64)
+                        .str(" a minitalk server of this version?");
+                } else {
+                    // Silent, stopped, asleep, or running without answering:
+                    // say which, and for how long.
+                    let waited = match failure {
+                        Failure::Unanswering => opts.timeout * SenderConfig::BUSY_CAP_FACTOR,
+                        _ => opts.timeout,
+                    };
+                    l.str("the server (PID ")
+                        .u64(opts.pid as u64)
+                        .str(")")
+                        .str(failure.as_str())
+                        .ms(waited.as_millis() as u64);
                 }
                 return fail(1, &mut l);
             }
         }
-    }
-}
-
-/// The sender of the wire in use, so that one loop drives either (the
-/// classic wire in a loop of its own cost more bytes).
-#[allow(clippy::large_enum_variant)] // one, on main's stack: nothing to box
-enum Tx<'a> {
-    /// minitalk's own protocol, fed payloads from the input.
-    V1(Sender, &'a mut Input),
-    /// The classic 42 wire (`classic.rs`): the whole message at once.
-    #[cfg(feature = "classic")]
-    Classic(ClassicSender<'a>),
-}
-
-impl Tx<'_> {
-    /// What to do now.
-    fn poll(&mut self, now: Duration) -> Poll {
-        match self {
-            Tx::V1(tx, _) => tx.poll(now),
-            #[cfg(feature = "classic")]
-            Tx::Classic(tx) => classic::poll(tx, now),
-        }
-    }
-
-    /// The signal asked for went out at `now`.
-    fn sent(&mut self, now: Duration) {
-        match self {
-            Tx::V1(tx, _) => tx.sent(now),
-            #[cfg(feature = "classic")]
-            Tx::Classic(_) => {}
-        }
-    }
-
-    /// A signal from the server.
-    fn on_reply(&mut self, signal: Signal, now: Duration) {
-        match self {
-            Tx::V1(tx, _) => tx.on_reply(signal, now),
-            #[cfg(feature = "classic")]
-            Tx::Classic(tx) => tx.on_reply(signal, now),
-        }
-    }
-
-    /// No reply in time: is the server busy writing to a slow reader,
-    /// runnable on a loaded machine, stopped, asleep, gone?
-    fn late(&mut self, server: Pid, now: Duration) {
-        match self {
-            Tx::V1(tx, _) => {
-                if let Some(written) = sys::proc::written(server) {
-                    tx.on_receiver_output(written, now);
-                }
-                if let Some((state, cpu)) = sys::proc::process(server) {
-                    tx.on_receiver_process(state, cpu, now);
-                }
-            }
-            #[cfg(feature = "classic")]
-            Tx::Classic(_) => {}
-        }
-    }
-
-    /// v1: loads the next payload from the input.
-    fn load_next(&mut self) -> Result<(), BadUtf8> {
-        match self {
-            Tx::V1(tx, input) => {
-                let (payload, last) = input.next()?;
-                // The payload is at most MAX_PAYLOAD whole characters: load cannot fail.
-                let _ = tx.load(payload, last);
-            }
-            #[cfg(feature = "classic")]
-            Tx::Classic(_) => {}
-        }
-        Ok(())
-    }
-
-    /// The message's bytes delivered so far.
-    #[inline(never)] // called twice: one copy is smaller
-    fn bytes(&self) -> u64 {
-        match self {
-            Tx::V1(tx, _) => tx.stats().bytes,
-            #[cfg(feature = "classic")]
-            Tx::Classic(tx) => tx.bytes_sent(),
-        }
-    }
-
-    /// `--stats`: bytes, bits, signals, retries (classic: replies), time,
-    /// bits/s.
-    fn stats_line(&self, elapsed: Duration) {
-        let (signals, extra, label) = match self {
-            Tx::V1(tx, _) => (tx.stats().signals, tx.stats().retries, " retries, "),
-            // As many replies as signals: every bit was acknowledged.
-            #[cfg(feature = "classic")]
-            Tx::Classic(tx) => (tx.sent(), tx.replies(), " replies, "),
-        };
-        let bytes = self.bytes();
-        line("")
-            .u64(bytes)
-            .str(" bytes, ")
-            .u64(bytes * 8)
-            .str(" bits, ")
-            .u64(signals)
-            .str(" signals, ")
-            .u64(extra)
-            .str(label)
-            .micros(elapsed.as_micros() as u64)
-            .str(", ")
-            .rate(sys::out::bits_per_sec(bytes, elapsed))
-            .println(STDERR);
     }
 }
 
@@ -566,186 +270,5 @@ fn line(text: &str) -> Line {
 
 /// The handler of the blocked `SIGUSR1` and `SIGUSR2`.
 extern "C" fn never_runs(_: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) {}
-
-/// The `--progress` bar, redrawn in place on stderr.
-struct Progress {
-    on: bool,
-    total: Option<u64>,
-    started: Duration,
-    drawn: Duration,
-}
-
-impl Progress {
-    /// Messages at least this long get a bar by themselves on a terminal.
-    const AUTO_BYTES: u64 = 4096;
-    const EVERY: Duration = Duration::from_millis(100);
-
-    fn new(wanted: Option<bool>, total: Option<u64>, started: Duration) -> Self {
-        let on = PROGRESS
-            && wanted.unwrap_or_else(|| {
-                sys::isatty(STDERR) && total.is_none_or(|t| t >= Self::AUTO_BYTES)
-            });
-        Progress {
-            on,
-            total,
-            started,
-            drawn: Duration::ZERO,
-        }
-    }
-
-    fn update(&mut self, bytes: u64, now: Duration) {
-        if !self.on || now < self.drawn + Self::EVERY {
-            return;
-        }
-        self.drawn = now;
-        Line::new()
-            .str("\r\x1b[K")
-            .progress(bytes, self.total, now - self.started)
-            .print(STDERR);
-    }
-
-    fn clear(&self) {
-        if self.on && self.drawn > Duration::ZERO {
-            sys::write_all(STDERR, b"\r\x1b[K");
-        }
-    }
-}
-
-/// Whether `-q` or `--quiet` is among the options (before any `--`).
-fn quiet_anywhere(args: &sys::Args) -> bool {
-    (1..args.len())
-        .map(|i| args.get(i).unwrap_or_default())
-        .take_while(|arg| *arg != b"--")
-        .any(|arg| matches!(option(arg), Some(Opt::Quiet)))
-}
-
-/// Reads the command line; `Err` holds the exit status.
-fn parse(args: &sys::Args) -> Result<Options, i32> {
-    let mut opts = Options {
-        pid: 0,
-        message: None,
-        timeout: SenderConfig::DEFAULT_GIVE_UP,
-        stats: false,
-        progress: None,
-        quiet: false,
-        pin: true,
-        classic: None,
-        pace: None,
-    };
-    let mut positional: [Option<&'static [u8]>; 2] = [None, None];
-    let mut count = 0;
-    let mut options_done = false;
-    let mut i = 1;
-    // -q silences every message, usage errors too, wherever it stands.
-    let quiet = quiet_anywhere(args);
-    opts.quiet = quiet;
-    let usage = |l: &mut Line| -> i32 {
-        if !quiet {
-            l.str("; try 'client --help'").println(STDERR);
-        }
-        2
-    };
-    while let Some(arg) = args.get(i) {
-        i += 1;
-        let is_option =
-            !options_done && arg.len() > 1 && arg[0] == b'-' && !arg[1].is_ascii_digit();
-        if !is_option {
-            if count == 2 {
-                return Err(usage(&mut line("too many arguments (quote the message)")));
-            }
-            positional[count] = Some(arg);
-            count += 1;
-            continue;
-        }
-        // `--name=VALUE`: only `--classic=LIST` takes one. (Split at the
-        // '=' rather than matched on "--classic=": less code.)
-        let (name, value) = match arg.iter().position(|&b| CLASSIC && b == b'=') {
-            Some(at) => (&arg[..at], arg.get(at + 1..)),
-            None => (arg, None),
-        };
-        match (option(name), value) {
-            (Some(Opt::EndOfOptions), None) => options_done = true,
-            (Some(Opt::Classic), list) if CLASSIC => {
-                match Convention::parse(list.unwrap_or_default()) {
-                    Ok(c) => opts.classic = Some(c),
-                    Err(bad) => {
-                        return Err(usage(
-                            line("unknown --classic item '")
-                                .bytes(bad)
-                                .str("'; valid items: ")
-                                .str(VALID_ITEMS),
-                        ))
-                    }
-                }
-            }
-            (Some(Opt::Pace), None) if CLASSIC => match args.get(i).and_then(parse_micros) {
-                Some(p) => {
-                    opts.pace = Some(p);
-                    i += 1;
-                }
-                None => return Err(usage(&mut line("--pace needs microseconds, 1 to 1000000"))),
-            },
-            (Some(Opt::Stats), None) if STATS => opts.stats = true,
-            (Some(Opt::Progress), None) if PROGRESS => opts.progress = Some(true),
-            (Some(Opt::NoProgress), None) => opts.progress = Some(false),
-            (Some(Opt::Quiet), None) => opts.quiet = true,
-            (Some(Opt::NoPin), None) => opts.pin = false,
-            (Some(Opt::Timeout), None) => match args.get(i).and_then(sys::parse_seconds) {
-                Some(t) => {
-                    opts.timeout = t;
-                    i += 1;
-                }
-                None => {
-                    return Err(usage(&mut line(
-                        "--timeout needs seconds, such as 5 or 0.5",
-                    )))
-                }
-            },
-            (Some(Opt::Help), None) => return Err(print(HELP)),
-            (Some(Opt::Version), None) => return Err(print(VERSION)),
-            _ => return Err(usage(line("unknown option '").bytes(arg).str("'"))),
-        }
-    }
-    let Some(pid) = positional[0] else {
-        return Err(usage(&mut line("missing the server's PID")));
-    };
-    opts.pid = match sys::parse_pid(pid) {
-        Some(p) => p,
-        None => {
-            let mut l = line("invalid PID '");
-            l.bytes(pid)
-                .str("': a PID is 1 to 4194304, digits only; nothing was sent");
-            if !opts.quiet {
-                l.println(STDERR);
-            }
-            return Err(2);
-        }
-    };
-    if opts.pace.is_some() && opts.classic.is_none() {
-        return Err(usage(&mut line("--pace needs --classic")));
-    }
-    opts.message = positional[1].filter(|m| *m != b"-");
-    Ok(opts)
-}
-
-/// `--help`, `--version`: `text` on stdout; exit status 0.
-fn print(text: &str) -> i32 {
-    sys::write_all(STDOUT, text.as_bytes());
-    0
-}
-
-/// `--pace`: a whole number of microseconds, 1 to 1,000,000.
-fn parse_micros(s: &[u8]) -> Option<Duration> {
-    if s.is_empty() || s.len() > 7 {
-        return None;
-    }
-    let mut us: u64 = 0;
-    for &c in s {
-        us = us * 10 + u64::from(c.checked_sub(b'0').filter(|d| *d < 10)?);
-    }
-    (1..=1_000_000)
-        .contains(&us)
-        .then(|| Duration::from_micros(us))
-}
 
 minitalk_sys::no_std_runtime!();

@@ -484,3 +484,44 @@ fn measure_classic_speed_against_v1() {
         c / v
     );
 }
+
+/// The help texts name the `--classic` items of the protocol's one list
+/// (`classic::ITEMS`): the server's every item, the client's every item
+/// that changes the wire from the defaults.
+#[test]
+fn help_texts_name_the_classic_items() {
+    use minitalk_protocol::classic::{Convention, Item, ITEMS};
+    let bins = binaries();
+    let help = |bin: &std::path::Path, name: &str| {
+        let mut cmd = Command::new(bin);
+        cmd.arg("--help");
+        let done = Running::spawn(cmd, None, name).wait(after(60));
+        done.expect_code(0, "--help");
+        done.stdout
+    };
+    let server = help(&bins.server, "server");
+    let words: Vec<&str> = server.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    for (name, _) in ITEMS {
+        assert!(words.contains(name), "server --help does not name {name}");
+    }
+    let client = help(&bins.client, "client");
+    let list = client
+        .split_once("(LIST: ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(list, _)| list)
+        .expect("client --help gives the LIST items");
+    let wire: Vec<&str> = ITEMS
+        .iter()
+        .filter(|(_, item)| {
+            let mut c = Convention::default();
+            item.apply(&mut c);
+            let wire_item = matches!(
+                item,
+                Item::Order(_) | Item::One(_) | Item::End(_) | Item::Header(_)
+            );
+            wire_item && c != Convention::default()
+        })
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(list.split(',').collect::<Vec<_>>(), wire);
+}

@@ -47,6 +47,43 @@ fn assert_no_signal_reached(server: Server) {
     );
 }
 
+/// `--trace` shows each byte of a frame with its meaning: the header's
+/// flags, the length, each character once its bytes are in, the CRC.
+#[test]
+fn the_trace_reads_each_byte_of_a_frame() {
+    let server = Server::start_with(&["--trace"]);
+    send(&server, "hé\t\n");
+    let stopped = server.stop();
+    // "  <pid> <- <bits> = 0x.. <meaning>": what comes after the bits.
+    let bytes: Vec<&str> = stopped
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" <- "))
+        .filter_map(|l| l.split_once(" = ").map(|(_, rest)| rest))
+        .collect();
+    assert_eq!(bytes.len(), 11, "{:?}", stopped.stderr);
+    assert_eq!(
+        bytes[..7],
+        [
+            "0xc1  flags: FIRST LAST seq 0 version 1",
+            "0x05  length: 5 bytes",
+            "0x68  text byte -> 'h'",
+            "0xc3  text byte",
+            "0xa9  text byte -> 'é'",
+            "0x09  text byte -> '\\t'",
+            "0x0a  text byte -> '\\n'",
+        ]
+    );
+    for crc in &bytes[7..10] {
+        assert!(crc.ends_with("  CRC-32C"), "{crc}");
+    }
+    assert!(
+        bytes[10].ends_with("  CRC-32C, last byte: frame complete"),
+        "{}",
+        bytes[10]
+    );
+}
+
 #[test]
 fn server_prints_its_pid_first_and_exits_0_on_sigterm() {
     // Server::start checks the first line: `server PID <pid>`, nothing before.

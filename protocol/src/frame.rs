@@ -34,15 +34,45 @@ pub const MAX_FRAME_LEN: usize = HEADER_LEN + MAX_PAYLOAD + CRC_LEN;
 /// Bits of a frame with an empty payload: the per-frame overhead.
 pub const OVERHEAD_BITS: usize = 8 * (HEADER_LEN + CRC_LEN);
 
-/// Byte offsets and bit masks of the header fields.
-mod field {
+/// Where each field of a frame is (in the manner of smoltcp's `wire`
+/// modules): byte offsets, the ranges of a frame whose LEN is `len`, and the
+/// bit masks of the header's flags.
+///
+/// # Examples
+///
+/// ```
+/// use minitalk_protocol::frame::field;
+///
+/// assert_eq!(field::payload(3), 2..5);
+/// assert_eq!(field::crc(3), 5..9);
+/// ```
+pub mod field {
+    use core::ops::Range;
+
+    /// The byte of flags and version.
     pub const FLAGS: usize = 0;
+    /// The byte that gives the payload's length.
     pub const LEN: usize = 1;
+    /// Where the payload starts.
     pub const PAYLOAD: usize = 2;
 
+    /// The payload of a frame whose LEN is `len`.
+    pub const fn payload(len: usize) -> Range<usize> {
+        PAYLOAD..PAYLOAD + len
+    }
+
+    /// The CRC-32C of a frame whose LEN is `len`.
+    pub const fn crc(len: usize) -> Range<usize> {
+        PAYLOAD + len..PAYLOAD + len + super::CRC_LEN
+    }
+
+    /// In [`FLAGS`]: the frame opens a message.
     pub const FIRST: u8 = 0b1000_0000;
+    /// In [`FLAGS`]: the frame closes a message.
     pub const LAST: u8 = 0b0100_0000;
+    /// In [`FLAGS`]: the alternating bit.
     pub const SEQ: u8 = 0b0010_0000;
+    /// In [`FLAGS`]: the protocol version.
     pub const VERSION: u8 = 0b0001_1111;
 }
 
@@ -157,9 +187,9 @@ impl<'a> Frame<'a> {
         let buf = buf.get_mut(..total).ok_or(Error::BufferTooSmall)?;
         buf[field::FLAGS] = self.header().to_byte();
         buf[field::LEN] = n as u8;
-        buf[field::PAYLOAD..field::PAYLOAD + n].copy_from_slice(self.payload.as_bytes());
+        buf[field::payload(n)].copy_from_slice(self.payload.as_bytes());
         let crc = Crc32c::new().update(&buf[..field::PAYLOAD + n]).finish();
-        buf[field::PAYLOAD + n..].copy_from_slice(&crc.to_be_bytes());
+        buf[field::crc(n)].copy_from_slice(&crc.to_be_bytes());
         Ok(total)
     }
 

@@ -15,16 +15,21 @@
 //!   verified text and acknowledgements out; one session at a time, the others
 //!   queued in arrival order (`receiver/`: sessions and verdicts, the wait
 //!   queue, the memory of finished messages).
+//! - [`LineBuffer`]: a message and its newline, written in one piece: the
+//!   output rule of both wires.
 //! - [`MessageBuffer`]: holds a message whole (all or nothing) until it is
 //!   complete, and streams the ones too long to hold.
 //! - [`Server`]: the server's whole rule, a `Receiver` and a `MessageBuffer`
 //!   joined, its I/O behind the [`Effects`] trait: the binary and the
-//!   simulation run the same driver.
+//!   simulation feed every signal through the same entry
+//!   ([`Server::handle`]: admission, the signal, the drive).
 //! - [`chunk`]: a message read from a stream, checked as UTF-8 and cut into
 //!   payloads of whole characters (the client's stdin).
 //! - [`crc`]: CRC-32C, the checksum of every frame.
 //! - [`utf8`]: UTF-8 validation a byte at a time, without
-//!   `core::str::from_utf8` (the server's text is checked with it).
+//!   `core::str::from_utf8` (the server's text is checked with it), and the
+//!   one assembler of characters from bytes that may not be valid
+//!   ([`utf8::Chars`]: the classic server and the v1 trace).
 //! - [`Duration`]: times and intervals, one `u64` of nanoseconds.
 //!
 //! `PROTOCOL.md` at the repository root specifies the format precisely, with
@@ -79,7 +84,7 @@ mod time;
 pub mod utf8;
 
 pub use frame::{Decoded, Frame, FrameDecoder};
-pub use message::{Aborted, MessageBuffer};
+pub use message::{Aborted, LineBuffer, MessageBuffer};
 pub use receiver::{Heard, Note, Output, Receiver, ReceiverConfig};
 pub use sender::{Failure, Poll, ProcessState, Sender, SenderConfig, SenderStats};
 pub use server::{Effects, Server};

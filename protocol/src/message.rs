@@ -29,6 +29,106 @@ pub enum Aborted {
     },
 }
 
+/// A line of output being held: up to `N - 1` bytes of a message, and the
+/// place of its newline, so that a message and its `'\n'` go out in one
+/// piece (one `write(2)`; on a pipe, a separate one-byte write takes a
+/// page). The one rule of both wires' output: [`MessageBuffer`] (v1) holds
+/// a message in one, the classic receiver one per sending process.
+///
+/// # Examples
+///
+/// ```
+/// use minitalk_protocol::LineBuffer;
+///
+/// let mut line: LineBuffer<4> = LineBuffer::new();
+/// assert!(line.extend(b"ab") && line.push(b'c'));
+/// assert!(line.is_full() && !line.push(b'd'), "the newline's place stays free");
+/// line.end_line();
+/// assert_eq!(line.take(), b"abc\n");
+/// assert!(line.is_empty());
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct LineBuffer<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> LineBuffer<N> {
+    const ROOM_FOR_NEWLINE: () = assert!(N >= 1, "a line needs the newline's place");
+    /// Message bytes it holds (one byte is kept for the `'\n'`).
+    pub const CAP: usize = N - 1;
+
+    /// An empty line.
+    pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::ROOM_FOR_NEWLINE;
+        LineBuffer {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    /// Bytes held (the newline included once [`end_line`](Self::end_line)).
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is held.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether no more message bytes fit.
+    pub const fn is_full(&self) -> bool {
+        self.len >= Self::CAP
+    }
+
+    /// Adds a byte; false (and nothing added) if it is full.
+    pub fn push(&mut self, byte: u8) -> bool {
+        self.extend(&[byte])
+    }
+
+    /// Adds `bytes` if they all fit with the newline's place kept free;
+    /// false (and nothing added) if not.
+    pub fn extend(&mut self, bytes: &[u8]) -> bool {
+        // Strictly less: the newline's place stays free.
+        let end = self.len + bytes.len();
+        match self.buf.get_mut(self.len..end) {
+            Some(room) if end < N => {
+                room.copy_from_slice(bytes);
+                self.len = end;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends the line with its `'\n'` (in the place kept for it).
+    pub fn end_line(&mut self) {
+        if let Some(place) = self.buf.get_mut(self.len) {
+            *place = b'\n';
+            self.len += 1;
+        }
+    }
+
+    /// What is held, handed out in one piece; the line is empty after.
+    pub fn take(&mut self) -> &[u8] {
+        let n = core::mem::take(&mut self.len);
+        &self.buf[..n]
+    }
+
+    /// Forgets what is held.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl<const N: usize> Default for LineBuffer<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Holds one message of up to `N - 1` bytes, and its newline.
 ///
 /// # Examples
@@ -50,8 +150,8 @@ pub enum Aborted {
 /// ```
 #[derive(Clone, Debug)]
 pub struct MessageBuffer<const N: usize> {
-    buf: [u8; N],
-    held: usize,
+    /// The message held, while it fits.
+    line: LineBuffer<N>,
     /// Bytes handed out of the current message (streaming once non-zero).
     streamed: u64,
     in_message: bool,
@@ -61,8 +161,7 @@ impl<const N: usize> MessageBuffer<N> {
     /// An empty buffer.
     pub const fn new() -> Self {
         MessageBuffer {
-            buf: [0; N],
-            held: 0,
+            line: LineBuffer::new(),
             streamed: 0,
             in_message: false,
         }
@@ -75,7 +174,7 @@ impl<const N: usize> MessageBuffer<N> {
 
     /// Bytes of the current message so far.
     pub fn message_len(&self) -> u64 {
-        self.streamed + self.held as u64
+        self.streamed + self.line.len() as u64
     }
 
     /// Adds a verified payload. `out` receives what may be written now: the
@@ -88,41 +187,34 @@ impl<const N: usize> MessageBuffer<N> {
     /// `write(2)` (on a pipe, a separate one-byte write takes a page).
     pub fn push(&mut self, payload: &[u8], first: bool, last: bool, mut out: impl FnMut(&[u8])) {
         if first {
-            self.held = 0;
+            self.line.clear();
             self.streamed = 0;
         }
         self.in_message = true;
-        // Strictly less: the newline's place stays free.
-        if self.streamed == 0 && self.held + payload.len() < N {
-            self.buf[self.held..self.held + payload.len()].copy_from_slice(payload);
-            self.held += payload.len();
+        if self.streamed == 0 && self.line.extend(payload) {
             if last {
-                self.buf[self.held] = b'\n';
-                out(&self.buf[..=self.held]);
+                self.line.end_line();
+                out(self.line.take());
             }
         } else {
-            if self.held > 0 {
-                out(&self.buf[..self.held]);
-                self.streamed += self.held as u64;
-                self.held = 0;
+            if !self.line.is_empty() {
+                let held = self.line.take();
+                self.streamed += held.len() as u64;
+                out(held);
             }
             self.streamed += payload.len() as u64;
-            match self.buf.get_mut(..=payload.len()) {
-                Some(with_newline) if last => {
-                    with_newline[..payload.len()].copy_from_slice(payload);
-                    with_newline[payload.len()] = b'\n';
-                    out(with_newline);
-                }
-                _ => {
-                    out(payload);
-                    if last {
-                        out(b"\n");
-                    }
-                }
+            if !last {
+                out(payload);
+            } else if self.line.extend(payload) {
+                self.line.end_line();
+                out(self.line.take());
+            } else {
+                out(payload);
+                out(b"\n");
             }
         }
         if last {
-            self.held = 0;
+            self.line.clear();
             self.streamed = 0;
             self.in_message = false;
         }
@@ -133,14 +225,14 @@ impl<const N: usize> MessageBuffer<N> {
         let result = match (self.in_message, self.streamed) {
             (false, _) => Aborted::Nothing,
             (true, 0) => Aborted::Discarded {
-                bytes: self.held as u64,
+                bytes: self.line.len() as u64,
             },
             (true, bytes) => {
                 out(b"\n");
                 Aborted::Truncated { bytes }
             }
         };
-        self.held = 0;
+        self.line.clear();
         self.streamed = 0;
         self.in_message = false;
         result
@@ -168,6 +260,26 @@ mod tests {
             buf.push(p, first, last, |b| writes.push(b.to_vec()));
         }
         writes
+    }
+
+    #[test]
+    fn a_line_keeps_the_newlines_place_and_hands_out_one_piece() {
+        let mut line: LineBuffer<3> = LineBuffer::new();
+        assert!(
+            !line.extend(b"abc"),
+            "three bytes leave no place for the newline"
+        );
+        assert!(line.is_empty(), "nothing added on refusal");
+        assert!(line.extend(b"ab"));
+        assert!(line.is_full() && !line.push(b'c'));
+        line.end_line();
+        assert_eq!(line.len(), 3);
+        line.end_line(); // no room: nothing more
+        assert_eq!(line.take(), b"ab\n");
+        assert_eq!(line.take(), b"");
+        assert!(line.push(b'x'));
+        line.clear();
+        assert!(line.is_empty());
     }
 
     #[test]

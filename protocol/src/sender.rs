@@ -175,14 +175,15 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// A short lowercase description: a sentence for `Silent` and
-    /// `TooManyRetries`, what follows "the server (PID n)" for the others.
+    /// A short lowercase description: a sentence for `TooManyRetries`;
+    /// for the others, what follows "the server (PID n)", ending where the
+    /// time waited (`give_up`, or `busy_cap` for `Unanswering`) goes.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Failure::Silent => "the server stopped answering",
-            Failure::Stopped => " is stopped (SIGSTOP?) and has not answered for ",
-            Failure::Asleep => " is sleeping and has not answered for ",
-            Failure::Unanswering => " is running but has not answered for ",
+            Failure::Silent => " has not answered and its output has not moved (stopped, or its output is not being read?); try a --timeout longer than ",
+            Failure::Stopped => " is stopped (SIGSTOP?) and has not answered; try a --timeout longer than ",
+            Failure::Asleep => " is sleeping and has not answered (perhaps its output is not being read); try a --timeout longer than ",
+            Failure::Unanswering => " is running but has not answered (is it a minitalk server?) for ",
             Failure::Gone => " has exited",
             Failure::TooManyRetries => "the server kept rejecting a frame",
         }
@@ -378,12 +379,9 @@ impl Sender {
     /// as senders differ (the client uses its PID); [`new`](Self::new)
     /// seeds it from the clock.
     pub fn with_seed(mut self, seed: u64) -> Self {
-        // SplitMix64's finaliser, so that nearby seeds (PIDs) differ in
-        // every bit; never 0, a fixed point of xorshift.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        self.rng = (z ^ (z >> 31)) | 1;
+        // Fibonacci hashing, so that nearby seeds (PIDs) differ in the high
+        // bits too; never 0, a fixed point of xorshift.
+        self.rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         self
     }
 

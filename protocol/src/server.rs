@@ -42,6 +42,15 @@ pub trait Effects {
     /// its start time, field 22 of `/proc/<pid>/stat`); `None` if it is
     /// gone (or a zombie).
     fn alive(&mut self, pid: Pid) -> Option<u64>;
+    /// Whether `pid` catches both `SIGUSR1` and `SIGUSR2` (on Linux,
+    /// `SigCgt` of `/proc/<pid>/status`); `false` if it is gone. Asked by
+    /// [`Server::handle`] once per newcomer: only a process that a signal
+    /// cannot kill is fed in and ever answered (PROTOCOL.md 4.1).
+    fn catches(&mut self, pid: Pid) -> bool;
+    /// Sees a signal that [`Server::handle`] fed in and what it carried,
+    /// after the newcomer's "serving" or "waits" and before what the signal
+    /// completes is carried out: for `--trace`.
+    fn heard(&mut self, _pid: Pid, _signal: Signal, _heard: Heard) {}
     /// Sees every output of the receiver at `now`, just before it is carried
     /// out: for `--trace`, `--stats` and counters.
     fn trace(&mut self, _output: &Output<'_>, _now: Duration) {}
@@ -84,6 +93,9 @@ pub trait Effects {
 ///     fn alive(&mut self, _pid: Pid) -> Option<u64> {
 ///         Some(1)
 ///     }
+///     fn catches(&mut self, _pid: Pid) -> bool {
+///         true
+///     }
 /// }
 ///
 /// let now = Duration::ZERO;
@@ -92,8 +104,7 @@ pub trait Effects {
 /// let mut fx = Loopback::default();
 /// tx.load("hello", true).unwrap();
 /// while let Poll::Send(signal) = tx.poll(now) {
-///     server.on_signal(42, signal, now);
-///     server.drive(now, &mut fx);
+///     server.handle(42, signal, now, &mut fx);
 ///     for reply in fx.replies.drain(..) {
 ///         tx.on_reply(reply, now);
 ///     }
@@ -125,7 +136,37 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
         self.held.in_message()
     }
 
-    /// A signal from `from` arrived at `now` ([`Receiver::on_signal`]);
+    /// A signal from `pid` arrived at `now`: the one entry of the server
+    /// binary and the simulation. A process neither served nor waiting is
+    /// fed in only if it catches both signals ([`Effects::catches`], asked
+    /// once per newcomer); then the signal is fed in
+    /// ([`on_signal`](Self::on_signal)), [`Effects::heard`] sees what it
+    /// carried (after the newcomer's "serving" or "waits"), and everything
+    /// due is carried out ([`drive`](Self::drive)). `None`: not admitted,
+    /// the signal is ignored.
+    pub fn handle(
+        &mut self,
+        pid: Pid,
+        signal: Signal,
+        now: Duration,
+        fx: &mut impl Effects,
+    ) -> Option<Heard> {
+        let new = !self.rx.knows(pid);
+        if new && !fx.catches(pid) {
+            return None;
+        }
+        let heard = self.rx.on_signal(pid, signal, now);
+        if new {
+            // "serving" or "waits" first, then what the signal carried.
+            self.drive(now, fx);
+        }
+        fx.heard(pid, signal, heard);
+        self.drive(now, fx);
+        Some(heard)
+    }
+
+    /// A signal from `from` arrived at `now` ([`Receiver::on_signal`]),
+    /// without the admission of [`handle`](Self::handle);
     /// [`drive`](Self::drive) before the next.
     pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Duration) -> Heard {
         self.rx.on_signal(from, signal, now)
@@ -206,6 +247,9 @@ mod tests {
         fn alive(&mut self, _pid: Pid) -> Option<u64> {
             Some(1)
         }
+        fn catches(&mut self, _pid: Pid) -> bool {
+            true
+        }
         fn cut(&self) -> bool {
             self.writes >= self.cut_after
         }
@@ -246,5 +290,81 @@ mod tests {
         // was cut short gets no answer at all.
         assert!(!sent.is_empty());
         assert!(sent.iter().all(|&s| s == Signal::Usr1), "{sent:?}");
+    }
+
+    /// A log of what `handle` did, in order.
+    #[derive(Default)]
+    struct Log {
+        catches: bool,
+        asked: Vec<Pid>,
+        events: Vec<std::string::String>,
+    }
+
+    impl Effects for Log {
+        fn send(&mut self, to: Pid, signal: Signal) -> bool {
+            self.events.push(std::format!("send {to} {signal:?}"));
+            true
+        }
+        fn write(&mut self, _from: Pid, bytes: &[u8]) {
+            self.events.push(std::format!("write {}", bytes.len()));
+        }
+        fn alive(&mut self, _pid: Pid) -> Option<u64> {
+            Some(1)
+        }
+        fn catches(&mut self, pid: Pid) -> bool {
+            self.asked.push(pid);
+            self.catches
+        }
+        fn heard(&mut self, pid: Pid, _signal: Signal, heard: Heard) {
+            self.events.push(std::format!("heard {pid} {heard:?}"));
+        }
+        fn trace(&mut self, output: &Output<'_>, _now: Duration) {
+            if let Output::Note(note) = output {
+                self.events.push(std::format!("{note:?}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_newcomer_that_does_not_catch_both_signals_is_ignored() {
+        let mut server: Server<4, 64> = Server::new(Default::default());
+        let mut fx = Log::default();
+        let now = Duration::ZERO;
+        assert_eq!(server.handle(7, Signal::Usr1, now, &mut fx), None);
+        assert_eq!(server.handle(7, Signal::Usr2, now, &mut fx), None);
+        assert!(!server.receiver().knows(7));
+        assert!(fx.events.is_empty(), "{:?}", fx.events);
+        assert_eq!(fx.asked, [7, 7], "asked at each signal while unknown");
+    }
+
+    #[test]
+    fn a_newcomer_is_asked_once_and_its_serving_comes_before_its_bit() {
+        let mut server: Server<4, 64> = Server::new(Default::default());
+        let mut fx = Log {
+            catches: true,
+            ..Log::default()
+        };
+        let now = Duration::ZERO;
+        assert_eq!(
+            server.handle(7, Signal::Usr1, now, &mut fx),
+            Some(Heard::Bit)
+        );
+        assert_eq!(
+            server.handle(7, Signal::Usr2, now, &mut fx),
+            Some(Heard::Bit)
+        );
+        assert_eq!(fx.asked, [7], "a known process is not asked again");
+        assert_eq!(
+            fx.events,
+            // A newcomer's outputs come first (as the binary's trace
+            // always showed them), then what its signal carried.
+            [
+                "Serving(7)",
+                "send 7 Usr1",
+                "heard 7 Bit",
+                "heard 7 Bit",
+                "send 7 Usr1"
+            ]
+        );
     }
 }

@@ -83,6 +83,94 @@ impl Default for Utf8 {
     }
 }
 
+/// A byte's part in the text of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text {
+    /// It completes this character (a control character included).
+    Char(char),
+    /// It starts or continues a UTF-8 sequence that goes on.
+    More,
+    /// It is not valid UTF-8 here.
+    Bad,
+}
+
+/// What [`Chars::push`] made of a byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The byte's part in the text.
+    pub text: Text,
+    /// The byte could not continue the character before it: that one broke
+    /// off unfinished, and the byte was read as a new start.
+    pub broke: bool,
+}
+
+/// Characters rebuilt from bytes, a byte at a time: the one rule of the
+/// classic server and of the v1 `--trace` for text that may not be valid.
+/// A byte that cannot continue a character may start the next one.
+///
+/// # Examples
+///
+/// ```
+/// use minitalk_protocol::utf8::{Chars, Step, Text};
+///
+/// let mut chars = Chars::new();
+/// assert_eq!(chars.push(0xC3).text, Text::More); // the first byte of "é"
+/// assert_eq!(chars.push(0xA9).text, Text::Char('é'));
+/// // "é" broken off after its first byte: the 'x' that broke it counts.
+/// chars.push(0xC3);
+/// assert_eq!(chars.push(b'x'), Step { text: Text::Char('x'), broke: true });
+/// assert_eq!(chars.push(0xFF).text, Text::Bad);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Chars {
+    valid: Utf8,
+    /// The character so far.
+    code: u32,
+}
+
+impl Chars {
+    /// At a character boundary.
+    pub const fn new() -> Self {
+        Chars {
+            valid: Utf8::new(),
+            code: 0,
+        }
+    }
+
+    /// Takes the next byte.
+    pub fn push(&mut self, byte: u8) -> Step {
+        let mut lead = self.valid.at_boundary();
+        let mut ok = self.valid.push(byte);
+        let broke = !ok && !lead;
+        if broke {
+            // The sequence broke off before `byte`: `byte` starts afresh.
+            lead = true;
+            ok = self.valid.push(byte);
+        }
+        let text = if !ok {
+            Text::Bad
+        } else {
+            if lead {
+                // The lead byte's payload: the bits after its leading ones.
+                self.code = u32::from(byte & (0x7F >> byte.leading_ones()));
+            } else {
+                self.code = (self.code << 6) | u32::from(byte & 0x3F);
+            }
+            if self.valid.at_boundary() {
+                char::from_u32(self.code).map_or(Text::Bad, Text::Char)
+            } else {
+                Text::More
+            }
+        };
+        Step { text, broke }
+    }
+
+    /// Whether the bytes so far end on a character boundary.
+    pub const fn at_boundary(&self) -> bool {
+        self.valid.at_boundary()
+    }
+}
+
 /// How many bytes at the start of `bytes` are whole, valid UTF-8
 /// characters: as `core::str::from_utf8`'s `valid_up_to`, and
 /// `bytes.len()` when all of it is valid.
@@ -174,10 +262,49 @@ mod tests {
         }
     }
 
+    /// The characters [`Chars`] rebuilds from `bytes`, `None` for a bad
+    /// byte.
+    fn rebuilt(bytes: &[u8]) -> std::vec::Vec<Option<char>> {
+        let mut chars = Chars::new();
+        let mut out = std::vec::Vec::new();
+        for &b in bytes {
+            match chars.push(b).text {
+                Text::Char(c) => out.push(Some(c)),
+                Text::Bad => out.push(None),
+                Text::More => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn chars_rebuilds_valid_text() {
+        let s = "a\té\n日本😀\u{10FFFF}";
+        let expected: std::vec::Vec<_> = s.chars().map(Some).collect();
+        assert_eq!(rebuilt(s.as_bytes()), expected);
+    }
+
+    #[test]
+    fn chars_restarts_at_a_byte_that_cannot_continue() {
+        // A cut "é", then 'x'; a stray continuation byte; a cut "日" then "é".
+        let got = rebuilt(b"\xC3x\xA9\xE6\x97\xC3\xA9");
+        assert_eq!(got, [Some('x'), None, Some('é')]);
+        let mut chars = Chars::new();
+        assert!(!chars.push(0xE6).broke && !chars.at_boundary());
+        let step = chars.push(0xC3);
+        assert_eq!((step.text, step.broke), (Text::More, true));
+    }
+
     proptest::proptest! {
         #[test]
         fn agrees_with_core_on_any_bytes(bytes: std::vec::Vec<u8>) {
             check(&bytes);
+        }
+
+        #[test]
+        fn chars_agrees_with_core_on_valid_text(s: std::string::String) {
+            let expected: std::vec::Vec<_> = s.chars().map(Some).collect();
+            proptest::prop_assert_eq!(rebuilt(s.as_bytes()), expected);
         }
     }
 }

@@ -98,6 +98,10 @@ impl Effects for Lossless {
         (!self.gone).then_some(1)
     }
 
+    fn catches(&mut self, _: i32) -> bool {
+        true
+    }
+
     fn abandoned(&mut self, pid: i32, vanished: bool, aborted: Aborted) {
         panic!("{pid} abandoned (vanished: {vanished}, {aborted:?}) on a lossless channel");
     }

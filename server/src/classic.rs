@@ -23,11 +23,11 @@
 use core::sync::atomic::Ordering;
 
 use minitalk_protocol::classic::{
-    BitOrder, Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Convention, Read,
-    Text, Trace, Verdict, VerdictKind, TOO_FAST, VALID_ITEMS,
+    BitOrder, Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Convention,
+    PendingTogether, Read, Text, Trace, Verdict, VerdictKind, TOO_FAST,
 };
 use minitalk_protocol::{Duration, Pid, Signal};
-use minitalk_sys::{self as sys, Line, SigSet, STDERR};
+use minitalk_sys::{self as sys, Line, STDERR};
 
 use crate::{Serve, Shell, STOP, TRACE};
 use minitalk_protocol::Effects;
@@ -38,32 +38,13 @@ const SLOTS: usize = 16;
 /// a longer one in chunks of that size (the receiver's module docs).
 const BUF: usize = 4096;
 
-/// `--classic` or `--classic=LIST` as a [`Convention`]; `None` if `arg` is
-/// another option. A bad item is reported (with the valid ones) as `Err`.
-pub fn option(arg: &[u8]) -> Option<Result<Convention, ()>> {
-    let list = match arg.strip_prefix(b"--classic")? {
-        [] => &[][..],
-        [b'=', list @ ..] => list,
-        _ => return None,
-    };
-    Some(Convention::parse(list).map_err(|bad| {
-        Line::new()
-            .str("server: unknown --classic item '")
-            .bytes(bad)
-            .str("'; the valid ones: ")
-            .str(VALID_ITEMS)
-            .println(STDERR);
-    }))
-}
-
 /// The classic main loop; returns the exit status.
 pub fn run(convention: Convention, trace: bool, pin: bool, shell: &mut Shell) -> i32 {
     let mut classic = Classic {
         rx: ClassicReceiver::new(ClassicReceiverConfig::default(), convention),
         show: Show {
             trace,
-            together: [0; TOGETHER],
-            next: 0,
+            together: PendingTogether::new(),
         },
         last: None,
     };
@@ -94,15 +75,9 @@ impl Serve for Classic {
         // Each wake-up delivers one signal; if the other one is pending
         // with it, the kernel chose the order (SIGUSR1 first), not the
         // client: two bits may have been swapped, which no count shows.
-        let other = match signal {
-            Signal::Usr1 => libc::SIGUSR2,
-            Signal::Usr2 => libc::SIGUSR1,
-        };
+        let other = sys::signo(Signal::from_bit(!signal.bit()));
         let show = &mut self.show;
-        if SigSet::pending().contains(other) && !show.together.contains(&pid) {
-            show.together[show.next % TOGETHER] = pid;
-            show.next += 1;
-        }
+        show.together.taken(pid, shell.pending.contains(other));
         self.rx.on_signal(pid, signal, now, &mut Fx { shell, show });
         self.last = Some(pid);
     }
@@ -119,6 +94,10 @@ impl Serve for Classic {
     fn deadline(&self) -> Option<Duration> {
         self.rx.poll_at()
     }
+
+    fn needs_pending(&self) -> bool {
+        true
+    }
 }
 
 /// Processes remembered for signals that were pending together.
@@ -127,9 +106,8 @@ const TOGETHER: usize = 8;
 /// What `--trace` and the verdicts remember.
 struct Show {
     trace: bool,
-    /// Senders whose two signals were pending at once (0: none).
-    together: [Pid; TOGETHER],
-    next: usize,
+    /// Senders whose two signals were pending at once.
+    together: PendingTogether<TOGETHER>,
 }
 
 /// What the receiver is lent: v1's `Shell` for stdout, and the [`Show`].
@@ -175,17 +153,15 @@ impl Show {
     /// At the end of `pid`'s message: says so if the order of some of its
     /// signals was lost.
     fn order_lost(&mut self, pid: Pid) {
-        let Some(k) = self.together.iter().position(|&p| p == pid) else {
-            return;
-        };
-        self.together[k] = 0;
-        Line::new()
-            .fill(
-                "server: {}: SIGUSR1 and SIGUSR2 were pending at once: bits may be swapped; ",
-                &[pid as u64],
-            )
-            .str(TOO_FAST)
-            .println(STDERR);
+        if self.together.take(pid) {
+            Line::new()
+                .fill(
+                    "server: {}: SIGUSR1 and SIGUSR2 were pending at once: bits may be swapped; ",
+                    &[pid as u64],
+                )
+                .str(TOO_FAST)
+                .println(STDERR);
+        }
     }
 }
 
@@ -199,19 +175,15 @@ fn verdict(v: Verdict) {
     let mut l = Line::new();
     l.fill("server: {}: ", &[v.pid as u64])
         .str(v.kind.message());
-    let (template, numbers) = match v.kind {
-        VerdictKind::InvalidUtf8 { at } => (" {}", [at, 0]),
-        VerdictKind::PartialByte { bits } => {
-            (" ({} bits of the last byte came); ", [u64::from(bits), 0])
-        }
-        VerdictKind::Short { got, announced } => (" ({} of {} bytes)", [got, announced]),
-        VerdictKind::Dropped { bytes } => (" ({} bytes)", [bytes, 0]),
-        _ => ("", [0, 0]),
+    match v.kind {
+        VerdictKind::InvalidUtf8 { at } => l.fill(" {}", &[at]),
+        VerdictKind::PartialByte { bits } => l
+            .fill(" ({} bits of the last byte came); ", &[u64::from(bits)])
+            .str(TOO_FAST),
+        VerdictKind::Short { got, announced } => l.fill(" ({} of {} bytes)", &[got, announced]),
+        VerdictKind::Dropped { bytes } => l.fill(" ({} bytes)", &[bytes]),
+        _ => &mut l,
     };
-    l.fill(template, &numbers);
-    if let VerdictKind::PartialByte { .. } = v.kind {
-        l.str(TOO_FAST);
-    }
     if let Some(items) = v.kind.suggestion() {
         l.str(": try --classic=").str(items);
     }
@@ -232,7 +204,7 @@ fn banner(c: Convention) {
 /// A trace event on stderr.
 fn event(t: Trace) {
     let mut l = Line::new();
-    let (template, numbers) = match t {
+    match t {
         Trace::Bits {
             pid,
             bits,
@@ -281,31 +253,35 @@ fn event(t: Trace) {
                     us => l.u64(u64::from(us)),
                 };
             }
-            (" µs)", [0, 0])
+            l.str(" µs)")
         }
-        Trace::End { pid, bytes } => ("trace: {}: end of message, {} bytes", [pid as u64, bytes]),
-        Trace::Reply { pid, signal } => ("trace: reply SIGUSR{} to {}", [usr(signal), pid as u64]),
-        Trace::NotCaught { pid, signal } => (
+        Trace::End { pid, bytes } => {
+            l.fill("trace: {}: end of message, {} bytes", &[pid as u64, bytes])
+        }
+        Trace::Reply { pid, signal } => {
+            l.fill("trace: reply SIGUSR{} to {}", &[usr(signal), pid as u64])
+        }
+        Trace::NotCaught { pid, signal } => l.fill(
             "trace: {} does not catch SIGUSR{}: not sent",
-            [pid as u64, usr(signal)],
+            &[pid as u64, usr(signal)],
         ),
-        Trace::Stray { signal, .. } => (
+        Trace::Stray { signal, .. } => l.fill(
             "trace: SIGUSR{} from a PID below 1: ignored",
-            [usr(signal), 0],
+            &[usr(signal)],
         ),
-        Trace::Paced(pid) => (
+        Trace::Paced(pid) => l.fill(
             "trace: {} paces itself (2nd signal before any reply): no reply per bit",
-            [pid as u64, 0],
+            &[pid as u64],
         ),
-        Trace::Waiting(pid) => (
+        Trace::Waiting(pid) => l.fill(
             "trace: {} waits after its 1st signal: each bit answered when read",
-            [pid as u64, 0],
+            &[pid as u64],
         ),
-        Trace::NoSlot(pid) => ("trace: {} ignored: 16 clients are sending", [pid as u64, 0]),
-        Trace::Stalled(pid) => (
+        Trace::NoSlot(pid) => l.fill("trace: {} ignored: 16 clients are sending", &[pid as u64]),
+        Trace::Stalled(pid) => l.fill(
             "trace: {} waits: another client's long message is printing",
-            [pid as u64, 0],
+            &[pid as u64],
         ),
     };
-    l.fill(template, &numbers).println(STDERR);
+    l.println(STDERR);
 }

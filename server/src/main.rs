@@ -6,9 +6,11 @@
 //!   only push `(si_pid, signal)` into a [`sys::SignalQueue`] (atomics only);
 //! - the main loop sleeps in `ppoll` (the only place where signals are
 //!   unblocked, so none can slip between a check and the sleep), feeds the
-//!   queue to the server, and lends it the system calls it needs
-//!   ([`Effects`]): acknowledgements with `kill`, text to stdout, liveness
-//!   checks through `/proc`;
+//!   queue to the server ([`Server::handle`], which admits, feeds and
+//!   drives), and lends it the system calls it needs ([`shell`]'s
+//!   [`Shell`], the protocol's `Effects`): acknowledgements with `kill`,
+//!   text to stdout, admission and liveness checks through `/proc`, and a
+//!   clock that leaves out the time spent waiting for stdout;
 //! - [`trace`] renders `--trace` and `--stats` on stderr.
 //!
 //! Output contract: the first line on stdout is `server PID <pid>`; then each
@@ -20,11 +22,12 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 use minitalk_protocol::Duration;
 
-use minitalk_protocol::{Aborted, Effects, Output, Pid, ReceiverConfig, Server, Signal};
-use minitalk_sys::write_wait::Written;
-use minitalk_sys::{self as sys, Line, SigSet, SignalQueue, STDERR, STDOUT};
+use minitalk_protocol::{Aborted, Pid, ReceiverConfig, Server, Signal};
+use minitalk_sys::{self as sys, Line, SigSet, SignalQueue, StallClock, STDERR, STDOUT};
 
+mod shell;
 mod trace;
+use shell::Shell;
 use trace::{Narrator, STATS, TRACE};
 
 #[cfg(feature = "classic")]
@@ -117,7 +120,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     let mut pin = true;
     let mut shell = Shell {
         narrator: Narrator::new(),
-        stalled: Duration::ZERO,
+        clock: StallClock::new(),
+        pending: SigSet::empty(),
         printed: 0,
         cut: false,
     };
@@ -126,12 +130,20 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
     for i in 1..args.len() {
         let arg = args.get(i).unwrap_or_default();
         #[cfg(feature = "classic")]
-        match classic::option(arg) {
+        match minitalk_protocol::classic::Convention::option(arg) {
             Some(Ok(c)) => {
                 classic = Some(c);
                 continue;
             }
-            Some(Err(())) => return 2,
+            Some(Err(bad)) => {
+                let mut l = Line::new();
+                l.str("server: ");
+                for part in bad.message() {
+                    l.bytes(part);
+                }
+                l.println(STDERR);
+                return 2;
+            }
             None => {}
         }
         match sys::lookup(arg, OPTIONS) {
@@ -210,6 +222,12 @@ trait Serve {
     fn serving(&self) -> Option<Pid>;
     /// When to poll at the latest if no signal comes.
     fn deadline(&self) -> Option<Duration>;
+    /// Whether [`signal`](Self::signal) looks at the signals pending at
+    /// this wake-up ([`Shell::pending`]): they are then read once per
+    /// wake-up (a system call), else never.
+    fn needs_pending(&self) -> bool {
+        false
+    }
 }
 
 /// The main loop, until SIGINT or SIGTERM: one loop for both wires (a
@@ -222,7 +240,10 @@ fn serve(s: &mut dyn Serve, shell: &mut Shell, pin: bool) {
         // One clock reading per wake-up: it is a system call in the static
         // build, and every signal of a wake-up arrived within microseconds.
         // Time spent waiting for stdout is left out: it is nobody's silence.
-        let now = shell.clock();
+        let now = shell.clock.now();
+        if s.needs_pending() {
+            shell.pending = SigSet::pending();
+        }
         while let Some((pid, signal)) = SIGNALS.pop() {
             s.signal(pid, signal, now, shell);
         }
@@ -251,22 +272,9 @@ fn serve(s: &mut dyn Serve, shell: &mut Shell, pin: bool) {
 
 impl Serve for Server<QUEUE, HOLD> {
     fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell) {
-        // A process neither served nor waiting is answered only if a
-        // signal cannot kill it; /proc is read once per newcomer.
-        let new = !self.receiver().knows(pid);
-        if new && sys::proc::catches_usr(pid) != Some(true) {
+        if self.handle(pid, signal, now, shell).is_none() {
             shell.narrator.ignored(pid);
-            return;
         }
-        let heard = self.on_signal(pid, signal, now);
-        if shell.narrator.tracing() {
-            if new {
-                // "serving" or "waits" first, then what the signal carried.
-                self.drive(now, shell);
-            }
-            shell.narrator.heard(pid, signal, heard);
-        }
-        self.drive(now, shell);
     }
 
     fn poll(&mut self, now: Duration, shell: &mut Shell) {
@@ -279,74 +287,6 @@ impl Serve for Server<QUEUE, HOLD> {
 
     fn deadline(&self) -> Option<Duration> {
         self.receiver().poll_timeout()
-    }
-}
-
-/// The server's I/O: system calls, and the narrator for `--trace` and
-/// `--stats`.
-struct Shell {
-    narrator: Narrator,
-    /// Time spent waiting for stdout to take a message: it is nobody's
-    /// silence, so the receiver's clock leaves it out.
-    stalled: Duration,
-    /// Bytes of the current message written to stdout so far.
-    printed: u64,
-    /// A stop cut the current message short.
-    cut: bool,
-}
-
-impl Shell {
-    /// The receiver's clock: the monotonic clock less the time spent waiting
-    /// for stdout.
-    fn clock(&self) -> Duration {
-        sys::now().saturating_sub(self.stalled)
-    }
-}
-
-impl Effects for Shell {
-    fn send(&mut self, to: Pid, signal: Signal) -> bool {
-        sys::send(to, signal).is_ok()
-    }
-
-    /// Message bytes to stdout. It never sleeps with the signals blocked
-    /// (see [`sys::write_wait`]): while stdout is full it waits with them
-    /// unblocked, and SIGINT or SIGTERM ends the wait, leaving the message
-    /// printed in part. After a stop, only what stdout has room for is
-    /// written.
-    fn write(&mut self, _from: Pid, bytes: &[u8]) {
-        let started = sys::now();
-        let stop = || STOP.load(Ordering::Relaxed);
-        let written = match sys::write_wait::write_or_stop(STDOUT, bytes, &SigSet::empty(), stop) {
-            Written::All => bytes.len(),
-            Written::Stopped { written } => {
-                self.cut = true;
-                written
-            }
-            Written::Failed { written } => written,
-        };
-        self.printed += written as u64;
-        self.stalled += sys::now().saturating_sub(started);
-    }
-
-    fn alive(&mut self, pid: Pid) -> Option<u64> {
-        sys::proc::identity(pid)
-    }
-
-    fn trace(&mut self, output: &Output<'_>, now: Duration) {
-        if let Output::Deliver { first: true, .. } = output {
-            self.printed = 0;
-        }
-        self.narrator.output(output, now);
-    }
-
-    /// Stopped in the middle of writing a message: its frame must not be
-    /// acknowledged (a message written whole still is).
-    fn cut(&self) -> bool {
-        self.cut
-    }
-
-    fn abandoned(&mut self, pid: Pid, vanished: bool, aborted: Aborted) {
-        self.narrator.abandoned(pid, vanished, aborted);
     }
 }
 

@@ -8,9 +8,10 @@
 //! and a line of figures per message. It decides nothing: stdout and the
 //! replies are the same with or without it.
 
-use minitalk_protocol::frame::{self, Header};
-use minitalk_protocol::utf8::Utf8;
+use minitalk_protocol::frame::{field, Header};
+use minitalk_protocol::utf8::{Chars, Text};
 use minitalk_protocol::{Aborted, Duration, Heard, Note, Output, Pid, Signal};
+use minitalk_sys::out::bits_per_sec;
 use minitalk_sys::{Line, STDERR};
 
 /// Whether `--trace` is built in (cargo feature `trace`).
@@ -30,11 +31,8 @@ pub struct Narrator {
     bytes: u64,
     /// The current frame's LEN byte, for `--trace`.
     frame_len: usize,
-    /// A character being assembled, for `--trace`.
-    utf8_bytes: [u8; 4],
-    utf8_len: usize,
-    /// Whether it is valid so far.
-    utf8: Utf8,
+    /// The characters of the text, for `--trace`.
+    chars: Chars,
     /// The bits of the byte being received, for `--trace`.
     bits: u8,
 }
@@ -48,9 +46,7 @@ impl Narrator {
             since: Duration::ZERO,
             bytes: 0,
             frame_len: 0,
-            utf8_bytes: [0; 4],
-            utf8_len: 0,
-            utf8: Utf8::new(),
+            chars: Chars::new(),
             bits: 0,
         }
     }
@@ -135,7 +131,7 @@ impl Narrator {
                 l.str("CRC-32C, last byte: frame complete").println(STDERR);
                 return;
             }
-            0 => {
+            field::FLAGS => {
                 let header = Header::from_byte(value);
                 l.str("flags:");
                 if header.first {
@@ -149,11 +145,11 @@ impl Narrator {
                     &[u64::from(header.seq), u64::from(header.version)],
                 );
             }
-            1 => {
+            field::LEN => {
                 self.frame_len = value as usize;
                 l.fill("length: {} bytes", &[u64::from(value)]);
             }
-            n if n < frame::HEADER_LEN + self.frame_len => self.char_byte(&mut l, value),
+            n if field::payload(self.frame_len).contains(&n) => self.char_byte(&mut l, value),
             _ => {
                 l.str("CRC-32C");
             }
@@ -166,35 +162,22 @@ impl Narrator {
     /// `--trace` of a payload byte: the character once its bytes are in.
     fn char_byte(&mut self, l: &mut Line, value: u8) {
         l.str("text byte");
-        // A byte that cannot continue the character may start the next one.
-        if !self.utf8.push(value) {
-            self.utf8_len = 0;
-            if !self.utf8.push(value) {
-                return;
-            }
-        }
-        if let Some(slot) = self.utf8_bytes.get_mut(self.utf8_len) {
-            *slot = value;
-            self.utf8_len += 1;
-        }
-        if self.utf8.at_boundary() {
+        if let Text::Char(c) = self.chars.push(value).text {
+            let mut utf8 = [0; 4];
             l.str(" -> '");
-            match &self.utf8_bytes[..self.utf8_len] {
-                b"\n" => l.str("\\n"),
-                b"\t" => l.str("\\t"),
-                c => l.bytes(c),
+            match c {
+                '\n' => l.str("\\n"),
+                '\t' => l.str("\\t"),
+                c => l.str(c.encode_utf8(&mut utf8)),
             };
             l.str("'");
-            self.utf8_len = 0;
         }
     }
 
     /// `--trace` and `--stats` of the receiver's notes.
     fn note(&mut self, note: Note, now: Duration) {
-        // One line for every note (one set-up of it, one write); the match
-        // gives the rest of it, a template for `pid` and `n`.
         let mut l = Line::new();
-        let (rest, pid, n) = match note {
+        match note {
             Note::Serving(pid) => {
                 self.since = now;
                 self.bytes = 0;
@@ -209,42 +192,39 @@ impl Narrator {
                 return;
             }
             Note::Finished(pid) if STATS && self.stats => {
-                let us = (now - self.since).as_micros().max(1) as u64;
+                let took = now - self.since;
                 l.fill("server: {} sent {} bytes in ", &[pid as u64, self.bytes])
-                    .micros(us)
+                    .micros(took.as_micros().max(1) as u64)
                     .str(" (")
-                    .rate(self.bytes * 8_000_000 / us);
-                (")", 0, 0)
+                    .rate(bits_per_sec(self.bytes, took))
+                    .str(")")
             }
             _ if !self.tracing() => return,
-            Note::Rejected { pid, error } => {
-                l.fill("trace: frame from {} rejected: ", &[pid as u64])
-                    .str(error.as_str());
-                (" (reply SIGUSR1: send it again)", 0, 0)
-            }
-            Note::Finished(pid) => (
+            Note::Rejected { pid, error } => l
+                .fill("trace: frame from {} rejected: ", &[pid as u64])
+                .str(error.as_str())
+                .str(" (reply SIGUSR1: send it again)"),
+            Note::Finished(pid) => l.fill(
                 "trace: message from {} complete and printed ({} bytes)",
-                pid,
-                self.bytes,
+                &[pid as u64, self.bytes],
             ),
-            Note::Queued { pid, ahead } => (
+            Note::Queued { pid, ahead } => l.fill(
                 "trace: {} waits its turn, {} ahead of it (told with SIGUSR2)",
-                pid,
-                ahead as u64,
+                &[pid as u64, ahead as u64],
             ),
-            Note::QueueFull(pid) => ("trace: queue full; {} will knock again", pid, 0),
-            Note::Duplicate(pid) => (
+            Note::QueueFull(pid) => {
+                l.fill("trace: queue full; {} will knock again", &[pid as u64])
+            }
+            Note::Duplicate(pid) => l.fill(
                 "trace: frame from {} is a copy of one already accepted: acknowledged, not printed again",
-                pid,
-                0,
+                &[pid as u64],
             ),
-            Note::GapReset { pid, bits } => (
+            Note::GapReset { pid, bits } => l.fill(
                 "\ntrace: {} fell silent; dropped {} bits of a partial frame",
-                pid,
-                bits as u64,
+                &[pid as u64, bits as u64],
             ),
         };
-        l.fill(rest, &[pid as u64, n]).println(STDERR);
+        l.println(STDERR);
     }
 }
 

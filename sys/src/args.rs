@@ -135,6 +135,28 @@ pub fn parse_seconds(s: &[u8]) -> Option<Duration> {
     }
     (ms > 0).then(|| Duration::from_millis(ms))
 }
+
+/// A whole number of microseconds, 1 to 1,000,000 (`--pace`).
+///
+/// ```
+/// use minitalk_protocol::Duration;
+/// use minitalk_sys::parse_micros;
+/// assert_eq!(parse_micros(b"400"), Some(Duration::from_micros(400)));
+/// assert_eq!(parse_micros(b"1.5"), None);
+/// ```
+pub fn parse_micros(s: &[u8]) -> Option<Duration> {
+    if s.is_empty() || s.len() > 7 {
+        return None;
+    }
+    let mut us: u64 = 0;
+    for &c in s {
+        us = us * 10 + u64::from(c.checked_sub(b'0').filter(|d| *d < 10)?);
+    }
+    (1..=1_000_000)
+        .contains(&us)
+        .then(|| Duration::from_micros(us))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +191,27 @@ mod tests {
             b"0.000",
         ] {
             assert_eq!(parse_seconds(bad), None, "{:?}", core::str::from_utf8(bad));
+        }
+    }
+
+    #[test]
+    fn micros_from_one_to_a_million() {
+        assert_eq!(parse_micros(b"1"), Some(Duration::from_micros(1)));
+        assert_eq!(parse_micros(b"1000000"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_micros(b"0001000"), Some(Duration::from_millis(1)));
+        for bad in [
+            &b""[..],
+            b"0",
+            b"1000001",
+            b"9999999",
+            b"10000000",
+            b"-5",
+            b"+5",
+            b"1.5",
+            b"abc",
+            b"5 ",
+        ] {
+            assert_eq!(parse_micros(bad), None, "{bad:?}");
         }
     }
 

@@ -27,19 +27,23 @@ use minitalk_protocol::Duration;
 use minitalk_protocol::Pid;
 
 pub mod args;
+pub mod clock;
 pub mod cpu;
 pub mod fd;
 pub mod linux;
 pub mod out;
 pub mod proc;
+pub mod progress;
 pub mod queue;
 pub mod signal;
 pub mod write_wait;
 
-pub use args::{lookup, parse_pid, parse_seconds, Args, PID_MAX};
+pub use args::{lookup, parse_micros, parse_pid, parse_seconds, Args, PID_MAX};
+pub use clock::StallClock;
 pub use cpu::{current_cpu, CpuSet};
 pub use fd::{close, file_size, isatty, open, read, readable, write_all, STDERR, STDIN, STDOUT};
 pub use out::Line;
+pub use progress::ProgressBar;
 pub use queue::SignalQueue;
 pub use signal::{
     alive, from_signo, send, set_handler, signo, sleep_with_mask, Handler, SendError, SigSet,

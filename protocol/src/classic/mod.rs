@@ -14,7 +14,7 @@
 //!   and per bit ([`Convention::echo`]).
 //!
 //! `--classic=LIST` takes these as comma-separated items ([`Convention::parse`],
-//! [`VALID_ITEMS`]).
+//! [`ITEMS`]).
 //!
 //! - [`Encoder`]: a message (and its NUL or length) as the signals to send.
 //! - [`ClassicSender`]: the client's side, sans-IO, finds out whether the
@@ -30,12 +30,14 @@
 
 mod receiver;
 mod sender;
+mod together;
 
 pub use receiver::{
     Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Read, Text, Trace, Verdict,
     VerdictKind, TOO_FAST,
 };
 pub use sender::{ClassicFailure, ClassicPoll, ClassicSender, ClassicSenderConfig, Pacing};
+pub use together::PendingTogether;
 
 use crate::Signal;
 
@@ -132,69 +134,135 @@ impl Default for Convention {
     }
 }
 
-/// The items `--classic=LIST` accepts, for an error message.
+/// One item of `--classic=LIST`: the part of the [`Convention`] it sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// The bit order.
+    Order(BitOrder),
+    /// The signal that means 1.
+    One(Signal),
+    /// How a message ends.
+    End(End),
+    /// What comes before the bytes.
+    Header(Header),
+    /// The end of a message for a client that waits per bit.
+    Done(DoneAck),
+    /// Each bit answered with the signal received.
+    Echo,
+    /// Whether a self-paced client gets a `SIGUSR1` at the end.
+    PacedEnd(bool),
+}
+
+impl Item {
+    /// Sets the part of `c` that this item names.
+    pub fn apply(self, c: &mut Convention) {
+        match self {
+            Item::Order(order) => c.order = order,
+            Item::One(one) => c.one = one,
+            Item::End(end) => c.end = end,
+            Item::Header(header) => c.header = header,
+            Item::Done(done) => c.done = done,
+            Item::Echo => c.echo = true,
+            Item::PacedEnd(on) => c.paced_end = on,
+        }
+    }
+}
+
+/// Every item `--classic=LIST` accepts, by name: the one list that the
+/// parser, [`VALID_ITEMS`] and the binaries' help texts are checked against.
+pub const ITEMS: &[(&str, Item)] = &[
+    ("msb", Item::Order(BitOrder::Msb)),
+    ("lsb", Item::Order(BitOrder::Lsb)),
+    ("usr2", Item::One(Signal::Usr2)),
+    ("usr1", Item::One(Signal::Usr1)),
+    ("nul", Item::End(End::Nul)),
+    ("none", Item::End(End::None)),
+    ("len32", Item::Header(Header::Len32)),
+    ("len64", Item::Header(Header::Len64)),
+    ("plus", Item::Done(DoneAck::Plus)),
+    ("then", Item::Done(DoneAck::Then)),
+    ("bare", Item::Done(DoneAck::Bare)),
+    ("echo", Item::Echo),
+    ("endack", Item::PacedEnd(true)),
+    ("noendack", Item::PacedEnd(false)),
+];
+
+/// The names of [`ITEMS`], for an error message (a unit test holds the two
+/// to the same list).
 pub const VALID_ITEMS: &str =
     "msb, lsb, usr2, usr1, nul, none, len32, len64, plus, then, bare, echo, endack, noendack";
 
-impl Convention {
-    /// Parses a comma-separated list of items, each overriding one default.
-    /// An empty list gives the defaults. On error, returns the bad item.
+/// A `--classic=LIST` item that is none of [`ITEMS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadItem<'a>(pub &'a [u8]);
+
+impl<'a> BadItem<'a> {
+    /// The one message for it, in parts (for binaries without `core::fmt`):
+    /// `unknown --classic item 'X'; valid items: msb, lsb, ...`.
     ///
     /// # Examples
     ///
     /// ```
-    /// use minitalk_protocol::classic::{BitOrder, Convention, Header};
+    /// use minitalk_protocol::classic::Convention;
+    /// let bad = Convention::parse(b"msb,lbs").unwrap_err();
+    /// assert!(bad.message().concat().starts_with(b"unknown --classic item 'lbs'; valid items: msb, lsb"));
+    /// ```
+    pub fn message(&self) -> [&'a [u8]; 4] {
+        [
+            b"unknown --classic item '",
+            self.0,
+            b"'; valid items: ",
+            VALID_ITEMS.as_bytes(),
+        ]
+    }
+}
+
+impl Convention {
+    /// Parses a comma-separated list of [`ITEMS`], each overriding one
+    /// default; later items override earlier ones. An empty list gives the
+    /// defaults. On error, returns the bad item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::{BadItem, BitOrder, Convention, Header};
     /// use minitalk_protocol::Signal;
     /// let c = Convention::parse(b"lsb,usr1,len32").unwrap();
     /// assert_eq!((c.order, c.one, c.header), (BitOrder::Lsb, Signal::Usr1, Header::Len32));
-    /// assert_eq!(Convention::parse(b"msb,lbs"), Err(&b"lbs"[..]));
+    /// assert_eq!(Convention::parse(b"msb,lbs"), Err(BadItem(b"lbs")));
     /// ```
-    pub fn parse(list: &[u8]) -> Result<Convention, &[u8]> {
-        // The convention as bits ([`Convention::from_bits`]) while the
-        // items are read, each item a (field mask, value) pair: the least
-        // code in the size-optimised binaries. In the order of VALID_ITEMS
-        // (checked by a test).
-        const ITEMS: [(u16, u16); 14] = [
-            (0x001, 0),
-            (0x001, 0x001),
-            (0x002, 0),
-            (0x002, 0x002),
-            (0x004, 0),
-            (0x004, 0x004),
-            (0x018, 0x008),
-            (0x018, 0x010),
-            (0x060, 0),
-            (0x060, 0x020),
-            (0x060, 0x040),
-            (0x080, 0x080),
-            (0x100, 0),
-            (0x100, 0x100),
-        ];
-        let mut bits = 0u16;
-        let mut rest = list;
-        // An empty list gives the defaults; otherwise each item, up to the
-        // last one (after which `tail` is empty).
-        while !list.is_empty() {
-            let comma = rest.iter().position(|&b| b == b',');
-            let (item, tail) = rest.split_at(comma.unwrap_or(rest.len()));
-            // Looked up in VALID_ITEMS itself ("msb, lsb, ..."): no table
-            // of names, no iterator adapters.
-            let mut names = VALID_ITEMS.as_bytes();
-            let mut k = 0;
-            loop {
-                let end = names.iter().position(|&b| b == b',').unwrap_or(names.len());
-                if names[..end] == *item {
-                    break;
-                }
-                names = names.get(end + 2..).ok_or(item)?;
-                k += 1;
-            }
-            let (mask, value) = ITEMS[k];
-            bits = (bits & !mask) | value;
-            let Some(tail) = tail.get(1..) else { break };
-            rest = tail;
+    pub fn parse(list: &[u8]) -> Result<Convention, BadItem<'_>> {
+        let mut c = Convention::default();
+        if list.is_empty() {
+            return Ok(c);
         }
-        Ok(Convention::from_bits(bits))
+        for name in list.split(|&b| b == b',') {
+            let (_, item) = ITEMS
+                .iter()
+                .find(|(known, _)| known.as_bytes() == name)
+                .ok_or(BadItem(name))?;
+            item.apply(&mut c);
+        }
+        Ok(c)
+    }
+
+    /// The convention of `--classic` or `--classic=LIST`; `None` if `arg`
+    /// is another option.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::{BadItem, Convention};
+    /// assert_eq!(Convention::option(b"--classic"), Some(Ok(Convention::default())));
+    /// assert_eq!(Convention::option(b"--classic=x"), Some(Err(BadItem(b"x"))));
+    /// assert_eq!(Convention::option(b"--classical"), None);
+    /// ```
+    pub fn option(arg: &[u8]) -> Option<Result<Convention, BadItem<'_>>> {
+        match arg.strip_prefix(b"--classic")? {
+            [] => Some(Ok(Convention::default())),
+            [b'=', list @ ..] => Some(Convention::parse(list)),
+            _ => None,
+        }
     }
 
     /// A convention from bits: bit 0, LSB first; 1, `SIGUSR1` means 1; 2,
@@ -373,10 +441,17 @@ mod tests {
     }
 
     #[test]
+    fn valid_items_names_every_item_in_order() {
+        let names: heapless::Vec<&str, 14> = ITEMS.iter().map(|(name, _)| *name).collect();
+        assert!(VALID_ITEMS.split(", ").eq(names.iter().copied()));
+    }
+
+    #[test]
     fn parse_names_the_bad_item() {
-        assert_eq!(Convention::parse(b"msb,MSB"), Err(&b"MSB"[..]));
-        assert_eq!(Convention::parse(b"msb,,lsb"), Err(&b""[..]));
-        assert_eq!(Convention::parse(b"len16"), Err(&b"len16"[..]));
+        assert_eq!(Convention::parse(b"msb,MSB"), Err(BadItem(b"MSB")));
+        assert_eq!(Convention::parse(b"msb,,lsb"), Err(BadItem(b"")));
+        assert_eq!(Convention::parse(b"len16"), Err(BadItem(b"len16")));
+        assert_eq!(Convention::parse(b"lsb,"), Err(BadItem(b"")));
         for item in VALID_ITEMS.split(", ") {
             assert!(Convention::parse(item.as_bytes()).is_ok(), "{item}");
         }
@@ -425,7 +500,7 @@ mod tests {
             },
         ];
         assert_eq!(&each[..], expected);
-        assert_eq!(Convention::parse(b" lsb"), Err(&b" lsb"[..]));
+        assert_eq!(Convention::parse(b" lsb"), Err(BadItem(b" lsb")));
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! # Memory and output order
 //!
 //! A fixed table of `N` slots, one per sending process, each with a buffer of
-//! `B` bytes (`B >= 2`). A message is written whole, with its `'\n'`, in one
+//! `B` bytes (`B >= 2`): a [`LineBuffer`], the output rule shared with v1's
+//! [`MessageBuffer`](crate::MessageBuffer). A message is written whole, with its `'\n'`, in one
 //! write when it ends, if it fits `B - 1` bytes. A longer one is *streamed*:
 //! when a byte finds the buffer full, the `B - 1` bytes before it are
 //! written, and so on; the last chunk carries the `'\n'`. Only one message
@@ -59,7 +60,9 @@
 //! No input makes the receiver panic; memory is bounded by `N` and `B`.
 
 use super::{BitOrder, Convention, DoneAck, End, Header};
-use crate::{Duration, Pid, Signal};
+use crate::utf8::Chars;
+pub use crate::utf8::Text;
+use crate::{Duration, LineBuffer, Pid, Signal};
 
 /// Timing of a [`ClassicReceiver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,17 +289,6 @@ pub enum Read {
     Unfinished,
 }
 
-/// A byte's part in the text of a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Text {
-    /// It completes this character (a control character included).
-    Char(char),
-    /// It starts or continues a UTF-8 sequence that goes on.
-    More,
-    /// It is not valid UTF-8 here.
-    Bad,
-}
-
 /// What a [`ClassicReceiver`] needs from the world, lent at each call.
 pub trait ClassicEffects {
     /// Which signals `pid` catches; asked once per process, at its first
@@ -335,15 +327,12 @@ enum Phase {
     TrailingNul,
 }
 
-/// Incremental UTF-8 validation ([`crate::utf8::Utf8`]) that also finds the
-/// first bad byte and rebuilds each character for the trace. After an
-/// error it goes on from the bad byte, read as a new start.
+/// The text of a message: its characters ([`Chars`]), the first bad byte,
+/// and where the current character started.
 #[derive(Clone, Copy, Debug)]
 struct Utf8 {
-    valid: crate::utf8::Utf8,
-    /// The character so far.
-    code: u32,
-    /// Where its sequence started.
+    chars: Chars,
+    /// Where the current character's sequence started.
     start: u64,
     /// The first bad byte of the message.
     bad: Option<u64>,
@@ -351,44 +340,32 @@ struct Utf8 {
 
 impl Utf8 {
     const START: Utf8 = Utf8 {
-        valid: crate::utf8::Utf8::new(),
-        code: 0,
+        chars: Chars::new(),
         start: 0,
         bad: None,
     };
 
     /// Byte `b`, at offset `at` of the message.
     fn push(&mut self, b: u8, at: u64) -> Text {
-        let mut lead = self.valid.at_boundary();
-        let mut ok = self.valid.push(b);
-        if !ok && !lead {
-            // The sequence broke off before `b`: `b` starts afresh.
+        let lead = self.chars.at_boundary();
+        let step = self.chars.push(b);
+        if step.broke {
             self.bad.get_or_insert(self.start);
-            lead = true;
-            ok = self.valid.push(b);
         }
-        if !ok {
-            self.bad.get_or_insert(at);
-            return Text::Bad;
+        match step.text {
+            Text::Bad => {
+                self.bad.get_or_insert(at);
+            }
+            _ if lead || step.broke => self.start = at,
+            _ => {}
         }
-        if lead {
-            self.start = at;
-            // The lead byte's payload: the bits after its leading ones.
-            self.code = u32::from(b & (0x7F >> b.leading_ones()));
-        } else {
-            self.code = (self.code << 6) | u32::from(b & 0x3F);
-        }
-        if self.valid.at_boundary() {
-            char::from_u32(self.code).map_or(Text::Bad, Text::Char)
-        } else {
-            Text::More
-        }
+        step.text
     }
 
     /// The first bad byte, if the message is not valid UTF-8.
     fn finish(&self) -> Option<u64> {
         self.bad
-            .or((!self.valid.at_boundary()).then_some(self.start))
+            .or((!self.chars.at_boundary()).then_some(self.start))
     }
 }
 
@@ -415,8 +392,6 @@ struct Slot {
     text: u8,
     /// Bytes left to look at before the convention hint is decided.
     hint_left: u8,
-    /// Bytes in this slot's buffer (`ClassicReceiver::bufs`).
-    len: usize,
     /// Nonzero: the buffer holds a finished message, written after the
     /// streaming one, in this order.
     held: u64,
@@ -444,7 +419,6 @@ impl Slot {
         dropped: 0,
         text: 0b1111,
         hint_left: 4,
-        len: 0,
         held: 0,
         stalled: None,
     };
@@ -543,7 +517,7 @@ pub struct ClassicReceiver<const N: usize, const B: usize> {
     slots: [Slot; N],
     /// The slots' buffers, apart from the slots so that resetting a slot
     /// does not copy a buffer-sized constant.
-    bufs: [[u8; B]; N],
+    bufs: [LineBuffer<B>; N],
     /// The slot whose message is being streamed.
     streamer: Option<usize>,
     /// Orders held messages.
@@ -552,8 +526,6 @@ pub struct ClassicReceiver<const N: usize, const B: usize> {
 
 impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     const ROOM_FOR_NEWLINE: () = assert!(B >= 2, "a slot needs at least 2 bytes");
-    /// Message bytes a buffer holds (one byte is kept for the `'\n'`).
-    const CAP: usize = B - 1;
 
     /// A receiver reading bits by `convention`.
     pub fn new(config: ClassicReceiverConfig, convention: Convention) -> Self {
@@ -563,7 +535,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             config,
             convention,
             slots: [Slot::FREE; N],
-            bufs: [[0; B]; N],
+            bufs: [LineBuffer::new(); N],
             streamer: None,
             seq: 0,
         }
@@ -683,6 +655,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     ..Slot::FREE
                 };
                 s.reset_message(c.header);
+                self.bufs[i].clear();
                 (i, Trace::FIRST)
             }
         };
@@ -693,8 +666,8 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         if s.stalled.is_some() {
             return; // it does not wait for us: nothing more is owed
         }
-        if s.mode == Mode::Waiting && (s.held != 0 || (!ended && s.len == Self::CAP && !may_stream))
-        {
+        let full = self.bufs[i].is_full();
+        if s.mode == Mode::Waiting && (s.held != 0 || (!ended && full && !may_stream)) {
             s.stalled = Some(signal);
             fx.trace(Trace::Stalled(pid));
             return;
@@ -888,15 +861,11 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         let may_stream = self.may_stream(i);
         let s = &mut self.slots[i];
         let buf = &mut self.bufs[i];
-        if s.len == Self::CAP && s.held == 0 && may_stream {
-            fx.write(s.pid, &buf[..Self::CAP]);
-            s.len = 0;
+        if buf.is_full() && s.held == 0 && may_stream {
+            fx.write(s.pid, buf.take());
             self.streamer = Some(i);
         }
-        if s.len < Self::CAP && s.held == 0 {
-            buf[s.len] = byte;
-            s.len += 1;
-        } else {
+        if s.held != 0 || !buf.push(byte) {
             s.dropped = s.dropped.saturating_add(1);
         }
     }
@@ -915,16 +884,14 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         // A held buffer still holds an earlier message: this one's bytes
         // were all dropped, and are reported below.
         if (s.bytes > 0 || !silent) && s.held == 0 {
-            // Room for the '\n' is always kept: `store` fills CAP = B - 1.
-            self.bufs[i][s.len] = b'\n';
-            s.len += 1;
+            // Room for the '\n' is always kept (`LineBuffer`).
+            self.bufs[i].end_line();
             if self.streamer.is_some() && !streaming {
                 // Another message streams: this one waits its turn.
                 self.seq += 1;
                 s.held = self.seq;
             } else {
-                fx.write(pid, &self.bufs[i][..s.len]);
-                s.len = 0;
+                fx.write(pid, self.bufs[i].take());
             }
         }
         fx.trace(Trace::End {
@@ -969,8 +936,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             .min_by_key(|&i| self.slots[i].held)
         {
             let s = &mut self.slots[i];
-            fx.write(s.pid, &self.bufs[i][..s.len]);
-            s.len = 0;
+            fx.write(s.pid, self.bufs[i].take());
             s.held = 0;
             if let Some(signal) = s.stalled.take() {
                 self.answer(i, signal, true, fx);
@@ -978,8 +944,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         }
         if let Some(i) = self.slots.iter().position(|s| s.stalled.is_some()) {
             let s = &mut self.slots[i];
-            fx.write(s.pid, &self.bufs[i][..s.len]);
-            s.len = 0;
+            fx.write(s.pid, self.bufs[i].take());
             self.streamer = Some(i);
             if let Some(signal) = s.stalled.take() {
                 self.answer(i, signal, false, fx);

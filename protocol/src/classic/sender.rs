@@ -23,7 +23,7 @@
 //! to acknowledge every bit, it also means every bit was acknowledged.
 
 use super::{Convention, Encoder};
-use crate::{Duration, Signal};
+use crate::{Duration, Pid, Signal};
 
 /// How a [`ClassicSender`] paces its bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -212,7 +212,32 @@ impl<'a> ClassicSender<'a> {
         })
     }
 
-    /// A signal from the server's PID (the caller drops everyone else's).
+    /// A signal arrived from process `from`; the server is process
+    /// `server`. Only the server's signals count (as with v1's
+    /// [`Sender::on_signal`](crate::Sender::on_signal)): a stray's or a
+    /// forger's cannot pass for an acknowledgement. Returns whether the
+    /// signal counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::{ClassicSender, Convention};
+    /// use minitalk_protocol::{Duration, Signal};
+    ///
+    /// let mut tx = ClassicSender::new(Default::default(), Convention::default(), b"hi").unwrap();
+    /// assert!(!tx.on_signal(666, 4242, Signal::Usr1, Duration::ZERO));
+    /// assert!(tx.on_signal(4242, 4242, Signal::Usr1, Duration::ZERO));
+    /// assert_eq!(tx.replies(), 1);
+    /// ```
+    pub fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Duration) -> bool {
+        let counts = from == server;
+        if counts {
+            self.on_reply(signal, now);
+        }
+        counts
+    }
+
+    /// A signal from the server's PID (see [`on_signal`](Self::on_signal)).
     pub fn on_reply(&mut self, _signal: Signal, _now: Duration) {
         self.replies = self.replies.saturating_add(1);
         if self.sent > 0 {

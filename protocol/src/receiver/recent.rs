@@ -33,9 +33,6 @@ pub(super) struct Finished {
 }
 
 /// The latest finished message of up to [`RECENT`] processes.
-///
-/// The slots are walked with `filter_map(Option::as_ref)`, not `flatten()`,
-/// whose iterator is more code in the static server.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Recent([Option<Finished>; RECENT]);
 
@@ -46,16 +43,13 @@ impl Recent {
 
     /// The finished message remembered for `pid`, if any.
     pub(super) fn get(&self, pid: Pid) -> Option<&Finished> {
-        self.0
-            .iter()
-            .filter_map(Option::as_ref)
-            .find(|f| f.pid == pid)
+        self.0.iter().flatten().find(|f| f.pid == pid)
     }
 
     /// `pid` was heard from at `now`: its finished message is among the
     /// last to make room for another.
     pub(super) fn heard_from(&mut self, pid: Pid, now: Duration) {
-        for f in self.0.iter_mut().filter_map(Option::as_mut) {
+        for f in self.0.iter_mut().flatten() {
             if f.pid == pid {
                 f.at = now;
             }
@@ -97,21 +91,17 @@ impl Recent {
         now: Duration,
         check: Duration,
     ) {
-        // One number for the order of preference (less code than a tuple):
-        // this process's slot, a free one, then by silence (`at`, pushed
-        // past the first two).
+        // The order of preference: this process's slot, a free one, then
+        // the one whose process has been silent longest.
         let key = |f: &Option<Finished>| match f {
-            Some(f) if f.pid == pid => Duration::ZERO,
-            None => Duration::from_nanos(1),
-            Some(f) => f.at.saturating_add(Duration::from_nanos(2)),
+            Some(f) if f.pid == pid => (0, Duration::ZERO),
+            None => (1, Duration::ZERO),
+            Some(f) => (2, f.at),
         };
-        // The first slot of least key (a plain loop: min_by_key costs more).
-        let mut slot = 0;
-        for i in 1..RECENT {
-            if key(&self.0[i]) < key(&self.0[slot]) {
-                slot = i;
-            }
-        }
+        // The first slot of least key.
+        let slot = (0..RECENT)
+            .min_by_key(|&i| key(&self.0[i]))
+            .unwrap_or_default();
         self.0[slot] = Some(Finished {
             pid,
             id,
@@ -120,7 +110,7 @@ impl Recent {
             check,
         });
         if self.0.iter().all(Option::is_some) {
-            for f in self.0.iter_mut().filter_map(Option::as_mut) {
+            for f in self.0.iter_mut().flatten() {
                 f.check = f.check.min(now);
             }
         }
@@ -130,7 +120,7 @@ impl Recent {
     /// none is remembered).
     pub(super) fn next_probe(&self) -> Duration {
         let mut next = Duration::MAX;
-        for f in self.0.iter().filter_map(Option::as_ref) {
+        for f in self.0.iter().flatten() {
             next = next.min(f.check);
         }
         next
@@ -139,11 +129,7 @@ impl Recent {
     /// A process whose check is due at `now`; it is checked again at
     /// `next` unless it is found gone meanwhile.
     pub(super) fn take_due_probe(&mut self, now: Duration, next: Duration) -> Option<Pid> {
-        let f = self
-            .0
-            .iter_mut()
-            .filter_map(Option::as_mut)
-            .find(|f| now >= f.check)?;
+        let f = self.0.iter_mut().flatten().find(|f| now >= f.check)?;
         f.check = next;
         Some(f.pid)
     }
@@ -151,10 +137,6 @@ impl Recent {
     /// How many messages `pid` has remembered (at most one).
     #[cfg(test)]
     pub(super) fn count(&self, pid: Pid) -> usize {
-        self.0
-            .iter()
-            .filter_map(Option::as_ref)
-            .filter(|f| f.pid == pid)
-            .count()
+        self.0.iter().flatten().filter(|f| f.pid == pid).count()
     }
 }

@@ -1143,6 +1143,10 @@ impl Effects for Conversation<'_> {
         Some(pid as u64) // everyone is alive, and keeps its PID
     }
 
+    fn catches(&mut self, _: Pid) -> bool {
+        true
+    }
+
     fn trace(&mut self, out: &Output<'_>, _: Duration) {
         self.outputs += 1;
         assert!(self.outputs <= MAX_DRAIN, "the receiver does not settle");

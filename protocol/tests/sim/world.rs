@@ -37,8 +37,8 @@ use std::fmt::Write as _;
 
 use minitalk_protocol::frame;
 use minitalk_protocol::{
-    Aborted, Effects, Failure, Note, Output, Pid, Poll, ProcessState, ReceiverConfig, Sender,
-    SenderConfig, Server, Signal,
+    Aborted, Effects, Failure, Heard, Note, Output, Pid, Poll, ProcessState, ReceiverConfig,
+    Sender, SenderConfig, Server, Signal,
 };
 
 use crate::rng::Rng;
@@ -704,6 +704,19 @@ impl Effects for ServerIo<'_> {
         }
         // The process's identity, as its start time would be.
         alive.map(|&p| p as u64)
+    }
+
+    /// The real server's admission: alive and catching both signals.
+    fn catches(&mut self, pid: Pid) -> bool {
+        self.owner
+            .get(&pid)
+            .is_some_and(|&p| self.procs[p].alive && self.procs[p].catches)
+    }
+
+    fn heard(&mut self, from: Pid, sig: Signal, heard: Heard) {
+        if self.trace {
+            eprintln!("{:>12} server hears {from} {sig:?}: {heard:?}", self.now);
+        }
     }
 
     fn trace(&mut self, output: &Output<'_>, _: Duration) {
@@ -1468,30 +1481,28 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             if self.cfg.server_trace {
                 self.procs[SERVER].written += 40; // the signal's trace line
             }
-            // The real server checks an unknown sender (does it catch both
-            // signals?) before feeding it in.
-            if !self.server.receiver().knows(from) && !self.catches(from) {
+            // The binary's one entry: admission (does an unknown sender
+            // catch both signals?), the signal, then the drive.
+            let admitted = self.server_io(|server, io| server.handle(from, sig, t, io));
+            if admitted.is_none() {
                 self.stats.ignored_at_server += 1;
                 trace!(self, "server ignores {from} {sig:?}");
-                continue;
             }
-            let heard = self.server.on_signal(from, sig, t);
-            trace!(self, "server hears {from} {sig:?}: {heard:?}");
-            self.server_drain();
         }
         self.server_drain();
         let want = self.server.receiver().poll_timeout().map(micros);
         self.set_timer(SERVER, want);
     }
 
-    fn catches(&self, pid: Pid) -> bool {
-        self.proc_of(pid)
-            .is_some_and(|p| self.procs[p].alive && self.procs[p].catches)
-    }
-
     /// The server's [`Server::drive`], with the simulated world as its I/O.
     fn server_drain(&mut self) {
         let t = dur(self.now);
+        self.server_io(|server, io| server.drive(t, io));
+    }
+
+    /// Runs `f` on the server with the simulated world as its I/O, then
+    /// makes the sends it asked for.
+    fn server_io<R>(&mut self, f: impl FnOnce(&mut Server<Q, N>, &mut ServerIo<'_>) -> R) -> R {
         let mut io = ServerIo {
             now: self.now,
             trace: self.trace,
@@ -1504,7 +1515,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             written: self.procs[SERVER].written,
             trace_written: self.cfg.server_trace,
         };
-        self.server.drive(t, &mut io);
+        let r = f(&mut self.server, &mut io);
         let (written, mut sends) = (io.written, io.sends);
         self.procs[SERVER].written = written;
         // Sent once the outputs are drained (the world's `send` needs all of
@@ -1514,6 +1525,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         }
         sends.clear();
         self.sends = sends;
+        r
     }
 
     // ----- a client's main loop -----
