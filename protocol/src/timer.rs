@@ -51,11 +51,14 @@ impl<T: Timer, const K: usize> TimerTable<T, K> {
 
     /// The timer that expired first at `now`, if any.
     pub fn expired(&self, now: Duration) -> Option<T> {
-        T::ALL
-            .iter()
-            .filter_map(|&t| self.get(t).filter(|&at| at <= now).map(|at| (at, t)))
-            .min_by_key(|&(at, _)| at)
-            .map(|(_, t)| t)
+        let mut first: Option<(Duration, T)> = None;
+        for &t in T::ALL {
+            match self.get(t) {
+                Some(at) if at <= now && first.is_none_or(|(f, _)| at < f) => first = Some((at, t)),
+                _ => {}
+            }
+        }
+        first.map(|(_, t)| t)
     }
 }
 

@@ -17,21 +17,26 @@ pub(super) enum Mode {
 }
 
 /// The replies to a bit `signal` of a process in `mode` (`ended`: the
-/// bit ended a message), in the order to send.
+/// bit ended a message), given to `reply` in the order to send.
 pub(super) fn replies(
     mode: Mode,
     signal: Signal,
     ended: bool,
     c: Convention,
-) -> [Option<Signal>; 2] {
+    mut reply: impl FnMut(Signal),
+) {
     match (mode, ended) {
-        (Mode::Waiting, true) => [
-            (c.done != DoneAck::Then).then_some(Signal::Usr1),
-            (c.done != DoneAck::Bare).then_some(Signal::Usr2),
-        ],
-        (Mode::Waiting, false) => [Some(if c.echo { signal } else { Signal::Usr1 }), None],
-        (Mode::Paced, true) if c.paced_end => [Some(Signal::Usr1), None],
-        _ => [None, None],
+        (Mode::Waiting, true) => {
+            if c.done != DoneAck::Then {
+                reply(Signal::Usr1);
+            }
+            if c.done != DoneAck::Bare {
+                reply(Signal::Usr2);
+            }
+        }
+        (Mode::Waiting, false) => reply(if c.echo { signal } else { Signal::Usr1 }),
+        (Mode::Paced, true) if c.paced_end => reply(Signal::Usr1),
+        _ => {}
     }
 }
 

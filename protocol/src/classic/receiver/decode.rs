@@ -206,25 +206,33 @@ impl Decoder {
     }
 
     /// Ends the message (`silent`: by silence) and makes ready for the
-    /// next: what is wrong with it, in the order to report.
-    pub(super) fn finish(&mut self, silent: bool, c: Convention) -> [Option<VerdictKind>; 3] {
-        let partial = (silent && self.n > 0).then_some(VerdictKind::PartialByte { bits: self.n });
-        let short = match (silent, self.phase) {
-            (true, Phase::Body(Some(l))) => Some(VerdictKind::Short {
+    /// next; `report` gets what is wrong with it, in order.
+    pub(super) fn finish(
+        &mut self,
+        silent: bool,
+        c: Convention,
+        mut report: impl FnMut(VerdictKind),
+    ) {
+        if silent && self.n > 0 {
+            report(VerdictKind::PartialByte { bits: self.n });
+        }
+        match (silent, self.phase) {
+            (true, Phase::Body(Some(l))) => report(VerdictKind::Short {
                 got: self.bytes,
                 announced: l.announced,
             }),
             (true, Phase::Body(None)) if c.end == End::Nul && self.bytes > 0 => {
-                Some(VerdictKind::NoNul)
+                report(VerdictKind::NoNul)
             }
-            _ => None,
-        };
-        let utf8 = self.utf8.finish().map(|at| VerdictKind::InvalidUtf8 { at });
+            _ => {}
+        }
+        if let Some(at) = self.utf8.finish() {
+            report(VerdictKind::InvalidUtf8 { at });
+        }
         self.reset(c.header);
         if !silent && c.header != Header::None && c.end == End::Nul {
             self.phase = Phase::TrailingNul;
         }
-        [partial, short, utf8]
     }
 }
 

@@ -369,12 +369,9 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         if self.stopped || fx.cut() {
             return;
         }
-        for reply in ack::replies(s.mode, signal, ended, self.convention)
-            .into_iter()
-            .flatten()
-        {
-            ack::reply(s.pid, s.catches, reply, ended, fx);
-        }
+        ack::replies(s.mode, signal, ended, self.convention, |reply| {
+            ack::reply(s.pid, s.catches, reply, ended, fx)
+        });
     }
 
     /// Adds a bit to slot `i`; true if it ended a message.
@@ -430,10 +427,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         let bytes = s.decoder.bytes();
         let streaming = self.out.end(i, pid, bytes > 0 || !silent, fx);
         fx.classic_trace(Trace::End { pid, bytes });
-        let [partial, short, utf8] = s.decoder.finish(silent, c);
-        let dropped = self.out.take_dropped(i);
-        for kind in [partial, short, utf8, dropped].into_iter().flatten() {
-            fx.verdict(Verdict { pid, kind });
+        let mut report = |kind| fx.verdict(Verdict { pid, kind });
+        s.decoder.finish(silent, c, &mut report);
+        if let Some(kind) = self.out.take_dropped(i) {
+            report(kind);
         }
         if streaming {
             self.release(fx);
