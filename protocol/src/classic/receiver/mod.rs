@@ -297,7 +297,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         let (i, gap) = match self
             .slots
             .iter()
-            .position(|s| s.is_some_and(|s| s.pid == pid))
+            .position(|s| s.as_ref().is_some_and(|s| s.pid == pid))
         {
             Some(i) => {
                 let Some(s) = &mut self.slots[i] else {
@@ -328,7 +328,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     decoder: Decoder::new(c.header),
                     stalled: None,
                 });
-                self.out.open(i);
+                self.out.open(i, pid);
                 (i, Trace::FIRST)
             }
         };
@@ -403,7 +403,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                 if let Some(kind) = hint {
                     fx.verdict(Verdict { pid, kind });
                 }
-                self.out.store(i, pid, byte, fx);
+                self.out.store(i, byte, fx);
                 if !last {
                     return false;
                 }
@@ -425,7 +425,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             fx.classic_trace(t);
         }
         let bytes = s.decoder.bytes();
-        let streaming = self.out.end(i, pid, bytes > 0 || !silent, fx);
+        let streaming = self.out.end(i, bytes > 0 || !silent, fx);
         fx.classic_trace(Trace::End { pid, bytes });
         let mut report = |kind| fx.verdict(Verdict { pid, kind });
         s.decoder.finish(silent, c, &mut report);
@@ -441,24 +441,20 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// ended, then lets one client held back by a full buffer stream.
     fn release(&mut self, fx: &mut impl Effects) {
         while let Some(i) = self.out.next_held() {
-            let Some(s) = &mut self.slots[i] else {
-                // Cannot be: a slot whose message is held is kept.
-                self.out.write_held(i, 0, fx);
-                continue;
-            };
-            self.out.write_held(i, s.pid, fx);
-            if let Some(signal) = s.stalled.take() {
+            self.out.write_held(i, fx);
+            let stalled = self.slots[i].as_mut().and_then(|s| s.stalled.take());
+            if let Some(signal) = stalled {
                 self.answer(i, signal, true, fx);
             }
         }
         let stalled = self
             .slots
             .iter()
-            .position(|s| s.is_some_and(|s| s.stalled.is_some()));
+            .position(|s| s.as_ref().is_some_and(|s| s.stalled.is_some()));
         if let Some(i) = stalled {
-            let Some(s) = &mut self.slots[i] else { return };
-            self.out.stream(i, s.pid, fx);
-            if let Some(signal) = s.stalled.take() {
+            self.out.stream(i, fx);
+            let stalled = self.slots[i].as_mut().and_then(|s| s.stalled.take());
+            if let Some(signal) = stalled {
                 self.answer(i, signal, false, fx);
             }
         }

@@ -11,6 +11,8 @@ pub(super) struct Arbiter<const N: usize, const B: usize> {
     /// The slots' buffers, apart from the slots so that resetting a slot
     /// does not copy a buffer-sized constant.
     bufs: [LineBuffer<B>; N],
+    /// Whose message each buffer holds.
+    pids: [Pid; N],
     /// A finished message held in the slot's buffer, written after the
     /// streaming one: its turn.
     held: [Option<u64>; N],
@@ -26,6 +28,7 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
     pub(super) fn new() -> Self {
         Arbiter {
             bufs: [LineBuffer::new(); N],
+            pids: [0; N],
             held: [None; N],
             dropped: [0; N],
             streamer: None,
@@ -33,9 +36,10 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
         }
     }
 
-    /// Slot `i` starts with a new process.
-    pub(super) fn open(&mut self, i: usize) {
+    /// Slot `i` starts with process `pid`.
+    pub(super) fn open(&mut self, i: usize, pid: Pid) {
         self.bufs[i].clear();
+        self.pids[i] = pid;
         self.held[i] = None;
         self.dropped[i] = 0;
     }
@@ -55,15 +59,15 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
         self.bufs[i].is_full()
     }
 
-    /// Stores a message byte of slot `i` (process `pid`), streaming its
+    /// Stores a message byte of slot `i`, streaming its
     /// buffer out first if it is full and the output is free; a byte that
     /// finds no room is dropped.
-    pub(super) fn store(&mut self, i: usize, pid: Pid, byte: u8, fx: &mut impl Effects) {
+    pub(super) fn store(&mut self, i: usize, byte: u8, fx: &mut impl Effects) {
         let may_stream = self.may_stream(i);
         let buf = &mut self.bufs[i];
         let held = self.held[i].is_some();
         if buf.is_full() && !held && may_stream {
-            fx.write(pid, buf.take());
+            fx.write(self.pids[i], buf.take());
             self.streamer = Some(i);
         }
         if held || !buf.push(byte) {
@@ -75,7 +79,7 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
     /// came, or it ended by its NUL or length), or held if another message
     /// streams. True if it was the streaming one: the output is then free
     /// ([`release`](Self::release)).
-    pub(super) fn end(&mut self, i: usize, pid: Pid, any: bool, fx: &mut impl Effects) -> bool {
+    pub(super) fn end(&mut self, i: usize, any: bool, fx: &mut impl Effects) -> bool {
         let streaming = self.streamer == Some(i);
         // A held buffer still holds an earlier message: this one's bytes
         // were all dropped, and are reported.
@@ -87,7 +91,7 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
                 self.seq += 1;
                 self.held[i] = Some(self.seq);
             } else {
-                fx.write(pid, self.bufs[i].take());
+                fx.write(self.pids[i], self.bufs[i].take());
             }
         }
         if streaming {
@@ -110,14 +114,14 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
     }
 
     /// Writes slot `i`'s held message.
-    pub(super) fn write_held(&mut self, i: usize, pid: Pid, fx: &mut impl Effects) {
-        fx.write(pid, self.bufs[i].take());
+    pub(super) fn write_held(&mut self, i: usize, fx: &mut impl Effects) {
+        fx.write(self.pids[i], self.bufs[i].take());
         self.held[i] = None;
     }
 
     /// Slot `i`, held back by a full buffer, streams: its buffer goes out.
-    pub(super) fn stream(&mut self, i: usize, pid: Pid, fx: &mut impl Effects) {
-        fx.write(pid, self.bufs[i].take());
+    pub(super) fn stream(&mut self, i: usize, fx: &mut impl Effects) {
+        fx.write(self.pids[i], self.bufs[i].take());
         self.streamer = Some(i);
     }
 }
