@@ -142,16 +142,14 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             None => return fail(2, &mut line(classic::TOO_LONG)),
         },
         _ => {
-            let config = SenderConfig {
-                give_up: opts.timeout,
-                ..SenderConfig::default()
-            };
-            let mut tx = Sender::new(config, started);
-            // The server's output counter: while it moves, a late reply is awaited.
-            if let Some(written) = sys::proc::written(opts.pid) {
-                tx.on_receiver_output(written, started);
-            }
-            Tx::V1(tx, &mut input)
+            // The PID seeds the jitter of retries: clients started together
+            // must not knock again in step.
+            let config = SenderConfig::with_timeout(opts.timeout);
+            let tx = Sender::new(config, started).with_seed(sys::getpid() as u64);
+            let mut tx = Tx::V1(tx, &mut input);
+            // The server's counters, to see them move when a reply is late.
+            tx.late(opts.pid, started);
+            tx
         }
     };
     let wanted = if PROGRESS { opts.progress } else { Some(false) };
@@ -206,7 +204,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 if STATS && opts.stats && !opts.quiet {
                     tx.stats_line(now - started);
                 }
-                if !sys::alive(opts.pid) {
+                if failure == Failure::Gone || !sys::alive(opts.pid) {
                     return lost(opts.pid, EXITED, &fail);
                 }
                 #[cfg(feature = "classic")]
@@ -214,17 +212,23 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                     return lost(opts.pid, classic::STOPPED, &fail);
                 }
                 let mut l = line("delivery failed: ");
-                if failure == Failure::Silent {
-                    l.str("no answer from the server (PID ")
-                        .u64(opts.pid as u64)
-                        .str(") for ")
-                        .ms(opts.timeout.as_millis() as u64)
-                        .str(", and no output from it: stopped, or its output is not being read; try a longer --timeout");
-                } else {
+                if failure == Failure::TooManyRetries {
                     l.str(failure.as_str())
                         .str("; is PID ")
                         .u64(opts.pid as u64)
                         .str(" a minitalk server of this version?");
+                } else {
+                    // Silent, stopped, asleep, or running without answering:
+                    // say which, and for how long.
+                    let waited = match failure {
+                        Failure::Unanswering => opts.timeout * SenderConfig::BUSY_CAP_FACTOR,
+                        _ => opts.timeout,
+                    };
+                    l.str("the server (PID ")
+                        .u64(opts.pid as u64)
+                        .str(")")
+                        .str(failure.as_str())
+                        .ms(waited.as_millis() as u64);
                 }
                 return fail(1, &mut l);
             }

@@ -53,12 +53,16 @@ impl Tx<'_> {
         };
     }
 
-    /// No reply in time: is the server busy writing to a slow reader?
+    /// No reply in time: is the server busy writing to a slow reader,
+    /// runnable on a loaded machine, stopped, asleep, gone?
     pub(crate) fn late(&mut self, server: Pid, now: Duration) {
         match self {
             Tx::V1(tx, _) => {
                 if let Some(written) = sys::proc::written(server) {
                     tx.on_receiver_output(written, now);
+                }
+                if let Some((state, cpu)) = sys::proc::process(server) {
+                    tx.on_receiver_process(state, cpu, now);
                 }
             }
             #[cfg(feature = "classic")]

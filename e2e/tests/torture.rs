@@ -259,6 +259,32 @@ fn a_client_stopped_and_continued_mid_transfer() {
 }
 
 #[test]
+fn a_client_stopped_past_the_session_timeout_fails_its_rejected_frames_even_with_trace() {
+    // Issue 18, item 7: stopped for 4 s in the middle of a message, the
+    // client loses its session; its next frame (not a first) is rejected.
+    // With --trace the server's output counter kept moving, which started
+    // the client's count of rejections afresh: it was still sending 95 s
+    // later. Rejections count whatever the counter does: 16 retries, then
+    // exit 1.
+    let server = Server::start_with(&["--trace"]);
+    let message = ascii_text(100_000, 480);
+    let mut client = start_transfer(&server, &message);
+    assert!(client.signal(libc::SIGSTOP));
+    wait_stopped(client.pid());
+    thread::sleep(Duration::from_millis(4000));
+    assert!(client.signal(libc::SIGCONT));
+    let done = client.wait(after(120));
+    done.expect_code(1, "a client whose session was lost");
+    assert!(
+        done.stderr.contains("the server kept rejecting a frame"),
+        "{:?}",
+        done.stderr
+    );
+    let stopped = server.stop();
+    assert!(stopped.lines().is_empty(), "nothing of it printed");
+}
+
+#[test]
 fn a_client_killed_while_queued_leaves_the_line() {
     let server = Server::start_with(&["--trace"]);
     let first = mixed_text(20_000, 460);
@@ -386,7 +412,7 @@ fn the_server_stopped_for_good_times_the_client_out() {
     let done = client.wait(after(120));
     done.expect_code(1, "client of a stopped server");
     assert!(
-        done.stderr.contains("no answer from the server"),
+        done.stderr.contains("is stopped (SIGSTOP?)"),
         "{:?}",
         done.stderr
     );
@@ -512,6 +538,33 @@ fn crowd(workers: u64) {
 #[test]
 fn a_crowd_of_sixteen_clients() {
     crowd(16);
+}
+
+#[test]
+fn thirty_two_clients_started_at_once() {
+    // `for i in $(seq 32); do client PID msg & done`: their first bits land
+    // together and all but one are lost to coalescing; they must find
+    // their places (issue 18, item 3; the simulation's
+    // `thirty_two_clients_that_knock_at_the_same_instant_all_get_through`).
+    let server = Server::start();
+    let messages: Vec<String> = (0..32)
+        .map(|i| format!("c{i:02} {}", mixed_text(300, 900 + i)))
+        .collect();
+    let started = Instant::now();
+    let clients: Vec<Running> = messages
+        .iter()
+        .map(|m| Client::to(&server).arg(m).spawn())
+        .collect();
+    let deadline = after(600);
+    for (i, c) in clients.into_iter().enumerate() {
+        c.wait(deadline).expect_code(0, &format!("client {i}"));
+    }
+    eprintln!("32 clients at once: {:?}", started.elapsed());
+    let mut lines = server.stop().lines();
+    lines.sort();
+    let mut want = messages;
+    want.sort();
+    assert_eq!(lines, want, "every message once, whole");
 }
 
 /// Stress: `cargo test -p minitalk-e2e --release --test torture -- --ignored --nocapture`.

@@ -94,7 +94,7 @@ pub use effects::{Catches, Effects};
 pub use frame::{Decoded, Frame, FrameDecoder};
 pub use message::{Aborted, LineBuffer, MessageBuffer};
 pub use receiver::{Heard, Note, Output, Receiver, ReceiverConfig};
-pub use sender::{Failure, Poll, Sender, SenderConfig, SenderStats};
+pub use sender::{Failure, Poll, ProcessState, Sender, SenderConfig, SenderStats};
 pub use server::Server;
 pub use time::Duration;
 pub use timer::{Timer, TimerTable};

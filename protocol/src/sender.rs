@@ -22,9 +22,15 @@
 //!
 //! A retry is always the same: stay quiet until the receiver has heard
 //! nothing from us, and from it we have heard nothing, for
-//! [`SenderConfig::quiet`] (so the receiver drops any partial frame), then send
+//! [`SenderConfig::quiet`] plus a random share of
+//! [`SenderConfig::quiet_jitter`] (so the receiver drops any partial frame,
+//! and senders whose knocks coalesced do not knock in step again), then send
 //! the whole frame again with the same SEQ bit. The receiver recognises a
 //! frame it already accepted by that bit and does not deliver it twice.
+//! Only rejections count toward [`SenderConfig::max_retries`]; silence is
+//! judged by [`SenderConfig::give_up`], with the receiver's process watched
+//! for signs of life ([`Sender::on_receiver_process`],
+//! [`Sender::on_receiver_output`]) up to [`SenderConfig::busy_cap`].
 //!
 //! Invariants: [`Sender::poll`] never panics; the sender reports
 //! [`Poll::Done`] only after the receiver accepted the message's last frame,
@@ -51,11 +57,26 @@ pub struct SenderConfig {
     /// Silence kept before a retry. Must exceed the receiver's
     /// [`frame_gap`](crate::ReceiverConfig::frame_gap).
     pub quiet: Duration,
-    /// Give up after hearing nothing from the receiver for this long.
+    /// The quiet time is lengthened by a random share of this, 0 to all of
+    /// it, at every retry: senders whose knocks coalesced (they knocked at
+    /// the same instant) must not knock in step again.
+    pub quiet_jitter: Duration,
+    /// Give up after hearing nothing from the receiver for this long, and
+    /// seeing no sign of life from its process (see
+    /// [`Sender::on_receiver_process`]) for as long.
     pub give_up: Duration,
+    /// The most patience a receiver earns by being seen runnable or using
+    /// CPU time without answering: after this long with nothing heard, the
+    /// sender gives up however busy the receiver looks (a process that
+    /// spins and never answers must not hold a sender forever). At least
+    /// `give_up`; by default [`BUSY_CAP_FACTOR`](Self::BUSY_CAP_FACTOR)
+    /// times it.
+    pub busy_cap: Duration,
     /// While queued, knock again after this long without a keepalive.
     pub queue_patience: Duration,
-    /// Give up after this many retries of one frame.
+    /// Give up when one frame was rejected more than this many times in a
+    /// row (it was then sent `max_retries + 1` times). Only rejections
+    /// count: silence is judged by `give_up` alone.
     pub max_retries: u32,
 }
 
@@ -71,6 +92,28 @@ impl SenderConfig {
     /// assert_eq!(SenderConfig::default().give_up, SenderConfig::DEFAULT_GIVE_UP);
     /// ```
     pub const DEFAULT_GIVE_UP: Duration = Duration::from_secs(3);
+
+    /// [`busy_cap`](Self::busy_cap) is this many times `give_up`.
+    pub const BUSY_CAP_FACTOR: u32 = 10;
+
+    /// The defaults, with `give_up` (the client's `--timeout`) and the
+    /// [`busy_cap`](Self::busy_cap) that follows from it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::{Duration, SenderConfig};
+    /// let c = SenderConfig::with_timeout(Duration::from_secs(5));
+    /// assert_eq!((c.give_up, c.busy_cap), (Duration::from_secs(5), Duration::from_secs(50)));
+    /// assert_eq!(SenderConfig::with_timeout(SenderConfig::DEFAULT_GIVE_UP), SenderConfig::default());
+    /// ```
+    pub fn with_timeout(give_up: Duration) -> Self {
+        SenderConfig {
+            give_up,
+            busy_cap: give_up * Self::BUSY_CAP_FACTOR,
+            ..SenderConfig::default()
+        }
+    }
 }
 
 impl Default for SenderConfig {
@@ -80,7 +123,9 @@ impl Default for SenderConfig {
             max_ack_timeout: Duration::from_millis(500),
             stale_after: Duration::from_millis(1500),
             quiet: Duration::from_millis(150),
+            quiet_jitter: Duration::from_millis(150),
             give_up: Self::DEFAULT_GIVE_UP,
+            busy_cap: Self::DEFAULT_GIVE_UP * Self::BUSY_CAP_FACTOR,
             queue_patience: Duration::from_millis(1000),
             max_retries: 16,
         }
@@ -108,18 +153,75 @@ pub enum Poll {
 /// Why a [`Sender`] gave up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
-    /// The receiver has said nothing for [`SenderConfig::give_up`].
+    /// The receiver has said nothing for [`SenderConfig::give_up`], and
+    /// nothing is known of its process (the caller never reported it, see
+    /// [`Sender::on_receiver_process`]).
     Silent,
-    /// One frame needed more than [`SenderConfig::max_retries`] retries.
+    /// Nothing heard for `give_up`, and the receiver's process was last seen
+    /// stopped (`SIGSTOP`, Ctrl-Z).
+    Stopped,
+    /// Nothing heard for `give_up`, and the receiver's process was last seen
+    /// asleep, using no CPU time and writing nothing, for as long (a server
+    /// that lost track of us, or whose output nobody reads).
+    Asleep,
+    /// Nothing heard for [`SenderConfig::busy_cap`], though the receiver's
+    /// process is runnable or using CPU time: it spins without answering.
+    Unanswering,
+    /// The receiver's process is gone (or a zombie).
+    Gone,
+    /// One frame was rejected more than [`SenderConfig::max_retries`]
+    /// times in a row.
     TooManyRetries,
 }
 
 impl Failure {
-    /// A short lowercase description.
+    /// A short lowercase description: a sentence for `TooManyRetries`;
+    /// for the others, what follows "the server (PID n)", ending where the
+    /// time waited (`give_up`, or `busy_cap` for `Unanswering`) goes.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Failure::Silent => "the server stopped answering",
+            Failure::Silent => " has not answered and its output has not moved (stopped, or its output is not being read?); try a --timeout longer than ",
+            Failure::Stopped => " is stopped (SIGSTOP?) and has not answered; try a --timeout longer than ",
+            Failure::Asleep => " is sleeping and has not answered (perhaps its output is not being read); try a --timeout longer than ",
+            Failure::Unanswering => " is running but has not answered (is it a minitalk server?) for ",
+            Failure::Gone => " has exited",
             Failure::TooManyRetries => "the server kept rejecting a frame",
+        }
+    }
+}
+
+/// What the caller saw of the receiver's process (on Linux, the state
+/// letter of `/proc/<pid>/stat`), for [`Sender::on_receiver_process`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessState {
+    /// Running or waiting for a CPU (`R`): alive and busy.
+    Runnable,
+    /// Sleeping (`S`, `D`, `I`...).
+    Sleeping,
+    /// Stopped (`T`, `t`).
+    Stopped,
+    /// No such process, or a zombie (`Z`, `X`).
+    Gone,
+}
+
+impl ProcessState {
+    /// The state of a Linux `/proc/<pid>/stat` state letter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::ProcessState;
+    /// assert_eq!(ProcessState::from_letter(b'R'), ProcessState::Runnable);
+    /// assert_eq!(ProcessState::from_letter(b't'), ProcessState::Stopped);
+    /// assert_eq!(ProcessState::from_letter(b'Z'), ProcessState::Gone);
+    /// assert_eq!(ProcessState::from_letter(b'D'), ProcessState::Sleeping);
+    /// ```
+    pub const fn from_letter(letter: u8) -> Self {
+        match letter {
+            b'R' => ProcessState::Runnable,
+            b'T' | b't' => ProcessState::Stopped,
+            b'Z' | b'X' | b'x' => ProcessState::Gone,
+            _ => ProcessState::Sleeping,
         }
     }
 }
@@ -211,9 +313,12 @@ pub struct Sender {
     /// The next loaded frame opens a message.
     at_message_start: bool,
     ack_timeout: Duration,
+    /// Rejections of the frame in a row (only rejections count).
     retries: u32,
-    /// When the receiver last said anything.
+    /// When the receiver last said anything (or its output moved).
     last_heard: Duration,
+    /// When the receiver last said anything: a signal, not its output.
+    replied: Duration,
     /// When the last bit went out.
     last_sent: Duration,
     /// When the sender last ran ([`poll`](Sender::poll) or a reply).
@@ -226,6 +331,15 @@ pub struct Sender {
     /// When the receiver's output was last seen moving, if it was since the
     /// last reply: a late reply is then waited for, not retried.
     busy: Option<Duration>,
+    /// The receiver's CPU time when last seen.
+    cpu: Option<u64>,
+    /// When the receiver's process was last seen runnable or its CPU time
+    /// moving: alive and busy, patience earned up to `busy_cap`.
+    alive: Option<Duration>,
+    /// The receiver's process state when last seen.
+    seen: Option<ProcessState>,
+    /// The state of the jitter's generator (xorshift).
+    rng: u64,
     stats: SenderStats,
 }
 
@@ -244,13 +358,31 @@ impl Sender {
             ack_timeout: config.ack_timeout,
             retries: 0,
             last_heard: now,
+            replied: now,
             last_sent: now,
             last_step: now,
             loaded: false,
             output: None,
             busy: None,
+            cpu: None,
+            alive: None,
+            seen: None,
+            rng: 0,
             stats: SenderStats::default(),
         }
+        .with_seed(now.as_nanos() as u64)
+    }
+
+    /// Seeds the jitter of the quiet time before a retry: senders that
+    /// knock at the same instant (and lose all their knocks but one to
+    /// coalescing) must not knock again in step. Any value will do as long
+    /// as senders differ (the client uses its PID); [`new`](Self::new)
+    /// seeds it from the clock.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        // Fibonacci hashing, so that nearby seeds (PIDs) differ in the high
+        // bits too; never 0, a fixed point of xorshift.
+        self.rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        self
     }
 
     /// Loads the next frame's payload: whole characters, at most
@@ -356,14 +488,19 @@ impl Sender {
     /// count, and a late reply to a frame's last bit is waited for instead of
     /// retried (a retry would only pile up bits that the receiver reads
     /// after its write) as long as the counter moved within
-    /// [`SenderConfig::stale_after`]. A late reply to any other bit is
+    /// [`SenderConfig::stale_after`], and for `stale_after` after the last
+    /// reply at most: the counter also moves for the receiver's own
+    /// diagnostics while our reply is lost, and a receiver that is not
+    /// waiting for its output counts our silence and would drop the
+    /// session. A late reply to any other bit is
     /// retried as usual: the counter may move for other reasons (a server's
     /// `--trace`), and a knock lost while others are served must be repeated.
     /// Nothing is inferred from the counter but patience: only a signal
     /// acknowledges a bit, so a busy receiver can never be taken for one
-    /// that accepted a frame. When the counter stands still for
-    /// [`SenderConfig::give_up`], the sender fails as on any silence.
-    /// (A queued sender still knocks again as usual.)
+    /// that accepted a frame, and a rejection counts however the counter
+    /// moves (the receiver's own diagnostics move it too). When the counter
+    /// stands still for [`SenderConfig::give_up`], the sender fails as on
+    /// any silence. (A queued sender still knocks again as usual.)
     ///
     /// # Examples
     ///
@@ -379,19 +516,79 @@ impl Sender {
     ///     tx.on_reply(Signal::Usr1, ms(0));
     /// }
     /// assert!(matches!(tx.poll(ms(0)), Poll::Send(_))); // the last bit
-    /// // Its reply is late, for longer than give_up, but the output moves.
-    /// for t in 1..=10 {
-    ///     tx.on_receiver_output(100 + t, ms(500 * t));
-    ///     assert!(matches!(tx.poll(ms(500 * t)), Poll::Wait { .. }));
+    /// // Its reply is late, but the output moves: it is awaited.
+    /// for t in 1..=5 {
+    ///     tx.on_receiver_output(100 + t, ms(250 * t));
+    ///     assert!(matches!(tx.poll(ms(250 * t)), Poll::Wait { .. }));
     /// }
     /// assert_eq!(tx.stats().retries, 0);
-    /// tx.on_reply(Signal::Usr2, ms(5000));
-    /// assert_eq!(tx.poll(ms(5000)), Poll::Done);
+    /// tx.on_reply(Signal::Usr2, ms(1250));
+    /// assert_eq!(tx.poll(ms(1250)), Poll::Done);
     /// ```
     pub fn on_receiver_output(&mut self, counter: u64, now: Duration) {
         let seen = self.output.replace(counter);
         if seen.is_some_and(|c| c != counter) {
             self.step(Event::Busy, now);
+        }
+    }
+
+    /// The receiver's process as the caller saw it when a reply was late
+    /// (on Linux, the state letter and `utime + stime` of
+    /// `/proc/<pid>/stat`), and once before the first bit.
+    ///
+    /// A receiver that is runnable (on a busy machine, it may wait seconds
+    /// for a CPU) or whose CPU time moves is alive and busy, not silent: the
+    /// sender gives up only after [`SenderConfig::give_up`] without a reply
+    /// *and* without such a sign of life, or after
+    /// [`SenderConfig::busy_cap`] without a reply whatever the receiver
+    /// looks like ([`Failure::Unanswering`]). The failure then says what the
+    /// process was last seen doing ([`Failure::Stopped`],
+    /// [`Failure::Asleep`]). A process found gone fails the sender at once
+    /// ([`Failure::Gone`]). Retries are decided as without it: a runnable
+    /// receiver's lost reply is retried as usual.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::{Duration, Failure, Poll, ProcessState, Sender};
+    ///
+    /// let s = Duration::from_secs;
+    /// let mut tx = Sender::new(Default::default(), s(0));
+    /// tx.load("", true).unwrap();
+    /// // Runnable but not running for 10 s (a loaded machine): no failure.
+    /// let mut now = s(0);
+    /// while now < s(10) {
+    ///     match tx.poll(now) {
+    ///         Poll::Wait { until } => now = until,
+    ///         Poll::Send(_) => {}
+    ///         other => panic!("{other:?}"),
+    ///     }
+    ///     tx.on_receiver_process(ProcessState::Runnable, 7, now);
+    /// }
+    /// // Then stopped: the sender gives up 3 s after the last sign of life.
+    /// let failed = loop {
+    ///     match tx.poll(now) {
+    ///         Poll::Wait { until } => now = until,
+    ///         Poll::Send(_) => {}
+    ///         Poll::Failed(f) => break f,
+    ///         other => panic!("{other:?}"),
+    ///     }
+    ///     tx.on_receiver_process(ProcessState::Stopped, 7, now);
+    /// };
+    /// assert_eq!(failed, Failure::Stopped);
+    /// assert!(now >= s(13) && now < s(14), "{now:?}");
+    /// ```
+    pub fn on_receiver_process(&mut self, state: ProcessState, cpu: u64, now: Duration) {
+        if matches!(self.state, State::Done | State::Failed(_)) {
+            return;
+        }
+        let moved = self.cpu.replace(cpu).is_some_and(|c| c != cpu);
+        self.seen = Some(state);
+        if moved || state == ProcessState::Runnable {
+            self.alive = Some(now);
+        }
+        if state == ProcessState::Gone && self.state != State::NeedPayload {
+            self.state = State::Failed(Failure::Gone);
         }
     }
 
@@ -431,23 +628,53 @@ impl Sender {
 
     /// The earlier of `deadline` and the moment we give up on silence.
     fn cap(&self, deadline: Duration) -> Duration {
-        deadline.min(self.last_heard + self.config.give_up)
+        deadline.min(self.give_up_at())
+    }
+
+    /// When the sender gives up unless it hears from the receiver (or sees
+    /// its output move) first: `give_up` after the later of the last reply
+    /// and the last sign of life of its process, but no later than
+    /// `busy_cap` after the last reply.
+    fn give_up_at(&self) -> Duration {
+        let heard = self.last_heard;
+        let alive = self.alive.map_or(heard, |a| a.max(heard));
+        (alive + self.config.give_up).min(heard + self.config.busy_cap)
+    }
+
+    /// Why the sender gives up on silence, by what it last saw.
+    fn silence(&self, now: Duration) -> Failure {
+        let alive = self.alive.is_some_and(|a| now < a + self.config.give_up);
+        match self.seen {
+            _ if alive => Failure::Unanswering,
+            Some(ProcessState::Stopped) => Failure::Stopped,
+            Some(ProcessState::Sleeping) => Failure::Asleep,
+            _ => Failure::Silent,
+        }
     }
 
     /// Starts the frame again from bit 0 at once: a retry without a quiet
-    /// time, after a pause longer than any frame gap.
+    /// time, after a pause longer than any frame gap. Not a rejection: it
+    /// does not count toward `max_retries`.
     fn restart(&mut self) -> State {
-        self.retries += 1;
         self.stats.retries += 1;
         State::Ready { next: 0 }
     }
 
-    /// Starts a retry: quiet first, then the frame again from bit 0.
-    fn retry(&mut self, now: Duration) -> State {
-        self.retries += 1;
+    /// Starts a retry: quiet first, then the frame again from bit 0. Only a
+    /// rejection counts toward `max_retries`. The quiet time is
+    /// lengthened by a random share of `quiet_jitter`.
+    fn retry(&mut self, now: Duration, rejected: bool) -> State {
+        self.retries += u32::from(rejected);
         self.stats.retries += 1;
+        // xorshift64
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        let jitter = x % (self.config.quiet_jitter.as_nanos() as u64 + 1);
         State::Quiet {
-            until: now + self.config.quiet,
+            until: now + self.config.quiet + Duration::from_nanos(jitter),
         }
     }
 
@@ -458,34 +685,37 @@ impl Sender {
                 return;
             }
             self.last_heard = now;
-            self.busy = match event {
-                Event::Busy => {
-                    // Progress, not rejection: the frame starts a fresh count.
-                    self.retries = 0;
-                    Some(now)
-                }
-                _ => None,
-            };
+            // Progress, not an answer: a rejection still counts (the
+            // receiver's diagnostics move its output too).
+            self.busy = matches!(event, Event::Busy).then_some(now);
+            if let Event::Reply(_) = event {
+                self.replied = now;
+            }
         }
-        // Patience lasts while the output moved lately; after that, a late
-        // reply is retried as usual (it may have been lost).
+        // Patience lasts while the output moved lately, and no longer than
+        // `stale_after` after the last reply: the output also moves for the
+        // receiver's diagnostics (--trace) while it serves others and our
+        // reply was lost, and a longer silence would cost us the session.
+        // After that, a late reply is retried as usual.
         let busy = self
             .busy
-            .is_some_and(|at| now <= at + self.config.stale_after);
+            .is_some_and(|at| now <= at + self.config.stale_after)
+            && now <= self.replied + self.config.stale_after;
         // A payload just loaded, or a long gap since the sender last ran
         // (it was stopped): the time that passed was not the receiver's
         // silence. The silence clock starts again.
         if self.loaded || now > self.last_step + self.config.stale_after {
             self.loaded = false;
             self.last_heard = now;
+            self.replied = now;
         }
         self.last_step = now;
-        let silent = now >= self.last_heard + self.config.give_up;
+        let silent = now >= self.give_up_at();
         self.state = match (self.state, event) {
             (State::Done, _) | (State::Failed(_), _) => return,
             // Waiting for the caller is not the receiver's silence.
             (State::NeedPayload, _) => return,
-            (_, Event::Tick) if silent => State::Failed(Failure::Silent),
+            (_, Event::Tick) if silent => State::Failed(self.silence(now)),
             // Too long since the previous bit: the session may be gone.
             (State::Ready { next }, Event::Tick)
                 if next > 0 && now > self.last_sent + self.config.stale_after =>
@@ -508,9 +738,11 @@ impl Sender {
                     // stranger's. Only `Usr2` to a non-final bit ("queued")
                     // is trusted; the rest starts the frame again.
                     (Signal::Usr1, false) if !stale => State::Ready { next: bit + 1 },
+                    // Rejected: quiet, then the frame again.
+                    (Signal::Usr1, true) if !stale => self.retry(now, true),
                     // It may have opened a new frame: quiet, so that the
                     // receiver drops it, then the frame again.
-                    (Signal::Usr1, _) => self.retry(now),
+                    (Signal::Usr1, _) => self.retry(now, false),
                     // Maybe another session's "wait your turn"; if it was
                     // "accepted", the copy is recognised by its SEQ.
                     (Signal::Usr2, true) if stale => self.restart(),
@@ -542,7 +774,7 @@ impl Sender {
                     bit, prev, stale, ..
                 },
                 Event::Busy,
-            ) if bit + 1 == self.frame_bits() => State::AwaitReply {
+            ) if busy && bit + 1 == self.frame_bits() => State::AwaitReply {
                 bit,
                 deadline: now + self.ack_timeout,
                 prev,
@@ -564,7 +796,7 @@ impl Sender {
             },
             (State::AwaitReply { deadline, .. }, Event::Tick) if now >= deadline => {
                 self.ack_timeout = (self.ack_timeout * 2).min(self.config.max_ack_timeout);
-                self.retry(now)
+                self.retry(now, false)
             }
             (State::Queued { .. }, Event::Reply(Signal::Usr2)) => State::Queued {
                 deadline: now + self.config.queue_patience,
@@ -598,6 +830,14 @@ mod tests {
     use super::*;
 
     const T0: Duration = Duration::ZERO;
+
+    /// The defaults without the jitter of the quiet time, for exact times.
+    fn steady() -> SenderConfig {
+        SenderConfig {
+            quiet_jitter: Duration::ZERO,
+            ..SenderConfig::default()
+        }
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -656,7 +896,7 @@ mod tests {
 
     #[test]
     fn rejection_means_quiet_then_the_same_frame_again() {
-        let mut tx = Sender::new(SenderConfig::default(), T0);
+        let mut tx = Sender::new(steady(), T0);
         tx.load("x", true).unwrap();
         send_to_last_bit(&mut tx, T0);
         tx.on_reply(Signal::Usr1, T0);
@@ -833,7 +1073,7 @@ mod tests {
         // for the first bit of a new frame, so the sender goes quiet and
         // sends the frame again; `Usr2` can only mean "queued".
         let late = |reply: Signal| {
-            let mut tx = Sender::new(SenderConfig::default(), T0);
+            let mut tx = Sender::new(steady(), T0);
             tx.load("x", true).unwrap();
             tx.poll(T0);
             tx.sent(T0);
@@ -917,10 +1157,10 @@ mod tests {
     #[test]
     fn a_late_reply_is_awaited_while_the_receivers_output_moves() {
         let mut tx = at_last_bit_watching_output();
-        // Ten seconds, far past give_up, with the output moving twice a second.
+        // Up to stale_after, with the output moving: nothing sent again.
         let mut now = T0;
-        for step in 1..=20u64 {
-            now = ms(500 * step);
+        for step in 1..=6u64 {
+            now = ms(250 * step);
             tx.on_receiver_output(step, now);
             assert!(matches!(tx.poll(now), Poll::Wait { .. }), "step {step}");
         }
@@ -929,6 +1169,19 @@ mod tests {
         // Only the reply itself accepts the frame.
         tx.on_reply(Signal::Usr2, now);
         assert_eq!(tx.poll(now), Poll::Done);
+    }
+
+    #[test]
+    fn a_moving_output_keeps_the_sender_from_giving_up() {
+        // A slow reader: no reply for 20 s, but the output moves. The
+        // sender retries (the await lasts stale_after at most) but never
+        // gives up.
+        let mut tx = at_last_bit_watching_output();
+        for step in 1..=200u64 {
+            let now = ms(100 * step);
+            tx.on_receiver_output(step, now);
+            assert!(!matches!(tx.poll(now), Poll::Failed(_)), "step {step}");
+        }
     }
 
     #[test]
@@ -960,7 +1213,7 @@ mod tests {
             let _ = tx.poll(now);
         }
         assert_eq!(tx.stats().retries, 1);
-        assert!(now > ms(100) + SenderConfig::default().stale_after);
+        assert!(now > SenderConfig::default().stale_after);
     }
 
     #[test]
@@ -997,5 +1250,233 @@ mod tests {
             tx.on_receiver_output(t.as_millis() as u64, t);
             assert!(!matches!(tx.poll(t), Poll::Failed(_)), "at {t:?}");
         }
+    }
+
+    /// Runs `tx` against a receiver that never answers, reporting its
+    /// process as `seen(now)` (state, CPU time) after every wait, until
+    /// the sender fails; returns the failure and when.
+    fn fail_against(
+        tx: &mut Sender,
+        mut seen: impl FnMut(Duration) -> Option<(ProcessState, u64)>,
+    ) -> (Failure, Duration) {
+        let mut now = T0;
+        loop {
+            match tx.poll(now) {
+                Poll::Send(_) => tx.sent(now),
+                Poll::Wait { until } => {
+                    assert!(until > now, "a wait that ends at once, at {now:?}");
+                    now = until;
+                    if let Some((state, cpu)) = seen(now) {
+                        tx.on_receiver_process(state, cpu, now);
+                    }
+                }
+                Poll::Failed(f) => return (f, now),
+                other => panic!("{other:?}"),
+            }
+            assert!(now < ms(600_000), "still waiting at {now:?}");
+        }
+    }
+
+    #[test]
+    fn silence_does_not_count_as_rejection() {
+        // Issue 18, item 1: a receiver that never answers made the sender
+        // fail after 16 timeouts (about 9.8 s) with "kept rejecting a
+        // frame", before its give_up. Only rejections count; silence is
+        // judged by give_up.
+        let cfg = SenderConfig::with_timeout(Duration::from_secs(20));
+        let mut tx = Sender::new(cfg, T0);
+        tx.load("x", true).unwrap();
+        let (failure, at) = fail_against(&mut tx, |_| None);
+        assert_eq!((failure, at), (Failure::Silent, ms(20_000)));
+        assert!(
+            tx.stats().retries > 17,
+            "it kept knocking: {:?}",
+            tx.stats()
+        );
+    }
+
+    #[test]
+    fn stale_restarts_and_untrusted_replies_are_not_rejections() {
+        // A sender stopped over and over between two bits restarts its
+        // frame each time: its own pauses, not the receiver's verdicts.
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        let mut now = T0;
+        for _ in 0..40 {
+            assert!(matches!(tx.poll(now), Poll::Send(_)));
+            tx.on_reply(Signal::Usr1, now);
+            assert!(matches!(tx.poll(now), Poll::Send(_)));
+            tx.on_reply(Signal::Usr1, now);
+            now += ms(1600); // stopped between two bits
+        }
+        assert!(matches!(tx.poll(now), Poll::Send(_)), "not failed");
+        assert_eq!(tx.stats().retries, 40);
+    }
+
+    #[test]
+    fn rejections_count_while_the_receivers_output_moves() {
+        // Issue 18, item 7: a server with --trace keeps its output counter
+        // moving (stderr counts in wchar); that made the retry count start
+        // afresh, and a rejected sender sent for ever. Rejections are
+        // answers: the 17th in a row fails, whatever the counter does.
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.on_receiver_output(0, T0);
+        tx.load("x", true).unwrap();
+        let mut now = T0;
+        let mut written = 0;
+        let failed = loop {
+            match tx.poll(now) {
+                Poll::Send(_) => {
+                    // Every bit answered: a rejection to the last one.
+                    tx.on_reply(Signal::Usr1, now);
+                }
+                Poll::Wait { until } => {
+                    now = until;
+                    written += 100; // the trace of that rejection
+                    tx.on_receiver_output(written, now);
+                }
+                Poll::Failed(f) => break f,
+                other => panic!("{other:?}"),
+            }
+            assert!(now < ms(60_000), "still sending at {now:?}");
+        };
+        assert_eq!(failed, Failure::TooManyRetries);
+        assert_eq!(tx.stats().retries, 17, "16 retries sent, the 17th refused");
+    }
+
+    #[test]
+    fn a_runnable_receiver_is_waited_for_beyond_give_up() {
+        // Issue 18, item 2: on a loaded machine a server may be runnable
+        // but not run for 4 to 8 s. Runnable is alive: no failure at 3 s.
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        let mut now = T0;
+        loop {
+            match tx.poll(now) {
+                Poll::Send(_) if now >= ms(8000) => break,
+                Poll::Send(_) => tx.sent(now),
+                Poll::Wait { until } => {
+                    now = until;
+                    tx.on_receiver_process(ProcessState::Runnable, 5, now);
+                }
+                other => panic!("at {now:?}: {other:?}"),
+            }
+        }
+        // ... and when it runs, the conversation goes on: bit 0 is out.
+        tx.on_reply(Signal::Usr1, now);
+        for _ in 1..tx.frame_bits() - 1 {
+            assert!(matches!(tx.poll(now), Poll::Send(_)));
+            tx.on_reply(Signal::Usr1, now);
+        }
+        assert!(matches!(tx.poll(now), Poll::Send(_)));
+        tx.on_reply(Signal::Usr2, now);
+        assert_eq!(tx.poll(now), Poll::Done);
+    }
+
+    #[test]
+    fn a_receiver_whose_cpu_time_moves_is_alive() {
+        // Asleep between signals, but busy (serving others): its CPU time
+        // moves, so it is not silent, up to busy_cap.
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        let mut cpu = 0;
+        let (failure, at) = fail_against(&mut tx, |_| {
+            cpu += 1;
+            Some((ProcessState::Sleeping, cpu))
+        });
+        assert_eq!((failure, at), (Failure::Unanswering, ms(30_000)));
+    }
+
+    #[test]
+    fn a_receiver_that_spins_without_answering_fails_after_the_cap() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        let (failure, at) = fail_against(&mut tx, |t| {
+            Some((ProcessState::Runnable, t.as_millis() as u64))
+        });
+        assert_eq!(failure, Failure::Unanswering);
+        assert_eq!(at, SenderConfig::default().busy_cap);
+        assert_eq!(at, ms(30_000));
+    }
+
+    #[test]
+    fn a_stopped_or_sleeping_receiver_fails_after_give_up_and_says_which() {
+        for (state, want) in [
+            (ProcessState::Stopped, Failure::Stopped),
+            (ProcessState::Sleeping, Failure::Asleep),
+        ] {
+            let mut tx = Sender::new(SenderConfig::default(), T0);
+            tx.on_receiver_process(state, 9, T0);
+            tx.load("x", true).unwrap();
+            let (failure, at) = fail_against(&mut tx, |_| Some((state, 9)));
+            assert_eq!((failure, at), (want, ms(3000)), "{state:?}");
+        }
+        // Runnable for 5 s, then stopped: 3 s after the last sign of life.
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        let (failure, at) = fail_against(&mut tx, |t| {
+            Some(match t < ms(5000) {
+                true => (ProcessState::Runnable, 1),
+                false => (ProcessState::Stopped, 1),
+            })
+        });
+        assert_eq!(failure, Failure::Stopped);
+        assert!(at > ms(7000) && at < ms(8000), "{at:?}");
+    }
+
+    #[test]
+    fn a_receiver_found_gone_fails_the_sender_at_once() {
+        let mut tx = Sender::new(SenderConfig::default(), T0);
+        tx.load("x", true).unwrap();
+        let (failure, at) = fail_against(&mut tx, |t| {
+            Some(match t < ms(400) {
+                true => (ProcessState::Sleeping, 1),
+                false => (ProcessState::Gone, 1),
+            })
+        });
+        assert_eq!(failure, Failure::Gone);
+        assert!(at < ms(1000), "{at:?}");
+    }
+
+    #[test]
+    fn senders_seeded_differently_knock_again_at_different_times() {
+        // Issue 18, item 3: senders that knock at the same instant lose all
+        // their knocks but one (the kernel keeps one pending signal); on the
+        // same timers they would knock again in step, for ever.
+        let mut again = [Duration::ZERO; 32];
+        for (pid, at) in (4000..).zip(again.iter_mut()) {
+            let mut tx = Sender::new(SenderConfig::default(), T0).with_seed(pid);
+            tx.load("x", true).unwrap();
+            assert!(matches!(tx.poll(T0), Poll::Send(_)));
+            let Poll::Wait { until } = tx.poll(ms(50)) else {
+                panic!()
+            };
+            assert!(until >= ms(200) && until <= ms(350), "{until:?}");
+            *at = until;
+        }
+        again.sort_unstable();
+        assert!(
+            again.windows(2).all(|w| w[0] != w[1]),
+            "every sender knocks again at its own time: {again:?}"
+        );
+    }
+
+    #[test]
+    fn a_lost_final_reply_is_retried_however_the_output_moves() {
+        // The final MARK is lost while the receiver serves others with
+        // --trace: its output moves for ever. The await ends stale_after
+        // after the last reply, before the receiver, which counts our
+        // silence, drops the session; the frame goes again (its copy is
+        // recognised by SEQ).
+        let mut tx = at_last_bit_watching_output();
+        let mut now = T0;
+        while tx.stats().retries == 0 {
+            now += ms(100);
+            tx.on_receiver_output(now.as_millis() as u64, now);
+            assert!(!matches!(tx.poll(now), Poll::Failed(_)), "at {now:?}");
+            assert!(now < ms(60_000), "never retried");
+        }
+        let stale = SenderConfig::default().stale_after;
+        assert!(now > stale && now <= stale + ms(500), "{now:?}");
     }
 }

@@ -52,6 +52,8 @@ use world::{Config, Fate, Micros, Outcome, Stats, World, MS, SEC, SERVER_PID};
 
 /// Transfers in one run (one world, one server, batches one after another).
 const PER_RUN: u64 = 50;
+/// Clients in a crowd: `for i in $(seq 32); do client PID msg & done`.
+const CROWD: u64 = 32;
 const DEFAULT_SEED: u64 = 0x6d69_6e69_7461_6c6b; // "minitalk"
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -83,6 +85,9 @@ fn run_one(seed: u64, run: u64, transfers: u64, trace: bool) -> Result<(Stats, M
     }
     // Every fourth run, handlers take SIGUSR2 first (nested handlers).
     cfg.usr2_first = run % 4 == 1;
+    // Every third run, the server traces (its output counter moves with
+    // every signal).
+    cfg.server_trace = run % 3 == 2;
     let seed = run_seed(seed, run);
     // Every fifth run, a buffer that holds every message whole; every
     // seventh, a queue of 4 that overflows; every eleventh, the server's
@@ -105,7 +110,14 @@ fn run_batches<const N: usize, const Q: usize>(
     let mut done = 0;
     let mut batch = 0;
     while done < transfers {
-        let k = (1 + w.rng().below(max_batch())).min(transfers - done);
+        let chance = w.faults().crowd;
+        let crowd = w.rng().chance(chance);
+        let k = match crowd {
+            true => CROWD,
+            false => 1 + w.rng().below(max_batch()),
+        }
+        .min(transfers - done);
+        w.crowd_next = crowd;
         w.random_batch(k as usize, text::message)
             .map_err(|e| format!("batch {batch} (N = {N}, Q = {Q}): {e}"))?;
         done += k;
@@ -114,14 +126,20 @@ fn run_batches<const N: usize, const Q: usize>(
     Ok((w.stats.clone(), w.longest))
 }
 
+/// Transfers whose sender reported `Failed`, for any reason.
+fn failures(s: &Stats) -> u64 {
+    s.failed_silent + s.failed_stopped + s.failed_asleep + s.failed_unanswering + s.failed_retries
+}
+
 fn summary(s: &Stats, longest: Micros, wall: f64) -> String {
-    let failed = s.failed_silent + s.failed_retries;
+    let failed = failures(s);
     format!(
-        "sim: transfers={} messages={} delivered={} failed={} (silent={} retries={}) false_negatives={} \
+        "sim: transfers={} messages={} delivered={} failed={} (silent={} stopped={} asleep={} \
+         unanswering={} retries={}) false_negatives={} \
          killed={} (after output={}) truncated_lines={} discarded={} | bytes={} retries={} \
          queued={} signals={} batches={} sim_time={:.1}s longest={:.2}s wall={:.1}s\n\
          faults: lost={} lost_usr2={} coalesced={} duplicated={} preempted={} slow={} slower={} slowest={} \
-         server_stops={} client_stops={} very_long_stops={} send_pauses={} kills={} stray_catching={} \
+         server_stops={} deschedules={} crowds={} client_stops={} very_long_stops={} send_pauses={} kills={} stray_catching={} \
          stray_ignored={} stray_client={} pid_reuses={} impostors={} huge={}\n\
          effects: to_dead={} ignored_at_server={} ignored_at_client={} rejected={} duplicates={} \
          gap_resets={} queue_full={} abandoned_silent={} abandoned_vanished={} check_alive={} peer_gone={}",
@@ -130,6 +148,9 @@ fn summary(s: &Stats, longest: Micros, wall: f64) -> String {
         s.delivered,
         failed,
         s.failed_silent,
+        s.failed_stopped,
+        s.failed_asleep,
+        s.failed_unanswering,
         s.failed_retries,
         s.false_negatives,
         s.killed,
@@ -153,6 +174,8 @@ fn summary(s: &Stats, longest: Micros, wall: f64) -> String {
         s.slower,
         s.slowest,
         s.server_stops,
+        s.deschedules,
+        s.crowds,
         s.client_stops,
         s.very_long_stops,
         s.send_pauses,
@@ -227,13 +250,10 @@ fn random_transfers_under_faults() {
                     }
                     match run_one(seed, run, quota(run), false) {
                         Ok((s, l)) => {
-                            if s.failed_silent + s.failed_retries > 0
+                            if failures(&s) > 0
                                 && env_u64("MINITALK_SIM_SHOW_FAILURES").unwrap_or(0) != 0
                             {
-                                eprintln!(
-                                    "run {run}: {} failed",
-                                    s.failed_silent + s.failed_retries
-                                );
+                                eprintln!("run {run}: {} failed", failures(&s));
                             }
                             mine.add(&s);
                             longest = longest.max(l);
@@ -275,7 +295,7 @@ fn random_transfers_under_faults() {
     // Most transfers get through: a sender that was not killed fails only
     // when faults pile up far beyond what retries absorb.
     let attempted = s.transfers - s.killed;
-    let failed = s.failed_silent + s.failed_retries;
+    let failed = failures(&s);
     assert!(
         failed * 200 <= attempted,
         "{failed} of {attempted} transfers failed: more than 0.5%"
@@ -290,6 +310,8 @@ fn random_transfers_under_faults() {
             ("preempted", s.preempted),
             ("slowest", s.slowest),
             ("server_stops", s.server_stops),
+            ("deschedules", s.deschedules),
+            ("crowds", s.crowds),
             ("client_stops", s.client_stops),
             ("killed", s.killed),
             ("stray_catching", s.stray_catching),
@@ -410,7 +432,10 @@ fn three_senders_at_once_are_served_in_arrival_order() {
         .collect();
     assert_eq!(lines(&w), want);
     assert!(ids.iter().all(|&c| w.clients[c].outcome == Outcome::Done));
-    assert!(w.stats.queued >= 2, "the later two were told to wait");
+    // The second knocks while the first is served; the third's first knock
+    // coalesces with a bit of the first, and its retry may come before or
+    // after the second is done.
+    assert!(w.stats.queued >= 1, "the second was told to wait");
 }
 
 #[test]
@@ -835,7 +860,8 @@ fn a_silent_server_makes_the_sender_fail_not_hang() {
         }
     }));
     finish(&mut w);
-    assert_eq!(w.clients[a].outcome, Outcome::Failed(Failure::Silent));
+    // Its /proc shows it asleep, using no CPU time: it lost track of us.
+    assert_eq!(w.clients[a].outcome, Outcome::Failed(Failure::Asleep));
     assert!(lines(&w).is_empty());
     assert!(w.clients[a].end <= 4 * SEC);
 }
@@ -852,4 +878,140 @@ fn the_harsh_world_is_deterministic() {
         (w.stats.signals, w.stats.retries, w.now(), w.lines().len())
     };
     assert_eq!(go(), go());
+}
+
+#[test]
+fn thirty_two_clients_that_knock_at_the_same_instant_all_get_through() {
+    // `for i in $(seq 32); do client PID msg & done`: 32 first bits (all
+    // `SIGUSR2`, the FIRST flag) land at once. The kernel keeps one pending
+    // `SIGUSR2`: 31 knocks are lost, and the senders, on the same timers,
+    // knocked again at the same instant, over and over: clients failed on
+    // silence (world 0 at once). The quiet time before a retry is jittered.
+    for seed in 0..20 {
+        let mut w = World::<512>::new(Config::calm(), seed);
+        let ids: Vec<usize> = (0..32).map(|i| w.spawn(format!("client {i}"), 0)).collect();
+        finish(&mut w);
+        for &c in &ids {
+            assert_eq!(
+                w.clients[c].outcome,
+                Outcome::Done,
+                "seed {seed}, client {c}"
+            );
+        }
+        assert_eq!(lines(&w).len(), 32);
+        // Each finds its place in a few knocks, and all are done before
+        // the default timeout: no client depends on the patience a busy
+        // server earns (a client that cannot read the server's /proc has
+        // none). In step, they took up to 13 knocks and 7 s.
+        for &c in &ids {
+            let knocks = w.clients[c].tx_stats().retries;
+            assert!(knocks <= 4, "seed {seed}: {knocks} retries");
+            assert!(
+                w.clients[c].end < 3 * SEC,
+                "seed {seed}: {}",
+                w.clients[c].end
+            );
+        }
+    }
+}
+
+#[test]
+fn a_server_runnable_but_not_run_for_longer_than_the_timeout_is_waited_for() {
+    // Issue 18, item 2: on a loaded machine the server was runnable but not
+    // running for 4 to 8 s; clients with the default 3 s gave up. Its /proc
+    // says `R`: alive and busy, so they wait.
+    let mut w = calm::<512>();
+    let text = "on a busy machine ".repeat(40);
+    let a = w.spawn(text.clone(), 0);
+    let b = w.spawn("queued behind".into(), MS);
+    w.deschedule_server_at(20 * MS, 7 * SEC);
+    finish(&mut w);
+    assert_eq!(w.stats.deschedules, 1);
+    assert!(w.clients[a].end > 7 * SEC, "the scenario: it waited");
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.clients[b].outcome, Outcome::Done);
+    assert_eq!(
+        lines(&w),
+        [
+            (w.clients[a].pid, text),
+            (w.clients[b].pid, "queued behind".to_string())
+        ]
+    );
+}
+
+#[test]
+fn a_stopped_server_fails_the_client_after_its_timeout_saying_so() {
+    let mut w = calm::<512>();
+    let a = w.spawn("to a stopped server ".repeat(30), 0);
+    w.stop_server_at(20 * MS, 60 * SEC);
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Failed(Failure::Stopped));
+    let waited = w.clients[a].end - 20 * MS;
+    assert!((3 * SEC..4 * SEC).contains(&waited), "{waited}");
+}
+
+#[test]
+fn a_process_that_spins_and_never_answers_fails_the_client_after_the_cap() {
+    // Not a minitalk server, or a stuck one: runnable and using CPU time
+    // for ever, it never answers. Patience has a cap: 10 × the timeout.
+    let mut cfg = Config::calm();
+    cfg.server_spins = true;
+    let mut w = World::<512>::new(cfg, 7);
+    let a = w.spawn("anyone?".into(), 0);
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Failed(Failure::Unanswering));
+    let end = w.clients[a].end;
+    assert!((30 * SEC..30 * SEC + 10 * MS).contains(&end), "{end}");
+}
+
+#[test]
+fn a_client_stopped_mid_message_to_a_tracing_server_ends_after_its_rejections() {
+    // Issue 18, item 7: a client stopped for 4 s in the middle of a long
+    // message loses its session; its next frame is rejected (no FIRST) over
+    // and over. The server's --trace moves its output counter, which once
+    // started the retry count afresh: the client sent for ever. Rejections
+    // count: it fails after 16 retries, as PROTOCOL.md 5.3 says.
+    let mut cfg = Config::calm();
+    cfg.server_trace = true;
+    let mut w = World::<512>::new(cfg, 7);
+    let text = "0123456789".repeat(2000); // 79 frames, streamed
+    let a = w.spawn(text, 0);
+    w.stop_client_at(a, 200 * MS, 4 * SEC);
+    finish(&mut w);
+    assert_eq!(w.stats.client_stops, 1);
+    assert_eq!(
+        w.clients[a].outcome,
+        Outcome::Failed(Failure::TooManyRetries)
+    );
+    assert!(w.stats.rejected >= 17, "{}", w.stats.rejected);
+    assert!(w.clients[a].end < 60 * SEC, "{}", w.clients[a].end);
+    assert!(lines(&w).len() <= 1, "at most the cut line");
+}
+
+#[test]
+fn a_lost_final_mark_is_retried_even_while_a_tracing_server_serves_others() {
+    // A's final MARK is lost while the server, with --trace, serves a long
+    // message of B: its output counter keeps moving. The slow-reader rule
+    // (await the final reply while the output moves) must not keep A
+    // waiting for as long as the others talk: after stale_after it knocks
+    // again, is queued behind B, and its copy is recognised.
+    let mut cfg = Config::calm();
+    cfg.server_trace = true;
+    let mut w = World::<512>::new(cfg, 7);
+    let a = w.spawn("ping".into(), 0);
+    let pid = w.clients[a].pid;
+    let b = w.spawn("b".repeat(40_000), 50 * MS);
+    w.set_script(drop_nth(1, move |s| {
+        s.from == SERVER_PID && s.to == pid && s.signal == Signal::Usr2
+    }));
+    finish(&mut w);
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.clients[b].outcome, Outcome::Done);
+    assert!(
+        w.clients[a].tx_stats().queued >= 1,
+        "A knocked again while B was served: {:?}",
+        w.clients[a].tx_stats()
+    );
+    assert_eq!(w.stats.duplicates, 1);
+    assert_eq!(lines(&w)[0], (pid, "ping".to_string()));
 }

@@ -4,7 +4,7 @@
 //! catch both `SIGUSR1` and `SIGUSR2`: for such a process the first signal
 //! would be fatal (the default action) or lost (ignored).
 
-use minitalk_protocol::Pid;
+use minitalk_protocol::{Pid, ProcessState};
 
 use crate::Line;
 
@@ -107,6 +107,28 @@ pub fn state(pid: Pid) -> Option<u8> {
     state
 }
 
+/// What a sender wants to know of a late server: its state (`R`, `T`...,
+/// see [`ProcessState::from_letter`]) and its CPU time so far (`utime +
+/// stime`, fields 14 and 15 of `/proc/<pid>/stat`, in clock ticks). A
+/// process whose stat cannot be read is [`ProcessState::Gone`] if `kill`
+/// finds no such process, unknown (`None`) otherwise.
+pub fn process(pid: Pid) -> Option<(ProcessState, u64)> {
+    let mut buf = [0u8; 512];
+    match read_proc(pid, "stat", &mut buf) {
+        Some(n) => process_of(&buf[..n]),
+        None if !crate::alive(pid) => Some((ProcessState::Gone, 0)),
+        None => None,
+    }
+}
+
+fn process_of(stat: &[u8]) -> Option<(ProcessState, u64)> {
+    let mut fields = stat_fields(stat)?;
+    let state = ProcessState::from_letter(*fields.next()?.first()?);
+    let utime = number(fields.nth(14 - 4)?)?;
+    let stime = number(fields.next()?)?;
+    Some((state, utime.wrapping_add(stime)))
+}
+
 /// The CPU `pid` last ran on (field 39 of `/proc/<pid>/stat`).
 pub fn last_cpu(pid: Pid) -> Option<usize> {
     let mut buf = [0u8; 512];
@@ -156,6 +178,18 @@ mod tests {
         let me = crate::getpid();
         assert!(identity(me).is_some());
         assert_eq!(identity(me), identity(me));
+    }
+
+    #[test]
+    fn reads_the_state_and_cpu_time_from_a_stat_file() {
+        let stat =
+            b"4242 (a (b) c) R 1 4242 4242 0 -1 4194560 100 0 0 0 17 25 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(process_of(stat), Some((ProcessState::Runnable, 42)));
+        let stopped = b"4242 (x) T 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 9 0 0";
+        assert_eq!(process_of(stopped), Some((ProcessState::Stopped, 3)));
+        assert_eq!(process_of(b"4242 (x) S 1 2"), None, "cut short");
+        // Our own (the main thread's state: it may be asleep in the harness).
+        assert!(process(crate::getpid()).is_some());
     }
 
     #[test]

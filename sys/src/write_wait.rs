@@ -15,7 +15,7 @@
 //! frees up (every 4 KiB the reader takes), so each time the reader takes
 //! anything the beacon writes one byte to `/dev/null`, which `wchar` counts.
 //! minitalk's client watches that counter while the server is late (see
-//! PROTOCOL.md, "The server's output").
+//! PROTOCOL.md, 5.7).
 
 use minitalk_protocol::Duration;
 

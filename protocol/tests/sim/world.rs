@@ -37,8 +37,8 @@ use std::fmt::Write as _;
 
 use minitalk_protocol::frame;
 use minitalk_protocol::{
-    Aborted, Catches, Effects, Failure, Heard, Note, Output, Pid, Poll, ReceiverConfig, Sender,
-    SenderConfig, Server, Signal,
+    Aborted, Catches, Effects, Failure, Heard, Note, Output, Pid, Poll, ProcessState,
+    ReceiverConfig, Sender, SenderConfig, Server, Signal,
 };
 
 use crate::rng::Rng;
@@ -119,6 +119,12 @@ pub struct Faults {
     /// Per transfer: its client is stopped once between deciding to send a
     /// bit and the `kill` (for as long as a client SIGSTOP).
     pub send_pause: f64,
+    /// Per batch: the server is runnable but not run for 3.5 to 8 s (a
+    /// loaded machine), longer than the senders' `give_up`: their /proc
+    /// shows it `R`.
+    pub deschedule: f64,
+    /// Per batch: a crowd, 32 clients that knock at the same instant.
+    pub crowd: f64,
     /// Per transfer: when its client ends, a new process gets its PID and
     /// sends the same text.
     pub pid_reuse: f64,
@@ -158,6 +164,8 @@ impl Faults {
         long_stop: 0.0,
         very_long_stop: 0.0,
         send_pause: 0.0,
+        deschedule: 0.0,
+        crowd: 0.0,
         pid_reuse: 0.0,
         impostor: 0.0,
         huge: 0.0,
@@ -184,6 +192,8 @@ impl Faults {
         long_stop: 0.05,
         very_long_stop: 0.05,
         send_pause: 0.01,
+        deschedule: 0.01,
+        crowd: 0.003,
         pid_reuse: 0.02,
         impostor: 0.05,
         huge: 0.004,
@@ -221,6 +231,8 @@ impl Faults {
                 "long_stop" => self.long_stop = value,
                 "very_long_stop" => self.very_long_stop = value,
                 "send_pause" => self.send_pause = value,
+                "deschedule" => self.deschedule = value,
+                "crowd" => self.crowd = value,
                 "pid_reuse" => self.pid_reuse = value,
                 "impostor" => self.impostor = value,
                 "huge" => self.huge = value,
@@ -282,6 +294,12 @@ pub struct Config {
     /// Share of the server's wakeups at which its main loop polls the
     /// receiver's timers before feeding it the signals just recorded.
     pub server_timers_first: f64,
+    /// The server runs with `--trace`: its output counter (`wchar`) moves
+    /// with every signal it handles, not only with its messages.
+    pub server_trace: bool,
+    /// The "server" is a process that catches the signals, is always
+    /// runnable and uses CPU time, and never answers.
+    pub server_spins: bool,
 }
 
 impl Config {
@@ -293,6 +311,8 @@ impl Config {
             usr2_first: false,
             poll_each_share: 0.0,
             server_timers_first: 0.0,
+            server_trace: false,
+            server_spins: false,
         }
     }
 
@@ -326,7 +346,13 @@ counters! {
         transfers,
         /// The sender reported `Done`.
         delivered,
+        /// Failed on silence, nothing known of the server's process.
         failed_silent,
+        /// Failed on silence with the server's process stopped, asleep, or
+        /// busy past the cap.
+        failed_stopped,
+        failed_asleep,
+        failed_unanswering,
         failed_retries,
         /// Failed, yet the message was output whole: false negatives.
         false_negatives,
@@ -360,6 +386,10 @@ counters! {
         slower,
         slowest,
         server_stops,
+        /// Server runnable but not run for longer than `give_up`.
+        deschedules,
+        /// Batches of 32 clients knocking at the same instant.
+        crowds,
         client_stops,
         /// Clients stopped between deciding to send a bit and the `kill`.
         send_pauses,
@@ -425,6 +455,12 @@ struct Proc {
     runnable: bool,
     /// SIGSTOPped until then.
     stopped_until: Micros,
+    /// Runnable but waiting for a CPU until then (/proc says `R`).
+    descheduled_until: Micros,
+    /// CPU time used, in runs (what a sender sees move).
+    cpu: u64,
+    /// Bytes written (`wchar`).
+    written: u64,
     /// Stopped since it last ran.
     was_stopped: bool,
     /// When the process's own timer wants it to run.
@@ -471,6 +507,13 @@ pub struct Client {
     pub outcome: Outcome,
 }
 
+impl Client {
+    /// Its sender's counters.
+    pub fn tx_stats(&self) -> minitalk_protocol::SenderStats {
+        self.tx.stats()
+    }
+}
+
 /// One line of the server's output, with every PID whose frames wrote into
 /// it (and which process had that PID then).
 #[derive(Clone, Debug, Default)]
@@ -508,13 +551,26 @@ impl Sink {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ev {
-    Arrive { to: u32, from: Pid, sig: u8 },
+    Arrive {
+        to: u32,
+        from: Pid,
+        sig: u8,
+    },
     Run(u32),
     Timer(u32),
     Start(u32),
-    Stop { proc_: u32, length: u32 },
+    Stop {
+        proc_: u32,
+        length: u32,
+    },
+    /// The server waits for a CPU for this long (runnable, `R`).
+    Deschedule {
+        length: u32,
+    },
     ServerStops,
-    StrayServer { catching: bool },
+    StrayServer {
+        catching: bool,
+    },
     StrayClient,
 }
 
@@ -602,6 +658,8 @@ pub struct World<const N: usize, const Q: usize = QUEUE> {
     checked_lines: usize,
     /// The longest time a client took, start to end.
     pub longest: Micros,
+    /// The next random batch is a crowd: its clients start at one instant.
+    pub crowd_next: bool,
 }
 
 /// What the simulated server does to the world: sends are collected and
@@ -616,6 +674,9 @@ struct ServerIo<'a> {
     owner: &'a HashMap<Pid, usize>,
     /// The writes of an abandoned message's end are under way.
     aborting: bool,
+    /// The server's `wchar`, moved by its output and its trace.
+    written: u64,
+    trace_written: bool,
 }
 
 impl Effects for ServerIo<'_> {
@@ -625,6 +686,7 @@ impl Effects for ServerIo<'_> {
     }
 
     fn write(&mut self, from: Pid, bytes: &[u8]) {
+        self.written += bytes.len() as u64;
         // The end of a cut line belongs to the process that wrote the line,
         // even if its PID has a new owner by now.
         let writer = match self.sink.partial.procs.last() {
@@ -664,6 +726,9 @@ impl Effects for ServerIo<'_> {
     }
 
     fn trace(&mut self, output: &Output<'_>, _: Duration) {
+        if self.trace_written {
+            self.written += 40; // a line of --trace on stderr
+        }
         if self.trace {
             eprintln!("{:>12} server: {output:?}", self.now);
         }
@@ -719,6 +784,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             checked_clients: 0,
             checked_lines: 0,
             longest: 0,
+            crowd_next: false,
         });
         let server = w.add_proc(Kind::Server, true);
         assert_eq!(server, SERVER);
@@ -733,6 +799,10 @@ impl<const N: usize, const Q: usize> World<N, Q> {
 
     pub fn rng(&mut self) -> &mut Rng {
         &mut self.rng
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.cfg.faults
     }
 
     /// Decides the fate of each signal from now on (see [`Fate`]).
@@ -756,6 +826,9 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             pending: [None; 2],
             runnable: false,
             stopped_until: 0,
+            descheduled_until: 0,
+            cpu: 0,
+            written: 0,
             was_stopped: false,
             timer_want: None,
             timer_event: None,
@@ -862,6 +935,12 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         );
     }
 
+    /// The server waits for a CPU from `at` for `length`: runnable, not run.
+    pub fn deschedule_server_at(&mut self, at: Micros, length: Micros) {
+        let length = length as u32;
+        self.at(at, Ev::Deschedule { length });
+    }
+
     /// Stops client `c` for `length` between deciding to send its signal
     /// number `nth` (from 1) and the `kill` that sends it.
     pub fn pause_before_signal(&mut self, c: usize, nth: u64, length: Micros) {
@@ -911,7 +990,11 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         text: impl Fn(&mut Rng) -> String,
     ) -> Result<(), String> {
         let f = self.cfg.faults;
-        let spread = *self.rng.pick(&[0, 0, 2 * MS, 50 * MS, 400 * MS]);
+        let mut spread = *self.rng.pick(&[0, 0, 2 * MS, 50 * MS, 400 * MS]);
+        if std::mem::take(&mut self.crowd_next) {
+            spread = 0;
+            self.stats.crowds += 1;
+        }
         let base = self.now + self.rng.range(0, 10 * MS);
         let first = self.clients.len();
         for _ in 0..k {
@@ -955,6 +1038,11 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         if f.server_stop_every > 0 {
             let at = base + self.rng.exp(f.server_stop_every);
             self.at(at, Ev::ServerStops);
+        }
+        if self.rng.chance(f.deschedule) {
+            let at = base + self.rng.range(0, 2 * SEC);
+            let length = self.rng.range(3500 * MS, 8000 * MS) as u32;
+            self.at(at, Ev::Deschedule { length });
         }
         for (every, ev) in [
             (f.stray_catching_every, Ev::StrayServer { catching: true }),
@@ -1033,7 +1121,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 !p.alive || p.timer_event != Some(at)
             }
             Ev::Run(p) | Ev::Stop { proc_: p, .. } => !self.procs[p as usize].alive,
-            Ev::Arrive { .. } | Ev::Start(_) => false,
+            Ev::Arrive { .. } | Ev::Start(_) | Ev::Deschedule { .. } => false,
         }
     }
 
@@ -1056,6 +1144,12 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                         self.stats.client_stops += 1;
                     }
                 }
+            }
+            Ev::Deschedule { length } => {
+                let p = &mut self.procs[SERVER];
+                p.descheduled_until = p.descheduled_until.max(self.now + length as Micros);
+                self.stats.deschedules += 1;
+                trace!(self, "server waits for a CPU for {length} µs");
             }
             Ev::ServerStops => {
                 if self.unfinished > 0 {
@@ -1351,14 +1445,21 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             proc_.runnable = false;
             return;
         }
-        if now < proc_.stopped_until {
-            // Stopped: runs once continued, after the usual latency.
-            let until = proc_.stopped_until;
+        if now < proc_.stopped_until.max(proc_.descheduled_until) {
+            // Stopped (or waiting for a CPU): runs once continued, after
+            // the usual latency.
+            let until = proc_.stopped_until.max(proc_.descheduled_until);
             let latency = self.latency();
             self.at(until + latency, Ev::Run(p as u32));
             return;
         }
         proc_.runnable = false;
+        proc_.cpu += 1;
+        if p == SERVER && self.cfg.server_spins {
+            // It spins elsewhere: takes the signals, never answers.
+            proc_.pending = [None; 2];
+            return;
+        }
         let order = if self.cfg.usr2_first { [1, 0] } else { [0, 1] };
         let mut taken = [(0, Signal::Usr1); 2];
         let mut n = 0;
@@ -1383,6 +1484,9 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             self.server_drain();
         }
         for &(from, sig) in taken {
+            if self.cfg.server_trace {
+                self.procs[SERVER].written += 40; // the signal's trace line
+            }
             // The binary's one entry: admission (does an unknown sender
             // catch both signals?), the signal, then the drive.
             let admitted = self.server_io(|server, io| server.handle(from, sig, t, io));
@@ -1414,9 +1518,12 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             procs: &self.procs,
             owner: &self.owner,
             aborting: false,
+            written: self.procs[SERVER].written,
+            trace_written: self.cfg.server_trace,
         };
         let r = f(&mut self.server, &mut io);
-        let mut sends = io.sends;
+        let (written, mut sends) = (io.written, io.sends);
+        self.procs[SERVER].written = written;
         // Sent once the outputs are drained (the world's `send` needs all of
         // it); a simulated `kill` never fails.
         for &(to, sig) in &sends {
@@ -1442,7 +1549,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         }
         self.procs[p].alive = true;
         let cl = &mut self.clients[c];
-        cl.tx = Sender::new(self.cfg.sender, dur(self.now));
+        cl.tx = Sender::new(self.cfg.sender, dur(self.now)).with_seed(cl.pid as u64);
         cl.start = self.now;
         cl.outcome = Outcome::Running;
         trace!(
@@ -1451,7 +1558,29 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             self.pid(p),
             self.clients[c].texts.len()
         );
+        // As the real client: the server's counters once before the first bit.
+        self.observe_server(c);
         self.client_poll(c);
+    }
+
+    /// What a client reads in the server's /proc when a reply is late:
+    /// its state, its CPU time and its output counter.
+    fn observe_server(&mut self, c: usize) {
+        let t = dur(self.now);
+        let p = &self.procs[SERVER];
+        let (state, cpu) = if self.cfg.server_spins {
+            (ProcessState::Runnable, self.now / MS)
+        } else if self.now < p.stopped_until {
+            (ProcessState::Stopped, p.cpu)
+        } else if self.now < p.descheduled_until || p.runnable {
+            (ProcessState::Runnable, p.cpu)
+        } else {
+            (ProcessState::Sleeping, p.cpu)
+        };
+        let written = p.written;
+        let tx = &mut self.clients[c].tx;
+        tx.on_receiver_output(written, t);
+        tx.on_receiver_process(state, cpu, t);
     }
 
     fn client_run(&mut self, c: usize, taken: &[(Pid, Signal)]) {
@@ -1465,6 +1594,10 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         if let Some(sig) = self.clients[c].deferred.take() {
             self.send(p, SERVER_PID, sig);
             self.clients[c].tx.sent(t);
+        }
+        if taken.is_empty() {
+            // Woken by its timer: a reply is late.
+            self.observe_server(c);
         }
         for &(from, sig) in taken {
             // As the real client: only the server's signals count.
@@ -1701,7 +1834,10 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                         );
                     }
                     match f {
-                        Failure::Silent => self.stats.failed_silent += 1,
+                        Failure::Silent | Failure::Gone => self.stats.failed_silent += 1,
+                        Failure::Stopped => self.stats.failed_stopped += 1,
+                        Failure::Asleep => self.stats.failed_asleep += 1,
+                        Failure::Unanswering => self.stats.failed_unanswering += 1,
                         Failure::TooManyRetries => self.stats.failed_retries += 1,
                     }
                     self.stats.false_negatives += u64::from(last == Some(true));
