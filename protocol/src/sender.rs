@@ -150,7 +150,9 @@ pub enum Poll {
     Failed(Failure),
 }
 
-/// Why a [`Sender`] gave up.
+/// Why a [`Sender`] or a [`ClassicSender`](crate::classic::ClassicSender)
+/// gave up: one type whatever the wire, so that the caller has one way to
+/// say it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
     /// The receiver has said nothing for [`SenderConfig::give_up`], and
@@ -172,12 +174,18 @@ pub enum Failure {
     /// One frame was rejected more than [`SenderConfig::max_retries`]
     /// times in a row.
     TooManyRetries,
+    /// The classic wire: the receiver answered every signal, then said
+    /// nothing for
+    /// [`ClassicSenderConfig::give_up`](crate::classic::ClassicSenderConfig::give_up)
+    /// (nothing is known of its process or its output).
+    FellSilent,
 }
 
 impl Failure {
     /// A short lowercase description: a sentence for `TooManyRetries`;
-    /// for the others, what follows "the server (PID n)", ending where the
-    /// time waited (`give_up`, or `busy_cap` for `Unanswering`) goes.
+    /// for the others but `Gone`, what follows "the server (PID n)", ending
+    /// where the time waited (`give_up`, or `busy_cap` for `Unanswering`)
+    /// goes.
     pub const fn as_str(self) -> &'static str {
         match self {
             Failure::Silent => " has not answered and its output has not moved (stopped, or its output is not being read?); try a --timeout longer than ",
@@ -186,6 +194,7 @@ impl Failure {
             Failure::Unanswering => " is running but has not answered (is it a minitalk server?) for ",
             Failure::Gone => " has exited",
             Failure::TooManyRetries => "the server kept rejecting a frame",
+            Failure::FellSilent => " stopped answering; is it stopped? try a --timeout longer than ",
         }
     }
 }

@@ -23,7 +23,7 @@
 //! to acknowledge every bit, it also means every bit was acknowledged.
 
 use super::{Convention, Encoder};
-use crate::{Duration, Pid, Signal};
+use crate::{Duration, Failure, Pid, Signal};
 
 /// How a [`ClassicSender`] paces its bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,25 +108,11 @@ pub enum ClassicPoll {
     },
     /// Every signal was sent (and acknowledged, if the server acknowledges).
     Done,
-    /// Delivery failed; nothing more will be sent.
-    Failed(ClassicFailure),
-}
-
-/// Why a [`ClassicSender`] gave up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClassicFailure {
-    /// The server acknowledged bits, then stopped for
+    /// Delivery failed; nothing more will be sent. The only failure of the
+    /// classic wire is [`Failure::FellSilent`]: a server found to
+    /// acknowledge every bit said nothing for
     /// [`ClassicSenderConfig::give_up`].
-    Silent,
-}
-
-impl ClassicFailure {
-    /// A short lowercase description.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ClassicFailure::Silent => "the server stopped answering",
-        }
-    }
+    Failed(Failure),
 }
 
 /// What the sender knows of the server's acknowledgements.
@@ -311,7 +297,7 @@ impl<'a> ClassicSender<'a> {
             } else if now < deadline {
                 return ClassicPoll::Wait { until: deadline };
             } else if self.mode == Mode::Acked {
-                return ClassicPoll::Failed(ClassicFailure::Silent);
+                return ClassicPoll::Failed(Failure::FellSilent);
             } else {
                 // Paced, or no reply in time to a probe: the server does
                 // not acknowledge every bit; we have waited longer than a
@@ -464,10 +450,75 @@ mod tests {
             }
         };
         let (end, sent, _, _) = run(Default::default(), b"abc", stops);
+        assert_eq!((end, sent), (ClassicPoll::Failed(Failure::FellSilent), 11));
+    }
+
+    /// A sender of "abc" to a server that answered its first two bits
+    /// (so found to acknowledge every bit), the third bit sent at `t0`.
+    fn acked_then_third_bit_sent() -> (ClassicSender<'static>, Duration) {
+        let mut tx = ClassicSender::new(Default::default(), Convention::default(), b"abc").unwrap();
+        let mut now = Duration::ZERO;
+        for _ in 0..2 {
+            assert!(matches!(tx.poll(now), ClassicPoll::Send(_)));
+            now += US * 30;
+            tx.on_reply(Usr1, now);
+        }
+        assert!(matches!(tx.poll(now), ClassicPoll::Send(_)));
+        assert!(tx.acknowledged());
+        (tx, now)
+    }
+
+    #[test]
+    fn acked_server_silent_for_give_up_fell_silent() {
+        let (mut tx, t0) = acked_then_third_bit_sent();
+        let give_up = ClassicSenderConfig::default().give_up;
+        let deadline = t0 + give_up;
+        // Not before give_up has passed, and a stray's signal is no reply.
         assert_eq!(
-            (end, sent),
-            (ClassicPoll::Failed(ClassicFailure::Silent), 11)
+            tx.poll(deadline - US),
+            ClassicPoll::Wait { until: deadline }
         );
+        assert!(!tx.on_signal(666, 4242, Usr1, deadline - US));
+        assert_eq!(tx.poll(deadline), ClassicPoll::Failed(Failure::FellSilent));
+        // Failed for good: nothing more is sent.
+        assert_eq!(
+            tx.poll(deadline + give_up),
+            ClassicPoll::Failed(Failure::FellSilent)
+        );
+        assert_eq!(tx.sent(), 3);
+    }
+
+    #[test]
+    fn acked_server_that_answers_just_in_time_does_not_fail() {
+        let (mut tx, t0) = acked_then_third_bit_sent();
+        let late = t0 + ClassicSenderConfig::default().give_up - US;
+        tx.on_reply(Usr2, late);
+        assert!(matches!(tx.poll(late), ClassicPoll::Send(_)));
+        assert_eq!(tx.sent(), 4);
+    }
+
+    #[test]
+    fn silence_before_the_server_is_found_to_acknowledge_never_fails() {
+        // A silent probe, or a silent paced server, is paced, not failed.
+        for config in [
+            ClassicSenderConfig::default(),
+            ClassicSenderConfig {
+                pacing: Pacing::Fixed(US * 100),
+                give_up: US,
+            },
+        ] {
+            let (end, _, _, acked) = run(config, b"abc", |_, _| &[]);
+            assert_eq!((end, acked), (ClassicPoll::Done, false));
+        }
+    }
+
+    #[test]
+    fn fell_silent_reads_like_the_v1_failures() {
+        // What follows "the server (PID n)", ending where the time goes.
+        let s = Failure::FellSilent.as_str();
+        assert!(s.starts_with(" stopped answering"), "{s}");
+        assert!(s.ends_with(" longer than "), "{s}");
+        assert!(Failure::Silent.as_str().ends_with(" longer than "));
     }
 
     #[test]
