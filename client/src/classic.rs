@@ -20,7 +20,7 @@
 use minitalk_protocol::classic::{
     ClassicPoll, ClassicSender, ClassicSenderConfig, Convention, Pacing,
 };
-use minitalk_protocol::{Duration, Poll};
+use minitalk_protocol::{Instant, Poll};
 
 use crate::cli::Options;
 use crate::input::{Input, READ_AHEAD};
@@ -54,7 +54,7 @@ pub(crate) fn sender<'a>(
 }
 
 /// [`ClassicSender::poll`] as v1's [`Poll`], for `main`'s loop.
-pub(crate) fn poll(tx: &mut ClassicSender, now: Duration) -> Poll {
+pub(crate) fn poll(tx: &mut ClassicSender, now: Instant) -> Poll {
     match tx.poll(now) {
         ClassicPoll::Send(signal) => Poll::Send(signal),
         ClassicPoll::Wait { until } => Poll::Wait { until },

@@ -172,7 +172,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             }
             Poll::Wait { until } => {
                 bar.update(tx.bytes(), now);
-                let reply = usr.wait(until.saturating_sub(now));
+                let reply = usr.wait(until.saturating_duration_since(now));
                 now = sys::now();
                 match reply {
                     Some((signo, from)) => {

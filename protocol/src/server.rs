@@ -24,7 +24,7 @@
 //! here panics or allocates.
 
 use crate::{
-    Aborted, Duration, Effects, Heard, MessageBuffer, Output, Pid, Receiver, ReceiverConfig, Signal,
+    Aborted, Effects, Heard, Instant, MessageBuffer, Output, Pid, Receiver, ReceiverConfig, Signal,
 };
 
 /// A [`Receiver`] with a queue of `Q` processes and a [`MessageBuffer`] that
@@ -33,7 +33,7 @@ use crate::{
 /// # Examples
 ///
 /// ```
-/// use minitalk_protocol::{Catches, Duration, Effects, Pid, Poll, Sender, Server, Signal};
+/// use minitalk_protocol::{Catches, Instant, Effects, Pid, Poll, Sender, Server, Signal};
 ///
 /// /// Replies go back to the sender by hand; text goes to a string.
 /// #[derive(Default)]
@@ -58,7 +58,7 @@ use crate::{
 ///     }
 /// }
 ///
-/// let now = Duration::ZERO;
+/// let now = Instant::ZERO;
 /// let mut tx = Sender::new(Default::default(), now);
 /// let mut server: Server<4, 64> = Server::new(Default::default());
 /// let mut fx = Loopback::default();
@@ -108,7 +108,7 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
         &mut self,
         pid: Pid,
         signal: Signal,
-        now: Duration,
+        now: Instant,
         fx: &mut impl Effects,
     ) -> Option<Heard> {
         let new = !self.rx.knows(pid);
@@ -128,12 +128,12 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
     /// A signal from `from` arrived at `now` ([`Receiver::on_signal`]),
     /// without the admission of [`handle`](Self::handle);
     /// [`drive`](Self::drive) before the next.
-    pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Duration) -> Heard {
+    pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Instant) -> Heard {
         self.rx.on_signal(from, signal, now)
     }
 
     /// Carries out everything the receiver asks for at `now`.
-    pub fn drive(&mut self, now: Duration, fx: &mut impl Effects) {
+    pub fn drive(&mut self, now: Instant, fx: &mut impl Effects) {
         while !fx.cut() {
             let Some(output) = self.rx.poll(now) else {
                 break;
@@ -217,7 +217,7 @@ mod tests {
 
     /// Sends `text` as one message; returns the replies the server sent.
     fn send(cut_after: usize) -> Vec<Signal> {
-        let now = Duration::ZERO;
+        let now = Instant::ZERO;
         let mut tx = Sender::new(Default::default(), now);
         let mut server: Server<4, 64> = Server::new(Default::default());
         let mut fx = Cutting {
@@ -282,7 +282,7 @@ mod tests {
         fn heard(&mut self, pid: Pid, _signal: Signal, heard: Heard) {
             self.events.push(std::format!("heard {pid} {heard:?}"));
         }
-        fn trace(&mut self, output: &Output<'_>, _now: Duration) {
+        fn trace(&mut self, output: &Output<'_>, _now: Instant) {
             if let Output::Note(note) = output {
                 self.events.push(std::format!("{note:?}"));
             }
@@ -293,7 +293,7 @@ mod tests {
     fn a_newcomer_that_does_not_catch_both_signals_is_ignored() {
         let mut server: Server<4, 64> = Server::new(Default::default());
         let mut fx = Log::default();
-        let now = Duration::ZERO;
+        let now = Instant::ZERO;
         assert_eq!(server.handle(7, Signal::Usr1, now, &mut fx), None);
         assert_eq!(server.handle(7, Signal::Usr2, now, &mut fx), None);
         assert!(!server.receiver().knows(7));
@@ -308,7 +308,7 @@ mod tests {
             catches: true,
             ..Log::default()
         };
-        let now = Duration::ZERO;
+        let now = Instant::ZERO;
         assert_eq!(
             server.handle(7, Signal::Usr1, now, &mut fx),
             Some(Heard::Bit)

@@ -31,7 +31,7 @@
 //! wakeup; at a share of its wakeups the server polls its timers before
 //! feeding the signals, at the others after.
 
-use minitalk_protocol::Duration;
+use minitalk_protocol::{Duration, Instant};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -58,12 +58,14 @@ pub const SERVER_PID: Pid = PID_BASE;
 pub const MS: Micros = 1_000;
 pub const SEC: Micros = 1_000_000;
 
-fn dur(t: Micros) -> Duration {
-    Duration::from_micros(t)
+/// The simulated time `t` as the protocol's [`Instant`].
+fn instant(t: Micros) -> Instant {
+    Instant::ZERO + Duration::from_micros(t)
 }
 
-fn micros(d: Duration) -> Micros {
-    d.as_micros() as Micros
+/// The protocol's [`Instant`] as simulated time.
+fn micros(i: Instant) -> Micros {
+    i.since_zero().as_micros() as Micros
 }
 
 fn index(sig: Signal) -> usize {
@@ -725,7 +727,7 @@ impl Effects for ServerIo<'_> {
         }
     }
 
-    fn trace(&mut self, output: &Output<'_>, _: Duration) {
+    fn trace(&mut self, output: &Output<'_>, _: Instant) {
         if self.trace_written {
             self.written += 40; // a line of --trace on stderr
         }
@@ -908,7 +910,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             message: 0,
             next_frame: 0,
             done: 0,
-            tx: Sender::new(self.cfg.sender, dur(start)),
+            tx: Sender::new(self.cfg.sender, instant(start)),
             sent: 0,
             kill_after: None,
             pause_before: None,
@@ -1479,7 +1481,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     // ----- the server's main loop -----
 
     fn server_run(&mut self, taken: &[(Pid, Signal)]) {
-        let t = dur(self.now);
+        let t = instant(self.now);
         if self.rng.chance(self.cfg.server_timers_first) {
             self.server_drain();
         }
@@ -1502,7 +1504,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
 
     /// The server's [`Server::drive`], with the simulated world as its I/O.
     fn server_drain(&mut self) {
-        let t = dur(self.now);
+        let t = instant(self.now);
         self.server_io(|server, io| server.drive(t, io));
     }
 
@@ -1549,7 +1551,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         }
         self.procs[p].alive = true;
         let cl = &mut self.clients[c];
-        cl.tx = Sender::new(self.cfg.sender, dur(self.now)).with_seed(cl.pid as u64);
+        cl.tx = Sender::new(self.cfg.sender, instant(self.now)).with_seed(cl.pid as u64);
         cl.start = self.now;
         cl.outcome = Outcome::Running;
         trace!(
@@ -1566,7 +1568,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     /// What a client reads in the server's /proc when a reply is late:
     /// its state, its CPU time and its output counter.
     fn observe_server(&mut self, c: usize) {
-        let t = dur(self.now);
+        let t = instant(self.now);
         let p = &self.procs[SERVER];
         let (state, cpu) = if self.cfg.server_spins {
             (ProcessState::Runnable, self.now / MS)
@@ -1584,7 +1586,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     }
 
     fn client_run(&mut self, c: usize, taken: &[(Pid, Signal)]) {
-        let t = dur(self.now);
+        let t = instant(self.now);
         let p = self.clients[c].proc_;
         if std::mem::take(&mut self.procs[p].was_stopped) {
             self.clients[c].resumed_while_serving = Some(self.server.receiver().serving());
@@ -1617,7 +1619,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     }
 
     fn client_poll(&mut self, c: usize) {
-        let t = dur(self.now);
+        let t = instant(self.now);
         let p = self.clients[c].proc_;
         if !self.procs[p].alive {
             return;
