@@ -10,7 +10,7 @@ use core::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
 /// API that minitalk uses, with the same names, but it is one `u64` of
 /// nanoseconds (584 years) instead of seconds plus nanoseconds. That spares
 /// every comparison and sum the carry between the two fields, which is
-/// about 1.2 KB of each static binary (README, "Static binaries").
+/// about 1.2 KB of each static binary (docs/size.md).
 ///
 /// Arithmetic saturates instead of panicking or wrapping: `Duration::MAX`
 /// stands for "forever", and `a - b` with `b > a` is zero.

@@ -250,7 +250,7 @@ fn serve(s: &mut dyn Serve, shell: &mut Shell, pin: bool) {
         }
         s.poll(now, shell);
         // Share the client's CPU while serving it: a round trip within one
-        // CPU costs a fraction of one across two (README, "Speed").
+        // CPU costs a fraction of one across two (README, "Speed"; docs/speed.md).
         let serving = s.serving();
         if pin && serving != pinned_to {
             pinned_to = serving;
