@@ -638,6 +638,10 @@ pub struct World<const N: usize, const Q: usize = QUEUE> {
     procs: Vec<Proc>,
     /// Which process has each PID.
     owner: HashMap<Pid, usize>,
+    /// Which process had each PID when the server began to serve it: the
+    /// writer of that session's text, even when the PID changed hands
+    /// before its last signal reached the server.
+    session_of: HashMap<Pid, usize>,
     pub clients: Vec<Client>,
     server: Server<Q, N>,
     sink: Sink,
@@ -674,6 +678,7 @@ struct ServerIo<'a> {
     stats: &'a mut Stats,
     procs: &'a [Proc],
     owner: &'a HashMap<Pid, usize>,
+    session_of: &'a mut HashMap<Pid, usize>,
     /// The writes of an abandoned message's end are under way.
     aborting: bool,
     /// The server's `wchar`, moved by its output and its trace.
@@ -690,10 +695,16 @@ impl Effects for ServerIo<'_> {
     fn write(&mut self, from: Pid, bytes: &[u8]) {
         self.written += bytes.len() as u64;
         // The end of a cut line belongs to the process that wrote the line,
-        // even if its PID has a new owner by now.
+        // and a session's text to the process it was started for, even if
+        // its PID has a new owner by now (its last signal may reach the
+        // server after it died and its PID was taken).
         let writer = match self.sink.partial.procs.last() {
             Some(&p) if self.aborting => p,
-            _ => self.owner[&from],
+            _ => self
+                .session_of
+                .get(&from)
+                .copied()
+                .unwrap_or(self.owner[&from]),
         };
         self.sink.write((from, writer), bytes);
     }
@@ -735,6 +746,11 @@ impl Effects for ServerIo<'_> {
             eprintln!("{:>12} server: {output:?}", self.now);
         }
         self.aborting = matches!(output, Output::Abandoned { .. });
+        if let Output::Note(Note::Serving(pid)) = output {
+            if let Some(&p) = self.owner.get(pid) {
+                self.session_of.insert(*pid, p);
+            }
+        }
         match output {
             Output::Abandoned { vanished: true, .. } => self.stats.abandoned_vanished += 1,
             Output::Abandoned { .. } => self.stats.abandoned_silent += 1,
@@ -771,6 +787,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             events: Events::default(),
             procs: Vec::new(),
             owner: HashMap::new(),
+            session_of: HashMap::new(),
             clients: Vec::new(),
             server: Server::new(cfg.receiver),
             sink: Sink::default(),
@@ -1519,6 +1536,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             stats: &mut self.stats,
             procs: &self.procs,
             owner: &self.owner,
+            session_of: &mut self.session_of,
             aborting: false,
             written: self.procs[SERVER].written,
             trace_written: self.cfg.server_trace,
