@@ -127,6 +127,9 @@ const OWN_PAUSE_AFTER: Duration = Duration::from_millis(100);
 
 impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
     /// An idle server.
+    // Not inlined: built in place (its 64 KiB hold is not written), not
+    // built on the caller's stack and copied.
+    #[inline(never)]
     pub fn new(config: ReceiverConfig) -> Self {
         Server {
             rx: Receiver::new(config),

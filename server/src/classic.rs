@@ -39,6 +39,9 @@ const SLOTS: usize = 16;
 const BUF: usize = 4096;
 
 /// The classic main loop; returns the exit status.
+// Not inlined: its receiver's 64 KiB of buffers would join main's stack
+// frame, whose every page is touched (stack probes) in v1 mode too.
+#[inline(never)]
 pub fn run(convention: Convention, trace: bool, pin: bool, shell: &mut Shell) -> i32 {
     let mut classic = Classic {
         rx: ClassicReceiver::new(ClassicReceiverConfig::default(), convention),

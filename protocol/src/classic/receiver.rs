@@ -535,7 +535,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             config,
             convention,
             slots: [Slot::FREE; N],
-            bufs: [LineBuffer::new(); N],
+            bufs: [const { LineBuffer::new() }; N],
             streamer: None,
             seq: 0,
         }
