@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use minitalk_e2e::{
     after, ascii_text, clients_in_a_namespace, mixed_text, mixed_text_of_len, proc_is_dynamic,
-    proc_mapping_rss_kib, proc_state, Client, Feed, Finished, Running, Server, BAD_PIDS,
+    proc_mapping_rss_kib, proc_state, Client, Feed, Finished, Hogs, Running, Server, BAD_PIDS,
 };
 
 /// The helper that fires random SIGUSR1/SIGUSR2 while ignoring both.
@@ -565,6 +565,76 @@ fn thirty_two_clients_started_at_once() {
     let mut want = messages;
     want.sort();
     assert_eq!(lines, want, "every message once, whole");
+}
+
+#[test]
+fn sixteen_clients_of_ten_kilobytes_at_once_beside_two_busy_loops() {
+    // Issue 18, done when: with two CPU hogs running, 16 clients × 10 KB
+    // started at once with the default options all exit 0, and every
+    // message is printed exactly once. The server waits for a CPU at
+    // times: a busy machine, not a silent server.
+    let _hogs = Hogs::start(2);
+    let server = Server::start();
+    let messages: Vec<String> = (0..16)
+        .map(|i| {
+            let mut m = format!("c{i:02} ");
+            m.push_str(&ascii_text(10_000 - m.len(), 1200 + i));
+            m
+        })
+        .collect();
+    let started = Instant::now();
+    let clients: Vec<Running> = messages
+        .iter()
+        .map(|m| Client::to(&server).arg(m).spawn())
+        .collect();
+    let deadline = after(900);
+    for (i, c) in clients.into_iter().enumerate() {
+        c.wait(deadline).expect_code(0, &format!("client {i}"));
+    }
+    eprintln!(
+        "16 clients × 10 KB beside two busy loops: {:?}",
+        started.elapsed()
+    );
+    let mut lines = server.stop().lines();
+    lines.sort();
+    let mut want = messages;
+    want.sort();
+    assert_eq!(lines, want, "every message once, whole");
+}
+
+/// Slow: the client waits out its 20 s (it runs in parallel with the rest).
+#[test]
+fn a_stopped_server_fails_a_patient_client_after_its_timeout_beside_two_busy_loops() {
+    // Issue 18, done when: with two CPU hogs running, a SIGSTOPped server
+    // makes a `--timeout 20` client exit 1, no sooner than 20 s, with a
+    // last line that says the server is stopped.
+    let _hogs = Hogs::start(2);
+    let mut server = Server::start();
+    let message = mixed_text(20_000, 1300);
+    let client = Client::to(&server)
+        .args(["--timeout", "20", "--progress", &message])
+        .spawn();
+    assert!(client.wait_for_progress(1, after(300)).is_some());
+    assert!(server.signal(libc::SIGSTOP));
+    wait_stopped(server.pid());
+    let stopped_at = Instant::now();
+    let done = client.wait(after(300));
+    let waited = stopped_at.elapsed();
+    done.expect_code(1, "client of a stopped server");
+    let last = done.stderr.trim_end().rsplit(['\n', '\r']).next();
+    assert!(
+        last.is_some_and(|l| l.contains("is stopped")),
+        "the last line says the server is stopped: {:?}",
+        done.stderr
+    );
+    // A lower bound only: the client waits at least its timeout.
+    assert!(
+        waited >= Duration::from_secs(20),
+        "gave up after {waited:?}"
+    );
+    eprintln!("server stopped: client with --timeout 20 gave up after {waited:?}");
+    assert!(server.signal(libc::SIGCONT));
+    server.stop();
 }
 
 /// Stress: `cargo test -p minitalk-e2e --release --test torture -- --ignored --nocapture`.
