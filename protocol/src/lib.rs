@@ -20,7 +20,8 @@
 //! - [`MessageBuffer`]: holds a message whole (all or nothing) until it is
 //!   complete, and streams the ones too long to hold.
 //! - [`Server`]: the server's whole rule, a `Receiver` and a `MessageBuffer`
-//!   joined, its I/O behind the [`Effects`] trait: the binary and the
+//!   joined, its I/O behind the [`Effects`] trait (the classic receiver's
+//!   too: one trait for both wires): the binary and the
 //!   simulation feed every signal through the same entry
 //!   ([`Server::handle`]: admission, the signal, the drive).
 //! - [`chunk`]: a message read from a stream, checked as UTF-8 and cut into
@@ -30,7 +31,11 @@
 //!   `core::str::from_utf8` (the server's text is checked with it), and the
 //!   one assembler of characters from bytes that may not be valid
 //!   ([`utf8::Chars`]: the classic server and the v1 trace).
-//! - [`Duration`]: times and intervals, one `u64` of nanoseconds.
+//! - [`Duration`]: times and intervals, one `u64` of nanoseconds;
+//!   [`TimerTable`]: named timers and the next deadline.
+//! - [`classic`]: the classic 42 wire, what learners' programs speak
+//!   (`classic/receiver/`: bit decoding, the output arbiter, the
+//!   acknowledgement policy, verdicts).
 //!
 //! `PROTOCOL.md` at the repository root specifies the format precisely, with
 //! test vectors.
@@ -75,20 +80,24 @@
 pub mod chunk;
 pub mod classic;
 pub mod crc;
+mod effects;
 pub mod frame;
 mod message;
 mod receiver;
 mod sender;
 mod server;
 mod time;
+mod timer;
 pub mod utf8;
 
+pub use effects::{Catches, Effects};
 pub use frame::{Decoded, Frame, FrameDecoder};
 pub use message::{Aborted, LineBuffer, MessageBuffer};
 pub use receiver::{Heard, Note, Output, Receiver, ReceiverConfig};
 pub use sender::{Failure, Poll, ProcessState, Sender, SenderConfig, SenderStats};
-pub use server::{Effects, Server};
+pub use server::Server;
 pub use time::Duration;
+pub use timer::{Timer, TimerTable};
 
 /// A process ID, as `pid_t` on Linux.
 pub type Pid = i32;

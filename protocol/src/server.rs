@@ -24,48 +24,8 @@
 //! here panics or allocates.
 
 use crate::{
-    Aborted, Duration, Heard, MessageBuffer, Output, Pid, Receiver, ReceiverConfig, Signal,
+    Aborted, Duration, Effects, Heard, MessageBuffer, Output, Pid, Receiver, ReceiverConfig, Signal,
 };
-
-/// What the server does to the world, and what it tells a human.
-///
-/// A binary implements it with system calls; the tests with a simulated
-/// world. The two hooks default to doing nothing.
-pub trait Effects {
-    /// Sends `signal` to `to`; `false` if the process is gone (it is then
-    /// reported gone to the receiver).
-    fn send(&mut self, to: Pid, signal: Signal) -> bool;
-    /// Writes bytes of a message from `from` (stdout, in the binary).
-    fn write(&mut self, from: Pid, bytes: &[u8]);
-    /// Whether `pid` still lives, and who has that PID: an identity that
-    /// tells the process from a later one that gets the same PID (on Linux,
-    /// its start time, field 22 of `/proc/<pid>/stat`); `None` if it is
-    /// gone (or a zombie).
-    fn alive(&mut self, pid: Pid) -> Option<u64>;
-    /// Whether `pid` catches both `SIGUSR1` and `SIGUSR2` (on Linux,
-    /// `SigCgt` of `/proc/<pid>/status`); `false` if it is gone. Asked by
-    /// [`Server::handle`] once per newcomer: only a process that a signal
-    /// cannot kill is fed in and ever answered (PROTOCOL.md 4.1).
-    fn catches(&mut self, pid: Pid) -> bool;
-    /// Sees a signal that [`Server::handle`] fed in and what it carried,
-    /// after the newcomer's "serving" or "waits" and before what the signal
-    /// completes is carried out: for `--trace`.
-    fn heard(&mut self, _pid: Pid, _signal: Signal, _heard: Heard) {}
-    /// Sees every output of the receiver at `now`, just before it is carried
-    /// out: for `--trace`, `--stats` and counters.
-    fn trace(&mut self, _output: &Output<'_>, _now: Duration) {}
-    /// The session of `pid` was abandoned mid-message (`vanished`: its
-    /// process was found gone, else it fell silent); `aborted` says what
-    /// became of the part received.
-    fn abandoned(&mut self, _pid: Pid, _vanished: bool, _aborted: Aborted) {}
-    /// Whether a write was cut short (in the binary: a stop came while
-    /// stdout was full). From then on [`Server::drive`] carries out
-    /// nothing more, so a frame whose text was not written whole is never
-    /// acknowledged.
-    fn cut(&self) -> bool {
-        false
-    }
-}
 
 /// A [`Receiver`] with a queue of `Q` processes and a [`MessageBuffer`] that
 /// holds messages of up to `HOLD` bytes whole.
@@ -73,7 +33,7 @@ pub trait Effects {
 /// # Examples
 ///
 /// ```
-/// use minitalk_protocol::{Duration, Effects, Pid, Poll, Sender, Server, Signal};
+/// use minitalk_protocol::{Catches, Duration, Effects, Pid, Poll, Sender, Server, Signal};
 ///
 /// /// Replies go back to the sender by hand; text goes to a string.
 /// #[derive(Default)]
@@ -93,8 +53,8 @@ pub trait Effects {
 ///     fn alive(&mut self, _pid: Pid) -> Option<u64> {
 ///         Some(1)
 ///     }
-///     fn catches(&mut self, _pid: Pid) -> bool {
-///         true
+///     fn catches(&mut self, _pid: Pid) -> Catches {
+///         Catches::BOTH
 ///     }
 /// }
 ///
@@ -178,7 +138,7 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
     ) -> Option<Heard> {
         self.woke(now);
         let new = !self.rx.knows(pid);
-        if new && !fx.catches(pid) {
+        if new && !fx.catches(pid).both() {
             return None;
         }
         let heard = self.rx.on_signal(pid, signal, now);
@@ -264,7 +224,7 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
 mod tests {
     extern crate std;
     use super::*;
-    use crate::{Poll, Sender};
+    use crate::{Catches, Poll, Sender};
     use std::vec::Vec;
 
     /// Effects whose writes are cut short from the `cut_after`-th on.
@@ -285,8 +245,8 @@ mod tests {
         fn alive(&mut self, _pid: Pid) -> Option<u64> {
             Some(1)
         }
-        fn catches(&mut self, _pid: Pid) -> bool {
-            true
+        fn catches(&mut self, _pid: Pid) -> Catches {
+            Catches::BOTH
         }
         fn cut(&self) -> bool {
             self.writes >= self.cut_after
@@ -349,9 +309,13 @@ mod tests {
         fn alive(&mut self, _pid: Pid) -> Option<u64> {
             Some(1)
         }
-        fn catches(&mut self, pid: Pid) -> bool {
+        fn catches(&mut self, pid: Pid) -> Catches {
             self.asked.push(pid);
-            self.catches
+            if self.catches {
+                Catches::BOTH
+            } else {
+                Catches::NONE
+            }
         }
         fn heard(&mut self, pid: Pid, _signal: Signal, heard: Heard) {
             self.events.push(std::format!("heard {pid} {heard:?}"));

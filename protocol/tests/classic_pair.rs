@@ -2,10 +2,9 @@
 //! state machines find each other's pacing and the message arrives exactly.
 
 use minitalk_protocol::classic::{
-    Catches, ClassicEffects, ClassicPoll, ClassicReceiver, ClassicSender, ClassicSenderConfig,
-    Convention, Pacing, Trace, Verdict,
+    ClassicPoll, ClassicReceiver, ClassicSender, ClassicSenderConfig, Convention, Pacing,
 };
-use minitalk_protocol::{Duration, Pid, Signal};
+use minitalk_protocol::{Catches, Duration, Effects, Pid, Signal};
 
 const CLIENT: i32 = 4242;
 
@@ -16,26 +15,24 @@ struct Fx<'a> {
     arrive: Duration,
 }
 
-impl ClassicEffects for Fx<'_> {
+impl Effects for Fx<'_> {
     fn catches(&mut self, _: Pid) -> Catches {
-        Catches {
-            usr1: true,
-            usr2: true,
-        }
+        Catches::BOTH
     }
 
-    fn send(&mut self, to: Pid, signal: Signal) {
+    fn send(&mut self, to: Pid, signal: Signal) -> bool {
         assert_eq!(to, CLIENT);
         self.to_client.push((self.arrive, signal));
+        true
     }
 
     fn write(&mut self, _: Pid, bytes: &[u8]) {
         self.written.extend_from_slice(bytes);
     }
 
-    fn verdict(&mut self, _: Verdict) {}
-
-    fn trace(&mut self, _: Trace) {}
+    fn alive(&mut self, _: Pid) -> Option<u64> {
+        Some(1)
+    }
 }
 
 /// Runs a whole transfer; every signal takes `latency` to arrive. Returns
@@ -76,7 +73,7 @@ fn transfer(items: &[u8], pacing: Option<Pacing>, msg: &[u8]) -> (Vec<u8>, bool,
         let next = [
             to_server.first().map(|e| e.0),
             to_client.first().map(|e| e.0),
-            rx.poll_at(),
+            rx.poll_timeout(),
             tx_at,
         ]
         .into_iter()

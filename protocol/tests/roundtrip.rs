@@ -14,7 +14,8 @@ use minitalk_protocol::Duration;
 
 use minitalk_protocol::frame::{self, bit_at, Frame, MAX_FRAME_LEN, MAX_PAYLOAD};
 use minitalk_protocol::{
-    Aborted, Decoded, Effects, Error, FrameDecoder, Output, Poll, Receiver, Sender, Server, Signal,
+    Aborted, Catches, Decoded, Effects, Error, FrameDecoder, Output, Poll, Receiver, Sender,
+    Server, Signal,
 };
 use proptest::prelude::*;
 
@@ -98,8 +99,8 @@ impl Effects for Lossless {
         (!self.gone).then_some(1)
     }
 
-    fn catches(&mut self, _: i32) -> bool {
-        true
+    fn catches(&mut self, _: i32) -> Catches {
+        Catches::BOTH
     }
 
     fn abandoned(&mut self, pid: i32, vanished: bool, aborted: Aborted) {

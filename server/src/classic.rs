@@ -4,33 +4,31 @@
 //! A thin loop around [`ClassicReceiver`], the same shape as the v1 loop:
 //! the handlers of `main.rs` push `(si_pid, signal)` into `SIGNALS`; the loop
 //! sleeps in `ppoll` (the only place where signals are unblocked), feeds
-//! what came to the receiver and lends it what it needs ([`ClassicEffects`]
-//! for [`Classic`]):
+//! what came to the receiver and lends it the [`Shell`], whose one
+//! [`Effects`](minitalk_protocol::Effects) serves both wires:
 //! - `catches`: `SigCgt` from `/proc/<pid>/status`
 //!   ([`sys::proc::caught_usr`]); a process that has gone catches nothing,
 //!   so it is never signalled;
 //! - `send`: [`sys::send`], which refuses any PID below 1;
 //! - `write`: the bytes as received (invalid UTF-8 included: it is the
-//!   learner's data), a message and its `'\n'` in one write, through v1's
-//!   `Shell`, which never sleeps with the signals blocked;
-//! - `verdict`: one line on stderr, `server: <pid>: ...`;
-//! - `trace`: `--trace`, the learner's debugger ([`event`]).
+//!   learner's data), a message and its `'\n'` in one write, never
+//!   sleeping with the signals blocked;
+//! - `verdict`: one line on stderr, `server: <pid>: ...` ([`verdict`]);
+//! - `classic_trace`: `--trace`, the learner's debugger ([`event`]).
 //!
-//! On `SIGINT`/`SIGTERM` the messages being received end as if their
-//! clients had fallen silent (printed with their verdicts), nobody is
-//! signalled any more, and the server exits 0.
-
-use core::sync::atomic::Ordering;
+//! On `SIGINT`/`SIGTERM` the receiver stops ([`ClassicReceiver::stop`]): the
+//! messages being received end as if their clients had fallen silent
+//! (printed with their verdicts), nobody is signalled any more, and the
+//! server exits 0.
 
 use minitalk_protocol::classic::{
-    BitOrder, Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Convention,
-    PendingTogether, Read, Text, Trace, Verdict, VerdictKind, TOO_FAST,
+    BitOrder, ClassicReceiver, ClassicReceiverConfig, Convention, PendingTogether, Read, Text,
+    Trace, Verdict, VerdictKind, TOO_FAST,
 };
 use minitalk_protocol::{Duration, Pid, Signal};
 use minitalk_sys::{self as sys, Line, STDERR};
 
-use crate::{Serve, Shell, STOP, TRACE};
-use minitalk_protocol::Effects;
+use crate::{Serve, Shell};
 
 /// Processes decoded at the same time; a 17th is ignored until one ends.
 const SLOTS: usize = 16;
@@ -38,37 +36,34 @@ const SLOTS: usize = 16;
 /// a longer one in chunks of that size (the receiver's module docs).
 const BUF: usize = 4096;
 
+/// Processes remembered for signals that were pending together.
+const TOGETHER: usize = 8;
+
+/// Senders whose two signals were pending at once (in the [`Shell`]).
+pub type Together = PendingTogether<TOGETHER>;
+
 /// The classic main loop; returns the exit status.
 // Not inlined: its receiver's 64 KiB of buffers would join main's stack
 // frame, whose every page is touched (stack probes) in v1 mode too.
 #[inline(never)]
-pub fn run(convention: Convention, trace: bool, pin: bool, shell: &mut Shell) -> i32 {
+pub fn run(convention: Convention, pin: bool, shell: &mut Shell) -> i32 {
     let mut classic = Classic {
         rx: ClassicReceiver::new(ClassicReceiverConfig::default(), convention),
-        show: Show {
-            trace,
-            together: PendingTogether::new(),
-        },
         last: None,
     };
-    if TRACE && trace {
+    if shell.narrator.tracing() {
         banner(convention);
     }
     crate::serve(&mut classic, shell, pin);
-    // Stopped: what is being received ends now, as by silence; nobody is
-    // signalled any more (`Fx::send`).
-    let mut fx = Fx {
-        shell,
-        show: &mut classic.show,
-    };
-    classic.rx.poll(Duration::MAX, &mut fx);
+    // Stopped: what is being received ends now, as by silence, and nobody
+    // is signalled any more.
+    classic.rx.stop(shell);
     0
 }
 
 /// The classic wire, for the main loop.
 struct Classic {
     rx: ClassicReceiver<SLOTS, BUF>,
-    show: Show,
     /// The last sender.
     last: Option<Pid>,
 }
@@ -79,15 +74,14 @@ impl Serve for Classic {
         // with it, the kernel chose the order (SIGUSR1 first), not the
         // client: two bits may have been swapped, which no count shows.
         let other = sys::signo(Signal::from_bit(!signal.bit()));
-        let show = &mut self.show;
-        show.together.taken(pid, shell.pending.contains(other));
-        self.rx.on_signal(pid, signal, now, &mut Fx { shell, show });
+        let together = shell.pending.contains(other);
+        shell.together.taken(pid, together);
+        self.rx.on_signal(pid, signal, now, shell);
         self.last = Some(pid);
     }
 
     fn poll(&mut self, now: Duration, shell: &mut Shell) {
-        let show = &mut self.show;
-        self.rx.poll(now, &mut Fx { shell, show });
+        self.rx.poll(now, shell);
     }
 
     fn serving(&self) -> Option<Pid> {
@@ -95,7 +89,7 @@ impl Serve for Classic {
     }
 
     fn deadline(&self) -> Option<Duration> {
-        self.rx.poll_at()
+        self.rx.poll_timeout()
     }
 
     fn needs_pending(&self) -> bool {
@@ -103,68 +97,17 @@ impl Serve for Classic {
     }
 }
 
-/// Processes remembered for signals that were pending together.
-const TOGETHER: usize = 8;
-
-/// What `--trace` and the verdicts remember.
-struct Show {
-    trace: bool,
-    /// Senders whose two signals were pending at once.
-    together: PendingTogether<TOGETHER>,
-}
-
-/// What the receiver is lent: v1's `Shell` for stdout, and the [`Show`].
-struct Fx<'a> {
-    shell: &'a mut Shell,
-    show: &'a mut Show,
-}
-
-impl ClassicEffects for Fx<'_> {
-    fn catches(&mut self, pid: Pid) -> Catches {
-        let (usr1, usr2) = sys::proc::caught_usr(pid).unwrap_or((false, false));
-        Catches { usr1, usr2 }
-    }
-
-    fn send(&mut self, to: Pid, signal: Signal) {
-        if !STOP.load(Ordering::Relaxed) {
-            // A process that vanished meanwhile: its silence ends it.
-            let _ = sys::send(to, signal);
-        }
-    }
-
-    // Never sleeps with the signals blocked; SIGINT/SIGTERM end a wait for
-    // a full stdout (`Shell::write`).
-    fn write(&mut self, from: Pid, bytes: &[u8]) {
-        self.shell.write(from, bytes);
-    }
-
-    fn verdict(&mut self, v: Verdict) {
-        verdict(v);
-    }
-
-    fn trace(&mut self, t: Trace) {
-        if TRACE && self.show.trace {
-            event(t);
-        }
-        if let Trace::End { pid, .. } = t {
-            self.show.order_lost(pid);
-        }
-    }
-}
-
-impl Show {
-    /// At the end of `pid`'s message: says so if the order of some of its
-    /// signals was lost.
-    fn order_lost(&mut self, pid: Pid) {
-        if self.together.take(pid) {
-            Line::new()
-                .fill(
-                    "server: {}: SIGUSR1 and SIGUSR2 were pending at once: bits may be swapped; ",
-                    &[pid as u64],
-                )
-                .str(TOO_FAST)
-                .println(STDERR);
-        }
+/// At the end of `pid`'s message: says so if the order of some of its
+/// signals was lost.
+pub fn order_lost(together: &mut Together, pid: Pid) {
+    if together.take(pid) {
+        Line::new()
+            .fill(
+                "server: {}: SIGUSR1 and SIGUSR2 were pending at once: bits may be swapped; ",
+                &[pid as u64],
+            )
+            .str(TOO_FAST)
+            .println(STDERR);
     }
 }
 
@@ -174,7 +117,7 @@ fn usr(signal: Signal) -> u64 {
 }
 
 /// One line on stderr: `server: <pid>: <what is wrong>`.
-fn verdict(v: Verdict) {
+pub fn verdict(v: Verdict) {
     let mut l = Line::new();
     l.fill("server: {}: ", &[v.pid as u64])
         .str(v.kind.message());
@@ -205,7 +148,7 @@ fn banner(c: Convention) {
 }
 
 /// A trace event on stderr.
-fn event(t: Trace) {
+pub fn event(t: Trace) {
     let mut l = Line::new();
     match t {
         Trace::Bits {

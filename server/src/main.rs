@@ -124,6 +124,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
         pending: SigSet::empty(),
         printed: 0,
         cut: false,
+        #[cfg(feature = "classic")]
+        together: classic::Together::new(),
     };
     #[cfg(feature = "classic")]
     let mut classic = None;
@@ -187,8 +189,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
 
     #[cfg(feature = "classic")]
     if let Some(convention) = classic {
-        let trace = shell.narrator.trace;
-        return classic::run(convention, trace, pin, &mut shell);
+        return classic::run(convention, pin, &mut shell);
     }
 
     let mut server: Server<QUEUE, HOLD> = Server::new(ReceiverConfig::default());

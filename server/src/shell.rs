@@ -1,10 +1,13 @@
-//! The server's I/O, lent to the protocol's server ([`Effects`]) and to the
-//! classic receiver: system calls, the clock, and the narrator of
-//! `--trace` and `--stats`.
+//! The server's I/O, lent to the protocol's server and to the classic
+//! receiver, which share one trait ([`Effects`]): system calls, the clock,
+//! and the narrator of `--trace` and `--stats` (and of the classic wire's
+//! verdicts and trace, in `classic.rs`).
 
 use core::sync::atomic::Ordering;
 
-use minitalk_protocol::{Aborted, Duration, Effects, Heard, Output, Pid, Signal};
+#[cfg(feature = "classic")]
+use minitalk_protocol::classic::{Trace, Verdict};
+use minitalk_protocol::{Aborted, Catches, Duration, Effects, Heard, Output, Pid, Signal};
 use minitalk_sys::write_wait::Written;
 use minitalk_sys::{self as sys, SigSet, StallClock, STDOUT};
 
@@ -25,6 +28,9 @@ pub struct Shell {
     pub printed: u64,
     /// A stop cut the current message short.
     pub cut: bool,
+    /// Classic senders whose two signals were pending at once.
+    #[cfg(feature = "classic")]
+    pub together: crate::classic::Together,
 }
 
 impl Effects for Shell {
@@ -56,9 +62,10 @@ impl Effects for Shell {
         sys::proc::identity(pid)
     }
 
-    /// Read once per newcomer, from `/proc/<pid>/status`.
-    fn catches(&mut self, pid: Pid) -> bool {
-        sys::proc::catches_usr(pid) == Some(true)
+    /// Read once per newcomer, from `SigCgt` in `/proc/<pid>/status`; a
+    /// process that has gone catches nothing, so it is never signalled.
+    fn catches(&mut self, pid: Pid) -> Catches {
+        sys::proc::caught_usr(pid).map_or(Catches::NONE, |(usr1, usr2)| Catches { usr1, usr2 })
     }
 
     fn heard(&mut self, pid: Pid, signal: Signal, heard: Heard) {
@@ -82,5 +89,23 @@ impl Effects for Shell {
 
     fn abandoned(&mut self, pid: Pid, vanished: bool, aborted: Aborted) {
         self.narrator.abandoned(pid, vanished, aborted);
+    }
+
+    /// One line on stderr, `server: <pid>: ...`.
+    #[cfg(feature = "classic")]
+    fn verdict(&mut self, verdict: Verdict) {
+        crate::classic::verdict(verdict);
+    }
+
+    /// `--trace`, the learner's debugger; at the end of a message, whether
+    /// the order of some of its signals was lost.
+    #[cfg(feature = "classic")]
+    fn classic_trace(&mut self, event: Trace) {
+        if self.narrator.tracing() {
+            crate::classic::event(event);
+        }
+        if let Trace::End { pid, .. } = event {
+            crate::classic::order_lost(&mut self.together, pid);
+        }
     }
 }

@@ -22,19 +22,19 @@
 //! - [`ClassicReceiver`]: the server's side, one decoder per sending process,
 //!   bounded memory, verdicts and a trace for the learner's debugger; what
 //!   it decides is carried out at once through its caller's
-//!   [`ClassicEffects`].
+//!   [`Effects`](crate::Effects), the trait v1's server uses too.
 //!
 //! Invariants: nothing here allocates, uses `unsafe`, or panics on any input;
 //! the receiver never asks to signal a PID below 1 nor a process with a signal
-//! its caller did not say it catches ([`ClassicEffects::catches`]).
+//! its caller did not say it catches ([`Effects::catches`](crate::Effects::catches)).
 
 mod receiver;
 mod sender;
 mod together;
 
+pub use crate::Catches;
 pub use receiver::{
-    Catches, ClassicEffects, ClassicReceiver, ClassicReceiverConfig, Read, Text, Trace, Verdict,
-    VerdictKind, TOO_FAST,
+    ClassicReceiver, ClassicReceiverConfig, Read, Text, Trace, Verdict, VerdictKind, TOO_FAST,
 };
 pub use sender::{ClassicFailure, ClassicPoll, ClassicSender, ClassicSenderConfig, Pacing};
 pub use together::PendingTogether;

@@ -19,10 +19,10 @@
 use std::vec::Vec;
 
 use minitalk_protocol::classic::{
-    Catches, ClassicEffects, ClassicPoll, ClassicReceiver, ClassicSender, ClassicSenderConfig,
-    Convention, Encoder, End, Header, Pacing, Trace, Verdict,
+    ClassicPoll, ClassicReceiver, ClassicSender, ClassicSenderConfig, Convention, Encoder, End,
+    Header, Pacing, Trace, Verdict,
 };
-use minitalk_protocol::{Duration, Pid, Signal};
+use minitalk_protocol::{Catches, Duration, Effects, Pid, Signal};
 
 /// Byte 0 as a convention, with `noendack` from the mask byte's top bit
 /// (the mask's bit 6 picks the sender's pacing).
@@ -62,20 +62,21 @@ impl Fx<'_> {
     }
 }
 
-impl ClassicEffects for Fx<'_> {
+impl Effects for Fx<'_> {
     fn catches(&mut self, pid: Pid) -> Catches {
         self.count();
         assert!(pid >= 1);
         catches(self.mask, pid)
     }
 
-    fn send(&mut self, to: Pid, signal: Signal) {
+    fn send(&mut self, to: Pid, signal: Signal) -> bool {
         self.count();
         assert!(to >= 1, "asked to signal PID {to}");
         assert!(
             catches(self.mask, to).catches(signal),
             "{to} does not catch {signal:?}"
         );
+        true
     }
 
     fn write(&mut self, _: Pid, bytes: &[u8]) {
@@ -88,8 +89,12 @@ impl ClassicEffects for Fx<'_> {
         self.count();
     }
 
-    fn trace(&mut self, _: Trace) {
+    fn classic_trace(&mut self, _: Trace) {
         self.count();
+    }
+
+    fn alive(&mut self, _: Pid) -> Option<u64> {
+        Some(1)
     }
 }
 
@@ -127,7 +132,7 @@ pub fn classic(data: &[u8]) {
         rx.poll(now, &mut fx(mask, &mut written));
         if r[1] & 2 == 2 {
             // let a timer fire when it is due
-            if let Some(at) = rx.poll_at() {
+            if let Some(at) = rx.poll_timeout() {
                 assert!(at > now, "a timer due now was not run");
                 now = at;
                 rx.poll(now, &mut fx(mask, &mut written));
@@ -137,7 +142,7 @@ pub fn classic(data: &[u8]) {
     let end = now.saturating_add(Duration::from_secs(10));
     rx.poll(end, &mut fx(mask, &mut written));
     assert_eq!(rx.active(), 0, "slots still busy after a long silence");
-    assert_eq!(rx.poll_at(), None);
+    assert_eq!(rx.poll_timeout(), None);
 
     // Sender: the same bytes as replies, at arbitrary times.
     let pacing = if mask & 0x40 == 0 {

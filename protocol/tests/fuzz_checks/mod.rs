@@ -28,8 +28,8 @@ use std::vec::Vec;
 use minitalk_protocol::crc::crc32c;
 use minitalk_protocol::frame::{self, bit_at, Decoded, Frame, FrameDecoder, MAX_PAYLOAD};
 use minitalk_protocol::{
-    Effects, Error, Heard, Note, Output, Pid, Poll, Receiver, ReceiverConfig, Sender, SenderConfig,
-    Server, Signal,
+    Catches, Effects, Error, Heard, Note, Output, Pid, Poll, Receiver, ReceiverConfig, Sender,
+    SenderConfig, Server, Signal,
 };
 
 /// Queue capacity of the receivers under test.
@@ -1143,8 +1143,8 @@ impl Effects for Conversation<'_> {
         Some(pid as u64) // everyone is alive, and keeps its PID
     }
 
-    fn catches(&mut self, _: Pid) -> bool {
-        true
+    fn catches(&mut self, _: Pid) -> Catches {
+        Catches::BOTH
     }
 
     fn trace(&mut self, out: &Output<'_>, _: Duration) {

@@ -37,8 +37,8 @@ use std::fmt::Write as _;
 
 use minitalk_protocol::frame;
 use minitalk_protocol::{
-    Aborted, Effects, Failure, Heard, Note, Output, Pid, Poll, ProcessState, ReceiverConfig,
-    Sender, SenderConfig, Server, Signal,
+    Aborted, Catches, Effects, Failure, Heard, Note, Output, Pid, Poll, ProcessState,
+    ReceiverConfig, Sender, SenderConfig, Server, Signal,
 };
 
 use crate::rng::Rng;
@@ -707,10 +707,16 @@ impl Effects for ServerIo<'_> {
     }
 
     /// The real server's admission: alive and catching both signals.
-    fn catches(&mut self, pid: Pid) -> bool {
-        self.owner
+    fn catches(&mut self, pid: Pid) -> Catches {
+        let both = self
+            .owner
             .get(&pid)
-            .is_some_and(|&p| self.procs[p].alive && self.procs[p].catches)
+            .is_some_and(|&p| self.procs[p].alive && self.procs[p].catches);
+        if both {
+            Catches::BOTH
+        } else {
+            Catches::NONE
+        }
     }
 
     fn heard(&mut self, from: Pid, sig: Signal, heard: Heard) {

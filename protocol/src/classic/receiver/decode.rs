@@ -1,0 +1,279 @@
+//! Bit decoding: signals to bytes, in the convention's bit order and
+//! meaning, through the phases of a message (length header, body, the NUL
+//! after an announced length).
+
+use super::super::{BitOrder, Convention, End, Header};
+use super::verdict::{Hint, Read, Trace, VerdictKind};
+use crate::utf8::{Chars, Text};
+use crate::Pid;
+
+/// Where a message stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Bits of a length header.
+    Header,
+    /// The bytes of the message, and what its header announced, if any.
+    Body(Option<Length>),
+    /// After the announced length: a NUL here is part of the end.
+    TrailingNul,
+}
+
+/// What a length header announced, and how much of it is left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Length {
+    announced: u64,
+    left: u64,
+}
+
+/// What eight bits completed, for the receiver to act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Step {
+    /// Nothing to act on: more header bits follow, or the next header began.
+    More,
+    /// A length header: the length it announces.
+    Length(u64),
+    /// The NUL after the announced length: part of the end, acknowledged now.
+    TrailingNul,
+    /// The NUL that ends a message.
+    Nul,
+    /// A byte of the message.
+    Byte {
+        byte: u8,
+        /// It completes the announced length.
+        last: bool,
+        /// The convention hint, said once per message.
+        hint: Option<VerdictKind>,
+    },
+}
+
+/// One process's bits, decoded into a message.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Decoder {
+    /// The bits of the current byte or header, in arrival order.
+    acc: u64,
+    /// How many (more than 8 inside a header).
+    n: u8,
+    /// The gaps of the current eight bits, for the trace.
+    gaps: [u32; 8],
+    phase: Phase,
+    /// Bytes of the current message (dropped ones included).
+    bytes: u64,
+    utf8: Utf8,
+    hint: Hint,
+}
+
+impl Decoder {
+    /// Before a process's first bit.
+    pub(super) const fn new(header: Header) -> Self {
+        Decoder {
+            acc: 0,
+            n: 0,
+            gaps: [0; 8],
+            phase: Self::first_phase(header),
+            bytes: 0,
+            utf8: Utf8::START,
+            hint: Hint::START,
+        }
+    }
+
+    const fn first_phase(header: Header) -> Phase {
+        match header {
+            Header::None => Phase::Body(None),
+            _ => Phase::Header,
+        }
+    }
+
+    /// Forgets the message being decoded (not the gaps).
+    fn reset(&mut self, header: Header) {
+        *self = Decoder {
+            gaps: self.gaps,
+            ..Decoder::new(header)
+        };
+    }
+
+    /// Bytes of the current message so far.
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether a message is under way (bits, bytes, or an announced length).
+    pub(super) fn in_message(&self) -> bool {
+        self.n > 0 || self.bytes > 0 || matches!(self.phase, Phase::Body(Some(_)))
+    }
+
+    /// A trace of `n` bits gathered so far.
+    fn bits(&self, pid: Pid, n: u8, read: Read) -> Trace {
+        Trace::Bits {
+            pid,
+            bits: self.acc as u8,
+            n,
+            gaps: self.gaps,
+            read,
+        }
+    }
+
+    /// Bit `bit` of `pid`, `gap` µs after its previous one: when it
+    /// completes eight bits, their trace and what they complete.
+    pub(super) fn push(
+        &mut self,
+        bit: bool,
+        gap: u32,
+        c: Convention,
+        pid: Pid,
+    ) -> Option<(Trace, Step)> {
+        self.gaps[usize::from(self.n % 8)] = gap;
+        self.acc = (self.acc << 1) | u64::from(bit);
+        self.n = self.n.saturating_add(1);
+        if self.n % 8 != 0 {
+            return None;
+        }
+        let width = match self.phase {
+            Phase::Header => c.header.bits() as u8,
+            _ => 8,
+        };
+        let value = match c.order {
+            BitOrder::Msb => self.acc,
+            BitOrder::Lsb => self.acc.reverse_bits() >> (64 - u32::from(width.max(8))),
+        };
+        let byte = value as u8;
+        let offset = self.bytes;
+        let nul = Read::Byte {
+            byte,
+            offset,
+            text: Text::Char('\0'),
+        };
+        // The last eight bits in arrival order.
+        let last8 = self.acc as u8;
+        let (bits, gaps) = (self.acc as u8, self.gaps);
+        let trace = move |read| Trace::Bits {
+            pid,
+            bits,
+            n: 8,
+            gaps,
+            read,
+        };
+        let (trace, step) = match self.phase {
+            Phase::Header if self.n < width => return Some((trace(Read::Header), Step::More)),
+            Phase::Header => {
+                let length = Length {
+                    announced: value,
+                    left: value,
+                };
+                self.phase = Phase::Body(Some(length));
+                (trace(Read::Length(value)), Step::Length(value))
+            }
+            Phase::TrailingNul if byte == 0 => {
+                let t = trace(nul);
+                self.reset(c.header);
+                (t, Step::TrailingNul)
+            }
+            Phase::TrailingNul => {
+                // Not a NUL: the first eight bits of the next header.
+                let t = trace(Read::Header);
+                self.reset(c.header);
+                self.acc = u64::from(last8);
+                self.n = 8;
+                return Some((t, Step::More));
+            }
+            Phase::Body(None) if c.end == End::Nul && byte == 0 => (trace(nul), Step::Nul),
+            Phase::Body(length) => {
+                let text = self.utf8.push(byte, offset);
+                let t = trace(Read::Byte { byte, offset, text });
+                self.bytes = self.bytes.saturating_add(1);
+                let hint = match c.header {
+                    Header::None => self.hint.look(last8, c.order, c.one),
+                    _ => None,
+                };
+                let length = length.map(|l| Length {
+                    left: l.left.saturating_sub(1),
+                    ..l
+                });
+                self.phase = Phase::Body(length);
+                let last = length.is_some_and(|l| l.left == 0);
+                (t, Step::Byte { byte, last, hint })
+            }
+        };
+        self.acc = 0;
+        self.n = 0;
+        Some((trace, step))
+    }
+
+    /// The trace of an unfinished byte, if the message ends by silence in
+    /// the middle of one.
+    pub(super) fn unfinished(&self, pid: Pid, silent: bool) -> Option<Trace> {
+        let partial = if silent { self.n % 8 } else { 0 };
+        (partial != 0).then(|| self.bits(pid, partial, Read::Unfinished))
+    }
+
+    /// Ends the message (`silent`: by silence) and makes ready for the
+    /// next; `report` gets what is wrong with it, in order.
+    pub(super) fn finish(
+        &mut self,
+        silent: bool,
+        c: Convention,
+        mut report: impl FnMut(VerdictKind),
+    ) {
+        if silent && self.n > 0 {
+            report(VerdictKind::PartialByte { bits: self.n });
+        }
+        match (silent, self.phase) {
+            (true, Phase::Body(Some(l))) => report(VerdictKind::Short {
+                got: self.bytes,
+                announced: l.announced,
+            }),
+            (true, Phase::Body(None)) if c.end == End::Nul && self.bytes > 0 => {
+                report(VerdictKind::NoNul)
+            }
+            _ => {}
+        }
+        if let Some(at) = self.utf8.finish() {
+            report(VerdictKind::InvalidUtf8 { at });
+        }
+        self.reset(c.header);
+        if !silent && c.header != Header::None && c.end == End::Nul {
+            self.phase = Phase::TrailingNul;
+        }
+    }
+}
+
+/// The text of a message: its characters ([`Chars`]), the first bad byte,
+/// and where the current character started.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Utf8 {
+    chars: Chars,
+    /// Where the current character's sequence started.
+    start: u64,
+    /// The first bad byte of the message.
+    bad: Option<u64>,
+}
+
+impl Utf8 {
+    pub(super) const START: Utf8 = Utf8 {
+        chars: Chars::new(),
+        start: 0,
+        bad: None,
+    };
+
+    /// Byte `b`, at offset `at` of the message.
+    pub(super) fn push(&mut self, b: u8, at: u64) -> Text {
+        let lead = self.chars.at_boundary();
+        let step = self.chars.push(b);
+        if step.broke {
+            self.bad.get_or_insert(self.start);
+        }
+        match step.text {
+            Text::Bad => {
+                self.bad.get_or_insert(at);
+            }
+            _ if lead || step.broke => self.start = at,
+            _ => {}
+        }
+        step.text
+    }
+
+    /// The first bad byte, if the message is not valid UTF-8.
+    pub(super) fn finish(&self) -> Option<u64> {
+        self.bad
+            .or((!self.chars.at_boundary()).then_some(self.start))
+    }
+}

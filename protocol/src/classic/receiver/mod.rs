@@ -1,0 +1,465 @@
+//! The classic server: each sending process's bits decoded on their own.
+//!
+//! Signals come in as `(pid, signal, now)` ([`ClassicReceiver::on_signal`]),
+//! timers run in [`ClassicReceiver::poll`]; the receiver carries out what it
+//! decides at once through its caller's [`Effects`](crate::Effects): the bytes to
+//! write, the acknowledgements to send, the verdicts for stderr and the trace
+//! events. The caller's effects are synchronous: when `write` returns, the
+//! bytes are out and the buffer is free again.
+//!
+//! # Memory and output order
+//!
+//! A fixed table of `N` slots, one per sending process, each with a buffer of
+//! `B` bytes (`B >= 2`): a [`LineBuffer`], the output rule shared with v1's
+//! [`MessageBuffer`](crate::MessageBuffer). A message is written whole, with its `'\n'`, in one
+//! write when it ends, if it fits `B - 1` bytes. A longer one is *streamed*:
+//! when a byte finds the buffer full, the `B - 1` bytes before it are
+//! written, and so on; the last chunk carries the `'\n'`. Only one message
+//! streams at a time, so the lines of different clients never interleave on
+//! stdout: a message that ends meanwhile is *held* in its buffer and written
+//! after the streaming one, in the order the messages ended. A client whose
+//! buffer fills while another message streams is held back: if it waits for
+//! an acknowledgement per bit, the acknowledgement is withheld until the
+//! output is free ([`Trace::Stalled`]: it just waits); if it paces itself,
+//! the bytes that do not fit are dropped and reported
+//! ([`VerdictKind::Dropped`]). A waiting client's end of message is likewise
+//! acknowledged only once its message is written. A process that finds no
+//! free slot is ignored ([`Trace::NoSlot`]).
+//!
+//! # When a message ends
+//!
+//! At its NUL byte ([`End::Nul`] without a header); after the announced
+//! length (with a header; a NUL right after it is swallowed when the
+//! convention says `nul`); or when its process has been silent for
+//! [`ClassicReceiverConfig::silence`]. The default silence is 250 ms: the
+//! slowest self-paced client surveyed sleeps 1 ms per bit, a waiting client
+//! is answered within microseconds, and a loaded scheduler can delay a
+//! process by tens of milliseconds (measured: the longest gap inside a
+//! message of a model client pacing itself at 1 ms per bit was 7 to 13 ms on
+//! a 2-core machine at load 9); 250 ms is far above all of these and still
+//! short for a human waiting for `none` messages to appear. A process that
+//! waits for a reply per bit gets [`ClassicReceiverConfig::waiting_silence`]
+//! (1 s) instead: it was answered, so its silence only means that it was not
+//! scheduled, and the end test suite saw a waiting model client silent for
+//! over 250 ms mid-message on a 2-core machine at load 10.
+//!
+//! # Acknowledgements
+//!
+//! The first reply to a new process is held for
+//! [`ClassicReceiverConfig::hold`] (10 ms). If its second bit comes before
+//! any reply, the client paces itself: it is never answered per bit, and gets
+//! one `SIGUSR1` at the end of each message (serves "end only" clients;
+//! `noendack` turns it off). Otherwise it waits for us: each bit is answered
+//! with `SIGUSR1` (or, with `echo`, with the signal it sent), and the end of
+//! a message as [`DoneAck`] says (by default `SIGUSR1` for the last bit then
+//! a separate `SIGUSR2`, which serves "ack per bit", "ack, then done" and
+//! "ack, plus done" clients). A process is only ever sent a signal that its
+//! caller said it catches ([`Effects::catches`](crate::Effects::catches), asked once, at its
+//! first signal), and never a PID below 1.
+//!
+//! [`ClassicReceiver::stop`] ends every message being received as if its
+//! process had fallen silent (printed, with its verdicts) and sends nothing
+//! from then on.
+//!
+//! # Layout
+//!
+//! - `decode`: signals to bytes (bit order and meaning, header and NUL
+//!   phases, UTF-8 of the text);
+//! - `output`: the arbiter, one [`LineBuffer`](crate::LineBuffer) per slot;
+//! - `ack`: paced or waiting, and what each is sent;
+//! - `verdict`: verdicts, trace events and the convention hint;
+//! - this file: the slots, their timers, and the order of all these.
+//!
+//! No input makes the receiver panic; memory is bounded by `N` and `B`.
+
+mod ack;
+mod decode;
+mod output;
+mod verdict;
+
+pub use crate::utf8::Text;
+pub use verdict::{Read, Trace, Verdict, VerdictKind, TOO_FAST};
+
+use super::{Convention, End};
+use crate::{Catches, Duration, Effects, Pid, Signal, Timer, TimerTable};
+use ack::Mode;
+use decode::{Decoder, Step};
+use output::Arbiter;
+
+/// Timing of a [`ClassicReceiver`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassicReceiverConfig {
+    /// How long the first reply to a new process is held, to see whether its
+    /// second bit comes without one (then it paces itself).
+    pub hold: Duration,
+    /// Silence that ends a process's message (and forgets the process).
+    pub silence: Duration,
+    /// The same, for a process that waits for a reply per bit.
+    pub waiting_silence: Duration,
+}
+
+impl Default for ClassicReceiverConfig {
+    fn default() -> Self {
+        ClassicReceiverConfig {
+            hold: Duration::from_millis(10),
+            silence: Duration::from_millis(250),
+            waiting_silence: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The timers of a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotTimer {
+    /// The first reply, held to see whether a second bit comes without it.
+    Hold,
+    /// The silence that ends its message and forgets it.
+    Silence,
+}
+
+impl Timer for SlotTimer {
+    const ALL: &'static [Self] = &[SlotTimer::Hold, SlotTimer::Silence];
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A process being decoded.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    pid: Pid,
+    catches: Catches,
+    mode: Mode,
+    /// When its last signal came.
+    last: Duration,
+    timers: TimerTable<SlotTimer, 2>,
+    decoder: Decoder,
+    /// A withheld acknowledgement: of a bit whose byte filled the buffer,
+    /// or (when its message is held) of the end of the message.
+    stalled: Option<Signal>,
+}
+
+/// The server's side of the classic wire: `N` processes at a time, `B`
+/// bytes of buffer each (see the module docs).
+///
+/// # Examples
+///
+/// ```
+/// use minitalk_protocol::classic::{ClassicReceiver, Convention, Encoder};
+/// use minitalk_protocol::{Catches, Duration, Effects, Pid, Signal};
+///
+/// #[derive(Default)]
+/// struct Out(Vec<u8>);
+/// impl Effects for Out {
+///     fn catches(&mut self, _: Pid) -> Catches { Catches::NONE }
+///     fn send(&mut self, _: Pid, _: Signal) -> bool { true }
+///     fn write(&mut self, _: Pid, bytes: &[u8]) { self.0.extend_from_slice(bytes) }
+///     fn alive(&mut self, _: Pid) -> Option<u64> { Some(1) }
+/// }
+///
+/// let c = Convention::default();
+/// let mut rx: ClassicReceiver<4, 64> = ClassicReceiver::new(Default::default(), c);
+/// let enc = Encoder::new(c, b"hi").unwrap();
+/// let mut out = Out::default();
+/// for i in 0..enc.bits() {
+///     let now = Duration::from_micros(100 * i); // a client pacing itself
+///     rx.on_signal(4242, enc.signal_at(i).unwrap(), now, &mut out);
+/// }
+/// assert_eq!(out.0, b"hi\n");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClassicReceiver<const N: usize, const B: usize> {
+    config: ClassicReceiverConfig,
+    convention: Convention,
+    slots: [Option<Slot>; N],
+    out: Arbiter<N, B>,
+    /// [`stop`](Self::stop) was called: nothing is sent any more.
+    stopped: bool,
+}
+
+impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
+    const ROOM_FOR_NEWLINE: () = assert!(B >= 2, "a slot needs at least 2 bytes");
+
+    /// A receiver reading bits by `convention`.
+    pub fn new(config: ClassicReceiverConfig, convention: Convention) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::ROOM_FOR_NEWLINE;
+        ClassicReceiver {
+            config,
+            convention,
+            slots: [None; N],
+            out: Arbiter::new(),
+            stopped: false,
+        }
+    }
+
+    /// The convention in use.
+    pub fn convention(&self) -> Convention {
+        self.convention
+    }
+
+    /// Processes decoded now (slots in use).
+    pub fn active(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+
+    /// Slot `i`'s timers, unless it waits for the output (its message is
+    /// held, or its acknowledgement withheld).
+    fn timers(&self, i: usize) -> Option<&TimerTable<SlotTimer, 2>> {
+        let s = self.slots[i].as_ref()?;
+        (!self.out.is_held(i) && s.stalled.is_none()).then_some(&s.timers)
+    }
+
+    /// When to call [`ClassicReceiver::poll`] at the latest, if no signal
+    /// comes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use minitalk_protocol::classic::{ClassicReceiver, Convention};
+    /// # use minitalk_protocol::{Catches, Duration, Effects, Pid, Signal};
+    /// # struct Quiet;
+    /// # impl Effects for Quiet {
+    /// #     fn catches(&mut self, _: Pid) -> Catches { Catches::NONE }
+    /// #     fn send(&mut self, _: Pid, _: Signal) -> bool { true }
+    /// #     fn write(&mut self, _: Pid, _: &[u8]) {}
+    /// #     fn alive(&mut self, _: Pid) -> Option<u64> { Some(1) }
+    /// # }
+    /// let mut rx: ClassicReceiver<2, 16> = ClassicReceiver::new(Default::default(), Convention::default());
+    /// assert_eq!(rx.poll_timeout(), None);
+    /// rx.on_signal(42, Signal::Usr1, Duration::ZERO, &mut Quiet);
+    /// // the held first reply is due after `hold`
+    /// assert_eq!(rx.poll_timeout(), Some(Duration::from_millis(10)));
+    /// ```
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        (0..N).filter_map(|i| self.timers(i)?.next_timeout()).min()
+    }
+
+    /// The first slot with a timer expired at `now`, and that timer.
+    fn expired(&self, now: Duration) -> Option<(usize, SlotTimer)> {
+        (0..N).find_map(|i| Some((i, self.timers(i)?.expired(now)?)))
+    }
+
+    /// Runs the timers that are due at `now`: held first replies, and the
+    /// messages that silence ends (their processes are forgotten).
+    pub fn poll(&mut self, now: Duration, fx: &mut impl Effects) {
+        // One timer at a time: each may change the others (a message that
+        // ends releases the held ones).
+        while let Some((i, timer)) = self.expired(now) {
+            let Some(s) = &mut self.slots[i] else { break };
+            match (timer, s.mode) {
+                (SlotTimer::Hold, Mode::Unknown { first }) => {
+                    // No second bit without a reply: it waits for us.
+                    s.mode = Mode::Waiting;
+                    s.timers.stop(SlotTimer::Hold);
+                    let silence = s.last.saturating_add(self.config.waiting_silence);
+                    s.timers.set(SlotTimer::Silence, silence);
+                    fx.classic_trace(Trace::Waiting(s.pid));
+                    self.answer(i, first, false, fx);
+                }
+                _ => self.silence(i, fx),
+            }
+        }
+    }
+
+    /// Slot `i`'s process fell silent: its message ends, and the process is
+    /// forgotten unless its message is held.
+    fn silence(&mut self, i: usize, fx: &mut impl Effects) {
+        if self.slots[i]
+            .as_ref()
+            .is_some_and(|s| s.decoder.in_message())
+        {
+            self.end_message(i, true, fx);
+        }
+        if !self.out.is_held(i) {
+            self.slots[i] = None;
+        }
+    }
+
+    /// The server stops: every message being received ends as if its
+    /// process had fallen silent (written, or held and written after the
+    /// streaming one, with its verdicts), and nothing is sent from now on.
+    pub fn stop(&mut self, fx: &mut impl Effects) {
+        self.stopped = true;
+        // In the order `poll` would end them if every timer ran out now.
+        while let Some(i) = (0..N).find(|&i| self.timers(i).is_some()) {
+            self.silence(i, fx);
+        }
+    }
+
+    /// A signal from `pid`, at `now`.
+    pub fn on_signal(&mut self, pid: Pid, signal: Signal, now: Duration, fx: &mut impl Effects) {
+        if pid < 1 {
+            fx.classic_trace(Trace::Stray { pid, signal });
+            return;
+        }
+        let c = self.convention;
+        let (i, gap) = match self
+            .slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|s| s.pid == pid))
+        {
+            Some(i) => {
+                let Some(s) = &mut self.slots[i] else {
+                    return;
+                };
+                if matches!(s.mode, Mode::Unknown { .. }) {
+                    // Its second bit came before any reply: it paces itself.
+                    s.mode = Mode::Paced;
+                    s.timers.stop(SlotTimer::Hold);
+                    fx.classic_trace(Trace::Paced(pid));
+                }
+                let gap = now.saturating_sub(s.last).as_nanos() as u64 / 1000;
+                (i, gap.min(u64::from(Trace::FIRST - 1)) as u32)
+            }
+            None => {
+                let Some(i) = self.slots.iter().position(Option::is_none) else {
+                    fx.classic_trace(Trace::NoSlot(pid));
+                    return;
+                };
+                let mut timers = TimerTable::new();
+                timers.set(SlotTimer::Hold, now.saturating_add(self.config.hold));
+                self.slots[i] = Some(Slot {
+                    pid,
+                    catches: fx.catches(pid),
+                    mode: Mode::Unknown { first: signal },
+                    last: now,
+                    timers,
+                    decoder: Decoder::new(c.header),
+                    stalled: None,
+                });
+                self.out.open(i, pid);
+                (i, Trace::FIRST)
+            }
+        };
+        if let Some(s) = &mut self.slots[i] {
+            s.last = now;
+            let silence = match s.mode {
+                Mode::Unknown { .. } => None,
+                Mode::Paced => Some(self.config.silence),
+                Mode::Waiting => Some(self.config.waiting_silence),
+            };
+            if let Some(silence) = silence {
+                s.timers
+                    .set(SlotTimer::Silence, now.saturating_add(silence));
+            }
+        }
+        let ended = self.take_bit(i, c.bit(signal), gap, fx);
+        let may_stream = self.out.may_stream(i);
+        let held = self.out.is_held(i);
+        let full = self.out.is_full(i);
+        let Some(s) = &mut self.slots[i] else {
+            return;
+        };
+        if s.stalled.is_some() {
+            return; // it does not wait for us: nothing more is owed
+        }
+        if s.mode == Mode::Waiting && (held || (!ended && full && !may_stream)) {
+            s.stalled = Some(signal);
+            fx.classic_trace(Trace::Stalled(pid));
+            return;
+        }
+        self.answer(i, signal, ended, fx);
+    }
+
+    /// Replies to slot `i`'s bit `signal` (`ended`: its last), as its mode
+    /// and the convention say; nothing once stopped or cut short.
+    fn answer(&mut self, i: usize, signal: Signal, ended: bool, fx: &mut impl Effects) {
+        let Some(s) = &self.slots[i] else { return };
+        if self.stopped || fx.cut() {
+            return;
+        }
+        ack::replies(s.mode, signal, ended, self.convention, |reply| {
+            ack::reply(s.pid, s.catches, reply, ended, fx)
+        });
+    }
+
+    /// Adds a bit to slot `i`; true if it ended a message.
+    fn take_bit(&mut self, i: usize, bit: bool, gap: u32, fx: &mut impl Effects) -> bool {
+        let c = self.convention;
+        let Some(s) = &mut self.slots[i] else {
+            return false;
+        };
+        let pid = s.pid;
+        let Some((trace, step)) = s.decoder.push(bit, gap, c, pid) else {
+            return false;
+        };
+        fx.classic_trace(trace);
+        match step {
+            Step::More => false,
+            // With `nul`, the client still sends its NUL: the end is
+            // acknowledged after it.
+            Step::Length(0) => {
+                self.end_message(i, false, fx);
+                c.end == End::None
+            }
+            Step::Length(_) => false,
+            Step::TrailingNul => true,
+            Step::Nul => {
+                self.end_message(i, false, fx);
+                true
+            }
+            Step::Byte { byte, last, hint } => {
+                if let Some(kind) = hint {
+                    fx.verdict(Verdict { pid, kind });
+                }
+                self.out.store(i, byte, fx);
+                if !last {
+                    return false;
+                }
+                self.end_message(i, false, fx);
+                c.end == End::None
+            }
+        }
+    }
+
+    /// Ends slot `i`'s message: writes (or holds) its bytes and reports it.
+    /// `silent`: it ended by silence.
+    fn end_message(&mut self, i: usize, silent: bool, fx: &mut impl Effects) {
+        let c = self.convention;
+        let Some(s) = &mut self.slots[i] else {
+            return;
+        };
+        let pid = s.pid;
+        if let Some(t) = s.decoder.unfinished(pid, silent) {
+            fx.classic_trace(t);
+        }
+        let bytes = s.decoder.bytes();
+        let streaming = self.out.end(i, bytes > 0 || !silent, fx);
+        fx.classic_trace(Trace::End { pid, bytes });
+        let mut report = |kind| fx.verdict(Verdict { pid, kind });
+        s.decoder.finish(silent, c, &mut report);
+        if let Some(kind) = self.out.take_dropped(i) {
+            report(kind);
+        }
+        if streaming {
+            self.release(fx);
+        }
+    }
+
+    /// The output is free: writes the held messages in the order they
+    /// ended, then lets one client held back by a full buffer stream.
+    fn release(&mut self, fx: &mut impl Effects) {
+        while let Some(i) = self.out.next_held() {
+            self.out.write_held(i, fx);
+            let stalled = self.slots[i].as_mut().and_then(|s| s.stalled.take());
+            if let Some(signal) = stalled {
+                self.answer(i, signal, true, fx);
+            }
+        }
+        let stalled = self
+            .slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|s| s.stalled.is_some()));
+        if let Some(i) = stalled {
+            self.out.stream(i, fx);
+            let stalled = self.slots[i].as_mut().and_then(|s| s.stalled.take());
+            if let Some(signal) = stalled {
+                self.answer(i, signal, false, fx);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,862 @@
+extern crate std;
+use std::vec::Vec;
+
+use super::decode::Utf8;
+use super::*;
+use crate::classic::Encoder;
+use crate::Catches;
+use Signal::{Usr1, Usr2};
+
+const US: Duration = Duration::from_micros(1);
+
+fn us(n: u64) -> Duration {
+    Duration::from_micros(n)
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Kind {
+    /// Sends a bit every this many µs, whatever it hears.
+    Paced(u64),
+    /// Sends the next bit 20 µs after any reply.
+    Waiting,
+}
+
+struct Client {
+    pid: Pid,
+    kind: Kind,
+    catches: Catches,
+    msg: Vec<u8>,
+    /// Signals sent.
+    sent: u64,
+    /// Bit indexes never delivered (lost on the way).
+    lose: Vec<u64>,
+    /// Stops after this many signals (dies).
+    die_after: Option<u64>,
+    next: Option<Duration>,
+    heard: Vec<Signal>,
+}
+
+impl Client {
+    fn new(pid: Pid, kind: Kind, msg: &[u8], start: u64) -> Client {
+        Client {
+            pid,
+            kind,
+            catches: Catches {
+                usr1: true,
+                usr2: true,
+            },
+            msg: msg.to_vec(),
+            sent: 0,
+            lose: Vec::new(),
+            die_after: None,
+            next: Some(us(start)),
+            heard: Vec::new(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct World {
+    written: Vec<(Pid, Vec<u8>)>,
+    verdicts: Vec<Verdict>,
+    traces: Vec<Trace>,
+    sends: Vec<(Pid, Signal)>,
+    /// Writes (`None`) and sends, in order.
+    log: Vec<(Pid, Option<Signal>)>,
+}
+
+/// The world as a receiver sees it during one call.
+struct Fx<'a> {
+    w: &'a mut World,
+    clients: &'a mut [Client],
+    now: Duration,
+}
+
+impl Effects for Fx<'_> {
+    fn catches(&mut self, pid: Pid) -> Catches {
+        assert!(pid >= 1);
+        let c = self.clients.iter().find(|c| c.pid == pid);
+        c.map(|c| c.catches).unwrap_or_default()
+    }
+
+    fn send(&mut self, to: Pid, signal: Signal) -> bool {
+        assert!(to >= 1);
+        self.w.sends.push((to, signal));
+        self.w.log.push((to, Some(signal)));
+        let c = self.clients.iter_mut().find(|c| c.pid == to).unwrap();
+        assert!(c.catches.catches(signal), "{to} killed by {signal:?}");
+        c.heard.push(signal);
+        if c.kind == Kind::Waiting && c.next.is_none() {
+            c.next = Some(self.now.saturating_add(US * 20));
+        }
+        true
+    }
+
+    fn write(&mut self, from: Pid, bytes: &[u8]) {
+        assert!(!bytes.is_empty());
+        self.w.written.push((from, bytes.to_vec()));
+        self.w.log.push((from, None));
+    }
+
+    fn verdict(&mut self, verdict: Verdict) {
+        self.w.verdicts.push(verdict);
+    }
+
+    fn classic_trace(&mut self, event: Trace) {
+        self.w.traces.push(event);
+    }
+
+    fn alive(&mut self, _: Pid) -> Option<u64> {
+        Some(1)
+    }
+}
+
+impl World {
+    /// Every byte written, in order.
+    fn stdout(&self) -> Vec<u8> {
+        self.written.iter().flat_map(|(_, b)| b.clone()).collect()
+    }
+
+    fn drain<const N: usize, const B: usize>(
+        &mut self,
+        rx: &mut ClassicReceiver<N, B>,
+        clients: &mut [Client],
+        now: Duration,
+    ) {
+        rx.poll(
+            now,
+            &mut Fx {
+                w: self,
+                clients,
+                now,
+            },
+        );
+    }
+
+    /// A signal from `pid` at `now`, then the timers due.
+    fn on_signal<const N: usize, const B: usize>(
+        &mut self,
+        rx: &mut ClassicReceiver<N, B>,
+        clients: &mut [Client],
+        pid: Pid,
+        signal: Signal,
+        now: Duration,
+    ) {
+        rx.on_signal(
+            pid,
+            signal,
+            now,
+            &mut Fx {
+                w: self,
+                clients,
+                now,
+            },
+        );
+        self.drain(rx, clients, now);
+    }
+
+    /// Runs the clients against `rx` until all is quiet.
+    fn run<const N: usize, const B: usize>(
+        rx: &mut ClassicReceiver<N, B>,
+        clients: &mut [Client],
+    ) -> World {
+        let c = rx.convention();
+        let mut w = World::default();
+        let mut now = Duration::ZERO;
+        for _ in 0..1_000_000 {
+            let next_client = clients
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.next.map(|t| (t, i)))
+                .min();
+            let next_rx = rx.poll_timeout();
+            match (next_client, next_rx) {
+                (Some((t, i)), r) if r.is_none_or(|r| t <= r) => {
+                    now = now.max(t);
+                    let cl = &mut clients[i];
+                    let enc = Encoder::new(c, &cl.msg).unwrap();
+                    let Some(sig) = enc.signal_at(cl.sent) else {
+                        cl.next = None;
+                        continue;
+                    };
+                    if cl.die_after == Some(cl.sent) {
+                        cl.next = None;
+                        continue;
+                    }
+                    let idx = cl.sent;
+                    cl.sent += 1;
+                    cl.next = match cl.kind {
+                        Kind::Paced(p) => Some(now.saturating_add(us(p))),
+                        Kind::Waiting => None,
+                    };
+                    if cl.sent == enc.bits() {
+                        cl.next = None;
+                    }
+                    let pid = cl.pid;
+                    if cl.lose.contains(&idx) {
+                        w.drain(rx, clients, now);
+                    } else {
+                        w.on_signal(rx, clients, pid, sig, now);
+                    }
+                }
+                (_, Some(r)) => {
+                    now = now.max(r);
+                    w.drain(rx, clients, now);
+                }
+                (None, None) => return w,
+                _ => unreachable!(),
+            }
+        }
+        panic!("no end");
+    }
+}
+
+fn rx<const N: usize, const B: usize>(items: &[u8]) -> ClassicReceiver<N, B> {
+    ClassicReceiver::new(Default::default(), Convention::parse(items).unwrap())
+}
+
+#[test]
+fn paced_client_is_printed_whole_and_answered_once_at_the_end() {
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [Client::new(100, Kind::Paced(100), b"hello", 0)];
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.written, [(100, b"hello\n".to_vec())]);
+    assert_eq!(w.sends, [(100, Usr1)]);
+    assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+    assert!(w.traces.contains(&Trace::Paced(100)));
+    assert_eq!(r.active(), 0);
+}
+
+#[test]
+fn paced_client_that_catches_nothing_is_never_signalled() {
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [Client::new(100, Kind::Paced(150), b"quiet", 0)];
+    cl[0].catches = Catches::default();
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"quiet\n");
+    assert!(w.sends.is_empty());
+    assert!(w.traces.contains(&Trace::NotCaught {
+        pid: 100,
+        signal: Usr1
+    }));
+    let mut r = rx::<4, 64>(b"noendack");
+    let mut cl = [Client::new(100, Kind::Paced(150), b"q", 0)];
+    let w = World::run(&mut r, &mut cl);
+    assert!(w.sends.is_empty());
+}
+
+#[test]
+fn waiting_client_gets_an_ack_per_bit_then_done() {
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [Client::new(7, Kind::Waiting, b"hey", 0)];
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"hey\n");
+    assert!(w.traces.contains(&Trace::Waiting(7)));
+    let mut expect = std::vec![Usr1; 32];
+    expect.push(Usr2);
+    assert_eq!(cl[0].heard, expect);
+}
+
+#[test]
+fn end_of_message_variants() {
+    for (items, tail) in [
+        (&b"then"[..], &[Usr2][..]),
+        (b"bare", &[Usr1]),
+        (b"plus", &[Usr1, Usr2]),
+    ] {
+        let mut r = rx::<4, 64>(items);
+        let mut cl = [Client::new(7, Kind::Waiting, b"a", 0)];
+        let w = World::run(&mut r, &mut cl);
+        assert_eq!(w.stdout(), b"a\n");
+        assert!(cl[0].heard[..15].iter().all(|&s| s == Usr1));
+        assert_eq!(
+            &cl[0].heard[15..],
+            tail,
+            "{:?}",
+            core::str::from_utf8(items)
+        );
+    }
+}
+
+#[test]
+fn echo_answers_each_bit_with_its_signal() {
+    let mut r = rx::<4, 64>(b"echo,bare");
+    let mut cl = [Client::new(7, Kind::Waiting, b"a", 0)];
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"a\n");
+    let enc = Encoder::new(r.convention(), b"a").unwrap();
+    let sent: Vec<_> = (0..16).map(|i| enc.signal_at(i).unwrap()).collect();
+    // every bit echoed; the last one as `bare` says (SIGUSR1)
+    assert_eq!(&cl[0].heard[..15], &sent[..15]);
+}
+
+#[test]
+fn waiting_client_that_catches_only_usr1_gets_no_usr2() {
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [Client::new(7, Kind::Waiting, b"ab", 0)];
+    cl[0].catches.usr2 = false;
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"ab\n");
+    assert_eq!(cl[0].heard.len(), 24);
+}
+
+#[test]
+fn interleaved_clients_are_decoded_apart() {
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [
+        Client::new(11, Kind::Paced(100), b"first client", 0),
+        Client::new(12, Kind::Paced(130), b"second one", 37),
+        Client::new(13, Kind::Waiting, b"third, waiting", 55),
+    ];
+    let w = World::run(&mut r, &mut cl);
+    let mut lines: Vec<_> = w.written.clone();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            (11, b"first client\n".to_vec()),
+            (12, b"second one\n".to_vec()),
+            (13, b"third, waiting\n".to_vec())
+        ]
+    );
+    assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+}
+
+#[test]
+fn client_dying_mid_byte_is_reported() {
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [Client::new(9, Kind::Paced(100), b"abcdef", 0)];
+    cl[0].die_after = Some(3 * 8 + 3);
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"abc\n");
+    let kinds: Vec<_> = w.verdicts.iter().map(|v| v.kind).collect();
+    assert_eq!(
+        kinds,
+        [VerdictKind::PartialByte { bits: 3 }, VerdictKind::NoNul]
+    );
+}
+
+#[test]
+fn strays_are_ignored_or_reported_never_printed() {
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [
+        Client::new(9, Kind::Paced(100), b"hi", 0),
+        Client::new(10, Kind::Paced(100), b"", 500),
+    ];
+    cl[1].die_after = Some(1); // one stray signal from another process
+    let mut w = World::default();
+    w.on_signal(&mut r, &mut cl, 0, Usr1, Duration::ZERO);
+    w.on_signal(&mut r, &mut cl, -1, Usr2, Duration::ZERO);
+    w.drain(&mut r, &mut cl, Duration::ZERO);
+    assert!(w.traces.contains(&Trace::Stray {
+        pid: -1,
+        signal: Usr2
+    }));
+    assert_eq!(r.active(), 0);
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"hi\n");
+    assert_eq!(
+        w.verdicts,
+        [Verdict {
+            pid: 10,
+            kind: VerdictKind::PartialByte { bits: 1 }
+        }]
+    );
+}
+
+#[test]
+fn lost_bits_are_reported_not_printed_silently() {
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [Client::new(9, Kind::Paced(20), b"too fast", 0)];
+    cl[0].lose = std::vec![13];
+    let w = World::run(&mut r, &mut cl);
+    assert_ne!(w.stdout(), b"too fast\n");
+    assert!(w
+        .verdicts
+        .iter()
+        .any(|v| v.kind == VerdictKind::PartialByte { bits: 7 }));
+}
+
+#[test]
+fn both_orders_and_signal_meanings() {
+    for items in [&b"msb,usr2"[..], b"lsb,usr2", b"msb,usr1", b"lsb,usr1"] {
+        for kind in [Kind::Paced(100), Kind::Waiting] {
+            let mut r = rx::<2, 32>(items);
+            let mut cl = [Client::new(5, kind, "ünïcode ok".as_bytes(), 0)];
+            let w = World::run(&mut r, &mut cl);
+            assert_eq!(w.stdout(), "ünïcode ok\n".as_bytes());
+            assert!(w.verdicts.is_empty());
+        }
+    }
+}
+
+#[test]
+fn length_headers_end_the_message_and_swallow_a_trailing_nul() {
+    for items in [
+        &b"len32"[..],
+        b"len64",
+        b"lsb,len32",
+        b"lsb,usr1,len64",
+        b"len32,none",
+    ] {
+        for kind in [Kind::Paced(100), Kind::Waiting] {
+            let mut r = rx::<2, 64>(items);
+            let msg = b"nul\0inside";
+            let mut cl = [Client::new(5, kind, msg, 0)];
+            let w = World::run(&mut r, &mut cl);
+            assert_eq!(w.stdout(), b"nul\0inside\n");
+            assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+        }
+    }
+}
+
+#[test]
+fn a_waiting_client_silent_for_longer_than_a_paced_one_may_be_is_not_cut() {
+    let c = Convention::default();
+    let mut r: ClassicReceiver<2, 64> = ClassicReceiver::new(Default::default(), c);
+    let enc = Encoder::new(c, b"wait").unwrap();
+    let mut w = World::default();
+    let mut cl = [Client::new(5, Kind::Waiting, b"", 0)];
+    // First bit, then the held reply makes it a waiting client.
+    let mut now = Duration::ZERO;
+    w.on_signal(&mut r, &mut cl, 5, enc.signal_at(0).unwrap(), now);
+    now = now.saturating_add(Duration::from_millis(10));
+    w.drain(&mut r, &mut cl, now);
+    assert!(w.traces.contains(&Trace::Waiting(5)));
+    for i in 1..enc.bits() {
+        // Half a second unscheduled in the middle: more than `silence`.
+        let gap = if i == 13 { 500_000 } else { 20 };
+        now = now.saturating_add(us(gap));
+        w.drain(&mut r, &mut cl, now);
+        w.on_signal(&mut r, &mut cl, 5, enc.signal_at(i).unwrap(), now);
+    }
+    assert_eq!(w.stdout(), b"wait\n");
+    assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+}
+
+#[test]
+fn with_a_header_and_nul_the_end_is_acknowledged_after_the_nul() {
+    for items in [&b"len32"[..], b"lsb,len64"] {
+        let mut r = rx::<2, 64>(items);
+        let mut cl = [Client::new(5, Kind::Waiting, b"ab", 0)];
+        let w = World::run(&mut r, &mut cl);
+        assert_eq!(w.stdout(), b"ab\n");
+        let bits = Encoder::new(r.convention(), b"ab").unwrap().bits() as usize;
+        // SIGUSR1 for every bit (the NUL's too), then the separate SIGUSR2.
+        let heard = &cl[0].heard;
+        assert_eq!(heard.len(), bits + 1, "{heard:?}");
+        assert!(heard[..bits].iter().all(|&s| s == Usr1));
+        assert_eq!(heard[bits], Usr2);
+    }
+}
+
+#[test]
+fn back_to_back_messages_after_a_header_without_nul() {
+    // LSB-first headers begin with a non-zero byte: not a NUL.
+    let c = Convention::parse(b"lsb,len32").unwrap();
+    let mut r: ClassicReceiver<2, 64> = ClassicReceiver::new(Default::default(), c);
+    let mut signals = Vec::new();
+    for m in [&b"one"[..], b"two"] {
+        let enc = Encoder::new(
+            Convention {
+                end: End::None,
+                ..c
+            },
+            m,
+        )
+        .unwrap();
+        signals.extend((0..enc.bits()).map(|i| enc.signal_at(i).unwrap()));
+    }
+    let mut w = World::default();
+    let mut cl = [Client::new(5, Kind::Paced(100), b"", 0)];
+    for (i, s) in signals.iter().enumerate() {
+        let now = us(100 * i as u64);
+        w.on_signal(&mut r, &mut cl, 5, *s, now);
+    }
+    assert_eq!(w.stdout(), b"one\ntwo\n");
+}
+
+#[test]
+fn messages_back_to_back_from_one_client() {
+    for kind in [Kind::Paced(100), Kind::Waiting] {
+        let mut r = rx::<2, 8>(b"");
+        // the second one streams: longer than the 7 bytes a slot holds
+        let mut cl = [Client::new(5, kind, b"one\0second message", 0)];
+        let w = World::run(&mut r, &mut cl);
+        assert_eq!(w.stdout(), b"one\nsecond message\n");
+        assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+    }
+}
+
+#[test]
+fn silence_ends_a_message_without_nul_and_a_short_one() {
+    let mut r = rx::<2, 64>(b"none");
+    let mut cl = [Client::new(5, Kind::Paced(100), b"no end", 0)];
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"no end\n");
+    assert!(w.verdicts.is_empty());
+    let mut r = rx::<2, 64>(b"len32");
+    let mut cl = [Client::new(5, Kind::Paced(100), b"cut short", 0)];
+    cl[0].die_after = Some(32 + 16);
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"cu\n");
+    assert_eq!(
+        w.verdicts[0].kind,
+        VerdictKind::Short {
+            got: 2,
+            announced: 9
+        }
+    );
+}
+
+#[test]
+fn long_messages_stream_without_interleaving() {
+    let long: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
+    let mut r = rx::<4, 8>(b"");
+    let mut cl = [
+        Client::new(1, Kind::Paced(100), &long, 0),
+        Client::new(2, Kind::Paced(100), b"short", 8_000),
+        Client::new(3, Kind::Waiting, &long[..40], 9_000),
+    ];
+    let w = World::run(&mut r, &mut cl);
+    let out = w.stdout();
+    let mut expect = long.clone();
+    expect.push(b'\n');
+    expect.extend_from_slice(b"short\n");
+    expect.extend_from_slice(&long[..40]);
+    expect.push(b'\n');
+    assert_eq!(
+        std::string::String::from_utf8_lossy(&out),
+        std::string::String::from_utf8_lossy(&expect)
+    );
+    assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+    // the long message came out in chunks of at most B - 1 bytes
+    assert!(w.written.iter().all(|(_, b)| b.len() <= 8));
+    assert!(w.written.iter().filter(|(pid, _)| *pid == 1).count() >= 100 / 7);
+    // the waiting client was held back while the first one streamed
+    assert!(w.traces.contains(&Trace::Stalled(3)));
+    assert_eq!(r.active(), 0);
+}
+
+#[test]
+fn a_waiting_client_held_behind_a_long_message_hears_its_end_once_printed() {
+    let long: Vec<u8> = (0..60u8).map(|i| b'a' + i % 26).collect();
+    let mut r = rx::<4, 8>(b"");
+    let mut cl = [
+        Client::new(1, Kind::Paced(100), &long, 0),
+        Client::new(2, Kind::Waiting, b"short", 8_000),
+    ];
+    let w = World::run(&mut r, &mut cl);
+    let mut expect = long.clone();
+    expect.extend_from_slice(b"\nshort\n");
+    assert_eq!(w.stdout(), expect);
+    assert_eq!(w.written.last(), Some(&(2, b"short\n".to_vec())));
+    // its end (SIGUSR2, after the last bit's SIGUSR1) comes after its write
+    let written = w.log.iter().position(|e| *e == (2, None)).unwrap();
+    let done = w.log.iter().position(|e| *e == (2, Some(Usr2))).unwrap();
+    assert!(written < done, "{:?}", w.log);
+    assert_eq!(cl[0].heard, [Usr1]);
+    assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+    assert_eq!(r.active(), 0);
+}
+
+#[test]
+fn second_paced_overflow_while_streaming_is_dropped_and_reported() {
+    let long: Vec<u8> = (0..60u8).map(|i| b'a' + i % 26).collect();
+    let mut r = rx::<4, 8>(b"");
+    let mut cl = [
+        Client::new(1, Kind::Paced(100), &long, 0),
+        Client::new(2, Kind::Paced(100), b"0123456789abc", 8_000),
+    ];
+    let w = World::run(&mut r, &mut cl);
+    let out = w.stdout();
+    assert!(out.starts_with(&long));
+    assert!(w
+        .verdicts
+        .iter()
+        .any(|v| v.pid == 2 && matches!(v.kind, VerdictKind::Dropped { bytes } if bytes > 0)));
+    // no line mixes the two clients
+    for line in out.split(|&b| b == b'\n') {
+        assert!(
+            line.iter().all(|b| b.is_ascii_lowercase())
+                || line
+                    .iter()
+                    .all(|b| !b.is_ascii_lowercase() || b"abc".contains(b))
+        );
+    }
+}
+
+#[test]
+fn invalid_utf8_is_printed_and_reported() {
+    let mut r = rx::<2, 64>(b"");
+    let mut cl = [Client::new(5, Kind::Paced(100), b"ok\xffno", 0)];
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"ok\xffno\n");
+    assert_eq!(w.verdicts[0].kind, VerdictKind::InvalidUtf8 { at: 2 });
+    let mut r = rx::<2, 64>(b"");
+    let mut cl = [Client::new(5, Kind::Paced(100), b"cut \xc3", 0)];
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.verdicts[0].kind, VerdictKind::InvalidUtf8 { at: 4 });
+}
+
+#[test]
+fn wrong_convention_gets_a_hint() {
+    let lsb = Convention::parse(b"lsb").unwrap();
+    let enc = Encoder::new(lsb, b"Hello").unwrap();
+    let mut r = rx::<2, 64>(b"");
+    let mut w = World::default();
+    let mut cl = [Client::new(5, Kind::Paced(100), b"", 0)];
+    for i in 0..enc.bits() {
+        let now = us(100 * i);
+        w.on_signal(&mut r, &mut cl, 5, enc.signal_at(i).unwrap(), now);
+    }
+    let hint = w.verdicts.iter().find_map(|v| v.kind.suggestion());
+    assert_eq!(hint, Some("lsb"));
+}
+
+#[test]
+fn a_full_table_ignores_new_processes() {
+    let mut r = rx::<1, 64>(b"");
+    let mut cl = [
+        Client::new(1, Kind::Paced(100), b"in", 0),
+        Client::new(2, Kind::Paced(100), b"out", 50),
+    ];
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"in\n");
+    assert!(w.traces.contains(&Trace::NoSlot(2)));
+}
+
+#[test]
+fn trace_gives_each_bit_with_the_time_since_the_previous_signal() {
+    let mut r = rx::<1, 64>(b"");
+    let mut cl = [Client::new(1, Kind::Paced(250), "xé".as_bytes(), 0)];
+    let w = World::run(&mut r, &mut cl);
+    let bits: Vec<_> = w
+        .traces
+        .iter()
+        .filter_map(|t| match t {
+            Trace::Bits {
+                pid,
+                bits,
+                n,
+                gaps,
+                read,
+            } => Some((*pid, *bits, *n, *gaps, *read)),
+            _ => None,
+        })
+        .collect();
+    let mut gaps = [250; 8];
+    gaps[0] = Trace::FIRST;
+    let x = Read::Byte {
+        byte: b'x',
+        offset: 0,
+        text: Text::Char('x'),
+    };
+    assert_eq!(bits[0], (1, b'x', 8, gaps, x));
+    let [e1, e2] = "é".as_bytes() else { panic!() };
+    assert_eq!(
+        bits[1].4,
+        Read::Byte {
+            byte: *e1,
+            offset: 1,
+            text: Text::More
+        }
+    );
+    assert_eq!(bits[2].1, *e2);
+    assert_eq!(bits[2].3, [250; 8]);
+    assert_eq!(
+        bits[2].4,
+        Read::Byte {
+            byte: *e2,
+            offset: 2,
+            text: Text::Char('é')
+        }
+    );
+    assert_eq!(
+        bits[3].4,
+        Read::Byte {
+            byte: 0,
+            offset: 3,
+            text: Text::Char('\0')
+        }
+    );
+    assert_eq!(bits.len(), 4);
+}
+
+#[test]
+fn trace_shows_the_bits_of_a_header_and_of_an_unfinished_byte() {
+    let mut r = rx::<1, 64>(b"len32");
+    let mut cl = [Client::new(1, Kind::Paced(100), b"ab", 0)];
+    cl[0].die_after = Some(32 + 8 + 3);
+    let w = World::run(&mut r, &mut cl);
+    let reads: Vec<_> = w
+        .traces
+        .iter()
+        .filter_map(|t| match t {
+            Trace::Bits { n, read, .. } => Some((*n, *read)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            (8, Read::Header),
+            (8, Read::Header),
+            (8, Read::Header),
+            (8, Read::Length(2)),
+            (
+                8,
+                Read::Byte {
+                    byte: b'a',
+                    offset: 0,
+                    text: Text::Char('a')
+                }
+            ),
+            (3, Read::Unfinished),
+        ]
+    );
+    assert_eq!(w.stdout(), b"a\n");
+}
+
+/// The first bad byte as the standard library sees it.
+fn std_bad(bytes: &[u8]) -> Option<u64> {
+    core::str::from_utf8(bytes)
+        .err()
+        .map(|e| e.valid_up_to() as u64)
+}
+
+#[test]
+fn utf8_agrees_with_the_standard_library() {
+    // Every string of up to two bytes, and every three-byte one that
+    // starts with a lead of a longer sequence.
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    for a in 0..=255u8 {
+        cases.push(std::vec![a]);
+        for b in 0..=255u8 {
+            cases.push(std::vec![a, b]);
+            if a >= 0xE0 && b >= 0x80 {
+                for c in [0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF] {
+                    cases.push(std::vec![a, b, c]);
+                    cases.push(std::vec![a, b, 0x80, c]);
+                }
+            }
+        }
+    }
+    for bytes in cases {
+        let mut u = Utf8::START;
+        let mut chars = std::string::String::new();
+        for (i, &b) in bytes.iter().enumerate() {
+            if let Text::Char(c) = u.push(b, i as u64) {
+                chars.push(c);
+            }
+        }
+        assert_eq!(u.finish(), std_bad(&bytes), "{bytes:x?}");
+        if let Ok(s) = core::str::from_utf8(&bytes) {
+            assert_eq!(chars, s, "{bytes:x?}");
+        }
+    }
+}
+
+#[test]
+fn utf8_errors_are_found_and_decoding_goes_on() {
+    let mut u = Utf8::START;
+    let texts: Vec<_> = b"a\xc3(\xe2\x82\xac\xff"
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| u.push(b, i as u64))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            Text::Char('a'),
+            Text::More,
+            Text::Char('('),
+            Text::More,
+            Text::More,
+            Text::Char('€'),
+            Text::Bad
+        ]
+    );
+    assert_eq!(u.finish(), Some(1));
+    let mut u = Utf8::START;
+    for (i, &b) in "ok ü".as_bytes().iter().enumerate() {
+        u.push(b, i as u64);
+    }
+    assert_eq!(u.finish(), None);
+    u.push(0xF0, 5);
+    assert_eq!(u.finish(), Some(5));
+    // surrogates and overlong forms are not UTF-8
+    for bad in [
+        &b"\xed\xa0\x80"[..],
+        b"\xc0\x80",
+        b"\xe0\x80\x80",
+        b"\xf4\x90\x80\x80",
+    ] {
+        let mut u = Utf8::START;
+        for (i, &b) in bad.iter().enumerate() {
+            u.push(b, i as u64);
+        }
+        assert_eq!(u.finish(), Some(0), "{bad:?}");
+    }
+}
+
+#[test]
+fn slow_paced_client_is_taken_as_waiting_harmlessly() {
+    // 20 ms per bit is longer than the hold: it is answered per bit,
+    // which a client that catches SIGUSR1 survives.
+    let mut r = rx::<1, 64>(b"");
+    let mut cl = [Client::new(1, Kind::Paced(20_000), b"slow", 0)];
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"slow\n");
+}
+
+#[test]
+fn stop_prints_what_is_being_received_with_its_verdicts_and_sends_nothing() {
+    let mut r = rx::<4, 8>(b"");
+    let c = r.convention();
+    let mut cl = [
+        Client::new(1, Kind::Paced(100), b"abcdefghij", 0),
+        Client::new(2, Kind::Waiting, b"hi", 0),
+    ];
+    let mut w = World::default();
+    // 1 paces itself and streams: its 8th byte found the buffer full.
+    let long = Encoder::new(c, b"abcdefghij").unwrap();
+    for i in 0..80 {
+        let sig = long.signal_at(i).unwrap();
+        w.on_signal(&mut r, &mut cl, 1, sig, us(100 * i));
+    }
+    assert_eq!(w.written, [(1, b"abcdefg".to_vec())]);
+    // 2 waits for a reply per bit; its message ends while 1 streams: it is
+    // held, and the acknowledgement of its end withheld.
+    let short = Encoder::new(c, b"hi").unwrap();
+    w.on_signal(&mut r, &mut cl, 2, short.signal_at(0).unwrap(), us(10_000));
+    w.drain(&mut r, &mut cl, us(20_001));
+    for i in 1..short.bits() {
+        let sig = short.signal_at(i).unwrap();
+        w.on_signal(&mut r, &mut cl, 2, sig, us(20_001 + 100 * i));
+    }
+    assert!(w.traces.contains(&Trace::Stalled(2)));
+    let sends = w.sends.len();
+    w.verdicts.clear();
+
+    r.stop(&mut Fx {
+        w: &mut w,
+        clients: &mut cl,
+        now: us(30_000),
+    });
+    assert_eq!(
+        w.written[1..],
+        [(1, b"hij\n".to_vec()), (2, b"hi\n".to_vec())],
+        "the streaming message ends, then the held one is written"
+    );
+    assert_eq!(
+        w.verdicts,
+        [Verdict {
+            pid: 1,
+            kind: VerdictKind::NoNul
+        }]
+    );
+    assert_eq!(w.sends.len(), sends, "nothing sent once stopped");
+    assert_eq!(r.active(), 0);
+    assert_eq!(r.poll_timeout(), None);
+}

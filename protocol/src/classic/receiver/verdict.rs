@@ -1,0 +1,271 @@
+//! What the classic receiver tells a human: verdicts on stderr, trace
+//! events for `--trace`, and the convention hint.
+
+use super::super::BitOrder;
+use crate::utf8::Text;
+use crate::{Pid, Signal};
+
+/// A problem with a process's message, for one line of stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The sender.
+    pub pid: Pid,
+    /// What is wrong.
+    pub kind: VerdictKind,
+}
+
+/// The kinds of [`Verdict`].
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerdictKind {
+    /// The message is not valid UTF-8 from this byte on (counted from 0).
+    InvalidUtf8 {
+        /// The offset of the first bad byte.
+        at: u64,
+    },
+    /// The client fell silent in the middle of a byte: signals were lost
+    /// (say [`TOO_FAST`] with it).
+    PartialByte {
+        /// Bits of the unfinished byte (1 to 7; more inside a header).
+        bits: u8,
+    },
+    /// The message ended by silence, without its NUL.
+    NoNul,
+    /// The message ended by silence before its announced length.
+    Short {
+        /// Bytes received.
+        got: u64,
+        /// Bytes announced.
+        announced: u64,
+    },
+    /// Bytes dropped because another client's long message held the output.
+    Dropped {
+        /// How many.
+        bytes: u64,
+    },
+    /// The first bytes read as text only with another convention.
+    Hint {
+        /// The bit order they read as.
+        order: BitOrder,
+        /// The signal that means 1 they read as.
+        one: Signal,
+    },
+}
+
+impl VerdictKind {
+    /// A short description, without the numbers, for binaries that avoid
+    /// `core::fmt`.
+    pub const fn message(self) -> &'static str {
+        match self {
+            VerdictKind::InvalidUtf8 { .. } => "invalid UTF-8 at byte",
+            VerdictKind::PartialByte { .. } => {
+                "partial byte left when the client fell silent: signals were lost"
+            }
+            VerdictKind::NoNul => "message ended by silence, without its NUL",
+            VerdictKind::Short { .. } => "message ended by silence before its announced length",
+            VerdictKind::Dropped { .. } => {
+                "bytes dropped while another client's long message held the output"
+            }
+            VerdictKind::Hint { .. } => "reads as text only with another convention",
+        }
+    }
+
+    /// For [`VerdictKind::Hint`], the `--classic` items to try.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::{BitOrder, VerdictKind};
+    /// use minitalk_protocol::Signal;
+    /// let hint = VerdictKind::Hint { order: BitOrder::Lsb, one: Signal::Usr2 };
+    /// assert_eq!(hint.suggestion(), Some("lsb"));
+    /// assert_eq!(VerdictKind::NoNul.suggestion(), None);
+    /// ```
+    pub const fn suggestion(self) -> Option<&'static str> {
+        match self {
+            VerdictKind::Hint { order, one } => Some(match (order, one) {
+                (BitOrder::Msb, Signal::Usr2) => "msb,usr2",
+                (BitOrder::Msb, Signal::Usr1) => "usr1",
+                (BitOrder::Lsb, Signal::Usr2) => "lsb",
+                (BitOrder::Lsb, Signal::Usr1) => "lsb,usr1",
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What to tell a learner whose client lost signals.
+pub const TOO_FAST: &str = "your client sends faster than signals can be delivered; \
+                            wait for an acknowledgement or sleep longer";
+
+/// Events for `--trace`, the learner's debugger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trace {
+    /// Eight signals of `pid` (fewer if it fell silent) and what they read as.
+    Bits {
+        /// The sender.
+        pid: Pid,
+        /// The bits, in arrival order: the first is bit `n - 1`.
+        bits: u8,
+        /// How many (1 to 8).
+        n: u8,
+        /// Microseconds between each signal and the previous one from `pid`
+        /// ([`Trace::FIRST`] for its first).
+        gaps: [u32; 8],
+        /// What they read as.
+        read: Read,
+    },
+    /// A message ended and is written (or held until a longer one is).
+    End {
+        /// The sender.
+        pid: Pid,
+        /// Its length in bytes.
+        bytes: u64,
+    },
+    /// `pid` paces itself: not answered per bit.
+    Paced(Pid),
+    /// `pid` waits for a reply per bit.
+    Waiting(Pid),
+    /// A reply that ends a message (per-bit replies are not traced).
+    Reply {
+        /// The process.
+        pid: Pid,
+        /// The signal sent.
+        signal: Signal,
+    },
+    /// A reply to `pid` was not sent: it does not catch `signal`.
+    NotCaught {
+        /// The process.
+        pid: Pid,
+        /// The signal withheld.
+        signal: Signal,
+    },
+    /// A signal from a PID below 1 (the kernel, or an unknown sender): ignored.
+    Stray {
+        /// The PID reported.
+        pid: Pid,
+        /// The signal.
+        signal: Signal,
+    },
+    /// No free slot for `pid`: its signal was ignored.
+    NoSlot(Pid),
+    /// `pid` waits per bit and cannot be printed yet (another message is
+    /// being streamed): its acknowledgement is withheld until the output is
+    /// free.
+    Stalled(Pid),
+}
+
+impl Trace {
+    /// The gap of a process's first signal in [`Trace::Bits`].
+    pub const FIRST: u32 = u32::MAX;
+}
+
+/// What the bits of a [`Trace::Bits`] read as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// A byte of the message (or its ending NUL).
+    Byte {
+        /// The byte.
+        byte: u8,
+        /// Its offset in the message.
+        offset: u64,
+        /// What it does to the message's text.
+        text: Text,
+    },
+    /// Eight bits of a length header that goes on.
+    Header,
+    /// The last eight bits of a length header: the length it announces.
+    Length(u64),
+    /// The bits of an unfinished byte, when the process fell silent.
+    Unfinished,
+}
+
+/// The convention hint: looks at the first four bytes of a message without
+/// a header and says once if only another convention reads them all as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Hint {
+    /// Still looking.
+    Looking {
+        /// Bit k: every byte so far is text read as interpretation k.
+        text: u8,
+        /// Bytes left to look at.
+        left: u8,
+    },
+    /// Decided (a verdict given or not).
+    Decided,
+}
+
+impl Hint {
+    /// Before the first byte of a message.
+    pub(super) const START: Hint = Hint::Looking {
+        text: 0b1111,
+        left: 4,
+    };
+
+    /// Looks at a byte of the message, `bits` as they came, under the
+    /// convention `order`/`one`; the hint, once, when only another
+    /// convention reads the first bytes as text.
+    pub(super) fn look(&mut self, bits: u8, order: BitOrder, one: Signal) -> Option<VerdictKind> {
+        let Hint::Looking { text, left } = self else {
+            return None;
+        };
+        // The signals themselves, `Usr2` = 1.
+        let raw = if one == Signal::Usr2 { bits } else { !bits };
+        for k in 0..4 {
+            if !is_text(interpret(raw, k)) {
+                *text &= !(1 << k);
+            }
+        }
+        *left -= 1;
+        if *left > 0 {
+            return None;
+        }
+        let text = *text;
+        *self = Hint::Decided;
+        let current = interpretation(order, one);
+        if text & (1 << current) != 0 || text.count_ones() != 1 {
+            return None;
+        }
+        let k = text.trailing_zeros();
+        let order = if k & 1 == 1 {
+            BitOrder::Lsb
+        } else {
+            BitOrder::Msb
+        };
+        let one = if k & 2 == 2 {
+            Signal::Usr1
+        } else {
+            Signal::Usr2
+        };
+        Some(VerdictKind::Hint { order, one })
+    }
+}
+
+/// Whether `b` reads as text for the convention detector.
+const fn is_text(b: u8) -> bool {
+    matches!(b, 0x20..=0x7E | b'\n' | b'\t')
+}
+
+/// The byte of `raw` (arrival order, `Usr2` = 1) read as interpretation `k`:
+/// bit 0 = LSB first, bit 1 = `Usr1` means 1.
+const fn interpret(raw: u8, k: u8) -> u8 {
+    let b = if k & 1 == 1 { raw.reverse_bits() } else { raw };
+    if k & 2 == 2 {
+        !b
+    } else {
+        b
+    }
+}
+
+/// The interpretation number of a bit order and signal meaning.
+const fn interpretation(order: BitOrder, one: Signal) -> u8 {
+    let o = match order {
+        BitOrder::Msb => 0,
+        BitOrder::Lsb => 1,
+    };
+    let s = match one {
+        Signal::Usr2 => 0,
+        Signal::Usr1 => 2,
+    };
+    o | s
+}

@@ -1,0 +1,69 @@
+//! Named timers: each deadline has a name, and the next one is the
+//! earliest set, in the manner of quinn-proto's `TimerTable`.
+
+use core::marker::PhantomData;
+
+use crate::Duration;
+
+/// A set of named timers, `K` of them.
+pub trait Timer: Copy + 'static {
+    /// Every timer, in the order of their indexes.
+    const ALL: &'static [Self];
+    /// Its place in a [`TimerTable`], below `K`.
+    fn index(self) -> usize;
+}
+
+/// The deadlines of timers `T`, each set or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerTable<T, const K: usize> {
+    at: [Option<Duration>; K],
+    timers: PhantomData<T>,
+}
+
+impl<T: Timer, const K: usize> TimerTable<T, K> {
+    /// No timer set.
+    pub const fn new() -> Self {
+        TimerTable {
+            at: [None; K],
+            timers: PhantomData,
+        }
+    }
+
+    /// Sets `timer` to expire at `at`.
+    pub fn set(&mut self, timer: T, at: Duration) {
+        self.at[timer.index()] = Some(at);
+    }
+
+    /// Stops `timer`.
+    pub fn stop(&mut self, timer: T) {
+        self.at[timer.index()] = None;
+    }
+
+    /// When `timer` expires, if it is set.
+    pub fn get(&self, timer: T) -> Option<Duration> {
+        self.at[timer.index()]
+    }
+
+    /// The earliest deadline set.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        self.at.iter().flatten().min().copied()
+    }
+
+    /// The timer that expired first at `now`, if any.
+    pub fn expired(&self, now: Duration) -> Option<T> {
+        let mut first: Option<(Duration, T)> = None;
+        for &t in T::ALL {
+            match self.get(t) {
+                Some(at) if at <= now && first.is_none_or(|(f, _)| at < f) => first = Some((at, t)),
+                _ => {}
+            }
+        }
+        first.map(|(_, t)| t)
+    }
+}
+
+impl<T: Timer, const K: usize> Default for TimerTable<T, K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
