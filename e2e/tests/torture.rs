@@ -550,16 +550,22 @@ fn thirty_two_clients_started_at_once() {
     let messages: Vec<String> = (0..32)
         .map(|i| format!("c{i:02} {}", mixed_text(300, 900 + i)))
         .collect();
+    all_at_once(server, messages, "32 clients at once");
+}
+
+/// Starts a client per message, all at once, with the default options:
+/// each must exit 0, and the server print every message once, whole.
+fn all_at_once(server: Server, messages: Vec<String>, what: &str) {
     let started = Instant::now();
     let clients: Vec<Running> = messages
         .iter()
         .map(|m| Client::to(&server).arg(m).spawn())
         .collect();
-    let deadline = after(600);
+    let deadline = after(900);
     for (i, c) in clients.into_iter().enumerate() {
         c.wait(deadline).expect_code(0, &format!("client {i}"));
     }
-    eprintln!("32 clients at once: {:?}", started.elapsed());
+    eprintln!("{what}: {:?}", started.elapsed());
     let mut lines = server.stop().lines();
     lines.sort();
     let mut want = messages;
@@ -582,24 +588,7 @@ fn sixteen_clients_of_ten_kilobytes_at_once_beside_two_busy_loops() {
             m
         })
         .collect();
-    let started = Instant::now();
-    let clients: Vec<Running> = messages
-        .iter()
-        .map(|m| Client::to(&server).arg(m).spawn())
-        .collect();
-    let deadline = after(900);
-    for (i, c) in clients.into_iter().enumerate() {
-        c.wait(deadline).expect_code(0, &format!("client {i}"));
-    }
-    eprintln!(
-        "16 clients × 10 KB beside two busy loops: {:?}",
-        started.elapsed()
-    );
-    let mut lines = server.stop().lines();
-    lines.sort();
-    let mut want = messages;
-    want.sort();
-    assert_eq!(lines, want, "every message once, whole");
+    all_at_once(server, messages, "16 clients × 10 KB beside two busy loops");
 }
 
 /// Slow: the client waits out its 20 s (it runs in parallel with the rest).
