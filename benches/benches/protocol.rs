@@ -26,9 +26,10 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use minitalk_protocol::frame::{bit_at, split_point, Frame, MAX_FRAME_LEN};
-/// The protocol's clock readings (criterion's settings stay `std`'s `Duration`).
-use minitalk_protocol::Duration as Time;
 use minitalk_protocol::{Decoded, FrameDecoder, Output, Poll, Receiver, Sender, Signal};
+/// The protocol's points in time and intervals (criterion's settings stay
+/// `std`'s `Duration`).
+use minitalk_protocol::{Duration as Interval, Instant};
 
 /// Message sizes: one full frame, 10 KB, 100 KB.
 const SIZES: [(usize, &str); 3] = [(255, "255B"), (10 * 1024, "10KB"), (100 * 1024, "100KB")];
@@ -37,7 +38,7 @@ const QUEUE: usize = 128;
 /// The client's PID, as the receiver sees it.
 const CLIENT: i32 = 4242;
 /// Time between two signals, a realistic round trip.
-const STEP: Time = Time::from_micros(4);
+const STEP: Interval = Interval::from_micros(4);
 
 /// One message, as the protocol puts it on the wire.
 struct Wire {
@@ -61,7 +62,7 @@ impl Wire {
             seq = !seq;
             rest = &rest[n..];
         }
-        let now = Time::ZERO;
+        let now = Instant::ZERO;
         let mut tx = Sender::new(Default::default(), now);
         let mut rx: Receiver<QUEUE> = Receiver::new(Default::default());
         let (mut signals, mut delivered, mut next) = (Vec::new(), Vec::new(), 0);
@@ -138,7 +139,7 @@ fn encoder(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(label), &wire, |b, wire| {
             b.iter_custom(|iters| {
                 cpu_time(iters, || {
-                    let mut now = Time::ZERO;
+                    let mut now = Instant::ZERO;
                     let mut tx = Sender::new(Default::default(), now);
                     let (mut frame, mut bit, mut frame_bits) = (0, 0, 0);
                     loop {
@@ -213,7 +214,7 @@ fn receiver(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 cpu_time(iters, || {
                     rx.clone_from(&fresh);
-                    let mut now = Time::from_secs(1);
+                    let mut now = Instant::ZERO + Interval::from_secs(1);
                     let mut delivered = 0usize;
                     for &signal in &wire.signals {
                         now += STEP;

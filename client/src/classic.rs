@@ -20,7 +20,7 @@
 use minitalk_protocol::classic::{
     ClassicPoll, ClassicSender, ClassicSenderConfig, Convention, Pacing,
 };
-use minitalk_protocol::{Duration, Failure, Poll};
+use minitalk_protocol::{Instant, Poll};
 
 use crate::cli::Options;
 use crate::input::{Input, READ_AHEAD};
@@ -34,10 +34,6 @@ const _: () = assert!(ClassicSenderConfig::DEFAULT_PACE.as_micros() == 400);
 /// Why nothing was sent: stdin longer than the read-ahead (or, in theory, a
 /// message too long for a 32-bit length).
 pub(crate) const TOO_LONG: &str = "--classic takes less than 64 KiB from stdin; nothing was sent";
-
-/// What "delivery failed: the server (PID n)" goes on with when a server
-/// that acknowledged every bit falls silent.
-pub(crate) const STOPPED: &str = " stopped answering; is it stopped? try a longer --timeout";
 
 /// The sender of the message of `input` on the classic wire of
 /// `convention`; `None`: see [`TOO_LONG`].
@@ -58,11 +54,11 @@ pub(crate) fn sender<'a>(
 }
 
 /// [`ClassicSender::poll`] as v1's [`Poll`], for `main`'s loop.
-pub(crate) fn poll(tx: &mut ClassicSender, now: Duration) -> Poll {
+pub(crate) fn poll(tx: &mut ClassicSender, now: Instant) -> Poll {
     match tx.poll(now) {
         ClassicPoll::Send(signal) => Poll::Send(signal),
         ClassicPoll::Wait { until } => Poll::Wait { until },
         ClassicPoll::Done => Poll::Done,
-        ClassicPoll::Failed(_) => Poll::Failed(Failure::Silent),
+        ClassicPoll::Failed(failure) => Poll::Failed(failure),
     }
 }

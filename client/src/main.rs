@@ -172,7 +172,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             }
             Poll::Wait { until } => {
                 bar.update(tx.bytes(), now);
-                let reply = usr.wait(until.saturating_sub(now));
+                let reply = usr.wait(until.saturating_duration_since(now));
                 now = sys::now();
                 match reply {
                     Some((signo, from)) => {
@@ -207,10 +207,6 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 if failure == Failure::Gone || !sys::alive(opts.pid) {
                     return lost(opts.pid, EXITED, &fail);
                 }
-                #[cfg(feature = "classic")]
-                if let Tx::Classic(_) = tx {
-                    return lost(opts.pid, classic::STOPPED, &fail);
-                }
                 let mut l = line("delivery failed: ");
                 if failure == Failure::TooManyRetries {
                     l.str(failure.as_str())
@@ -218,8 +214,8 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                         .u64(opts.pid as u64)
                         .str(" a minitalk server of this version?");
                 } else {
-                    // Silent, stopped, asleep, or running without answering:
-                    // say which, and for how long.
+                    // Silent, stopped, asleep, running without answering,
+                    // or (classic) fell silent: say which, and for how long.
                     let waited = match failure {
                         Failure::Unanswering => opts.timeout * SenderConfig::BUSY_CAP_FACTOR,
                         _ => opts.timeout,

@@ -5,7 +5,7 @@
 use minitalk_protocol::chunk::BadUtf8;
 #[cfg(feature = "classic")]
 use minitalk_protocol::classic::ClassicSender;
-use minitalk_protocol::{Duration, Pid, Poll, Sender, Signal};
+use minitalk_protocol::{Duration, Instant, Pid, Poll, Sender, Signal};
 use minitalk_sys::{self as sys, STDERR};
 
 #[cfg(feature = "classic")]
@@ -26,7 +26,7 @@ pub(crate) enum Tx<'a> {
 
 impl Tx<'_> {
     /// What to do now.
-    pub(crate) fn poll(&mut self, now: Duration) -> Poll {
+    pub(crate) fn poll(&mut self, now: Instant) -> Poll {
         match self {
             Tx::V1(tx, _) => tx.poll(now),
             #[cfg(feature = "classic")]
@@ -35,7 +35,7 @@ impl Tx<'_> {
     }
 
     /// The signal asked for went out at `now`.
-    pub(crate) fn sent(&mut self, now: Duration) {
+    pub(crate) fn sent(&mut self, now: Instant) {
         match self {
             Tx::V1(tx, _) => tx.sent(now),
             #[cfg(feature = "classic")]
@@ -45,7 +45,7 @@ impl Tx<'_> {
 
     /// A signal from `from`: only the server's count (not a stray's, not
     /// a forger's); the sender decides.
-    pub(crate) fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Duration) {
+    pub(crate) fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Instant) {
         match self {
             Tx::V1(tx, _) => tx.on_signal(from, server, signal, now),
             #[cfg(feature = "classic")]
@@ -55,7 +55,7 @@ impl Tx<'_> {
 
     /// No reply in time: is the server busy writing to a slow reader,
     /// runnable on a loaded machine, stopped, asleep, gone?
-    pub(crate) fn late(&mut self, server: Pid, now: Duration) {
+    pub(crate) fn late(&mut self, server: Pid, now: Instant) {
         match self {
             Tx::V1(tx, _) => {
                 if let Some(written) = sys::proc::written(server) {

@@ -6,7 +6,7 @@
 //! world. The hooks that only one wire uses default to doing nothing.
 
 use crate::classic::{Trace, Verdict};
-use crate::{Aborted, Duration, Heard, Output, Pid, Signal};
+use crate::{Aborted, Heard, Instant, Output, Pid, Signal};
 
 /// Which signals a process catches (on Linux, `SigCgt` of
 /// `/proc/<pid>/status`).
@@ -88,7 +88,7 @@ pub trait Effects {
     fn heard(&mut self, _pid: Pid, _signal: Signal, _heard: Heard) {}
     /// v1: sees every output of the receiver at `now`, just before it is
     /// carried out: for `--trace`, `--stats` and counters.
-    fn trace(&mut self, _output: &Output<'_>, _now: Duration) {}
+    fn trace(&mut self, _output: &Output<'_>, _now: Instant) {}
     /// v1: the session of `pid` was abandoned mid-message (`vanished`: its
     /// process was found gone, else it fell silent); `aborted` says what
     /// became of the part received.

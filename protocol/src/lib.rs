@@ -31,7 +31,8 @@
 //!   `core::str::from_utf8` (the server's text is checked with it), and the
 //!   one assembler of characters from bytes that may not be valid
 //!   ([`utf8::Chars`]: the classic server and the v1 trace).
-//! - [`Duration`]: times and intervals, one `u64` of nanoseconds;
+//! - [`Instant`] and [`Duration`]: points in time and intervals, each one
+//!   `u64` of nanoseconds;
 //!   [`TimerTable`]: named timers and the next deadline.
 //! - [`classic`]: the classic 42 wire, what learners' programs speak
 //!   (`classic/receiver/`: bit decoding, the output arbiter, the
@@ -48,9 +49,9 @@
 //! A whole conversation, with the signals carried by hand:
 //!
 //! ```
-//! use minitalk_protocol::{Duration, Output, Poll, Receiver, Sender};
+//! use minitalk_protocol::{Instant, Output, Poll, Receiver, Sender};
 //!
-//! let now = Duration::ZERO;
+//! let now = Instant::ZERO;
 //! let mut tx = Sender::new(Default::default(), now);
 //! let mut rx: Receiver<4> = Receiver::new(Default::default());
 //! let mut printed = Vec::new();
@@ -96,7 +97,7 @@ pub use message::{Aborted, LineBuffer, MessageBuffer};
 pub use receiver::{Heard, Note, Output, Receiver, ReceiverConfig};
 pub use sender::{Failure, Poll, ProcessState, Sender, SenderConfig, SenderStats};
 pub use server::Server;
-pub use time::Duration;
+pub use time::{Duration, Instant};
 pub use timer::{Timer, TimerTable};
 
 /// A process ID, as `pid_t` on Linux.

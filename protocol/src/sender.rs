@@ -36,7 +36,7 @@
 //! [`Poll::Done`] only after the receiver accepted the message's last frame,
 //! and after [`Failure`] it sends nothing more.
 
-use crate::Duration;
+use crate::{Duration, Instant};
 
 use crate::frame::{self, Frame};
 use crate::{Error, Pid, Signal};
@@ -140,7 +140,7 @@ pub enum Poll {
     /// Wait for a reply until this time, then poll again.
     Wait {
         /// The deadline.
-        until: Duration,
+        until: Instant,
     },
     /// Call [`Sender::load`] with the next payload.
     NeedPayload,
@@ -150,7 +150,9 @@ pub enum Poll {
     Failed(Failure),
 }
 
-/// Why a [`Sender`] gave up.
+/// Why a [`Sender`] or a [`ClassicSender`](crate::classic::ClassicSender)
+/// gave up: one type whatever the wire, so that the caller has one way to
+/// say it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
     /// The receiver has said nothing for [`SenderConfig::give_up`], and
@@ -172,12 +174,18 @@ pub enum Failure {
     /// One frame was rejected more than [`SenderConfig::max_retries`]
     /// times in a row.
     TooManyRetries,
+    /// The classic wire: the receiver answered every signal, then said
+    /// nothing for
+    /// [`ClassicSenderConfig::give_up`](crate::classic::ClassicSenderConfig::give_up)
+    /// (nothing is known of its process or its output).
+    FellSilent,
 }
 
 impl Failure {
     /// A short lowercase description: a sentence for `TooManyRetries`;
-    /// for the others, what follows "the server (PID n)", ending where the
-    /// time waited (`give_up`, or `busy_cap` for `Unanswering`) goes.
+    /// for the others but `Gone`, what follows "the server (PID n)", ending
+    /// where the time waited (`give_up`, or `busy_cap` for `Unanswering`)
+    /// goes.
     pub const fn as_str(self) -> &'static str {
         match self {
             Failure::Silent => " has not answered and its output has not moved (stopped, or its output is not being read?); try a --timeout longer than ",
@@ -186,6 +194,7 @@ impl Failure {
             Failure::Unanswering => " is running but has not answered (is it a minitalk server?) for ",
             Failure::Gone => " has exited",
             Failure::TooManyRetries => "the server kept rejecting a frame",
+            Failure::FellSilent => " stopped answering; is it stopped? try a --timeout longer than ",
         }
     }
 }
@@ -256,17 +265,17 @@ enum State {
     /// reply cannot be trusted.
     AwaitReply {
         bit: usize,
-        deadline: Duration,
-        prev: Option<Duration>,
+        deadline: Instant,
+        prev: Option<Instant>,
         stale: bool,
     },
     /// The receiver is serving someone else; it sends keepalives until our turn.
     Queued {
-        deadline: Duration,
+        deadline: Instant,
     },
     /// Silent until `until`, then the frame goes again from bit 0.
     Quiet {
-        until: Duration,
+        until: Instant,
     },
     Done,
     Failed(Failure),
@@ -288,10 +297,10 @@ enum Event {
 /// # Examples
 ///
 /// ```
-/// use minitalk_protocol::Duration;
+/// use minitalk_protocol::Instant;
 /// use minitalk_protocol::{Poll, Sender, Signal};
 ///
-/// let t = Duration::ZERO;
+/// let t = Instant::ZERO;
 /// let mut tx = Sender::new(Default::default(), t);
 /// assert_eq!(tx.poll(t), Poll::NeedPayload);
 /// tx.load("", true).unwrap();
@@ -316,13 +325,13 @@ pub struct Sender {
     /// Rejections of the frame in a row (only rejections count).
     retries: u32,
     /// When the receiver last said anything (or its output moved).
-    last_heard: Duration,
+    last_heard: Instant,
     /// When the receiver last said anything: a signal, not its output.
-    replied: Duration,
+    replied: Instant,
     /// When the last bit went out.
-    last_sent: Duration,
+    last_sent: Instant,
     /// When the sender last ran ([`poll`](Sender::poll) or a reply).
-    last_step: Duration,
+    last_step: Instant,
     /// A payload was loaded since the last poll: the wait for it was ours,
     /// not the receiver's silence.
     loaded: bool,
@@ -330,12 +339,12 @@ pub struct Sender {
     output: Option<u64>,
     /// When the receiver's output was last seen moving, if it was since the
     /// last reply: a late reply is then waited for, not retried.
-    busy: Option<Duration>,
+    busy: Option<Instant>,
     /// The receiver's CPU time when last seen.
     cpu: Option<u64>,
     /// When the receiver's process was last seen runnable or its CPU time
     /// moving: alive and busy, patience earned up to `busy_cap`.
-    alive: Option<Duration>,
+    alive: Option<Instant>,
     /// The receiver's process state when last seen.
     seen: Option<ProcessState>,
     /// The state of the jitter's generator (xorshift).
@@ -345,7 +354,7 @@ pub struct Sender {
 
 impl Sender {
     /// A sender that starts at `now`, waiting for its first payload.
-    pub fn new(config: SenderConfig, now: Duration) -> Self {
+    pub fn new(config: SenderConfig, now: Instant) -> Self {
         Sender {
             config,
             state: State::NeedPayload,
@@ -370,7 +379,7 @@ impl Sender {
             rng: 0,
             stats: SenderStats::default(),
         }
-        .with_seed(now.as_nanos() as u64)
+        .with_seed(now.since_zero().as_nanos() as u64)
     }
 
     /// Seeds the jitter of the quiet time before a retry: senders that
@@ -419,7 +428,7 @@ impl Sender {
     }
 
     /// What to do next, at time `now`. A [`Poll::Send`] is taken as done.
-    pub fn poll(&mut self, now: Duration) -> Poll {
+    pub fn poll(&mut self, now: Instant) -> Poll {
         self.step(Event::Tick, now);
         match self.state {
             State::NeedPayload => Poll::NeedPayload,
@@ -452,7 +461,7 @@ impl Sender {
 
     /// A signal arrived from the receiver (the caller has checked that it
     /// comes from the receiver's PID: see [`on_signal`](Self::on_signal)).
-    pub fn on_reply(&mut self, signal: Signal, now: Duration) {
+    pub fn on_reply(&mut self, signal: Signal, now: Instant) {
         self.step(Event::Reply(signal), now);
     }
 
@@ -464,13 +473,13 @@ impl Sender {
     /// # Examples
     ///
     /// ```
-    /// use minitalk_protocol::{Duration, Sender, Signal};
+    /// use minitalk_protocol::{Instant, Sender, Signal};
     ///
-    /// let mut tx = Sender::new(Default::default(), Duration::ZERO);
-    /// assert!(!tx.on_signal(666, 4242, Signal::Usr2, Duration::ZERO));
-    /// assert!(tx.on_signal(4242, 4242, Signal::Usr2, Duration::ZERO));
+    /// let mut tx = Sender::new(Default::default(), Instant::ZERO);
+    /// assert!(!tx.on_signal(666, 4242, Signal::Usr2, Instant::ZERO));
+    /// assert!(tx.on_signal(4242, 4242, Signal::Usr2, Instant::ZERO));
     /// ```
-    pub fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Duration) -> bool {
+    pub fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Instant) -> bool {
         let counts = from == server;
         if counts {
             self.on_reply(signal, now);
@@ -505,9 +514,10 @@ impl Sender {
     /// # Examples
     ///
     /// ```
-    /// use minitalk_protocol::{Duration, Poll, Sender, Signal};
+    /// use minitalk_protocol::{Duration, Instant, Poll, Sender, Signal};
     ///
-    /// let ms = Duration::from_millis;
+    /// // The point in time `n` ms after the origin.
+    /// let ms = |n: u64| Instant::ZERO + Duration::from_millis(n);
     /// let mut tx = Sender::new(Default::default(), ms(0));
     /// tx.on_receiver_output(100, ms(0));
     /// tx.load("", true).unwrap();
@@ -525,7 +535,7 @@ impl Sender {
     /// tx.on_reply(Signal::Usr2, ms(1250));
     /// assert_eq!(tx.poll(ms(1250)), Poll::Done);
     /// ```
-    pub fn on_receiver_output(&mut self, counter: u64, now: Duration) {
+    pub fn on_receiver_output(&mut self, counter: u64, now: Instant) {
         let seen = self.output.replace(counter);
         if seen.is_some_and(|c| c != counter) {
             self.step(Event::Busy, now);
@@ -550,9 +560,10 @@ impl Sender {
     /// # Examples
     ///
     /// ```
-    /// use minitalk_protocol::{Duration, Failure, Poll, ProcessState, Sender};
+    /// use minitalk_protocol::{Duration, Failure, Instant, Poll, ProcessState, Sender};
     ///
-    /// let s = Duration::from_secs;
+    /// // The point in time `n` s after the origin.
+    /// let s = |n: u64| Instant::ZERO + Duration::from_secs(n);
     /// let mut tx = Sender::new(Default::default(), s(0));
     /// tx.load("", true).unwrap();
     /// // Runnable but not running for 10 s (a loaded machine): no failure.
@@ -578,7 +589,7 @@ impl Sender {
     /// assert_eq!(failed, Failure::Stopped);
     /// assert!(now >= s(13) && now < s(14), "{now:?}");
     /// ```
-    pub fn on_receiver_process(&mut self, state: ProcessState, cpu: u64, now: Duration) {
+    pub fn on_receiver_process(&mut self, state: ProcessState, cpu: u64, now: Instant) {
         if matches!(self.state, State::Done | State::Failed(_)) {
             return;
         }
@@ -603,9 +614,9 @@ impl Sender {
     /// # Examples
     ///
     /// ```
-    /// use minitalk_protocol::{Duration, Poll, Sender, Signal};
+    /// use minitalk_protocol::{Duration, Instant, Poll, Sender, Signal};
     ///
-    /// let t = Duration::ZERO;
+    /// let t = Instant::ZERO;
     /// let mut tx = Sender::new(Default::default(), t);
     /// tx.load("", true).unwrap();
     /// for _ in 0..47 {
@@ -617,17 +628,17 @@ impl Sender {
     /// // process was stopped): a `Usr2` to it may be another client's
     /// // "wait your turn", so the frame starts again from its first bit.
     /// assert!(matches!(tx.poll(t), Poll::Send(_)));
-    /// let later = Duration::from_secs(4);
+    /// let later = t + Duration::from_secs(4);
     /// tx.sent(later);
     /// tx.on_reply(Signal::Usr2, later);
     /// assert_eq!(tx.poll(later), Poll::Send(Signal::Usr2), "bit 0: FIRST");
     /// ```
-    pub fn sent(&mut self, now: Duration) {
+    pub fn sent(&mut self, now: Instant) {
         self.step(Event::Sent, now);
     }
 
     /// The earlier of `deadline` and the moment we give up on silence.
-    fn cap(&self, deadline: Duration) -> Duration {
+    fn cap(&self, deadline: Instant) -> Instant {
         deadline.min(self.give_up_at())
     }
 
@@ -635,14 +646,14 @@ impl Sender {
     /// its output move) first: `give_up` after the later of the last reply
     /// and the last sign of life of its process, but no later than
     /// `busy_cap` after the last reply.
-    fn give_up_at(&self) -> Duration {
+    fn give_up_at(&self) -> Instant {
         let heard = self.last_heard;
         let alive = self.alive.map_or(heard, |a| a.max(heard));
         (alive + self.config.give_up).min(heard + self.config.busy_cap)
     }
 
     /// Why the sender gives up on silence, by what it last saw.
-    fn silence(&self, now: Duration) -> Failure {
+    fn silence(&self, now: Instant) -> Failure {
         let alive = self.alive.is_some_and(|a| now < a + self.config.give_up);
         match self.seen {
             _ if alive => Failure::Unanswering,
@@ -663,7 +674,7 @@ impl Sender {
     /// Starts a retry: quiet first, then the frame again from bit 0. Only a
     /// rejection counts toward `max_retries`. The quiet time is
     /// lengthened by a random share of `quiet_jitter`.
-    fn retry(&mut self, now: Duration, rejected: bool) -> State {
+    fn retry(&mut self, now: Instant, rejected: bool) -> State {
         self.retries += u32::from(rejected);
         self.stats.retries += 1;
         // xorshift64
@@ -679,7 +690,7 @@ impl Sender {
     }
 
     /// The one transition function.
-    fn step(&mut self, event: Event, now: Duration) {
+    fn step(&mut self, event: Event, now: Instant) {
         if let Event::Reply(_) | Event::Busy = event {
             if matches!(self.state, State::Done | State::Failed(_)) {
                 return;
@@ -829,7 +840,7 @@ impl Sender {
 mod tests {
     use super::*;
 
-    const T0: Duration = Duration::ZERO;
+    const T0: Instant = Instant::ZERO;
 
     /// The defaults without the jitter of the quiet time, for exact times.
     fn steady() -> SenderConfig {
@@ -843,8 +854,13 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// The point in time `n` ms after [`T0`].
+    fn at(n: u64) -> Instant {
+        T0 + ms(n)
+    }
+
     /// Sends bits, acknowledging each with `Usr1`, until the frame's last bit.
-    fn send_to_last_bit(tx: &mut Sender, now: Duration) {
+    fn send_to_last_bit(tx: &mut Sender, now: Instant) {
         for _ in 0..tx.frame_bits() - 1 {
             assert!(matches!(tx.poll(now), Poll::Send(_)));
             tx.on_reply(Signal::Usr1, now);
@@ -900,12 +916,12 @@ mod tests {
         tx.load("x", true).unwrap();
         send_to_last_bit(&mut tx, T0);
         tx.on_reply(Signal::Usr1, T0);
-        assert_eq!(tx.poll(T0), Poll::Wait { until: ms(150) });
+        assert_eq!(tx.poll(T0), Poll::Wait { until: at(150) });
         // A reply during the quiet time restarts it.
-        tx.on_reply(Signal::Usr1, ms(10));
-        assert_eq!(tx.poll(ms(159)), Poll::Wait { until: ms(160) });
+        tx.on_reply(Signal::Usr1, at(10));
+        assert_eq!(tx.poll(at(159)), Poll::Wait { until: at(160) });
         assert_eq!(
-            tx.poll(ms(160)),
+            tx.poll(at(160)),
             Poll::Send(Signal::Usr2),
             "bit 0 again: FIRST"
         );
@@ -957,11 +973,11 @@ mod tests {
         tx.on_reply(Signal::Usr1, T0);
         assert!(matches!(tx.poll(T0), Poll::Send(_)));
         tx.on_reply(Signal::Usr2, T0); // wait your turn
-        assert_eq!(tx.poll(T0), Poll::Wait { until: ms(1000) });
-        tx.on_reply(Signal::Usr2, ms(900)); // keepalive
-        assert_eq!(tx.poll(ms(1500)), Poll::Wait { until: ms(1900) });
-        tx.on_reply(Signal::Usr1, ms(1600)); // go
-        assert_eq!(tx.poll(ms(1600)), Poll::Send(Signal::Usr2), "bit 0 again");
+        assert_eq!(tx.poll(T0), Poll::Wait { until: at(1000) });
+        tx.on_reply(Signal::Usr2, at(900)); // keepalive
+        assert_eq!(tx.poll(at(1500)), Poll::Wait { until: at(1900) });
+        tx.on_reply(Signal::Usr1, at(1600)); // go
+        assert_eq!(tx.poll(at(1600)), Poll::Send(Signal::Usr2), "bit 0 again");
         assert_eq!(tx.stats().queued, 1);
     }
 
@@ -971,8 +987,8 @@ mod tests {
         tx.load("q", true).unwrap();
         tx.poll(T0);
         tx.on_reply(Signal::Usr2, T0);
-        assert_eq!(tx.poll(ms(999)), Poll::Wait { until: ms(1000) });
-        assert_eq!(tx.poll(ms(1000)), Poll::Send(Signal::Usr2));
+        assert_eq!(tx.poll(at(999)), Poll::Wait { until: at(1000) });
+        assert_eq!(tx.poll(at(1000)), Poll::Send(Signal::Usr2));
     }
 
     #[test]
@@ -988,7 +1004,7 @@ mod tests {
             }
         };
         assert_eq!(result, Poll::Failed(Failure::Silent));
-        assert_eq!(now, ms(3000));
+        assert_eq!(now, at(3000));
         tx.on_reply(Signal::Usr2, now);
         assert_eq!(tx.poll(now + ms(1)), Poll::Failed(Failure::Silent));
     }
@@ -1021,7 +1037,7 @@ mod tests {
             assert!(matches!(tx.poll(T0), Poll::Send(_)));
             tx.on_reply(Signal::Usr1, T0);
         }
-        let later = ms(1501);
+        let later = at(1501);
         assert_eq!(tx.poll(later), Poll::Send(Signal::Usr2), "bit 0: FIRST");
         assert_eq!(tx.stats().retries, 1);
         tx.on_reply(Signal::Usr2, later); // wait your turn: queued, not done
@@ -1032,7 +1048,7 @@ mod tests {
 
     /// Sends bits with their replies at `T0` up to the frame's last bit,
     /// which is polled at `T0` but goes out at `sent`.
-    fn last_bit_sent_at(sent: Duration) -> Sender {
+    fn last_bit_sent_at(sent: Instant) -> Sender {
         let mut tx = Sender::new(SenderConfig::default(), T0);
         tx.load("x", true).unwrap();
         for _ in 0..tx.frame_bits() - 1 {
@@ -1051,7 +1067,7 @@ mod tests {
         // receiver may have dropped the session and be serving someone else,
         // whose "wait your turn" to a stranger is `Usr2`. It must not pass
         // for "accepted": the frame starts again from bit 0.
-        let later = ms(1501);
+        let later = at(1501);
         let mut tx = last_bit_sent_at(later);
         tx.on_reply(Signal::Usr2, later);
         assert_eq!(tx.poll(later), Poll::Send(Signal::Usr2), "bit 0: FIRST");
@@ -1062,9 +1078,9 @@ mod tests {
         assert!(matches!(tx.poll(later), Poll::Wait { .. }));
         assert_eq!(tx.stats().queued, 1);
         // A bit sent just within `stale_after` is trusted.
-        let mut tx = last_bit_sent_at(ms(1500));
-        tx.on_reply(Signal::Usr2, ms(1500));
-        assert_eq!(tx.poll(ms(1500)), Poll::Done);
+        let mut tx = last_bit_sent_at(at(1500));
+        tx.on_reply(Signal::Usr2, at(1500));
+        assert_eq!(tx.poll(at(1500)), Poll::Done);
     }
 
     #[test]
@@ -1079,23 +1095,23 @@ mod tests {
             tx.sent(T0);
             tx.on_reply(Signal::Usr1, T0);
             assert!(matches!(tx.poll(T0), Poll::Send(_)));
-            tx.sent(ms(2000));
-            tx.on_reply(reply, ms(2000));
+            tx.sent(at(2000));
+            tx.on_reply(reply, at(2000));
             tx
         };
         let mut tx = late(Signal::Usr1);
-        assert_eq!(tx.poll(ms(2000)), Poll::Wait { until: ms(2150) });
-        assert_eq!(tx.poll(ms(2150)), Poll::Send(Signal::Usr2), "bit 0");
+        assert_eq!(tx.poll(at(2000)), Poll::Wait { until: at(2150) });
+        assert_eq!(tx.poll(at(2150)), Poll::Send(Signal::Usr2), "bit 0");
         assert_eq!(tx.stats().retries, 1);
         let mut tx = late(Signal::Usr2);
-        assert_eq!(tx.poll(ms(2000)), Poll::Wait { until: ms(3000) });
+        assert_eq!(tx.poll(at(2000)), Poll::Wait { until: at(3000) });
         assert_eq!((tx.stats().queued, tx.stats().retries), (1, 0));
     }
 
     #[test]
     fn the_wait_for_a_reply_starts_when_the_bit_went_out() {
-        let mut tx = last_bit_sent_at(ms(40));
-        assert_eq!(tx.poll(ms(40)), Poll::Wait { until: ms(90) });
+        let mut tx = last_bit_sent_at(at(40));
+        assert_eq!(tx.poll(at(40)), Poll::Wait { until: at(90) });
     }
 
     #[test]
@@ -1104,23 +1120,23 @@ mod tests {
         let mut tx = Sender::new(SenderConfig::default(), T0);
         tx.load("x", true).unwrap();
         send_to_last_bit(&mut tx, T0);
-        tx.on_reply(Signal::Usr2, ms(2500));
-        assert_eq!(tx.poll(ms(2500)), Poll::Done);
+        tx.on_reply(Signal::Usr2, at(2500));
+        assert_eq!(tx.poll(at(2500)), Poll::Done);
     }
 
     #[test]
     fn waiting_for_the_caller_is_not_the_receivers_silence() {
         let mut tx = Sender::new(SenderConfig::default(), T0);
-        assert_eq!(tx.poll(ms(60_000)), Poll::NeedPayload);
+        assert_eq!(tx.poll(at(60_000)), Poll::NeedPayload);
         tx.load("a", false).unwrap();
-        assert!(matches!(tx.poll(ms(60_000)), Poll::Send(_)));
+        assert!(matches!(tx.poll(at(60_000)), Poll::Send(_)));
         let mut tx = Sender::new(SenderConfig::default(), T0);
         tx.load("", true).unwrap();
         send_to_last_bit(&mut tx, T0);
         tx.on_reply(Signal::Usr2, T0);
-        assert_eq!(tx.poll(ms(60_000)), Poll::Done);
+        assert_eq!(tx.poll(at(60_000)), Poll::Done);
         tx.load("", true).unwrap();
-        assert!(matches!(tx.poll(ms(60_000)), Poll::Send(_)));
+        assert!(matches!(tx.poll(at(60_000)), Poll::Send(_)));
     }
 
     #[test]
@@ -1130,7 +1146,7 @@ mod tests {
         send_to_last_bit(&mut tx, T0);
         tx.on_reply(Signal::Usr2, T0);
         tx.on_reply(Signal::Usr1, T0);
-        assert_eq!(tx.poll(ms(10_000)), Poll::Done);
+        assert_eq!(tx.poll(at(10_000)), Poll::Done);
     }
 
     #[test]
@@ -1160,7 +1176,7 @@ mod tests {
         // Up to stale_after, with the output moving: nothing sent again.
         let mut now = T0;
         for step in 1..=6u64 {
-            now = ms(250 * step);
+            now = at(250 * step);
             tx.on_receiver_output(step, now);
             assert!(matches!(tx.poll(now), Poll::Wait { .. }), "step {step}");
         }
@@ -1178,7 +1194,7 @@ mod tests {
         // gives up.
         let mut tx = at_last_bit_watching_output();
         for step in 1..=200u64 {
-            let now = ms(100 * step);
+            let now = at(100 * step);
             tx.on_receiver_output(step, now);
             assert!(!matches!(tx.poll(now), Poll::Failed(_)), "step {step}");
         }
@@ -1189,31 +1205,31 @@ mod tests {
         let mut tx = at_last_bit_watching_output();
         let mut failed = None;
         for step in 1..=80u64 {
-            let now = ms(50 * step);
+            let now = at(50 * step);
             tx.on_receiver_output(0, now);
             if let Poll::Failed(f) = tx.poll(now) {
                 failed = Some((f, now));
                 break;
             }
         }
-        assert_eq!(failed, Some((Failure::Silent, ms(3000))));
+        assert_eq!(failed, Some((Failure::Silent, at(3000))));
     }
 
     #[test]
     fn when_the_output_stops_moving_late_replies_are_retried_again() {
         let mut tx = at_last_bit_watching_output();
-        tx.on_receiver_output(7, ms(100));
-        assert!(matches!(tx.poll(ms(100)), Poll::Wait { .. }));
+        tx.on_receiver_output(7, at(100));
+        assert!(matches!(tx.poll(at(100)), Poll::Wait { .. }));
         assert_eq!(tx.stats().retries, 0);
         // Still 7 well after stale_after: the reply may be lost; retry.
-        let mut now = ms(100);
-        while tx.stats().retries == 0 && now < ms(2900) {
+        let mut now = at(100);
+        while tx.stats().retries == 0 && now < at(2900) {
             now += ms(50);
             tx.on_receiver_output(7, now);
             let _ = tx.poll(now);
         }
         assert_eq!(tx.stats().retries, 1);
-        assert!(now > SenderConfig::default().stale_after);
+        assert!(now > T0 + SenderConfig::default().stale_after);
     }
 
     #[test]
@@ -1225,7 +1241,7 @@ mod tests {
         tx.on_reply(Signal::Usr2, T0); // queued
                                        // It knocks again now and then, but does not give up.
         for step in 1..=200u64 {
-            let now = ms(50 * step);
+            let now = at(50 * step);
             tx.on_receiver_output(step, now);
             assert!(!matches!(tx.poll(now), Poll::Failed(_)), "step {step}");
         }
@@ -1238,16 +1254,16 @@ mod tests {
         tx.load("hi", true).unwrap();
         assert!(matches!(tx.poll(T0), Poll::Send(_)));
         let mut now = T0;
-        while tx.stats().retries == 0 && now < ms(1000) {
+        while tx.stats().retries == 0 && now < at(1000) {
             now += ms(50);
-            tx.on_receiver_output(now.as_millis() as u64, now);
+            tx.on_receiver_output((now - T0).as_millis() as u64, now);
             let _ = tx.poll(now);
         }
         assert_eq!(tx.stats().retries, 1, "the knock is repeated");
         // ... and the moving output keeps the sender from giving up.
         for step in 1..=100u64 {
             let t = now + ms(50 * step);
-            tx.on_receiver_output(t.as_millis() as u64, t);
+            tx.on_receiver_output((t - T0).as_millis() as u64, t);
             assert!(!matches!(tx.poll(t), Poll::Failed(_)), "at {t:?}");
         }
     }
@@ -1257,8 +1273,8 @@ mod tests {
     /// the sender fails; returns the failure and when.
     fn fail_against(
         tx: &mut Sender,
-        mut seen: impl FnMut(Duration) -> Option<(ProcessState, u64)>,
-    ) -> (Failure, Duration) {
+        mut seen: impl FnMut(Instant) -> Option<(ProcessState, u64)>,
+    ) -> (Failure, Instant) {
         let mut now = T0;
         loop {
             match tx.poll(now) {
@@ -1273,7 +1289,7 @@ mod tests {
                 Poll::Failed(f) => return (f, now),
                 other => panic!("{other:?}"),
             }
-            assert!(now < ms(600_000), "still waiting at {now:?}");
+            assert!(now < at(600_000), "still waiting at {now:?}");
         }
     }
 
@@ -1286,8 +1302,8 @@ mod tests {
         let cfg = SenderConfig::with_timeout(Duration::from_secs(20));
         let mut tx = Sender::new(cfg, T0);
         tx.load("x", true).unwrap();
-        let (failure, at) = fail_against(&mut tx, |_| None);
-        assert_eq!((failure, at), (Failure::Silent, ms(20_000)));
+        let (failure, when) = fail_against(&mut tx, |_| None);
+        assert_eq!((failure, when), (Failure::Silent, at(20_000)));
         assert!(
             tx.stats().retries > 17,
             "it kept knocking: {:?}",
@@ -1338,7 +1354,7 @@ mod tests {
                 Poll::Failed(f) => break f,
                 other => panic!("{other:?}"),
             }
-            assert!(now < ms(60_000), "still sending at {now:?}");
+            assert!(now < at(60_000), "still sending at {now:?}");
         };
         assert_eq!(failed, Failure::TooManyRetries);
         assert_eq!(tx.stats().retries, 17, "16 retries sent, the 17th refused");
@@ -1353,7 +1369,7 @@ mod tests {
         let mut now = T0;
         loop {
             match tx.poll(now) {
-                Poll::Send(_) if now >= ms(8000) => break,
+                Poll::Send(_) if now >= at(8000) => break,
                 Poll::Send(_) => tx.sent(now),
                 Poll::Wait { until } => {
                     now = until;
@@ -1380,23 +1396,23 @@ mod tests {
         let mut tx = Sender::new(SenderConfig::default(), T0);
         tx.load("x", true).unwrap();
         let mut cpu = 0;
-        let (failure, at) = fail_against(&mut tx, |_| {
+        let (failure, when) = fail_against(&mut tx, |_| {
             cpu += 1;
             Some((ProcessState::Sleeping, cpu))
         });
-        assert_eq!((failure, at), (Failure::Unanswering, ms(30_000)));
+        assert_eq!((failure, when), (Failure::Unanswering, at(30_000)));
     }
 
     #[test]
     fn a_receiver_that_spins_without_answering_fails_after_the_cap() {
         let mut tx = Sender::new(SenderConfig::default(), T0);
         tx.load("x", true).unwrap();
-        let (failure, at) = fail_against(&mut tx, |t| {
-            Some((ProcessState::Runnable, t.as_millis() as u64))
+        let (failure, when) = fail_against(&mut tx, |t| {
+            Some((ProcessState::Runnable, (t - T0).as_millis() as u64))
         });
         assert_eq!(failure, Failure::Unanswering);
-        assert_eq!(at, SenderConfig::default().busy_cap);
-        assert_eq!(at, ms(30_000));
+        assert_eq!(when, T0 + SenderConfig::default().busy_cap);
+        assert_eq!(when, at(30_000));
     }
 
     #[test]
@@ -1408,34 +1424,34 @@ mod tests {
             let mut tx = Sender::new(SenderConfig::default(), T0);
             tx.on_receiver_process(state, 9, T0);
             tx.load("x", true).unwrap();
-            let (failure, at) = fail_against(&mut tx, |_| Some((state, 9)));
-            assert_eq!((failure, at), (want, ms(3000)), "{state:?}");
+            let (failure, when) = fail_against(&mut tx, |_| Some((state, 9)));
+            assert_eq!((failure, when), (want, at(3000)), "{state:?}");
         }
         // Runnable for 5 s, then stopped: 3 s after the last sign of life.
         let mut tx = Sender::new(SenderConfig::default(), T0);
         tx.load("x", true).unwrap();
-        let (failure, at) = fail_against(&mut tx, |t| {
-            Some(match t < ms(5000) {
+        let (failure, when) = fail_against(&mut tx, |t| {
+            Some(match t < at(5000) {
                 true => (ProcessState::Runnable, 1),
                 false => (ProcessState::Stopped, 1),
             })
         });
         assert_eq!(failure, Failure::Stopped);
-        assert!(at > ms(7000) && at < ms(8000), "{at:?}");
+        assert!(when > at(7000) && when < at(8000), "{when:?}");
     }
 
     #[test]
     fn a_receiver_found_gone_fails_the_sender_at_once() {
         let mut tx = Sender::new(SenderConfig::default(), T0);
         tx.load("x", true).unwrap();
-        let (failure, at) = fail_against(&mut tx, |t| {
-            Some(match t < ms(400) {
+        let (failure, when) = fail_against(&mut tx, |t| {
+            Some(match t < at(400) {
                 true => (ProcessState::Sleeping, 1),
                 false => (ProcessState::Gone, 1),
             })
         });
         assert_eq!(failure, Failure::Gone);
-        assert!(at < ms(1000), "{at:?}");
+        assert!(when < at(1000), "{when:?}");
     }
 
     #[test]
@@ -1443,16 +1459,16 @@ mod tests {
         // Issue 18, item 3: senders that knock at the same instant lose all
         // their knocks but one (the kernel keeps one pending signal); on the
         // same timers they would knock again in step, for ever.
-        let mut again = [Duration::ZERO; 32];
-        for (pid, at) in (4000..).zip(again.iter_mut()) {
+        let mut again = [Instant::ZERO; 32];
+        for (pid, slot) in (4000..).zip(again.iter_mut()) {
             let mut tx = Sender::new(SenderConfig::default(), T0).with_seed(pid);
             tx.load("x", true).unwrap();
             assert!(matches!(tx.poll(T0), Poll::Send(_)));
-            let Poll::Wait { until } = tx.poll(ms(50)) else {
+            let Poll::Wait { until } = tx.poll(at(50)) else {
                 panic!()
             };
-            assert!(until >= ms(200) && until <= ms(350), "{until:?}");
-            *at = until;
+            assert!(until >= at(200) && until <= at(350), "{until:?}");
+            *slot = until;
         }
         again.sort_unstable();
         assert!(
@@ -1472,11 +1488,11 @@ mod tests {
         let mut now = T0;
         while tx.stats().retries == 0 {
             now += ms(100);
-            tx.on_receiver_output(now.as_millis() as u64, now);
+            tx.on_receiver_output((now - T0).as_millis() as u64, now);
             assert!(!matches!(tx.poll(now), Poll::Failed(_)), "at {now:?}");
-            assert!(now < ms(60_000), "never retried");
+            assert!(now < at(60_000), "never retried");
         }
         let stale = SenderConfig::default().stale_after;
-        assert!(now > stale && now <= stale + ms(500), "{now:?}");
+        assert!(now > T0 + stale && now <= T0 + stale + ms(500), "{now:?}");
     }
 }

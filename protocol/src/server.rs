@@ -24,7 +24,8 @@
 //! here panics or allocates.
 
 use crate::{
-    Aborted, Duration, Effects, Heard, MessageBuffer, Output, Pid, Receiver, ReceiverConfig, Signal,
+    Aborted, Duration, Effects, Heard, Instant, MessageBuffer, Output, Pid, Receiver,
+    ReceiverConfig, Signal,
 };
 
 /// A [`Receiver`] with a queue of `Q` processes and a [`MessageBuffer`] that
@@ -33,7 +34,7 @@ use crate::{
 /// # Examples
 ///
 /// ```
-/// use minitalk_protocol::{Catches, Duration, Effects, Pid, Poll, Sender, Server, Signal};
+/// use minitalk_protocol::{Catches, Instant, Effects, Pid, Poll, Sender, Server, Signal};
 ///
 /// /// Replies go back to the sender by hand; text goes to a string.
 /// #[derive(Default)]
@@ -58,7 +59,7 @@ use crate::{
 ///     }
 /// }
 ///
-/// let now = Duration::ZERO;
+/// let now = Instant::ZERO;
 /// let mut tx = Sender::new(Default::default(), now);
 /// let mut server: Server<4, 64> = Server::new(Default::default());
 /// let mut fx = Loopback::default();
@@ -78,7 +79,7 @@ pub struct Server<const Q: usize, const HOLD: usize> {
     /// When the caller meant to wake at the latest: the receiver's deadline
     /// when [`drive`](Self::drive) last returned. Time past it (beyond
     /// [`OWN_PAUSE_AFTER`]) is the server's own pause.
-    wake_by: Option<Duration>,
+    wake_by: Option<Instant>,
 }
 
 /// How late past its deadline the server may wake before the time is its own
@@ -102,9 +103,9 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
     /// to by more than [`OWN_PAUSE_AFTER`] (descheduled on a busy machine,
     /// or stopped), it tells the receiver to leave that time out of its
     /// session's silence ([`Receiver::paused`]). Once per wake-up.
-    fn woke(&mut self, now: Duration) {
+    fn woke(&mut self, now: Instant) {
         if let Some(by) = self.wake_by.take() {
-            let lost = now.saturating_sub(by + OWN_PAUSE_AFTER);
+            let lost = now.saturating_duration_since(by + OWN_PAUSE_AFTER);
             if lost > Duration::ZERO {
                 self.rx.paused(lost);
             }
@@ -133,7 +134,7 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
         &mut self,
         pid: Pid,
         signal: Signal,
-        now: Duration,
+        now: Instant,
         fx: &mut impl Effects,
     ) -> Option<Heard> {
         self.woke(now);
@@ -154,7 +155,7 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
     /// A signal from `from` arrived at `now` ([`Receiver::on_signal`]),
     /// without the admission of [`handle`](Self::handle);
     /// [`drive`](Self::drive) before the next.
-    pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Duration) -> Heard {
+    pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Instant) -> Heard {
         self.woke(now);
         self.rx.on_signal(from, signal, now)
     }
@@ -164,14 +165,14 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
     /// [`poll_timeout`](Receiver::poll_timeout) or the next signal: waking
     /// much later than that deadline is the server's own pause, nobody's
     /// silence (PROTOCOL.md 4.5).
-    pub fn drive(&mut self, now: Duration, fx: &mut impl Effects) {
+    pub fn drive(&mut self, now: Instant, fx: &mut impl Effects) {
         self.woke(now);
         self.drive_outputs(now, fx);
         // Due now if outputs are left (a cut write): never before `now`.
         self.wake_by = self.rx.poll_timeout().map(|at| at.max(now));
     }
 
-    fn drive_outputs(&mut self, now: Duration, fx: &mut impl Effects) {
+    fn drive_outputs(&mut self, now: Instant, fx: &mut impl Effects) {
         while !fx.cut() {
             let Some(output) = self.rx.poll(now) else {
                 break;
@@ -255,7 +256,7 @@ mod tests {
 
     /// Sends `text` as one message; returns the replies the server sent.
     fn send(cut_after: usize) -> Vec<Signal> {
-        let now = Duration::ZERO;
+        let now = Instant::ZERO;
         let mut tx = Sender::new(Default::default(), now);
         let mut server: Server<4, 64> = Server::new(Default::default());
         let mut fx = Cutting {
@@ -320,7 +321,7 @@ mod tests {
         fn heard(&mut self, pid: Pid, _signal: Signal, heard: Heard) {
             self.events.push(std::format!("heard {pid} {heard:?}"));
         }
-        fn trace(&mut self, output: &Output<'_>, _now: Duration) {
+        fn trace(&mut self, output: &Output<'_>, _now: Instant) {
             if let Output::Note(note) = output {
                 self.events.push(std::format!("{note:?}"));
             }
@@ -331,7 +332,7 @@ mod tests {
     fn a_newcomer_that_does_not_catch_both_signals_is_ignored() {
         let mut server: Server<4, 64> = Server::new(Default::default());
         let mut fx = Log::default();
-        let now = Duration::ZERO;
+        let now = Instant::ZERO;
         assert_eq!(server.handle(7, Signal::Usr1, now, &mut fx), None);
         assert_eq!(server.handle(7, Signal::Usr2, now, &mut fx), None);
         assert!(!server.receiver().knows(7));
@@ -346,7 +347,7 @@ mod tests {
             catches: true,
             ..Log::default()
         };
-        let now = Duration::ZERO;
+        let now = Instant::ZERO;
         assert_eq!(
             server.handle(7, Signal::Usr1, now, &mut fx),
             Some(Heard::Bit)

@@ -3,7 +3,7 @@
 
 use core::marker::PhantomData;
 
-use crate::Duration;
+use crate::Instant;
 
 /// A set of named timers, `K` of them.
 pub trait Timer: Copy + 'static {
@@ -16,7 +16,7 @@ pub trait Timer: Copy + 'static {
 /// The deadlines of timers `T`, each set or not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerTable<T, const K: usize> {
-    at: [Option<Duration>; K],
+    at: [Option<Instant>; K],
     timers: PhantomData<T>,
 }
 
@@ -30,7 +30,7 @@ impl<T: Timer, const K: usize> TimerTable<T, K> {
     }
 
     /// Sets `timer` to expire at `at`.
-    pub fn set(&mut self, timer: T, at: Duration) {
+    pub fn set(&mut self, timer: T, at: Instant) {
         self.at[timer.index()] = Some(at);
     }
 
@@ -40,18 +40,18 @@ impl<T: Timer, const K: usize> TimerTable<T, K> {
     }
 
     /// When `timer` expires, if it is set.
-    pub fn get(&self, timer: T) -> Option<Duration> {
+    pub fn get(&self, timer: T) -> Option<Instant> {
         self.at[timer.index()]
     }
 
     /// The earliest deadline set.
-    pub fn next_timeout(&self) -> Option<Duration> {
+    pub fn next_timeout(&self) -> Option<Instant> {
         self.at.iter().flatten().min().copied()
     }
 
     /// The timer that expired first at `now`, if any.
-    pub fn expired(&self, now: Duration) -> Option<T> {
-        let mut first: Option<(Duration, T)> = None;
+    pub fn expired(&self, now: Instant) -> Option<T> {
+        let mut first: Option<(Instant, T)> = None;
         for &t in T::ALL {
             match self.get(t) {
                 Some(at) if at <= now && first.is_none_or(|(f, _)| at < f) => first = Some((at, t)),

@@ -4,15 +4,15 @@
 use minitalk_protocol::classic::{
     ClassicPoll, ClassicReceiver, ClassicSender, ClassicSenderConfig, Convention, Pacing,
 };
-use minitalk_protocol::{Catches, Duration, Effects, Pid, Signal};
+use minitalk_protocol::{Catches, Duration, Effects, Instant, Pid, Signal};
 
 const CLIENT: i32 = 4242;
 
 /// The server's world: what it writes, and its replies on their way.
 struct Fx<'a> {
     written: &'a mut Vec<u8>,
-    to_client: &'a mut Vec<(Duration, Signal)>,
-    arrive: Duration,
+    to_client: &'a mut Vec<(Instant, Signal)>,
+    arrive: Instant,
 }
 
 impl Effects for Fx<'_> {
@@ -47,11 +47,11 @@ fn transfer(items: &[u8], pacing: Option<Pacing>, msg: &[u8]) -> (Vec<u8>, bool,
     let mut tx = ClassicSender::new(config, c, msg).unwrap();
     let mut rx: ClassicReceiver<4, 32> = ClassicReceiver::new(Default::default(), c);
     let latency = Duration::from_micros(30);
-    let mut now = Duration::ZERO;
+    let mut now = Instant::ZERO;
     let mut written = Vec::new();
     let mut heard = Vec::new();
-    let mut to_server: Vec<(Duration, Signal)> = Vec::new();
-    let mut to_client: Vec<(Duration, Signal)> = Vec::new();
+    let mut to_server: Vec<(Instant, Signal)> = Vec::new();
+    let mut to_client: Vec<(Instant, Signal)> = Vec::new();
     let mut done = false;
     for _ in 0..1_000_000 {
         if !done {

@@ -10,7 +10,7 @@
 //!   yields a *different* accepted frame: the damage is rejected or, for a
 //!   duplicate inside the frame's final run of equal bits, harmless.
 
-use minitalk_protocol::Duration;
+use minitalk_protocol::{Duration, Instant};
 
 use minitalk_protocol::frame::{self, bit_at, Frame, MAX_FRAME_LEN, MAX_PAYLOAD};
 use minitalk_protocol::{
@@ -111,7 +111,7 @@ impl Effects for Lossless {
 /// Sends `text` over a lossless channel, through the server's own driver
 /// ([`Server::drive`]), and returns what the server writes.
 fn transfer<const N: usize>(text: &str) -> Vec<u8> {
-    let mut now = Duration::ZERO;
+    let mut now = Instant::ZERO;
     let step = Duration::from_micros(7);
     let mut tx = Sender::new(Default::default(), now);
     let mut server: Server<4, N> = Server::new(Default::default());
@@ -322,7 +322,7 @@ fn the_empty_message_is_one_empty_frame_and_a_newline() {
 fn every_reply_is_a_plain_or_marked_acknowledgement() {
     // The lossless channel above relies on exactly one reply per signal;
     // this pins the reply of the last bit: Usr2, "frame accepted".
-    let now = Duration::ZERO;
+    let now = Instant::ZERO;
     let mut tx = Sender::new(Default::default(), now);
     let mut rx: Receiver<4> = Receiver::new(Default::default());
     tx.load("x", true).unwrap();

@@ -3,11 +3,11 @@
 //! [`Receiver`]. The table in PROTOCOL.md is read from the file, so the
 //! document cannot drift from the code.
 
-use minitalk_protocol::Duration;
+use minitalk_protocol::Instant;
 
 use minitalk_protocol::{Note, Output, Poll, Receiver, Sender, SenderConfig, Signal};
 
-const T: Duration = Duration::ZERO;
+const T: Instant = Instant::ZERO;
 
 /// `(message, messages sent before it by the same client, signals)`.
 const VECTORS: [(&str, usize, &str); 4] = [

@@ -25,7 +25,7 @@ use minitalk_protocol::classic::{
     BitOrder, ClassicReceiver, ClassicReceiverConfig, Convention, PendingTogether, Read, Text,
     Trace, Verdict, VerdictKind, TOO_FAST,
 };
-use minitalk_protocol::{Duration, Pid, Signal};
+use minitalk_protocol::{Instant, Pid, Signal};
 use minitalk_sys::{self as sys, Line, STDERR};
 
 use crate::{Serve, Shell};
@@ -69,7 +69,7 @@ struct Classic {
 }
 
 impl Serve for Classic {
-    fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell) {
+    fn signal(&mut self, pid: Pid, signal: Signal, now: Instant, shell: &mut Shell) {
         // Each wake-up delivers one signal; if the other one is pending
         // with it, the kernel chose the order (SIGUSR1 first), not the
         // client: two bits may have been swapped, which no count shows.
@@ -80,7 +80,7 @@ impl Serve for Classic {
         self.last = Some(pid);
     }
 
-    fn poll(&mut self, now: Duration, shell: &mut Shell) {
+    fn poll(&mut self, now: Instant, shell: &mut Shell) {
         self.rx.poll(now, shell);
     }
 
@@ -88,7 +88,7 @@ impl Serve for Classic {
         self.last.filter(|_| self.rx.active() > 0)
     }
 
-    fn deadline(&self) -> Option<Duration> {
+    fn deadline(&self) -> Option<Instant> {
         self.rx.poll_timeout()
     }
 

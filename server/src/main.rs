@@ -20,7 +20,7 @@
 #![no_main]
 
 use core::sync::atomic::{AtomicBool, Ordering};
-use minitalk_protocol::Duration;
+use minitalk_protocol::{Duration, Instant};
 
 use minitalk_protocol::{Aborted, Pid, ReceiverConfig, Server, Signal};
 use minitalk_sys::{self as sys, Line, SigSet, SignalQueue, StallClock, STDERR, STDOUT};
@@ -216,13 +216,13 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
 /// What the main loop serves: the v1 protocol, or the classic wire.
 trait Serve {
     /// A signal from `pid`, at `now`.
-    fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell);
+    fn signal(&mut self, pid: Pid, signal: Signal, now: Instant, shell: &mut Shell);
     /// Carries out what is due at `now`.
-    fn poll(&mut self, now: Duration, shell: &mut Shell);
+    fn poll(&mut self, now: Instant, shell: &mut Shell);
     /// The process being served, whose CPU to share.
     fn serving(&self) -> Option<Pid>;
     /// When to poll at the latest if no signal comes.
-    fn deadline(&self) -> Option<Duration>;
+    fn deadline(&self) -> Option<Instant>;
     /// Whether [`signal`](Self::signal) looks at the signals pending at
     /// this wake-up ([`Shell::pending`]): they are then read once per
     /// wake-up (a system call), else never.
@@ -250,7 +250,7 @@ fn serve(s: &mut dyn Serve, shell: &mut Shell, pin: bool) {
         }
         s.poll(now, shell);
         // Share the client's CPU while serving it: a round trip within one
-        // CPU costs a fraction of one across two (README, "Speed").
+        // CPU costs a fraction of one across two (README, "Speed"; docs/speed.md).
         let serving = s.serving();
         if pin && serving != pinned_to {
             pinned_to = serving;
@@ -259,7 +259,7 @@ fn serve(s: &mut dyn Serve, shell: &mut Shell, pin: bool) {
                 None => all_cpus.is_some_and(|set| set.apply()),
             };
         }
-        let timeout = s.deadline().map(|t| t.saturating_sub(now));
+        let timeout = s.deadline().map(|t| t.saturating_duration_since(now));
         // A write that waited for stdout ran the handlers outside this
         // sleep: what they queued meanwhile is handled before any sleep.
         let timeout = if SIGNALS.is_empty() {
@@ -272,13 +272,13 @@ fn serve(s: &mut dyn Serve, shell: &mut Shell, pin: bool) {
 }
 
 impl Serve for Server<QUEUE, HOLD> {
-    fn signal(&mut self, pid: Pid, signal: Signal, now: Duration, shell: &mut Shell) {
+    fn signal(&mut self, pid: Pid, signal: Signal, now: Instant, shell: &mut Shell) {
         if self.handle(pid, signal, now, shell).is_none() {
             shell.narrator.ignored(pid);
         }
     }
 
-    fn poll(&mut self, now: Duration, shell: &mut Shell) {
+    fn poll(&mut self, now: Instant, shell: &mut Shell) {
         self.drive(now, shell);
     }
 
@@ -286,7 +286,7 @@ impl Serve for Server<QUEUE, HOLD> {
         self.receiver().serving()
     }
 
-    fn deadline(&self) -> Option<Duration> {
+    fn deadline(&self) -> Option<Instant> {
         self.receiver().poll_timeout()
     }
 }

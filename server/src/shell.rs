@@ -7,7 +7,7 @@ use core::sync::atomic::Ordering;
 
 #[cfg(feature = "classic")]
 use minitalk_protocol::classic::{Trace, Verdict};
-use minitalk_protocol::{Aborted, Catches, Duration, Effects, Heard, Output, Pid, Signal};
+use minitalk_protocol::{Aborted, Catches, Effects, Heard, Instant, Output, Pid, Signal};
 use minitalk_sys::write_wait::Written;
 use minitalk_sys::{self as sys, SigSet, StallClock, STDOUT};
 
@@ -74,7 +74,7 @@ impl Effects for Shell {
         }
     }
 
-    fn trace(&mut self, output: &Output<'_>, now: Duration) {
+    fn trace(&mut self, output: &Output<'_>, now: Instant) {
         if let Output::Deliver { first: true, .. } = output {
             self.printed = 0;
         }

@@ -10,7 +10,7 @@
 
 use minitalk_protocol::frame::{field, Header};
 use minitalk_protocol::utf8::{Chars, Text};
-use minitalk_protocol::{Aborted, Duration, Heard, Note, Output, Pid, Signal};
+use minitalk_protocol::{Aborted, Heard, Instant, Note, Output, Pid, Signal};
 use minitalk_sys::out::bits_per_sec;
 use minitalk_sys::{Line, STDERR};
 
@@ -26,7 +26,7 @@ pub struct Narrator {
     /// `--stats` was asked for.
     pub stats: bool,
     /// When the current session started.
-    since: Duration,
+    since: Instant,
     /// Payload bytes of the current message so far.
     bytes: u64,
     /// The current frame's LEN byte, for `--trace`.
@@ -43,7 +43,7 @@ impl Narrator {
         Narrator {
             trace: false,
             stats: false,
-            since: Duration::ZERO,
+            since: Instant::ZERO,
             bytes: 0,
             frame_len: 0,
             chars: Chars::new(),
@@ -68,7 +68,7 @@ impl Narrator {
 
     /// `--trace` and `--stats` of an output of the receiver, before it is
     /// carried out.
-    pub fn output(&mut self, output: &Output<'_>, now: Duration) {
+    pub fn output(&mut self, output: &Output<'_>, now: Instant) {
         match *output {
             Output::Deliver { payload, first, .. } => {
                 let len = payload.len() as u64;
@@ -175,7 +175,7 @@ impl Narrator {
     }
 
     /// `--trace` and `--stats` of the receiver's notes.
-    fn note(&mut self, note: Note, now: Duration) {
+    fn note(&mut self, note: Note, now: Instant) {
         let mut l = Line::new();
         match note {
             Note::Serving(pid) => {

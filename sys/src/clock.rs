@@ -6,17 +6,17 @@
 //! taken for gone because the server's reader was slow. So the receiver's
 //! clock stops while a write waits ([`StallClock`]).
 
-use minitalk_protocol::Duration;
+use minitalk_protocol::{Duration, Instant};
 
 /// A clock that leaves out the stalls it is told of.
 ///
 /// # Examples
 ///
 /// ```
-/// use minitalk_protocol::Duration;
+/// use minitalk_protocol::{Duration, Instant};
 /// use minitalk_sys::StallClock;
 ///
-/// let ms = Duration::from_millis;
+/// let ms = |n: u64| Instant::ZERO + Duration::from_millis(n);
 /// let mut clock = StallClock::new();
 /// assert_eq!(clock.at(ms(100)), ms(100));
 /// clock.stalled(ms(100), ms(400)); // a write waited 300 ms
@@ -37,18 +37,18 @@ impl StallClock {
     }
 
     /// The clock at monotonic time `monotonic`.
-    pub fn at(&self, monotonic: Duration) -> Duration {
+    pub fn at(&self, monotonic: Instant) -> Instant {
         monotonic.saturating_sub(self.stalled)
     }
 
     /// The clock now ([`crate::now`] less the stalls).
-    pub fn now(&self) -> Duration {
+    pub fn now(&self) -> Instant {
         self.at(crate::now())
     }
 
     /// A stall from `started` to `ended`, both monotonic times.
-    pub fn stalled(&mut self, started: Duration, ended: Duration) {
-        self.stalled += ended.saturating_sub(started);
+    pub fn stalled(&mut self, started: Instant, ended: Instant) {
+        self.stalled += ended.saturating_duration_since(started);
     }
 }
 
@@ -56,8 +56,9 @@ impl StallClock {
 mod tests {
     use super::*;
 
-    const fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
+    /// The point in time `n` ms after the origin.
+    const fn ms(n: u64) -> Instant {
+        Instant::ZERO.saturating_add(Duration::from_millis(n))
     }
 
     #[test]
@@ -75,7 +76,7 @@ mod tests {
         clock.stalled(ms(30), ms(10));
         assert_eq!(clock.at(ms(40)), ms(40));
         clock.stalled(ms(40), ms(100));
-        assert_eq!(clock.at(ms(20)), Duration::ZERO);
+        assert_eq!(clock.at(ms(20)), Instant::ZERO);
         // Between two stalls the clock moves with monotonic time.
         assert!(clock.at(ms(200)) > clock.at(ms(150)));
     }
@@ -84,7 +85,7 @@ mod tests {
     fn now_leaves_out_the_stalls() {
         let mut clock = StallClock::new();
         let started = crate::now();
-        clock.stalled(started, started + ms(60_000));
+        clock.stalled(started, started + Duration::from_secs(60));
         assert!(clock.now() < started, "a minute left out");
     }
 }

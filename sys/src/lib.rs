@@ -22,7 +22,7 @@
 //! - Nothing here allocates or panics; errors are values.
 #![no_std]
 
-use minitalk_protocol::Duration;
+use minitalk_protocol::{Duration, Instant};
 
 use minitalk_protocol::Pid;
 
@@ -55,14 +55,14 @@ pub fn getpid() -> Pid {
     unsafe { linux::syscall3(libc::SYS_getpid, 0, 0, 0) as Pid }
 }
 
-/// Time on the monotonic clock.
-pub fn now() -> Duration {
+/// Now on the monotonic clock (its origin: the boot, on Linux).
+pub fn now() -> Instant {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     linux::clock_monotonic(&mut ts);
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    Instant::ZERO + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// `d` as a `timespec`.

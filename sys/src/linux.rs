@@ -3,7 +3,7 @@
 //! minitalk makes about a dozen system calls. Making them directly, rather
 //! than through the C library's wrappers, is what lets the static binaries
 //! leave musl's start-up code, thread-local storage, `errno` and vDSO lookup
-//! out (about 4.7 KB of a 22 KB server; README, "Static binaries"). The
+//! out (about 4.7 KB of a 22 KB server; docs/size.md). The
 //! `libc` crate still provides every number and structure.
 //!
 //! On x86-64 a call is one `syscall` instruction; on other architectures it

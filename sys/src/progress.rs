@@ -3,7 +3,7 @@
 //! The bar itself is [`Line::progress`]; here is the rest of it: whether a
 //! bar is wanted at all, and a redraw at most every [`ProgressBar::EVERY`].
 
-use minitalk_protocol::Duration;
+use minitalk_protocol::{Duration, Instant};
 
 use crate::{write_all, Line, STDERR};
 
@@ -15,10 +15,10 @@ const CLEAR: &[u8] = b"\r\x1b[K";
 /// # Examples
 ///
 /// ```
-/// use minitalk_protocol::Duration;
+/// use minitalk_protocol::{Duration, Instant};
 /// use minitalk_sys::ProgressBar;
 ///
-/// let ms = Duration::from_millis;
+/// let ms = |n: u64| Instant::ZERO + Duration::from_millis(n);
 /// let mut bar = ProgressBar::new(Some(true), || false, Some(1000), ms(0));
 /// assert!(bar.frame(500, ms(50)).is_none(), "not yet: at most every 100 ms");
 /// let line = bar.frame(500, ms(150)).unwrap();
@@ -29,9 +29,9 @@ const CLEAR: &[u8] = b"\r\x1b[K";
 pub struct ProgressBar {
     on: bool,
     total: Option<u64>,
-    started: Duration,
-    /// When it was last drawn (zero: never).
-    drawn: Duration,
+    started: Instant,
+    /// When it was last drawn ([`Instant::ZERO`]: never).
+    drawn: Instant,
 }
 
 impl ProgressBar {
@@ -49,14 +49,14 @@ impl ProgressBar {
         wanted: Option<bool>,
         tty: impl FnOnce() -> bool,
         total: Option<u64>,
-        started: Duration,
+        started: Instant,
     ) -> Self {
         let on = wanted.unwrap_or_else(|| tty() && total.is_none_or(|t| t >= Self::AUTO_BYTES));
         ProgressBar {
             on,
             total,
             started,
-            drawn: Duration::ZERO,
+            drawn: Instant::ZERO,
         }
     }
 
@@ -66,7 +66,7 @@ impl ProgressBar {
     }
 
     /// The line to draw with `bytes` sent at `now`, if a redraw is due.
-    pub fn frame(&mut self, bytes: u64, now: Duration) -> Option<Line> {
+    pub fn frame(&mut self, bytes: u64, now: Instant) -> Option<Line> {
         if !self.on || now < self.drawn + Self::EVERY {
             return None;
         }
@@ -78,7 +78,7 @@ impl ProgressBar {
     }
 
     /// Draws the bar on stderr if a redraw is due.
-    pub fn update(&mut self, bytes: u64, now: Duration) {
+    pub fn update(&mut self, bytes: u64, now: Instant) {
         if let Some(mut l) = self.frame(bytes, now) {
             l.print(STDERR);
         }
@@ -86,7 +86,7 @@ impl ProgressBar {
 
     /// What clears the bar, if one was drawn.
     pub fn clearing(&self) -> Option<&'static [u8]> {
-        (self.on && self.drawn > Duration::ZERO).then_some(CLEAR)
+        (self.on && self.drawn > Instant::ZERO).then_some(CLEAR)
     }
 
     /// Clears the bar from stderr, if one was drawn.
@@ -101,8 +101,9 @@ impl ProgressBar {
 mod tests {
     use super::*;
 
-    const fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
+    /// The point in time `n` ms after the origin.
+    const fn ms(n: u64) -> Instant {
+        Instant::ZERO.saturating_add(Duration::from_millis(n))
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub use crate::Catches;
 pub use receiver::{
     ClassicReceiver, ClassicReceiverConfig, Read, Text, Trace, Verdict, VerdictKind, TOO_FAST,
 };
-pub use sender::{ClassicFailure, ClassicPoll, ClassicSender, ClassicSenderConfig, Pacing};
+pub use sender::{ClassicPoll, ClassicSender, ClassicSenderConfig, Pacing};
 pub use together::PendingTogether;
 
 use crate::Signal;

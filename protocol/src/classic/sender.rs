@@ -23,7 +23,7 @@
 //! to acknowledge every bit, it also means every bit was acknowledged.
 
 use super::{Convention, Encoder};
-use crate::{Duration, Pid, Signal};
+use crate::{Duration, Failure, Instant, Pid, Signal};
 
 /// How a [`ClassicSender`] paces its bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,29 +104,15 @@ pub enum ClassicPoll {
     /// Wait for a reply until this time, then poll again.
     Wait {
         /// The deadline.
-        until: Duration,
+        until: Instant,
     },
     /// Every signal was sent (and acknowledged, if the server acknowledges).
     Done,
-    /// Delivery failed; nothing more will be sent.
-    Failed(ClassicFailure),
-}
-
-/// Why a [`ClassicSender`] gave up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClassicFailure {
-    /// The server acknowledged bits, then stopped for
+    /// Delivery failed; nothing more will be sent. The only failure of the
+    /// classic wire is [`Failure::FellSilent`]: a server found to
+    /// acknowledge every bit said nothing for
     /// [`ClassicSenderConfig::give_up`].
-    Silent,
-}
-
-impl ClassicFailure {
-    /// A short lowercase description.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ClassicFailure::Silent => "the server stopped answering",
-        }
-    }
+    Failed(Failure),
 }
 
 /// What the sender knows of the server's acknowledgements.
@@ -148,9 +134,9 @@ enum Mode {
 ///
 /// ```
 /// use minitalk_protocol::classic::{ClassicPoll, ClassicSender, Convention};
-/// use minitalk_protocol::Duration;
+/// use minitalk_protocol::Instant;
 /// let mut tx = ClassicSender::new(Default::default(), Convention::default(), b"hi").unwrap();
-/// let mut now = Duration::ZERO;
+/// let mut now = Instant::ZERO;
 /// let mut sent = 0;
 /// loop {
 ///     match tx.poll(now) {
@@ -178,7 +164,7 @@ pub struct ClassicSender<'a> {
     /// Signals sent so far.
     sent: u64,
     /// When the last one was sent.
-    sent_at: Duration,
+    sent_at: Instant,
     /// A reply came since the last signal was sent.
     answered: bool,
     /// Replies heard in all.
@@ -205,7 +191,7 @@ impl<'a> ClassicSender<'a> {
             give_up: config.give_up,
             mode,
             sent: 0,
-            sent_at: Duration::ZERO,
+            sent_at: Instant::ZERO,
             answered: false,
             replies: 0,
             done: false,
@@ -222,14 +208,14 @@ impl<'a> ClassicSender<'a> {
     ///
     /// ```
     /// use minitalk_protocol::classic::{ClassicSender, Convention};
-    /// use minitalk_protocol::{Duration, Signal};
+    /// use minitalk_protocol::{Instant, Signal};
     ///
     /// let mut tx = ClassicSender::new(Default::default(), Convention::default(), b"hi").unwrap();
-    /// assert!(!tx.on_signal(666, 4242, Signal::Usr1, Duration::ZERO));
-    /// assert!(tx.on_signal(4242, 4242, Signal::Usr1, Duration::ZERO));
+    /// assert!(!tx.on_signal(666, 4242, Signal::Usr1, Instant::ZERO));
+    /// assert!(tx.on_signal(4242, 4242, Signal::Usr1, Instant::ZERO));
     /// assert_eq!(tx.replies(), 1);
     /// ```
-    pub fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Duration) -> bool {
+    pub fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Instant) -> bool {
         let counts = from == server;
         if counts {
             self.on_reply(signal, now);
@@ -238,7 +224,7 @@ impl<'a> ClassicSender<'a> {
     }
 
     /// A signal from the server's PID (see [`on_signal`](Self::on_signal)).
-    pub fn on_reply(&mut self, _signal: Signal, _now: Duration) {
+    pub fn on_reply(&mut self, _signal: Signal, _now: Instant) {
         self.replies = self.replies.saturating_add(1);
         if self.sent > 0 {
             self.answered = true;
@@ -263,10 +249,10 @@ impl<'a> ClassicSender<'a> {
     ///
     /// ```
     /// use minitalk_protocol::classic::{ClassicPoll, ClassicSender, Convention};
-    /// use minitalk_protocol::Duration;
+    /// use minitalk_protocol::Instant;
     /// let c = Convention::parse(b"len32").unwrap();
     /// let mut tx = ClassicSender::new(Default::default(), c, b"hi").unwrap();
-    /// let mut now = Duration::ZERO;
+    /// let mut now = Instant::ZERO;
     /// // The 32-bit length, then 'h' and one bit of 'i'.
     /// while tx.sent() < 32 + 9 {
     ///     if let ClassicPoll::Wait { until } = tx.poll(now) {
@@ -292,7 +278,7 @@ impl<'a> ClassicSender<'a> {
     }
 
     /// What to do now.
-    pub fn poll(&mut self, now: Duration) -> ClassicPoll {
+    pub fn poll(&mut self, now: Instant) -> ClassicPoll {
         if self.done {
             return ClassicPoll::Done;
         }
@@ -311,7 +297,7 @@ impl<'a> ClassicSender<'a> {
             } else if now < deadline {
                 return ClassicPoll::Wait { until: deadline };
             } else if self.mode == Mode::Acked {
-                return ClassicPoll::Failed(ClassicFailure::Silent);
+                return ClassicPoll::Failed(Failure::FellSilent);
             } else {
                 // Paced, or no reply in time to a probe: the server does
                 // not acknowledge every bit; we have waited longer than a
@@ -348,12 +334,12 @@ mod tests {
         config: ClassicSenderConfig,
         msg: &[u8],
         reply: impl Fn(u64, u64) -> &'static [Signal],
-    ) -> (ClassicPoll, u64, Duration, bool) {
+    ) -> (ClassicPoll, u64, Instant, bool) {
         let c = Convention::default();
         let mut tx = ClassicSender::new(config, c, msg).unwrap();
         let total = tx.total();
-        let mut now = Duration::ZERO;
-        let mut pending: Option<(Duration, &'static [Signal])> = None;
+        let mut now = Instant::ZERO;
+        let mut pending: Option<(Instant, &'static [Signal])> = None;
         for _ in 0..100_000 {
             match tx.poll(now) {
                 ClassicPoll::Send(_) => {
@@ -387,7 +373,7 @@ mod tests {
         assert_eq!((end, sent, acked), (ClassicPoll::Done, 32, false));
         // the first bit waits the probe, the others the pace
         assert_eq!(
-            t,
+            t - Instant::ZERO,
             Duration::from_millis(50).saturating_add(Duration::from_micros(400 * 31))
         );
     }
@@ -396,7 +382,7 @@ mod tests {
     fn ack_per_bit_is_followed_reply_by_reply() {
         let (end, sent, t, acked) = run(Default::default(), b"abc", |_, _| &[Usr1]);
         assert_eq!((end, sent, acked), (ClassicPoll::Done, 32, true));
-        assert_eq!(t, US * 30 * 32);
+        assert_eq!(t - Instant::ZERO, US * 30 * 32);
     }
 
     #[test]
@@ -464,10 +450,75 @@ mod tests {
             }
         };
         let (end, sent, _, _) = run(Default::default(), b"abc", stops);
+        assert_eq!((end, sent), (ClassicPoll::Failed(Failure::FellSilent), 11));
+    }
+
+    /// A sender of "abc" to a server that answered its first two bits
+    /// (so found to acknowledge every bit), the third bit sent at `t0`.
+    fn acked_then_third_bit_sent() -> (ClassicSender<'static>, Instant) {
+        let mut tx = ClassicSender::new(Default::default(), Convention::default(), b"abc").unwrap();
+        let mut now = Instant::ZERO;
+        for _ in 0..2 {
+            assert!(matches!(tx.poll(now), ClassicPoll::Send(_)));
+            now += US * 30;
+            tx.on_reply(Usr1, now);
+        }
+        assert!(matches!(tx.poll(now), ClassicPoll::Send(_)));
+        assert!(tx.acknowledged());
+        (tx, now)
+    }
+
+    #[test]
+    fn acked_server_silent_for_give_up_fell_silent() {
+        let (mut tx, t0) = acked_then_third_bit_sent();
+        let give_up = ClassicSenderConfig::default().give_up;
+        let deadline = t0 + give_up;
+        // Not before give_up has passed, and a stray's signal is no reply.
         assert_eq!(
-            (end, sent),
-            (ClassicPoll::Failed(ClassicFailure::Silent), 11)
+            tx.poll(deadline - US),
+            ClassicPoll::Wait { until: deadline }
         );
+        assert!(!tx.on_signal(666, 4242, Usr1, deadline - US));
+        assert_eq!(tx.poll(deadline), ClassicPoll::Failed(Failure::FellSilent));
+        // Failed for good: nothing more is sent.
+        assert_eq!(
+            tx.poll(deadline + give_up),
+            ClassicPoll::Failed(Failure::FellSilent)
+        );
+        assert_eq!(tx.sent(), 3);
+    }
+
+    #[test]
+    fn acked_server_that_answers_just_in_time_does_not_fail() {
+        let (mut tx, t0) = acked_then_third_bit_sent();
+        let late = t0 + ClassicSenderConfig::default().give_up - US;
+        tx.on_reply(Usr2, late);
+        assert!(matches!(tx.poll(late), ClassicPoll::Send(_)));
+        assert_eq!(tx.sent(), 4);
+    }
+
+    #[test]
+    fn silence_before_the_server_is_found_to_acknowledge_never_fails() {
+        // A silent probe, or a silent paced server, is paced, not failed.
+        for config in [
+            ClassicSenderConfig::default(),
+            ClassicSenderConfig {
+                pacing: Pacing::Fixed(US * 100),
+                give_up: US,
+            },
+        ] {
+            let (end, _, _, acked) = run(config, b"abc", |_, _| &[]);
+            assert_eq!((end, acked), (ClassicPoll::Done, false));
+        }
+    }
+
+    #[test]
+    fn fell_silent_reads_like_the_v1_failures() {
+        // What follows "the server (PID n)", ending where the time goes.
+        let s = Failure::FellSilent.as_str();
+        assert!(s.starts_with(" stopped answering"), "{s}");
+        assert!(s.ends_with(" longer than "), "{s}");
+        assert!(Failure::Silent.as_str().ends_with(" longer than "));
     }
 
     #[test]
@@ -478,14 +529,14 @@ mod tests {
         };
         let (end, sent, t, acked) = run(config, b"a", |_, _| &[Usr1]);
         assert_eq!((end, sent, acked), (ClassicPoll::Done, 16, false));
-        assert_eq!(t, US * 100 * 16);
+        assert_eq!(t - Instant::ZERO, US * 100 * 16);
     }
 
     #[test]
     fn empty_message_without_nul_is_done_at_once() {
         let c = Convention::parse(b"none").unwrap();
         let mut tx = ClassicSender::new(Default::default(), c, b"").unwrap();
-        assert_eq!(tx.poll(Duration::ZERO), ClassicPoll::Done);
-        assert_eq!(tx.poll(Duration::ZERO), ClassicPoll::Done);
+        assert_eq!(tx.poll(Instant::ZERO), ClassicPoll::Done);
+        assert_eq!(tx.poll(Instant::ZERO), ClassicPoll::Done);
     }
 }

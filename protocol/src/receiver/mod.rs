@@ -45,7 +45,7 @@
 use heapless::Deque;
 
 use crate::frame::{FrameDecoder, Header, Pushed};
-use crate::{Duration, Error, Pid, Signal};
+use crate::{Duration, Error, Instant, Pid, Signal};
 
 mod queue;
 mod recent;
@@ -188,14 +188,14 @@ pub enum Heard {
 #[derive(Clone, Copy, Debug)]
 struct Session {
     pid: Pid,
-    last_heard: Duration,
+    last_heard: Instant,
     /// The caller's own pauses since `last_heard` ([`Receiver::paused`]):
     /// left out of the session's silence, not out of the frame gap.
     excused: Duration,
     /// When the process was last checked for life (or the session began):
     /// the next check is `probe_after` past this or `last_heard`, whichever
     /// is later, so that a bit needs no deadline arithmetic.
-    probed: Duration,
+    probed: Instant,
     /// SEQ of the last accepted frame; `None` before the first.
     accepted_seq: Option<bool>,
     /// The process's identity, once the caller has told it
@@ -221,13 +221,13 @@ enum NextTimer {
     /// No timer is due before this. A lower bound: a signal may have pushed
     /// the deadline later since (the timers then find nothing to do, and it
     /// is worked out again).
-    At(Duration),
+    At(Instant),
 }
 
 impl NextTimer {
     /// Whether a timer may be due at `now`.
     #[inline]
-    fn may_be_due(self, now: Duration) -> bool {
+    fn may_be_due(self, now: Instant) -> bool {
         match self {
             NextTimer::Unknown => true,
             NextTimer::Never => false,
@@ -247,10 +247,10 @@ const PENDING: usize = 8;
 /// # Examples
 ///
 /// ```
-/// use minitalk_protocol::Duration;
+/// use minitalk_protocol::Instant;
 /// use minitalk_protocol::{Output, Receiver, Signal};
 ///
-/// let now = Duration::ZERO;
+/// let now = Instant::ZERO;
 /// let mut rx: Receiver<8> = Receiver::new(Default::default());
 /// rx.on_signal(100, Signal::Usr2, now); // pid 100 is served
 /// rx.on_signal(200, Signal::Usr1, now); // pid 200 must wait
@@ -320,7 +320,7 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// A signal from `from` arrived at `now`. Poll the outputs before the next.
-    pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Duration) -> Heard {
+    pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Instant) -> Heard {
         // An acknowledgement not polled yet keeps its place in line.
         if let Some(to) = self.ack.take() {
             self.push(Self::send(to, Signal::Usr1));
@@ -329,7 +329,7 @@ impl<const Q: usize> Receiver<Q> {
         // frame, in time. It only pushes deadlines later, so `timers` stays
         // a valid lower bound.
         if let State::Serving(s) = &mut self.state {
-            let in_time = now.saturating_sub(s.last_heard) <= self.config.frame_gap;
+            let in_time = now.saturating_duration_since(s.last_heard) <= self.config.frame_gap;
             if s.pid == from && (in_time || self.decoder.bits_pending() == 0) {
                 s.last_heard = now;
                 s.excused = Duration::ZERO;
@@ -352,7 +352,9 @@ impl<const Q: usize> Receiver<Q> {
             }
         };
         let pending_bits = self.decoder.bits_pending();
-        if pending_bits > 0 && now.saturating_sub(session.last_heard) > self.config.frame_gap {
+        if pending_bits > 0
+            && now.saturating_duration_since(session.last_heard) > self.config.frame_gap
+        {
             self.decoder.reset();
             self.note(Note::GapReset {
                 pid: from,
@@ -370,7 +372,7 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// Feeds a bit of `session`'s frame to the decoder and answers it.
-    fn feed(&mut self, session: Session, signal: Signal, now: Duration) -> Heard {
+    fn feed(&mut self, session: Session, signal: Signal, now: Instant) -> Heard {
         let from = session.pid;
         let verdict = match self.decoder.push(signal.bit()) {
             Pushed::NeedMore => {
@@ -389,7 +391,7 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// The caller found that `pid` no longer exists.
-    pub fn peer_gone(&mut self, pid: Pid, now: Duration) {
+    pub fn peer_gone(&mut self, pid: Pid, now: Instant) {
         self.timers = NextTimer::Unknown;
         // It will send no late copy: forget its finished message.
         self.recent.forget(pid);
@@ -405,7 +407,7 @@ impl<const Q: usize> Receiver<Q> {
     /// answer to [`Output::CheckAlive`]. A remembered finished message of
     /// another process with that PID is forgotten; a session whose process
     /// has another identity now has lost its process, and ends.
-    pub fn peer_alive(&mut self, pid: Pid, id: u64, now: Duration) {
+    pub fn peer_alive(&mut self, pid: Pid, id: u64, now: Instant) {
         self.recent.identify(pid, id);
         if let State::Serving(s) = self.state {
             if s.pid == pid {
@@ -437,7 +439,7 @@ impl<const Q: usize> Receiver<Q> {
 
     /// The next thing to do at `now`, or `None` until
     /// [`poll_timeout`](Self::poll_timeout) or the next signal.
-    pub fn poll(&mut self, now: Duration) -> Option<Output<'_>> {
+    pub fn poll(&mut self, now: Instant) -> Option<Output<'_>> {
         if self.pending.is_empty() {
             if let Some(to) = self.ack.take() {
                 let signal = Signal::Usr1;
@@ -468,9 +470,9 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// When [`poll`](Self::poll) next has something to do without a signal.
-    pub fn poll_timeout(&self) -> Option<Duration> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         if !self.pending.is_empty() || self.ack.is_some() {
-            return Some(Duration::ZERO);
+            return Some(Instant::ZERO);
         }
         match self.timers {
             NextTimer::Unknown => self.next_deadline(),
@@ -480,8 +482,8 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// The earliest deadline of any timer.
-    fn next_deadline(&self) -> Option<Duration> {
-        // Duration::MAX stands for "none" (it is 584 years away): a minimum
+    fn next_deadline(&self) -> Option<Instant> {
+        // Instant::MAX stands for "none" (it is 584 years away): a minimum
         // of plain values is less code than one of Options.
         let mut at = self.recent.next_probe();
         if let State::Serving(s) = self.state {
@@ -490,7 +492,7 @@ impl<const Q: usize> Receiver<Q> {
         if let Some(keepalive) = self.queue.next_deadline() {
             at = at.min(keepalive);
         }
-        (at != Duration::MAX).then_some(at)
+        (at != Instant::MAX).then_some(at)
     }
 
     fn push(&mut self, p: Output<'static>) {
@@ -509,7 +511,7 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// Opens a session with `pid`, and asks who the process is.
-    fn start(&mut self, pid: Pid, now: Duration) {
+    fn start(&mut self, pid: Pid, now: Instant) {
         self.decoder.reset();
         self.state = State::Serving(Session {
             pid,
@@ -524,7 +526,7 @@ impl<const Q: usize> Receiver<Q> {
 
     /// `pid` was heard from: its finished message is among the last to
     /// make room for another.
-    fn heard_from(&mut self, pid: Pid, now: Duration) {
+    fn heard_from(&mut self, pid: Pid, now: Instant) {
         self.recent.heard_from(pid, now);
     }
 
@@ -535,14 +537,14 @@ impl<const Q: usize> Receiver<Q> {
 
     /// Remembers `pid`'s latest finished message (see `recent.rs`); its
     /// process is checked after `probe_after`.
-    fn remember(&mut self, pid: Pid, id: Option<u64>, crc: u32, now: Duration) {
+    fn remember(&mut self, pid: Pid, id: Option<u64>, crc: u32, now: Instant) {
         self.timers = NextTimer::Unknown;
         let check = now + self.config.probe_after;
         self.recent.remember(pid, id, crc, now, check);
     }
 
     /// A process that is not being served signalled: it waits its turn.
-    fn make_wait(&mut self, pid: Pid, now: Duration) -> Heard {
+    fn make_wait(&mut self, pid: Pid, now: Instant) -> Heard {
         if !self.queue.contains(pid) {
             let keepalive = self.config.keepalive;
             if let Ok(ahead) = self.queue.push(pid, now, keepalive) {
@@ -558,7 +560,7 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// Decides on a complete frame of the session.
-    fn judge(&mut self, session: Session, verdict: Result<(Header, u32), Error>, now: Duration) {
+    fn judge(&mut self, session: Session, verdict: Result<(Header, u32), Error>, now: Instant) {
         let pid = session.pid;
         let (
             Header {
@@ -617,7 +619,7 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// Ends the session mid-message.
-    fn abandon(&mut self, pid: Pid, vanished: bool, now: Duration) {
+    fn abandon(&mut self, pid: Pid, vanished: bool, now: Instant) {
         // The fast path does not note when a process was heard from: it
         // was in touch until the session's last signal.
         if let State::Serving(s) = self.state {
@@ -628,7 +630,7 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// Ends the session and invites the next process in the queue.
-    fn finish(&mut self, now: Duration) {
+    fn finish(&mut self, now: Instant) {
         self.state = State::Idle;
         if let Some(next) = self.queue.pop() {
             self.push(Self::send(next, Signal::Usr1));
@@ -638,18 +640,18 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// When the session's process is next checked for life.
-    fn probe_due(&self, s: Session) -> Duration {
+    fn probe_due(&self, s: Session) -> Instant {
         s.last_heard.max(s.probed) + self.config.probe_after
     }
 
     /// When the session's silence ends it: `session_timeout` past the last
     /// bit, not counting the caller's own pauses.
-    fn session_ends(&self, s: Session) -> Duration {
+    fn session_ends(&self, s: Session) -> Instant {
         s.last_heard + s.excused + self.config.session_timeout
     }
 
     /// Session silence, liveness probes and keepalives.
-    fn on_timers(&mut self, now: Duration) {
+    fn on_timers(&mut self, now: Instant) {
         if let State::Serving(s) = self.state {
             if now >= self.session_ends(s) {
                 return self.abandon(s.pid, false, now);

@@ -9,7 +9,7 @@
 
 use heapless::Deque;
 
-use crate::{Duration, Pid};
+use crate::{Duration, Instant, Pid};
 
 /// Processes waiting their turn, first come first.
 #[derive(Clone, Debug)]
@@ -17,7 +17,7 @@ pub(super) struct WaitQueue<const Q: usize> {
     /// Those that wait, in arrival order.
     waiting: Deque<Pid, Q>,
     /// When the next round of keepalives is due.
-    keepalive_due: Duration,
+    keepalive_due: Instant,
     /// Processes already told in the current round.
     cursor: usize,
 }
@@ -26,7 +26,7 @@ impl<const Q: usize> WaitQueue<Q> {
     pub(super) const fn new() -> Self {
         WaitQueue {
             waiting: Deque::new(),
-            keepalive_due: Duration::ZERO,
+            keepalive_due: Instant::ZERO,
             cursor: 0,
         }
     }
@@ -45,7 +45,7 @@ impl<const Q: usize> WaitQueue<Q> {
     pub(super) fn push(
         &mut self,
         pid: Pid,
-        now: Duration,
+        now: Instant,
         keepalive: Duration,
     ) -> Result<usize, ()> {
         if self.waiting.is_empty() {
@@ -77,14 +77,14 @@ impl<const Q: usize> WaitQueue<Q> {
     }
 
     /// When the next keepalive is due, if anyone waits.
-    pub(super) fn next_deadline(&self) -> Option<Duration> {
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
         (!self.waiting.is_empty()).then_some(self.keepalive_due)
     }
 
     /// The next process to tell to keep waiting at `now`, if its keepalive
     /// is due; at the end of a round, the next round is set `keepalive`
     /// from now.
-    pub(super) fn keepalive(&mut self, now: Duration, keepalive: Duration) -> Option<Pid> {
+    pub(super) fn keepalive(&mut self, now: Instant, keepalive: Duration) -> Option<Pid> {
         if self.waiting.is_empty() || now < self.keepalive_due {
             return None;
         }

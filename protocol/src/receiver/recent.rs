@@ -13,7 +13,7 @@
 //!
 //! Invariant: at most one message per process.
 
-use crate::{Duration, Pid};
+use crate::{Instant, Pid};
 
 /// Finished messages remembered at once.
 pub(super) const RECENT: usize = 8;
@@ -27,9 +27,9 @@ pub(super) struct Finished {
     /// CRC of the message's last frame.
     pub(super) crc: u32,
     /// When the process was last heard from.
-    at: Duration,
+    at: Instant,
     /// When to ask next whether the process still lives.
-    check: Duration,
+    check: Instant,
 }
 
 /// The latest finished message of up to [`RECENT`] processes.
@@ -48,7 +48,7 @@ impl Recent {
 
     /// `pid` was heard from at `now`: its finished message is among the
     /// last to make room for another.
-    pub(super) fn heard_from(&mut self, pid: Pid, now: Duration) {
+    pub(super) fn heard_from(&mut self, pid: Pid, now: Instant) {
         for f in self.0.iter_mut().flatten() {
             if f.pid == pid {
                 f.at = now;
@@ -88,14 +88,14 @@ impl Recent {
         pid: Pid,
         id: Option<u64>,
         crc: u32,
-        now: Duration,
-        check: Duration,
+        now: Instant,
+        check: Instant,
     ) {
         // The order of preference: this process's slot, a free one, then
         // the one whose process has been silent longest.
         let key = |f: &Option<Finished>| match f {
-            Some(f) if f.pid == pid => (0, Duration::ZERO),
-            None => (1, Duration::ZERO),
+            Some(f) if f.pid == pid => (0, Instant::ZERO),
+            None => (1, Instant::ZERO),
             Some(f) => (2, f.at),
         };
         // The first slot of least key.
@@ -116,10 +116,10 @@ impl Recent {
         }
     }
 
-    /// When a process is next to be checked for life ([`Duration::MAX`]:
+    /// When a process is next to be checked for life ([`Instant::MAX`]:
     /// none is remembered).
-    pub(super) fn next_probe(&self) -> Duration {
-        let mut next = Duration::MAX;
+    pub(super) fn next_probe(&self) -> Instant {
+        let mut next = Instant::MAX;
         for f in self.0.iter().flatten() {
             next = next.min(f.check);
         }
@@ -128,7 +128,7 @@ impl Recent {
 
     /// A process whose check is due at `now`; it is checked again at
     /// `next` unless it is found gone meanwhile.
-    pub(super) fn take_due_probe(&mut self, now: Duration, next: Duration) -> Option<Pid> {
+    pub(super) fn take_due_probe(&mut self, now: Instant, next: Instant) -> Option<Pid> {
         let f = self.0.iter_mut().flatten().find(|f| now >= f.check)?;
         f.check = next;
         Some(f.pid)

@@ -7,10 +7,15 @@ use crate::frame::{bit_at, Frame, MAX_FRAME_LEN};
 use std::string::String;
 use std::vec::Vec;
 
-const T0: Duration = Duration::ZERO;
+const T0: Instant = Instant::ZERO;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+/// The point in time `n` ms after [`T0`].
+fn at(n: u64) -> Instant {
+    T0 + ms(n)
 }
 
 /// An owned copy of an [`Output`].
@@ -28,7 +33,7 @@ fn text(payload: &[u8]) -> String {
     String::from_utf8(payload.to_vec()).expect("valid UTF-8")
 }
 
-fn drain(rx: &mut Receiver<4>, now: Duration) -> Vec<Out> {
+fn drain(rx: &mut Receiver<4>, now: Instant) -> Vec<Out> {
     let mut v = Vec::new();
     while let Some(o) = rx.poll(now) {
         v.push(match o {
@@ -68,7 +73,7 @@ fn frame_bits(first: bool, last: bool, seq: bool, payload: &str) -> Vec<Signal> 
 }
 
 /// Feeds a whole frame from `pid` and returns the outputs of its last bit.
-fn feed(rx: &mut Receiver<4>, pid: Pid, bits: &[Signal], now: Duration) -> Vec<Out> {
+fn feed(rx: &mut Receiver<4>, pid: Pid, bits: &[Signal], now: Instant) -> Vec<Out> {
     let (last, rest) = bits.split_last().unwrap();
     for &b in rest {
         rx.on_signal(pid, b, now);
@@ -163,7 +168,7 @@ fn a_copy_of_the_last_accepted_frame_is_acknowledged_not_delivered() {
 /// `alive(pid)`: the identity of the process with that PID, or gone.
 fn drain_answering(
     rx: &mut Receiver<4>,
-    now: Duration,
+    now: Instant,
     alive: impl Fn(Pid) -> Option<u64>,
 ) -> Vec<Out> {
     let mut all = Vec::new();
@@ -186,7 +191,7 @@ fn drain_answering(
 
 /// Feeds a whole frame from `pid`, whose process has identity `id`,
 /// answering checks; returns the outputs of its last bit.
-fn feed_as(rx: &mut Receiver<4>, pid: Pid, id: u64, bits: &[Signal], now: Duration) -> Vec<Out> {
+fn feed_as(rx: &mut Receiver<4>, pid: Pid, id: u64, bits: &[Signal], now: Instant) -> Vec<Out> {
     let (last, rest) = bits.split_last().unwrap();
     for &b in rest {
         rx.on_signal(pid, b, now);
@@ -201,7 +206,7 @@ fn a_late_copy_of_a_finished_message_is_not_delivered_again() {
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
     let only = frame_bits(true, true, false, "once");
     feed_as(&mut rx, 7, 70, &only, T0);
-    let again = feed_as(&mut rx, 7, 70, &only, ms(100));
+    let again = feed_as(&mut rx, 7, 70, &only, at(100));
     assert_eq!(
         again,
         [Out::Note(Note::Duplicate(7)), Out::Send(7, Signal::Usr2)]
@@ -209,9 +214,9 @@ fn a_late_copy_of_a_finished_message_is_not_delivered_again() {
     assert_eq!(rx.serving(), None);
     // However late, while the process lives (it was stopped, say).
     for t in (200..60_000).step_by(100) {
-        drain_answering(&mut rx, ms(t), |_| Some(70));
+        drain_answering(&mut rx, at(t), |_| Some(70));
     }
-    let late = feed_as(&mut rx, 7, 70, &only, ms(60_000));
+    let late = feed_as(&mut rx, 7, 70, &only, at(60_000));
     assert!(late.contains(&Out::Note(Note::Duplicate(7))), "{late:?}");
 }
 
@@ -222,16 +227,16 @@ fn a_new_process_with_the_pid_of_a_finished_one_is_not_taken_for_it() {
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
     let same = frame_bits(true, true, false, "same");
     feed_as(&mut rx, 7, 70, &same, T0);
-    let new = feed_as(&mut rx, 7, 71, &same, ms(10));
+    let new = feed_as(&mut rx, 7, 71, &same, at(10));
     assert_eq!(new[0], Out::Deliver(7, "same".into(), true, true));
     // And the same when the old one was seen alive after its message.
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
     feed_as(&mut rx, 7, 70, &same, T0);
     assert_eq!(
-        drain_answering(&mut rx, ms(50), |_| Some(70)),
+        drain_answering(&mut rx, at(50), |_| Some(70)),
         [Out::Check(7)]
     );
-    let new = feed_as(&mut rx, 7, 71, &same, ms(2000));
+    let new = feed_as(&mut rx, 7, 71, &same, at(2000));
     assert_eq!(new[0], Out::Deliver(7, "same".into(), true, true));
 }
 
@@ -240,7 +245,7 @@ fn a_session_whose_pid_changes_hands_ends() {
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
     rx.on_signal(7, Signal::Usr2, T0);
     drain_answering(&mut rx, T0, |_| Some(70));
-    let out = drain_answering(&mut rx, ms(50), |_| Some(71));
+    let out = drain_answering(&mut rx, at(50), |_| Some(71));
     assert!(out.contains(&Out::Abandoned(7, true)), "{out:?}");
     assert_eq!(rx.serving(), None);
 }
@@ -253,21 +258,21 @@ fn copy_queued_behind_a_session(cfg: ReceiverConfig) -> (Receiver<4>, Vec<Signal
     feed_as(&mut rx, 7, 70, &only, T0);
     rx.on_signal(8, Signal::Usr1, T0);
     drain_answering(&mut rx, T0, |p| Some(p as u64 * 10));
-    rx.on_signal(7, only[0], ms(10));
+    rx.on_signal(7, only[0], at(10));
     (rx, only)
 }
 
 /// As [`copy_queued_behind_a_session`]; pid 7 waits for pid 8's session
 /// timeout and is invited at the returned time.
-fn copy_waits_behind_a_session() -> (Receiver<4>, Vec<Signal>, Duration) {
+fn copy_waits_behind_a_session() -> (Receiver<4>, Vec<Signal>, Instant) {
     let cfg = ReceiverConfig::default();
     let (mut rx, only) = copy_queued_behind_a_session(cfg);
     let mut out = Vec::new();
     for t in (10..=cfg.session_timeout.as_millis() as u64).step_by(10) {
-        out.extend(drain_answering(&mut rx, ms(t), |p| Some(p as u64 * 10)));
+        out.extend(drain_answering(&mut rx, at(t), |p| Some(p as u64 * 10)));
     }
     assert!(out.contains(&Out::Send(7, Signal::Usr1)), "{out:?}");
-    (rx, only, cfg.session_timeout)
+    (rx, only, T0 + cfg.session_timeout)
 }
 
 #[test]
@@ -307,7 +312,7 @@ fn only_the_latest_message_of_a_process_has_copies() {
             7,
             70,
             &frame_bits(true, true, seq, "same"),
-            ms(k as u64),
+            at(k as u64),
         );
         assert_eq!(out[0], Out::Deliver(7, "same".into(), true, true), "{k}");
     }
@@ -319,15 +324,15 @@ fn a_finished_process_is_checked_while_remembered_and_forgotten_when_gone() {
     let mut rx = Receiver::<4>::new(cfg);
     let only = frame_bits(true, true, false, "once");
     feed_as(&mut rx, 7, 70, &only, T0);
-    assert_eq!(rx.poll_timeout(), Some(cfg.probe_after));
-    assert_eq!(drain(&mut rx, ms(50)), [Out::Check(7)]);
-    rx.peer_alive(7, 70, ms(50));
-    assert_eq!(rx.poll_timeout(), Some(ms(50) + cfg.recheck_finished));
+    assert_eq!(rx.poll_timeout(), Some(T0 + cfg.probe_after));
+    assert_eq!(drain(&mut rx, at(50)), [Out::Check(7)]);
+    rx.peer_alive(7, 70, at(50));
+    assert_eq!(rx.poll_timeout(), Some(at(50) + cfg.recheck_finished));
     // Alive: a late copy is still recognised.
-    let again = feed_as(&mut rx, 7, 70, &only, ms(60));
+    let again = feed_as(&mut rx, 7, 70, &only, at(60));
     assert!(again.contains(&Out::Note(Note::Duplicate(7))), "{again:?}");
-    assert_eq!(drain(&mut rx, ms(110)), [Out::Check(7)]);
-    rx.peer_gone(7, ms(120));
+    assert_eq!(drain(&mut rx, at(110)), [Out::Check(7)]);
+    rx.peer_gone(7, at(120));
     assert!(rx.finished(7).is_none());
     assert_eq!(rx.poll_timeout(), None);
 }
@@ -339,7 +344,7 @@ fn processes_that_exit_make_room_for_one_that_may_still_send_a_copy() {
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
     rx.remember(7, None, 0x77, T0);
     for pid in 100..100 + 3 * RECENT as Pid {
-        let t = ms(pid as u64);
+        let t = at(pid as u64);
         rx.remember(pid, None, pid as u32, t);
         rx.peer_gone(pid, t + ms(50));
     }
@@ -353,15 +358,15 @@ fn a_full_memory_checks_everyone_at_once() {
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
     rx.remember(7, Some(70), 0x77, T0);
     for pid in 100..100 + RECENT as Pid - 1 {
-        assert_eq!(rx.poll_timeout(), Some(ms(50)));
-        rx.remember(pid, Some(pid as u64), pid as u32, ms(1));
+        assert_eq!(rx.poll_timeout(), Some(at(50)));
+        rx.remember(pid, Some(pid as u64), pid as u32, at(1));
     }
-    assert_eq!(rx.poll_timeout(), Some(ms(1)), "full: everyone is due now");
-    let out = drain_answering(&mut rx, ms(1), |p| (p == 7).then_some(70));
+    assert_eq!(rx.poll_timeout(), Some(at(1)), "full: everyone is due now");
+    let out = drain_answering(&mut rx, at(1), |p| (p == 7).then_some(70));
     assert_eq!(out.len(), RECENT);
     for pid in 200..200 + 3 * RECENT as Pid {
-        rx.remember(pid, Some(pid as u64), pid as u32, ms(2));
-        drain_answering(&mut rx, ms(2), |p| (p == 7).then_some(70));
+        rx.remember(pid, Some(pid as u64), pid as u32, at(2));
+        drain_answering(&mut rx, at(2), |p| (p == 7).then_some(70));
     }
     assert_eq!(rx.finished(7).map(|f| f.crc), Some(0x77));
 }
@@ -372,13 +377,13 @@ fn the_memory_forgets_the_process_silent_longest() {
     rx.remember(7, None, 0x77, T0);
     for pid in 100..100 + RECENT as Pid {
         // Pid 7 keeps knocking while others finish.
-        rx.heard_from(7, ms(pid as u64));
-        rx.remember(pid, None, pid as u32, ms(pid as u64));
+        rx.heard_from(7, at(pid as u64));
+        rx.remember(pid, None, pid as u32, at(pid as u64));
     }
     assert_eq!(rx.finished(7).map(|f| f.crc), Some(0x77));
     assert!(rx.finished(100).is_none());
     assert!(rx.finished(101).is_some());
-    rx.remember(7, None, 0x78, ms(200));
+    rx.remember(7, None, 0x78, at(200));
     assert_eq!(rx.recent.count(7), 1);
     assert_eq!(rx.finished(7).map(|f| f.crc), Some(0x78));
 }
@@ -465,15 +470,15 @@ fn queued_processes_get_keepalives() {
     rx.on_signal(2, Signal::Usr1, T0);
     rx.on_signal(3, Signal::Usr1, T0);
     drain(&mut rx, T0);
-    rx.on_signal(1, Signal::Usr1, ms(99));
-    drain(&mut rx, ms(99));
-    assert_eq!(rx.poll_timeout(), Some(ms(100)));
-    let out = drain(&mut rx, ms(100));
+    rx.on_signal(1, Signal::Usr1, at(99));
+    drain(&mut rx, at(99));
+    assert_eq!(rx.poll_timeout(), Some(at(100)));
+    let out = drain(&mut rx, at(100));
     assert_eq!(
         out,
         [Out::Send(2, Signal::Usr2), Out::Send(3, Signal::Usr2)]
     );
-    assert_eq!(rx.poll_timeout(), Some(ms(149)), "next: the probe of pid 1");
+    assert_eq!(rx.poll_timeout(), Some(at(149)), "next: the probe of pid 1");
 }
 
 #[test]
@@ -484,7 +489,7 @@ fn a_silence_drops_the_partial_frame() {
         rx.on_signal(9, b, T0);
         drain(&mut rx, T0);
     }
-    let after_gap = ReceiverConfig::default().frame_gap + ms(1);
+    let after_gap = at(1) + ReceiverConfig::default().frame_gap;
     let out = feed(&mut rx, 9, &bits, after_gap);
     assert_eq!(out[0], Out::Deliver(9, "ok".into(), true, true));
     let mut rx = Receiver::<4>::new(ReceiverConfig::default());
@@ -499,10 +504,10 @@ fn a_silent_session_is_probed_then_dropped_and_the_next_invited() {
     feed(&mut rx, 1, &frame_bits(true, false, false, "part"), T0);
     rx.on_signal(2, Signal::Usr1, T0);
     drain(&mut rx, T0);
-    assert_eq!(drain(&mut rx, ms(50)), [Out::Check(1)]);
-    rx.peer_gone(1, ms(60));
+    assert_eq!(drain(&mut rx, at(50)), [Out::Check(1)]);
+    rx.peer_gone(1, at(60));
     assert_eq!(
-        drain(&mut rx, ms(60)),
+        drain(&mut rx, at(60)),
         [
             Out::Abandoned(1, true),
             Out::Send(2, Signal::Usr1),
@@ -511,7 +516,7 @@ fn a_silent_session_is_probed_then_dropped_and_the_next_invited() {
         ]
     );
     // Pid 2 never starts: dropped after the session timeout.
-    let t = ms(60) + ReceiverConfig::default().session_timeout;
+    let t = at(60) + ReceiverConfig::default().session_timeout;
     let out = drain(&mut rx, t);
     assert!(out.contains(&Out::Abandoned(2, false)), "{out:?}");
     assert_eq!(rx.serving(), None);
@@ -551,11 +556,11 @@ fn the_callers_own_pause_is_not_the_sessions_silence() {
     drain(&mut rx, T0);
     let pause = Duration::from_secs(4);
     rx.paused(pause);
-    let out = drain(&mut rx, cfg.session_timeout + ms(1));
+    let out = drain(&mut rx, T0 + cfg.session_timeout + ms(1));
     assert!(!out.contains(&Out::Abandoned(1, false)), "{out:?}");
     assert_eq!(rx.serving(), Some(1));
     // The partial frame is dropped all the same: the gap is real time.
-    let t = cfg.session_timeout + ms(2);
+    let t = T0 + cfg.session_timeout + ms(2);
     rx.on_signal(1, bits[0], t);
     let out = drain(&mut rx, t);
     assert!(out.contains(&Out::Note(Note::GapReset { pid: 1, bits: 5 })));

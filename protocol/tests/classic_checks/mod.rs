@@ -22,7 +22,7 @@ use minitalk_protocol::classic::{
     ClassicPoll, ClassicReceiver, ClassicSender, ClassicSenderConfig, Convention, Encoder, End,
     Header, Pacing, Trace, Verdict,
 };
-use minitalk_protocol::{Catches, Duration, Effects, Pid, Signal};
+use minitalk_protocol::{Catches, Duration, Effects, Instant, Pid, Signal};
 
 /// Byte 0 as a convention, with `noendack` from the mask byte's top bit
 /// (the mask's bit 6 picks the sender's pacing).
@@ -118,7 +118,7 @@ pub fn classic(data: &[u8]) {
 
     // Receiver: arbitrary signals from several PIDs at arbitrary times.
     let mut rx: ClassicReceiver<3, 8> = ClassicReceiver::new(Default::default(), c);
-    let mut now = Duration::ZERO;
+    let mut now = Instant::ZERO;
     let mut written = Vec::new();
     for r in records.chunks_exact(3) {
         let delay = u64::from(r[2]) * u64::from(r[2]) * 10;
@@ -159,7 +159,7 @@ pub fn classic(data: &[u8]) {
     };
     let message = records.get(..records.len().min(16)).unwrap_or(&[]);
     if let Some(mut tx) = ClassicSender::new(config, c, message) {
-        let mut now = Duration::ZERO;
+        let mut now = Instant::ZERO;
         let mut replies = records.iter();
         for _ in 0..10_000 {
             match tx.poll(now) {
@@ -206,9 +206,9 @@ pub fn classic(data: &[u8]) {
     };
     let mut rx: ClassicReceiver<2, 16> = ClassicReceiver::new(Default::default(), c);
     let mut out = Vec::new();
-    let mut now = Duration::ZERO;
+    let mut now = Instant::ZERO;
     for i in 0..enc.bits() {
-        now = Duration::from_micros(100 * i);
+        now = Instant::ZERO + Duration::from_micros(100 * i);
         rx.on_signal(
             4242,
             enc.signal_at(i).unwrap(),

@@ -20,7 +20,7 @@
 mod chunk;
 pub use chunk::chunk;
 
-use minitalk_protocol::Duration;
+use minitalk_protocol::{Duration, Instant};
 use std::collections::VecDeque;
 use std::string::{String, ToString};
 use std::vec::Vec;
@@ -366,8 +366,8 @@ struct Drained {
 #[derive(Debug)]
 struct ModelSession {
     pid: Pid,
-    last_heard: Duration,
-    next_probe: Duration,
+    last_heard: Instant,
+    next_probe: Instant,
     accepted_seq: Option<bool>,
     decoder: ModelDecoder,
     /// The receiver asked who the process is (it does as the session opens).
@@ -377,14 +377,14 @@ struct ModelSession {
 struct DecodeHarness {
     rx: Receiver<QUEUE>,
     config: ReceiverConfig,
-    now: Duration,
+    now: Instant,
     session: Option<ModelSession>,
     queue: VecDeque<Pid>,
     /// CRC of the last frame of each process's latest finished message.
     latest: [Option<u32>; PIDS + 1],
     signalled: [bool; PIDS + 1],
     in_message: [bool; PIDS + 1],
-    last_usr2: [Duration; PIDS + 1],
+    last_usr2: [Instant; PIDS + 1],
     bare: FrameDecoder,
     bare_model: ModelDecoder,
 }
@@ -395,13 +395,13 @@ impl DecodeHarness {
         DecodeHarness {
             rx: Receiver::new(config),
             config,
-            now: Duration::ZERO,
+            now: Instant::ZERO,
             session: None,
             queue: VecDeque::new(),
             latest: [None; PIDS + 1],
             signalled: [false; PIDS + 1],
             in_message: [false; PIDS + 1],
-            last_usr2: [Duration::ZERO; PIDS + 1],
+            last_usr2: [Instant::ZERO; PIDS + 1],
             bare: FrameDecoder::new(),
             bare_model: ModelDecoder::default(),
         }
@@ -426,7 +426,7 @@ impl DecodeHarness {
             // Pending outputs make the timeout zero; once they are out, all
             // that follows comes from the timers. (No deadline is ever zero:
             // every one is some `now` plus a non-zero configured delay.)
-            timers |= self.rx.poll_timeout() != Some(Duration::ZERO);
+            timers |= self.rx.poll_timeout() != Some(Instant::ZERO);
             let (acts, notes) = if timers {
                 (&mut d.timer_acts, &mut d.timer_notes)
             } else {
@@ -921,7 +921,7 @@ struct Client {
     /// Bytes of the front message already loaded.
     loaded: usize,
     /// When the next message may start, once the last one is done.
-    resume: Option<Duration>,
+    resume: Option<Instant>,
     /// Frames loaded so far, and bytes.
     frames: u64,
     bytes: u64,
@@ -938,7 +938,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(pid: Pid, now: Duration) -> Self {
+    fn new(pid: Pid, now: Instant) -> Self {
         Client {
             pid,
             tx: Sender::new(SenderConfig::default(), now),
@@ -981,7 +981,7 @@ impl Client {
 
 fn conversation(text: &str, opts: u8, seed: u8, pause: Duration) {
     let pace = PACES[(opts >> 4) as usize];
-    let mut now = Duration::ZERO;
+    let mut now = Instant::ZERO;
     let mut clients = if opts & 8 != 0 {
         vec![Client::new(1, now), Client::new(2, now)]
     } else {
@@ -1015,7 +1015,7 @@ fn conversation(text: &str, opts: u8, seed: u8, pause: Duration) {
         rng ^= rng >> 17;
         rng ^= rng << 5;
         let start = rng as usize % k;
-        let mut wake = None::<Duration>;
+        let mut wake = None::<Instant>;
         let mut loaded = false;
         let mut finished = 0;
         let mut sent = None;
@@ -1113,7 +1113,7 @@ fn conversation(text: &str, opts: u8, seed: u8, pause: Duration) {
 /// Unless `strict`, frames may be cut by a gap and rejected (then retried).
 struct Conversation<'a> {
     clients: &'a mut [Client],
-    now: Duration,
+    now: Instant,
     strict: bool,
     /// Outputs of the current drive.
     outputs: usize,
@@ -1147,7 +1147,7 @@ impl Effects for Conversation<'_> {
         Catches::BOTH
     }
 
-    fn trace(&mut self, out: &Output<'_>, _: Duration) {
+    fn trace(&mut self, out: &Output<'_>, _: Instant) {
         self.outputs += 1;
         assert!(self.outputs <= MAX_DRAIN, "the receiver does not settle");
         match *out {
@@ -1185,7 +1185,7 @@ impl Effects for Conversation<'_> {
 }
 
 /// Drives the server dry at `now`: its signals go to the clients.
-fn converse(server: &mut Server<QUEUE, HOLD>, clients: &mut [Client], now: Duration, strict: bool) {
+fn converse(server: &mut Server<QUEUE, HOLD>, clients: &mut [Client], now: Instant, strict: bool) {
     let mut io = Conversation {
         clients,
         now,

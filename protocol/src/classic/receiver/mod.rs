@@ -81,7 +81,7 @@ pub use crate::utf8::Text;
 pub use verdict::{Read, Trace, Verdict, VerdictKind, TOO_FAST};
 
 use super::{Convention, End};
-use crate::{Catches, Duration, Effects, Pid, Signal, Timer, TimerTable};
+use crate::{Catches, Duration, Effects, Instant, Pid, Signal, Timer, TimerTable};
 use ack::Mode;
 use decode::{Decoder, Step};
 use output::Arbiter;
@@ -131,7 +131,7 @@ struct Slot {
     catches: Catches,
     mode: Mode,
     /// When its last signal came.
-    last: Duration,
+    last: Instant,
     timers: TimerTable<SlotTimer, 2>,
     decoder: Decoder,
     /// A withheld acknowledgement: of a bit whose byte filled the buffer,
@@ -146,7 +146,7 @@ struct Slot {
 ///
 /// ```
 /// use minitalk_protocol::classic::{ClassicReceiver, Convention, Encoder};
-/// use minitalk_protocol::{Catches, Duration, Effects, Pid, Signal};
+/// use minitalk_protocol::{Catches, Duration, Effects, Instant, Pid, Signal};
 ///
 /// #[derive(Default)]
 /// struct Out(Vec<u8>);
@@ -162,7 +162,7 @@ struct Slot {
 /// let enc = Encoder::new(c, b"hi").unwrap();
 /// let mut out = Out::default();
 /// for i in 0..enc.bits() {
-///     let now = Duration::from_micros(100 * i); // a client pacing itself
+///     let now = Instant::ZERO + Duration::from_micros(100 * i); // a client pacing itself
 ///     rx.on_signal(4242, enc.signal_at(i).unwrap(), now, &mut out);
 /// }
 /// assert_eq!(out.0, b"hi\n");
@@ -217,7 +217,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     ///
     /// ```
     /// # use minitalk_protocol::classic::{ClassicReceiver, Convention};
-    /// # use minitalk_protocol::{Catches, Duration, Effects, Pid, Signal};
+    /// # use minitalk_protocol::{Catches, Duration, Effects, Instant, Pid, Signal};
     /// # struct Quiet;
     /// # impl Effects for Quiet {
     /// #     fn catches(&mut self, _: Pid) -> Catches { Catches::NONE }
@@ -227,22 +227,22 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// # }
     /// let mut rx: ClassicReceiver<2, 16> = ClassicReceiver::new(Default::default(), Convention::default());
     /// assert_eq!(rx.poll_timeout(), None);
-    /// rx.on_signal(42, Signal::Usr1, Duration::ZERO, &mut Quiet);
+    /// rx.on_signal(42, Signal::Usr1, Instant::ZERO, &mut Quiet);
     /// // the held first reply is due after `hold`
-    /// assert_eq!(rx.poll_timeout(), Some(Duration::from_millis(10)));
+    /// assert_eq!(rx.poll_timeout(), Some(Instant::ZERO + Duration::from_millis(10)));
     /// ```
-    pub fn poll_timeout(&self) -> Option<Duration> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         (0..N).filter_map(|i| self.timers(i)?.next_timeout()).min()
     }
 
     /// The first slot with a timer expired at `now`, and that timer.
-    fn expired(&self, now: Duration) -> Option<(usize, SlotTimer)> {
+    fn expired(&self, now: Instant) -> Option<(usize, SlotTimer)> {
         (0..N).find_map(|i| Some((i, self.timers(i)?.expired(now)?)))
     }
 
     /// Runs the timers that are due at `now`: held first replies, and the
     /// messages that silence ends (their processes are forgotten).
-    pub fn poll(&mut self, now: Duration, fx: &mut impl Effects) {
+    pub fn poll(&mut self, now: Instant, fx: &mut impl Effects) {
         // One timer at a time: each may change the others (a message that
         // ends releases the held ones).
         while let Some((i, timer)) = self.expired(now) {
@@ -288,7 +288,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     }
 
     /// A signal from `pid`, at `now`.
-    pub fn on_signal(&mut self, pid: Pid, signal: Signal, now: Duration, fx: &mut impl Effects) {
+    pub fn on_signal(&mut self, pid: Pid, signal: Signal, now: Instant, fx: &mut impl Effects) {
         if pid < 1 {
             fx.classic_trace(Trace::Stray { pid, signal });
             return;
@@ -309,7 +309,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     s.timers.stop(SlotTimer::Hold);
                     fx.classic_trace(Trace::Paced(pid));
                 }
-                let gap = now.saturating_sub(s.last).as_nanos() as u64 / 1000;
+                let gap = now.saturating_duration_since(s.last).as_nanos() as u64 / 1000;
                 (i, gap.min(u64::from(Trace::FIRST - 1)) as u32)
             }
             None => {

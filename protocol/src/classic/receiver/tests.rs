@@ -13,6 +13,11 @@ fn us(n: u64) -> Duration {
     Duration::from_micros(n)
 }
 
+/// The point in time `n` µs after the origin.
+fn at_us(n: u64) -> Instant {
+    Instant::ZERO + us(n)
+}
+
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Kind {
     /// Sends a bit every this many µs, whatever it hears.
@@ -32,7 +37,7 @@ struct Client {
     lose: Vec<u64>,
     /// Stops after this many signals (dies).
     die_after: Option<u64>,
-    next: Option<Duration>,
+    next: Option<Instant>,
     heard: Vec<Signal>,
 }
 
@@ -49,7 +54,7 @@ impl Client {
             sent: 0,
             lose: Vec::new(),
             die_after: None,
-            next: Some(us(start)),
+            next: Some(at_us(start)),
             heard: Vec::new(),
         }
     }
@@ -69,7 +74,7 @@ struct World {
 struct Fx<'a> {
     w: &'a mut World,
     clients: &'a mut [Client],
-    now: Duration,
+    now: Instant,
 }
 
 impl Effects for Fx<'_> {
@@ -121,7 +126,7 @@ impl World {
         &mut self,
         rx: &mut ClassicReceiver<N, B>,
         clients: &mut [Client],
-        now: Duration,
+        now: Instant,
     ) {
         rx.poll(
             now,
@@ -140,7 +145,7 @@ impl World {
         clients: &mut [Client],
         pid: Pid,
         signal: Signal,
-        now: Duration,
+        now: Instant,
     ) {
         rx.on_signal(
             pid,
@@ -162,7 +167,7 @@ impl World {
     ) -> World {
         let c = rx.convention();
         let mut w = World::default();
-        let mut now = Duration::ZERO;
+        let mut now = Instant::ZERO;
         for _ in 0..1_000_000 {
             let next_client = clients
                 .iter()
@@ -345,9 +350,9 @@ fn strays_are_ignored_or_reported_never_printed() {
     ];
     cl[1].die_after = Some(1); // one stray signal from another process
     let mut w = World::default();
-    w.on_signal(&mut r, &mut cl, 0, Usr1, Duration::ZERO);
-    w.on_signal(&mut r, &mut cl, -1, Usr2, Duration::ZERO);
-    w.drain(&mut r, &mut cl, Duration::ZERO);
+    w.on_signal(&mut r, &mut cl, 0, Usr1, Instant::ZERO);
+    w.on_signal(&mut r, &mut cl, -1, Usr2, Instant::ZERO);
+    w.drain(&mut r, &mut cl, Instant::ZERO);
     assert!(w.traces.contains(&Trace::Stray {
         pid: -1,
         signal: Usr2
@@ -418,7 +423,7 @@ fn a_waiting_client_silent_for_longer_than_a_paced_one_may_be_is_not_cut() {
     let mut w = World::default();
     let mut cl = [Client::new(5, Kind::Waiting, b"", 0)];
     // First bit, then the held reply makes it a waiting client.
-    let mut now = Duration::ZERO;
+    let mut now = Instant::ZERO;
     w.on_signal(&mut r, &mut cl, 5, enc.signal_at(0).unwrap(), now);
     now = now.saturating_add(Duration::from_millis(10));
     w.drain(&mut r, &mut cl, now);
@@ -470,7 +475,7 @@ fn back_to_back_messages_after_a_header_without_nul() {
     let mut w = World::default();
     let mut cl = [Client::new(5, Kind::Paced(100), b"", 0)];
     for (i, s) in signals.iter().enumerate() {
-        let now = us(100 * i as u64);
+        let now = at_us(100 * i as u64);
         w.on_signal(&mut r, &mut cl, 5, *s, now);
     }
     assert_eq!(w.stdout(), b"one\ntwo\n");
@@ -607,7 +612,7 @@ fn wrong_convention_gets_a_hint() {
     let mut w = World::default();
     let mut cl = [Client::new(5, Kind::Paced(100), b"", 0)];
     for i in 0..enc.bits() {
-        let now = us(100 * i);
+        let now = at_us(100 * i);
         w.on_signal(&mut r, &mut cl, 5, enc.signal_at(i).unwrap(), now);
     }
     let hint = w.verdicts.iter().find_map(|v| v.kind.suggestion());
@@ -823,17 +828,23 @@ fn stop_prints_what_is_being_received_with_its_verdicts_and_sends_nothing() {
     let long = Encoder::new(c, b"abcdefghij").unwrap();
     for i in 0..80 {
         let sig = long.signal_at(i).unwrap();
-        w.on_signal(&mut r, &mut cl, 1, sig, us(100 * i));
+        w.on_signal(&mut r, &mut cl, 1, sig, at_us(100 * i));
     }
     assert_eq!(w.written, [(1, b"abcdefg".to_vec())]);
     // 2 waits for a reply per bit; its message ends while 1 streams: it is
     // held, and the acknowledgement of its end withheld.
     let short = Encoder::new(c, b"hi").unwrap();
-    w.on_signal(&mut r, &mut cl, 2, short.signal_at(0).unwrap(), us(10_000));
-    w.drain(&mut r, &mut cl, us(20_001));
+    w.on_signal(
+        &mut r,
+        &mut cl,
+        2,
+        short.signal_at(0).unwrap(),
+        at_us(10_000),
+    );
+    w.drain(&mut r, &mut cl, at_us(20_001));
     for i in 1..short.bits() {
         let sig = short.signal_at(i).unwrap();
-        w.on_signal(&mut r, &mut cl, 2, sig, us(20_001 + 100 * i));
+        w.on_signal(&mut r, &mut cl, 2, sig, at_us(20_001 + 100 * i));
     }
     assert!(w.traces.contains(&Trace::Stalled(2)));
     let sends = w.sends.len();
@@ -842,7 +853,7 @@ fn stop_prints_what_is_being_received_with_its_verdicts_and_sends_nothing() {
     r.stop(&mut Fx {
         w: &mut w,
         clients: &mut cl,
-        now: us(30_000),
+        now: at_us(30_000),
     });
     assert_eq!(
         w.written[1..],
