@@ -22,7 +22,8 @@
 //!   clients with [`BAD_PIDS`] there, next to a bystander and a server, and
 //!   [`NamespaceRun`] checks nobody was hit.
 //! - `procfs.rs`: [`proc_status_kib`], memory figures (`VmRSS`, `VmHWM`) of
-//!   a process, and [`proc_state`].
+//!   a process, [`proc_mapping_rss_kib`] (its `[stack]`, say),
+//!   [`proc_is_dynamic`] and [`proc_state`].
 //! - `data.rs`: [`mixed_text`], [`ascii_text`], [`XorShift`]: deterministic
 //!   test data.
 //!

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -134,6 +134,40 @@ impl Drop for Proc {
         if self.status.is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+    }
+}
+
+/// CPU-bound processes (`sh -c 'while :; do :; done'`) that load the
+/// machine while a test runs, as another program would; each is killed by
+/// its PID when dropped, whether the test passed or not.
+pub struct Hogs(Vec<Proc>);
+
+impl Hogs {
+    /// Starts `n` busy loops.
+    ///
+    /// # Panics
+    ///
+    /// If one cannot be started (those started are killed).
+    pub fn start(n: usize) -> Hogs {
+        Hogs(
+            (0..n)
+                .map(|_| {
+                    let mut cmd = Command::new("sh");
+                    cmd.args(["-c", "while :; do :; done"])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null());
+                    Proc::spawn(&mut cmd, "busy loop")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for hog in &mut self.0 {
+            hog.kill(); // SIGKILL to its PID, then reaped
         }
     }
 }

@@ -8,6 +8,23 @@ pub fn proc_status_kib(pid: i32, key: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The resident size in KiB of the mapping of `pid` named `name` in
+/// `/proc/<pid>/smaps` (`"[stack]"`, `"[heap]"`); `None` if it has none.
+pub fn proc_mapping_rss_kib(pid: i32, name: &str) -> Option<u64> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let mut lines = smaps.lines();
+    lines.find(|l| l.split_whitespace().nth(5) == Some(name))?;
+    let rss = lines.find(|l| l.starts_with("Rss:"))?;
+    rss.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether `pid` runs a dynamically linked program (a shared C library is
+/// mapped); `None` if there is no such process.
+pub fn proc_is_dynamic(pid: i32) -> Option<bool> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    Some(maps.lines().any(|l| l.contains("/libc.so")))
+}
+
 /// The state letter of `pid` (`R`, `S`, `T`, `Z`...) from `/proc/<pid>/stat`;
 /// `None` if there is no such process.
 pub fn proc_state(pid: i32) -> Option<char> {

@@ -35,6 +35,10 @@ pub enum Aborted {
 /// page). The one rule of both wires' output: [`MessageBuffer`] (v1) holds
 /// a message in one, the classic receiver one per sending process.
 ///
+/// Its storage is not written when it is made, only as bytes come: a server
+/// that holds 64 KiB touches (and keeps resident) only what its messages
+/// used, and building it in place costs no 64 KiB of zeroes.
+///
 /// # Examples
 ///
 /// ```
@@ -47,9 +51,11 @@ pub enum Aborted {
 /// assert_eq!(line.take(), b"abc\n");
 /// assert!(line.is_empty());
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct LineBuffer<const N: usize> {
-    buf: [u8; N],
+    /// The bytes written so far: the line is its first `len`; those past
+    /// it are left over from a line already taken, and written over.
+    buf: heapless::Vec<u8, N>,
     len: usize,
 }
 
@@ -63,7 +69,7 @@ impl<const N: usize> LineBuffer<N> {
         #[allow(clippy::let_unit_value)]
         let () = Self::ROOM_FOR_NEWLINE;
         LineBuffer {
-            buf: [0; N],
+            buf: heapless::Vec::new(),
             len: 0,
         }
     }
@@ -93,20 +99,19 @@ impl<const N: usize> LineBuffer<N> {
     pub fn extend(&mut self, bytes: &[u8]) -> bool {
         // Strictly less: the newline's place stays free.
         let end = self.len + bytes.len();
-        match self.buf.get_mut(self.len..end) {
-            Some(room) if end < N => {
-                room.copy_from_slice(bytes);
-                self.len = end;
-                true
-            }
-            _ => false,
+        if end >= N {
+            return false;
         }
+        self.buf.truncate(self.len);
+        let added = self.buf.extend_from_slice(bytes).is_ok();
+        self.len = self.buf.len();
+        added
     }
 
     /// Ends the line with its `'\n'` (in the place kept for it).
     pub fn end_line(&mut self) {
-        if let Some(place) = self.buf.get_mut(self.len) {
-            *place = b'\n';
+        self.buf.truncate(self.len);
+        if self.buf.push(b'\n').is_ok() {
             self.len += 1;
         }
     }
@@ -159,6 +164,9 @@ pub struct MessageBuffer<const N: usize> {
 
 impl<const N: usize> MessageBuffer<N> {
     /// An empty buffer.
+    // Not inlined: built in place, its storage not written (a 64 KiB
+    // buffer built on the caller's stack and copied touched it all).
+    #[inline(never)]
     pub const fn new() -> Self {
         MessageBuffer {
             line: LineBuffer::new(),

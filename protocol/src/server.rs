@@ -24,7 +24,8 @@
 //! here panics or allocates.
 
 use crate::{
-    Aborted, Effects, Heard, Instant, MessageBuffer, Output, Pid, Receiver, ReceiverConfig, Signal,
+    Aborted, Duration, Effects, Heard, Instant, MessageBuffer, Output, Pid, Receiver,
+    ReceiverConfig, Signal,
 };
 
 /// A [`Receiver`] with a queue of `Q` processes and a [`MessageBuffer`] that
@@ -75,14 +76,39 @@ use crate::{
 pub struct Server<const Q: usize, const HOLD: usize> {
     rx: Receiver<Q>,
     held: MessageBuffer<HOLD>,
+    /// When the caller meant to wake at the latest: the receiver's deadline
+    /// when [`drive`](Self::drive) last returned. Time past it (beyond
+    /// [`OWN_PAUSE_AFTER`]) is the server's own pause.
+    wake_by: Option<Instant>,
 }
+
+/// How late past its deadline the server may wake before the time is its own
+/// pause (PROTOCOL.md 4.5): more than a loaded machine's scheduling latency.
+const OWN_PAUSE_AFTER: Duration = Duration::from_millis(100);
 
 impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
     /// An idle server.
+    // Not inlined: built in place (its 64 KiB hold is not written), not
+    // built on the caller's stack and copied.
+    #[inline(never)]
     pub fn new(config: ReceiverConfig) -> Self {
         Server {
             rx: Receiver::new(config),
             held: MessageBuffer::new(),
+            wake_by: None,
+        }
+    }
+
+    /// Notices the server's own pause: woken at `now`, later than it meant
+    /// to by more than [`OWN_PAUSE_AFTER`] (descheduled on a busy machine,
+    /// or stopped), it tells the receiver to leave that time out of its
+    /// session's silence ([`Receiver::paused`]). Once per wake-up.
+    fn woke(&mut self, now: Instant) {
+        if let Some(by) = self.wake_by.take() {
+            let lost = now.saturating_duration_since(by + OWN_PAUSE_AFTER);
+            if lost > Duration::ZERO {
+                self.rx.paused(lost);
+            }
         }
     }
 
@@ -111,6 +137,7 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
         now: Instant,
         fx: &mut impl Effects,
     ) -> Option<Heard> {
+        self.woke(now);
         let new = !self.rx.knows(pid);
         if new && !fx.catches(pid).both() {
             return None;
@@ -129,11 +156,23 @@ impl<const Q: usize, const HOLD: usize> Server<Q, HOLD> {
     /// without the admission of [`handle`](Self::handle);
     /// [`drive`](Self::drive) before the next.
     pub fn on_signal(&mut self, from: Pid, signal: Signal, now: Instant) -> Heard {
+        self.woke(now);
         self.rx.on_signal(from, signal, now)
     }
 
-    /// Carries out everything the receiver asks for at `now`.
+    /// Carries out everything the receiver asks for at `now`. The caller
+    /// then sleeps until the receiver's
+    /// [`poll_timeout`](Receiver::poll_timeout) or the next signal: waking
+    /// much later than that deadline is the server's own pause, nobody's
+    /// silence (PROTOCOL.md 4.5).
     pub fn drive(&mut self, now: Instant, fx: &mut impl Effects) {
+        self.woke(now);
+        self.drive_outputs(now, fx);
+        // Due now if outputs are left (a cut write): never before `now`.
+        self.wake_by = self.rx.poll_timeout().map(|at| at.max(now));
+    }
+
+    fn drive_outputs(&mut self, now: Instant, fx: &mut impl Effects) {
         while !fx.cut() {
             let Some(output) = self.rx.poll(now) else {
                 break;

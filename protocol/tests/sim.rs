@@ -587,10 +587,11 @@ fn a_late_copy_after_a_long_wait_in_the_queue_is_not_delivered_twice() {
 fn a_late_copy_is_recognised_as_long_as_its_sender_keeps_in_touch() {
     // The final ack of "ping" is lost; the retransmission waits in the queue
     // behind two silent processes (two session timeouts), then, mid-frame,
-    // the server is stopped for 4.4 s. Its loop polls timers before signals,
-    // so it drops the session, and the pending bit opens a new one, more
-    // than 5 s after "ping" finished. The sender was never silent
-    // for long: its copy must still be recognised.
+    // the server is stopped for 4.4 s, more than a session's silence. Its
+    // loop polls timers before signals; the stop is its own pause, not the
+    // sender's silence, so the session outlives it (PROTOCOL.md 4.5), more
+    // than 5 s after "ping" finished. The sender was never silent for
+    // long: its copy must still be recognised.
     let mut cfg = Config::calm();
     cfg.server_timers_first = 1.0;
     // A sender patient enough to outlast a stop that ends its session.
@@ -620,8 +621,8 @@ fn a_late_copy_is_recognised_as_long_as_its_sender_keeps_in_touch() {
     assert_eq!(w.clients[a].outcome, Outcome::Done);
     assert!(w.clients[a].end > 6 * SEC, "{}", w.clients[a].end);
     assert_eq!(
-        w.stats.abandoned_silent, 3,
-        "two strays, then the copy's session"
+        w.stats.abandoned_silent, 2,
+        "two strays; the server's own stop does not end the copy's session"
     );
     assert_eq!(lines(&w), [(pid, "ping".to_string())]);
     assert_eq!(w.stats.duplicates, 1);
@@ -937,6 +938,34 @@ fn a_server_runnable_but_not_run_for_longer_than_the_timeout_is_waited_for() {
             (w.clients[b].pid, "queued behind".to_string())
         ]
     );
+}
+
+#[test]
+fn a_server_descheduled_mid_message_keeps_its_session() {
+    // The server's own pause (PROTOCOL.md 4.5): runnable but not run for
+    // 5 s, longer than a session's silence, after the first frame of a
+    // message was accepted. The client waits (the server is busy, not
+    // silent); the server must not count its own pause as the client's
+    // silence, or it ends the session and rejects the later frames (no
+    // FIRST) until the client fails. Its loop looks at its timers before
+    // the signal that came meanwhile (it may: the signal lands later).
+    let mut cfg = Config::calm();
+    cfg.server_timers_first = 1.0;
+    let mut w = World::<512>::new(cfg, 7);
+    let text = "a long pause mid-message ".repeat(40);
+    let a = w.spawn(text.clone(), 0);
+    while w.clients[a].tx_stats().frames < 1 {
+        let until = w.now() + MS;
+        w.run_until(until).unwrap();
+    }
+    let at = w.now();
+    w.deschedule_server_at(at, 5 * SEC);
+    finish(&mut w);
+    assert_eq!(w.stats.deschedules, 1);
+    assert!(w.clients[a].end > at + 5 * SEC, "the scenario: it waited");
+    assert_eq!(w.clients[a].outcome, Outcome::Done);
+    assert_eq!(w.stats.abandoned_silent, 0, "the session outlived it");
+    assert_eq!(lines(&w), [(w.clients[a].pid, text)]);
 }
 
 #[test]

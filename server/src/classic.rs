@@ -43,6 +43,9 @@ const TOGETHER: usize = 8;
 pub type Together = PendingTogether<TOGETHER>;
 
 /// The classic main loop; returns the exit status.
+// Not inlined: its receiver's 64 KiB of buffers would join main's stack
+// frame, whose every page is touched (stack probes) in v1 mode too.
+#[inline(never)]
 pub fn run(convention: Convention, pin: bool, shell: &mut Shell) -> i32 {
     let mut classic = Classic {
         rx: ClassicReceiver::new(ClassicReceiverConfig::default(), convention),

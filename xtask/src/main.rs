@@ -4,9 +4,12 @@
 //! - `demo [MESSAGE]`: builds the binaries, starts a server, sends a message
 //!   (yours, or a default one in several scripts), shows what the server
 //!   printed and the client's statistics, and stops the server cleanly.
-//! - `test`: builds the release binaries, static (musl) and ordinary
-//!   (glibc), runs every test of the workspace against the static ones and
-//!   the end-to-end tests again against the others.
+//! - `test [--hogs N]`: builds the release binaries, static (musl) and
+//!   ordinary (glibc), runs every test of the workspace against the static
+//!   ones and the end-to-end tests again against the others. `--hogs N`
+//!   runs them on a loaded machine: N busy loops (`sh -c 'while :; do :;
+//!   done'`) started before the tests and killed by PID after them, pass or
+//!   fail.
 //! - `static`: builds the static musl binaries and prints their sizes.
 
 use std::io::{BufRead, BufReader, Read};
@@ -20,9 +23,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(args.get(1).map(String::as_str).unwrap_or(DEFAULT_MESSAGE)),
-        Some("test") => test(),
+        Some("test") => hogs(&args[1..]).and_then(|n| {
+            let _hogs = Hogs::start(n)?;
+            test()
+        }),
         Some("static") => static_build(),
-        _ => Err("usage: cargo xtask demo [MESSAGE] | test | static".into()),
+        _ => Err("usage: cargo xtask demo [MESSAGE] | test [--hogs N] | static".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -139,6 +145,51 @@ fn test() -> Result {
         &["test", "-p", "minitalk-e2e"],
         &[("MINITALK_BIN_DIR", &bins)],
     )
+}
+
+/// The number of busy loops asked for with `--hogs N` (none without it).
+fn hogs(args: &[String]) -> Result<usize> {
+    match args {
+        [] => Ok(0),
+        [flag, n] if flag == "--hogs" => n
+            .parse()
+            .map_err(|_| format!("--hogs {n}: not a number of processes")),
+        _ => Err(format!(
+            "test: unknown arguments {args:?}; try: test [--hogs N]"
+        )),
+    }
+}
+
+/// CPU-bound processes that load the machine while the tests run; each is
+/// killed by its PID when dropped (after the tests, whether they passed
+/// or not).
+struct Hogs(Vec<Child>);
+
+impl Hogs {
+    fn start(n: usize) -> Result<Hogs> {
+        let mut hogs = Hogs(Vec::with_capacity(n));
+        for _ in 0..n {
+            let child = Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .stdin(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot start a busy loop: {e}"))?;
+            println!("== busy loop started, PID {}", child.id());
+            hogs.0.push(child);
+        }
+        Ok(hogs)
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            // Child::kill sends SIGKILL to this child's PID only.
+            let _ = child.kill();
+            let _ = child.wait();
+            println!("== busy loop {} stopped", child.id());
+        }
+    }
 }
 
 fn static_build() -> Result {

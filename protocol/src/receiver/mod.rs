@@ -189,6 +189,9 @@ pub enum Heard {
 struct Session {
     pid: Pid,
     last_heard: Instant,
+    /// The caller's own pauses since `last_heard` ([`Receiver::paused`]):
+    /// left out of the session's silence, not out of the frame gap.
+    excused: Duration,
     /// When the process was last checked for life (or the session began):
     /// the next check is `probe_after` past this or `last_heard`, whichever
     /// is later, so that a bit needs no deadline arithmetic.
@@ -329,6 +332,7 @@ impl<const Q: usize> Receiver<Q> {
             let in_time = now.saturating_duration_since(s.last_heard) <= self.config.frame_gap;
             if s.pid == from && (in_time || self.decoder.bits_pending() == 0) {
                 s.last_heard = now;
+                s.excused = Duration::ZERO;
                 let session = *s;
                 return self.feed(session, signal, now);
             }
@@ -359,6 +363,7 @@ impl<const Q: usize> Receiver<Q> {
         }
         let session = Session {
             last_heard: now,
+            excused: Duration::ZERO,
             probed: now,
             ..session
         };
@@ -418,6 +423,20 @@ impl<const Q: usize> Receiver<Q> {
         }
     }
 
+    /// The caller was not running for `lost` (PROTOCOL.md 4.5): descheduled
+    /// or stopped past the deadline it meant to wake at. That time is its
+    /// own, nobody's silence: it is left out of the session's silence, so
+    /// the session does not end under a client that was waiting for an
+    /// answer. The frame gap still counts it (a client's quiet time is real
+    /// time, and the partial frame it cut must be dropped).
+    /// [`Server`](crate::Server) detects such pauses and calls this.
+    pub fn paused(&mut self, lost: Duration) {
+        if let State::Serving(s) = &mut self.state {
+            s.excused += lost;
+            self.timers = NextTimer::Unknown;
+        }
+    }
+
     /// The next thing to do at `now`, or `None` until
     /// [`poll_timeout`](Self::poll_timeout) or the next signal.
     pub fn poll(&mut self, now: Instant) -> Option<Output<'_>> {
@@ -468,9 +487,7 @@ impl<const Q: usize> Receiver<Q> {
         // of plain values is less code than one of Options.
         let mut at = self.recent.next_probe();
         if let State::Serving(s) = self.state {
-            at = at
-                .min(self.probe_due(s))
-                .min(s.last_heard + self.config.session_timeout);
+            at = at.min(self.probe_due(s)).min(self.session_ends(s));
         }
         if let Some(keepalive) = self.queue.next_deadline() {
             at = at.min(keepalive);
@@ -499,6 +516,7 @@ impl<const Q: usize> Receiver<Q> {
         self.state = State::Serving(Session {
             pid,
             last_heard: now,
+            excused: Duration::ZERO,
             probed: now,
             accepted_seq: None,
             id: None,
@@ -626,10 +644,16 @@ impl<const Q: usize> Receiver<Q> {
         s.last_heard.max(s.probed) + self.config.probe_after
     }
 
+    /// When the session's silence ends it: `session_timeout` past the last
+    /// bit, not counting the caller's own pauses.
+    fn session_ends(&self, s: Session) -> Instant {
+        s.last_heard + s.excused + self.config.session_timeout
+    }
+
     /// Session silence, liveness probes and keepalives.
     fn on_timers(&mut self, now: Instant) {
         if let State::Serving(s) = self.state {
-            if now >= s.last_heard + self.config.session_timeout {
+            if now >= self.session_ends(s) {
                 return self.abandon(s.pid, false, now);
             }
             if now >= self.probe_due(s) {

@@ -540,3 +540,31 @@ fn poll_timeout_is_none_when_idle() {
     let rx = Receiver::<4>::new(ReceiverConfig::default());
     assert_eq!(rx.poll_timeout(), None);
 }
+
+#[test]
+fn the_callers_own_pause_is_not_the_sessions_silence() {
+    // PROTOCOL.md 4.5: the server did not run for 4 s (its own pause, told
+    // by `paused`); the session outlives it by that much, and a frame cut
+    // by the pause is still dropped after the frame gap.
+    let cfg = ReceiverConfig::default();
+    let mut rx = Receiver::<4>::new(cfg);
+    let bits = frame_bits(true, false, false, "part");
+    feed(&mut rx, 1, &bits, T0);
+    for &b in &bits[..5] {
+        rx.on_signal(1, b, T0);
+    }
+    drain(&mut rx, T0);
+    let pause = Duration::from_secs(4);
+    rx.paused(pause);
+    let out = drain(&mut rx, T0 + cfg.session_timeout + ms(1));
+    assert!(!out.contains(&Out::Abandoned(1, false)), "{out:?}");
+    assert_eq!(rx.serving(), Some(1));
+    // The partial frame is dropped all the same: the gap is real time.
+    let t = T0 + cfg.session_timeout + ms(2);
+    rx.on_signal(1, bits[0], t);
+    let out = drain(&mut rx, t);
+    assert!(out.contains(&Out::Note(Note::GapReset { pid: 1, bits: 5 })));
+    // A bit heard ends the excuse: silence counts from it again.
+    let out = drain(&mut rx, t + cfg.session_timeout);
+    assert!(out.contains(&Out::Abandoned(1, false)), "{out:?}");
+}

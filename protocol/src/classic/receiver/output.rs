@@ -27,7 +27,7 @@ pub(super) struct Arbiter<const N: usize, const B: usize> {
 impl<const N: usize, const B: usize> Arbiter<N, B> {
     pub(super) fn new() -> Self {
         Arbiter {
-            bufs: [LineBuffer::new(); N],
+            bufs: [const { LineBuffer::new() }; N],
             pids: [0; N],
             held: [None; N],
             dropped: [0; N],
