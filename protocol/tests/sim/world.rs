@@ -451,8 +451,9 @@ struct Proc {
     alive: bool,
     /// Has handlers for `SIGUSR1` and `SIGUSR2` (what the server checks).
     catches: bool,
-    /// The pending set: who sent the pending `SIGUSR1` and `SIGUSR2`.
-    pending: [Option<Pid>; 2],
+    /// The pending set: who sent the pending `SIGUSR1` and `SIGUSR2` (the
+    /// PID in its siginfo, and the process that sent it).
+    pending: [Option<(Pid, usize)>; 2],
     /// A `Run` event is scheduled.
     runnable: bool,
     /// SIGSTOPped until then.
@@ -556,6 +557,8 @@ enum Ev {
     Arrive {
         to: u32,
         from: Pid,
+        /// The sending process (a PID may change hands while it flies).
+        by: u32,
         sig: u8,
     },
     Run(u32),
@@ -638,10 +641,14 @@ pub struct World<const N: usize, const Q: usize = QUEUE> {
     procs: Vec<Proc>,
     /// Which process has each PID.
     owner: HashMap<Pid, usize>,
-    /// Which process had each PID when the server began to serve it: the
-    /// writer of that session's text, even when the PID changed hands
-    /// before its last signal reached the server.
-    session_of: HashMap<Pid, usize>,
+    /// The process that sent the signal the server is taking now.
+    hearing: Option<usize>,
+    /// Which process sent the first byte of the frame the server is
+    /// reading from each PID: the writer of that frame's text, even when
+    /// the PID changed hands meanwhile (a killed client's last signals may
+    /// reach the server after a new process took its PID, and that
+    /// process's first bit may complete the old frame).
+    frame_author: HashMap<Pid, usize>,
     pub clients: Vec<Client>,
     server: Server<Q, N>,
     sink: Sink,
@@ -678,7 +685,8 @@ struct ServerIo<'a> {
     stats: &'a mut Stats,
     procs: &'a [Proc],
     owner: &'a HashMap<Pid, usize>,
-    session_of: &'a mut HashMap<Pid, usize>,
+    hearing: Option<usize>,
+    frame_author: &'a mut HashMap<Pid, usize>,
     /// The writes of an abandoned message's end are under way.
     aborting: bool,
     /// The server's `wchar`, moved by its output and its trace.
@@ -695,13 +703,12 @@ impl Effects for ServerIo<'_> {
     fn write(&mut self, from: Pid, bytes: &[u8]) {
         self.written += bytes.len() as u64;
         // The end of a cut line belongs to the process that wrote the line,
-        // and a session's text to the process it was started for, even if
-        // its PID has a new owner by now (its last signal may reach the
-        // server after it died and its PID was taken).
+        // and a frame's text to the process that sent its first byte, even
+        // if its PID has a new owner by now.
         let writer = match self.sink.partial.procs.last() {
             Some(&p) if self.aborting => p,
             _ => self
-                .session_of
+                .frame_author
                 .get(&from)
                 .copied()
                 .unwrap_or(self.owner[&from]),
@@ -733,6 +740,9 @@ impl Effects for ServerIo<'_> {
     }
 
     fn heard(&mut self, from: Pid, sig: Signal, heard: Heard) {
+        if let (Heard::Byte { offset: 0, .. }, Some(by)) = (heard, self.hearing) {
+            self.frame_author.insert(from, by);
+        }
         if self.trace {
             eprintln!("{:>12} server hears {from} {sig:?}: {heard:?}", self.now);
         }
@@ -746,11 +756,6 @@ impl Effects for ServerIo<'_> {
             eprintln!("{:>12} server: {output:?}", self.now);
         }
         self.aborting = matches!(output, Output::Abandoned { .. });
-        if let Output::Note(Note::Serving(pid)) = output {
-            if let Some(&p) = self.owner.get(pid) {
-                self.session_of.insert(*pid, p);
-            }
-        }
         match output {
             Output::Abandoned { vanished: true, .. } => self.stats.abandoned_vanished += 1,
             Output::Abandoned { .. } => self.stats.abandoned_silent += 1,
@@ -787,7 +792,8 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             events: Events::default(),
             procs: Vec::new(),
             owner: HashMap::new(),
-            session_of: HashMap::new(),
+            hearing: None,
+            frame_author: HashMap::new(),
             clients: Vec::new(),
             server: Server::new(cfg.receiver),
             sink: Sink::default(),
@@ -986,6 +992,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             Ev::Arrive {
                 to: SERVER as u32,
                 from: self.pid(p),
+                by: p as u32,
                 sig: index(signal) as u8,
             },
         );
@@ -1167,7 +1174,9 @@ impl<const N: usize, const Q: usize> World<N, Q> {
 
     fn handle(&mut self, ev: Ev) {
         match ev {
-            Ev::Arrive { to, from, sig } => self.arrive(to as usize, from, signal(sig as usize)),
+            Ev::Arrive { to, from, by, sig } => {
+                self.arrive(to as usize, (from, by as usize), signal(sig as usize))
+            }
             Ev::Run(p) => self.run_proc(p as usize),
             Ev::Timer(p) => self.timer(p as usize),
             Ev::Start(c) => self.start(c as usize),
@@ -1296,7 +1305,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                     forged
                 );
                 self.stats.lost += 1;
-                self.arrive(from, self.pid(self.third_party), forged);
+                self.arrive(from, (self.pid(self.third_party), self.third_party), forged);
                 return;
             }
             Fate::KillSender => {
@@ -1339,7 +1348,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             sig,
             landing
         );
-        self.land(landing, target, sent.from, sig);
+        self.land(landing, target, (sent.from, from), sig);
         if dup {
             self.stats.duplicated += 1;
             let again = landing + self.rng.range(0, 30);
@@ -1352,19 +1361,20 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 sig,
                 again
             );
-            self.land(again, target, sent.from, sig);
+            self.land(again, target, (sent.from, from), sig);
         }
     }
 
-    fn land(&mut self, at: Micros, to: usize, from: Pid, sig: Signal) {
+    fn land(&mut self, at: Micros, to: usize, (from, by): (Pid, usize), sig: Signal) {
         if at <= self.now {
-            self.arrive(to, from, sig);
+            self.arrive(to, (from, by), sig);
         } else {
             self.at(
                 at,
                 Ev::Arrive {
                     to: to as u32,
                     from,
+                    by: by as u32,
                     sig: index(sig) as u8,
                 },
             );
@@ -1372,7 +1382,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
     }
 
     /// A signal reaches process `to`'s pending set.
-    fn arrive(&mut self, to: usize, from: Pid, sig: Signal) {
+    fn arrive(&mut self, to: usize, (from, by): (Pid, usize), sig: Signal) {
         let p = &mut self.procs[to];
         if !p.alive {
             self.stats.to_dead += 1;
@@ -1382,7 +1392,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             return;
         }
         let slot = &mut p.pending[index(sig)];
-        if let Some(first) = *slot {
+        if let Some((first, _)) = *slot {
             self.stats.coalesced += 1;
             trace!(
                 self,
@@ -1391,7 +1401,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             );
             return;
         }
-        *slot = Some(from);
+        *slot = Some((from, by));
         self.wake(to);
     }
 
@@ -1502,15 +1512,17 @@ impl<const N: usize, const Q: usize> World<N, Q> {
         }
         let order = if self.cfg.usr2_first { [1, 0] } else { [0, 1] };
         let mut taken = [(0, Signal::Usr1); 2];
+        let mut senders = [0; 2];
         let mut n = 0;
         for i in order {
-            if let Some(from) = proc_.pending[i].take() {
+            if let Some((from, by)) = proc_.pending[i].take() {
                 taken[n] = (from, signal(i));
+                senders[n] = by;
                 n += 1;
             }
         }
         match proc_.kind {
-            Kind::Server => self.server_run(&taken[..n]),
+            Kind::Server => self.server_run(&taken[..n], &senders[..n]),
             Kind::Client(c) => self.client_run(c, &taken[..n]),
             Kind::Stray => {}
         }
@@ -1518,12 +1530,13 @@ impl<const N: usize, const Q: usize> World<N, Q> {
 
     // ----- the server's main loop -----
 
-    fn server_run(&mut self, taken: &[(Pid, Signal)]) {
+    fn server_run(&mut self, taken: &[(Pid, Signal)], senders: &[usize]) {
         let t = instant(self.now);
         if self.rng.chance(self.cfg.server_timers_first) {
             self.server_drain();
         }
-        for &(from, sig) in taken {
+        for (&(from, sig), &by) in taken.iter().zip(senders) {
+            self.hearing = Some(by);
             if self.cfg.server_trace {
                 self.procs[SERVER].written += 40; // the signal's trace line
             }
@@ -1535,6 +1548,7 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                 trace!(self, "server ignores {from} {sig:?}");
             }
         }
+        self.hearing = None;
         self.server_drain();
         let want = self.server.receiver().poll_timeout().map(micros);
         self.set_timer(SERVER, want);
@@ -1557,7 +1571,8 @@ impl<const N: usize, const Q: usize> World<N, Q> {
             stats: &mut self.stats,
             procs: &self.procs,
             owner: &self.owner,
-            session_of: &mut self.session_of,
+            hearing: self.hearing,
+            frame_author: &mut self.frame_author,
             aborting: false,
             written: self.procs[SERVER].written,
             trace_written: self.cfg.server_trace,
