@@ -143,7 +143,10 @@ fn banner(c: Convention) {
             BitOrder::Msb => "trace: classic wire, MSB",
             BitOrder::Lsb => "trace: classic wire, LSB",
         })
-        .fill(" first, 1 = SIGUSR{}; per byte: sender, bits as they came, byte, character, µs since the sender's previous signal", &[usr(c.one)])
+        .fill(
+            " first, 1 = SIGUSR{}; per byte: sender, bits, byte, character, µs between its signals",
+            &[usr(c.one)],
+        )
         .println(STDERR);
 }
 
@@ -215,12 +218,13 @@ pub fn event(t: Trace) {
             "trace: SIGUSR{} from a PID below 1: ignored",
             &[usr(signal)],
         ),
-        Trace::Paced(pid) => l.fill(
-            "trace: {} paces itself (2nd signal before any reply): no reply per bit",
+        Trace::Paced(pid) => l.fill("trace: {} paces itself: no reply per bit", &[pid as u64]),
+        Trace::Waiting(pid) => l.fill(
+            "trace: {} catches SIGUSR1: each bit answered",
             &[pid as u64],
         ),
-        Trace::Waiting(pid) => l.fill(
-            "trace: {} waits after its 1st signal: each bit answered when read",
+        Trace::Echo(pid) => l.fill(
+            "trace: {} waits for its SIGUSR2 back: echoed",
             &[pid as u64],
         ),
         Trace::NoSlot(pid) => l.fill("trace: {} ignored: 16 clients are sending", &[pid as u64]),

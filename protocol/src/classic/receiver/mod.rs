@@ -43,19 +43,43 @@
 //! scheduled, and the end test suite saw a waiting model client silent for
 //! over 250 ms mid-message on a 2-core machine at load 10.
 //!
-//! # Acknowledgements
+//! # Acknowledgements: at once, and adapted to what each client does
 //!
-//! The first reply to a new process is held for
-//! [`ClassicReceiverConfig::hold`] (10 ms). If its second bit comes before
-//! any reply, the client paces itself: it is never answered per bit, and gets
-//! one `SIGUSR1` at the end of each message (serves "end only" clients;
-//! `noendack` turns it off). Otherwise it waits for us: each bit is answered
-//! with `SIGUSR1` (or, with `echo`, with the signal it sent), and the end of
-//! a message as [`DoneAck`] says (by default `SIGUSR1` for the last bit then
-//! a separate `SIGUSR2`, which serves "ack per bit", "ack, then done" and
-//! "ack, plus done" clients). A process is only ever sent a signal that its
-//! caller said it catches ([`Effects::catches`](crate::Effects::catches), asked once, at its
-//! first signal), and never a PID below 1.
+//! A reply is never held to learn how a client paces itself: some clients
+//! give up after waiting about 10 ms for one. What a process catches
+//! ([`Effects::catches`](crate::Effects::catches), `SigCgt`, asked once at
+//! its first signal) decides how it starts:
+//! - it catches `SIGUSR1` and `SIGUSR2`: each bit is answered at once with
+//!   `SIGUSR1` ([`Trace::Waiting`]). A client that waits for it goes on; one
+//!   that paces itself ignores it;
+//! - it catches `SIGUSR1` only: it may be an "end only" client that exits on
+//!   the first `SIGUSR1`, so its first reply is held for
+//!   [`ClassicReceiverConfig::hold`] (2 ms: the slowest self-paced client
+//!   surveyed sends a bit per 1 ms; a client that gives up after 10 ms still
+//!   gets it in time). If its second bit comes first, it paces itself
+//!   ([`Trace::Paced`]): never answered per bit, one `SIGUSR1` at the end of
+//!   each message (`noendack` turns it off); otherwise it is answered per
+//!   bit from then on;
+//! - it catches no `SIGUSR1`: it paces itself (a reply would kill it or mean
+//!   nothing to it).
+//!
+//! Then the receiver learns from behaviour, each after
+//! [`ClassicReceiverConfig::probe`] (500 ms) of silence:
+//! - **echo**: a client answered per bit that falls silent after the
+//!   `SIGUSR1` that answered its first `SIGUSR2` waits for its own signal
+//!   back: it gets the `SIGUSR2` now and every bit is echoed from then on
+//!   ([`Trace::Echo`]). A client that sent its next bit after such a reply
+//!   has shown it needs no echo, and is never probed again;
+//! - **done**: a client still there after the end of its message (ended by
+//!   its NUL or announced length) that catches `SIGUSR2` (`SigCgt` read
+//!   again: a process that has exited catches nothing) waits for "done", or
+//!   spins until it comes: it gets one `SIGUSR2` ([`Trace::Reply`]). A client
+//!   that takes `SIGUSR2` as an error has exited after the last bit's
+//!   `SIGUSR1` and gets nothing more.
+//!
+//! The items `plus`, `then`, `bare` and `echo` pin the replies instead
+//! ([`DoneAck`](super::DoneAck)). A process is only ever sent a signal that
+//! it catches, and never a PID below 1.
 //!
 //! [`ClassicReceiver::stop`] ends every message being received as if its
 //! process had fallen silent (printed, with its verdicts) and sends nothing
@@ -66,7 +90,7 @@
 //! - `decode`: signals to bytes (bit order and meaning, header and NUL
 //!   phases, UTF-8 of the text);
 //! - `output`: the arbiter, one [`LineBuffer`](crate::LineBuffer) per slot;
-//! - `ack`: paced or waiting, and what each is sent;
+//! - `ack`: paced or answered, and what each is sent;
 //! - `verdict`: verdicts, trace events and the convention hint;
 //! - this file: the slots, their timers, and the order of all these.
 //!
@@ -80,18 +104,22 @@ mod verdict;
 pub use crate::utf8::Text;
 pub use verdict::{Read, Trace, Verdict, VerdictKind, TOO_FAST};
 
-use super::{Convention, End};
+use super::{Convention, DoneAck, End};
 use crate::{Catches, Duration, Effects, Instant, Pid, Signal, Timer, TimerTable};
-use ack::Mode;
+use ack::{Mode, Probe};
 use decode::{Decoder, Step};
 use output::Arbiter;
 
 /// Timing of a [`ClassicReceiver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClassicReceiverConfig {
-    /// How long the first reply to a new process is held, to see whether its
-    /// second bit comes without one (then it paces itself).
+    /// How long the first reply to a new process that catches `SIGUSR1`
+    /// only is held, to see whether its second bit comes without one (then
+    /// it paces itself).
     pub hold: Duration,
+    /// Silence after which a client is found to wait for its echo, or for
+    /// "done" after its message (module docs).
+    pub probe: Duration,
     /// Silence that ends a process's message (and forgets the process).
     pub silence: Duration,
     /// The same, for a process that waits for a reply per bit.
@@ -101,7 +129,8 @@ pub struct ClassicReceiverConfig {
 impl Default for ClassicReceiverConfig {
     fn default() -> Self {
         ClassicReceiverConfig {
-            hold: Duration::from_millis(10),
+            hold: Duration::from_millis(2),
+            probe: Duration::from_millis(500),
             silence: Duration::from_millis(250),
             waiting_silence: Duration::from_secs(1),
         }
@@ -113,12 +142,14 @@ impl Default for ClassicReceiverConfig {
 enum SlotTimer {
     /// The first reply, held to see whether a second bit comes without it.
     Hold,
+    /// A probe ([`Probe`]) is due.
+    Probe,
     /// The silence that ends its message and forgets it.
     Silence,
 }
 
 impl Timer for SlotTimer {
-    const ALL: &'static [Self] = &[SlotTimer::Hold, SlotTimer::Silence];
+    const ALL: &'static [Self] = &[SlotTimer::Hold, SlotTimer::Probe, SlotTimer::Silence];
     fn index(self) -> usize {
         self as usize
     }
@@ -132,8 +163,12 @@ struct Slot {
     mode: Mode,
     /// When its last signal came.
     last: Instant,
-    timers: TimerTable<SlotTimer, 2>,
+    timers: TimerTable<SlotTimer, 3>,
     decoder: Decoder,
+    /// What its silence will tell, if it lasts [`ClassicReceiverConfig::probe`].
+    probe: Probe,
+    /// Whether it wants its signals echoed: `None` until known.
+    echo: Option<bool>,
     /// A withheld acknowledgement: of a bit whose byte filled the buffer,
     /// or (when its message is held) of the end of the message.
     stalled: Option<Signal>,
@@ -175,6 +210,8 @@ pub struct ClassicReceiver<const N: usize, const B: usize> {
     out: Arbiter<N, B>,
     /// [`stop`](Self::stop) was called: nothing is sent any more.
     stopped: bool,
+    /// The time of the latest call.
+    now: Instant,
 }
 
 impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
@@ -190,6 +227,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             slots: [None; N],
             out: Arbiter::new(),
             stopped: false,
+            now: Instant::ZERO,
         }
     }
 
@@ -205,7 +243,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
 
     /// Slot `i`'s timers, unless it waits for the output (its message is
     /// held, or its acknowledgement withheld).
-    fn timers(&self, i: usize) -> Option<&TimerTable<SlotTimer, 2>> {
+    fn timers(&self, i: usize) -> Option<&TimerTable<SlotTimer, 3>> {
         let s = self.slots[i].as_ref()?;
         (!self.out.is_held(i) && s.stalled.is_none()).then_some(&s.timers)
     }
@@ -220,7 +258,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// # use minitalk_protocol::{Catches, Duration, Effects, Instant, Pid, Signal};
     /// # struct Quiet;
     /// # impl Effects for Quiet {
-    /// #     fn catches(&mut self, _: Pid) -> Catches { Catches::NONE }
+    /// #     fn catches(&mut self, _: Pid) -> Catches { Catches { usr1: true, usr2: false } }
     /// #     fn send(&mut self, _: Pid, _: Signal) -> bool { true }
     /// #     fn write(&mut self, _: Pid, _: &[u8]) {}
     /// #     fn alive(&mut self, _: Pid) -> Option<u64> { Some(1) }
@@ -228,8 +266,8 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// let mut rx: ClassicReceiver<2, 16> = ClassicReceiver::new(Default::default(), Convention::default());
     /// assert_eq!(rx.poll_timeout(), None);
     /// rx.on_signal(42, Signal::Usr1, Instant::ZERO, &mut Quiet);
-    /// // the held first reply is due after `hold`
-    /// assert_eq!(rx.poll_timeout(), Some(Instant::ZERO + Duration::from_millis(10)));
+    /// // it catches SIGUSR1 only: the held first reply is due after `hold`
+    /// assert_eq!(rx.poll_timeout(), Some(Instant::ZERO + Duration::from_millis(2)));
     /// ```
     pub fn poll_timeout(&self) -> Option<Instant> {
         (0..N).filter_map(|i| self.timers(i)?.next_timeout()).min()
@@ -243,11 +281,29 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// Runs the timers that are due at `now`: held first replies, and the
     /// messages that silence ends (their processes are forgotten).
     pub fn poll(&mut self, now: Instant, fx: &mut impl Effects) {
+        self.now = now;
         // One timer at a time: each may change the others (a message that
         // ends releases the held ones).
         while let Some((i, timer)) = self.expired(now) {
             let Some(s) = &mut self.slots[i] else { break };
+            let pid = s.pid;
             match (timer, s.mode) {
+                (SlotTimer::Probe, _) => {
+                    s.timers.stop(SlotTimer::Probe);
+                    let done = core::mem::replace(&mut s.probe, Probe::Off) == Probe::Done;
+                    let catches = if done {
+                        // Still there after its message? A process that
+                        // has exited catches nothing.
+                        fx.catches(pid)
+                    } else {
+                        // Silent since SIGUSR1 answered its SIGUSR2.
+                        s.echo = Some(true);
+                        fx.classic_trace(Trace::Echo(pid));
+                        s.catches
+                    };
+                    // (None once stopped: `stop` forgot every process.)
+                    ack::reply(pid, catches, Signal::Usr2, done, fx);
+                }
                 (SlotTimer::Hold, Mode::Unknown { first }) => {
                     // No second bit without a reply: it waits for us.
                     s.mode = Mode::Waiting;
@@ -289,6 +345,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
 
     /// A signal from `pid`, at `now`.
     pub fn on_signal(&mut self, pid: Pid, signal: Signal, now: Instant, fx: &mut impl Effects) {
+        self.now = now;
         if pid < 1 {
             fx.classic_trace(Trace::Stray { pid, signal });
             return;
@@ -309,6 +366,11 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     s.timers.stop(SlotTimer::Hold);
                     fx.classic_trace(Trace::Paced(pid));
                 }
+                s.timers.stop(SlotTimer::Probe);
+                if core::mem::replace(&mut s.probe, Probe::Off) == Probe::Echo {
+                    // It went on after SIGUSR1 answered its SIGUSR2.
+                    s.echo = Some(false);
+                }
                 let gap = now.saturating_duration_since(s.last).as_nanos() as u64 / 1000;
                 (i, gap.min(u64::from(Trace::FIRST - 1)) as u32)
             }
@@ -318,15 +380,30 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     return;
                 };
                 let mut timers = TimerTable::new();
-                timers.set(SlotTimer::Hold, now.saturating_add(self.config.hold));
+                let catches = fx.catches(pid);
+                let mode = match (catches.usr1, catches.usr2) {
+                    (true, true) => Mode::Waiting,
+                    (true, false) => {
+                        timers.set(SlotTimer::Hold, now.saturating_add(self.config.hold));
+                        Mode::Unknown { first: signal }
+                    }
+                    (false, _) => Mode::Paced,
+                };
+                match mode {
+                    Mode::Waiting => fx.classic_trace(Trace::Waiting(pid)),
+                    Mode::Paced => fx.classic_trace(Trace::Paced(pid)),
+                    Mode::Unknown { .. } => {}
+                }
                 self.slots[i] = Some(Slot {
                     pid,
-                    catches: fx.catches(pid),
-                    mode: Mode::Unknown { first: signal },
+                    catches,
+                    mode,
                     last: now,
                     timers,
                     decoder: Decoder::new(c.header),
                     stalled: None,
+                    probe: Probe::Off,
+                    echo: None,
                 });
                 self.out.open(i, pid);
                 (i, Trace::FIRST)
@@ -363,15 +440,42 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     }
 
     /// Replies to slot `i`'s bit `signal` (`ended`: its last), as its mode
-    /// and the convention say; nothing once stopped or cut short.
+    /// and the convention say; nothing once stopped or cut short. Arms the
+    /// probe that its silence will answer (module docs).
     fn answer(&mut self, i: usize, signal: Signal, ended: bool, fx: &mut impl Effects) {
-        let Some(s) = &self.slots[i] else { return };
+        let c = self.convention;
+        let Some(s) = &mut self.slots[i] else { return };
         if self.stopped || fx.cut() {
             return;
         }
-        ack::replies(s.mode, signal, ended, self.convention, |reply| {
-            ack::reply(s.pid, s.catches, reply, ended, fx)
+        let echo = c.echo || s.echo == Some(true);
+        let (pid, catches) = (s.pid, s.catches);
+        ack::replies(s.mode, signal, ended, echo, c, |reply| {
+            ack::reply(pid, catches, reply, ended, fx)
         });
+        s.probe = if ended {
+            if c.done == DoneAck::Watch {
+                Probe::Done
+            } else {
+                Probe::Off
+            }
+        } else if s.mode == Mode::Waiting
+            && s.echo.is_none()
+            && !echo
+            && signal == Signal::Usr2
+            && catches.usr2
+        {
+            Probe::Echo
+        } else {
+            Probe::Off
+        };
+        if s.probe != Probe::Off {
+            let at = self.now.saturating_add(self.config.probe);
+            s.timers.set(SlotTimer::Probe, at);
+            // Not forgotten before its probe.
+            let forget = at.saturating_add(self.config.waiting_silence);
+            s.timers.set(SlotTimer::Silence, forget);
+        }
     }
 
     /// Adds a bit to slot `i`; true if it ended a message.

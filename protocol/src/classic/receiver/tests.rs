@@ -24,6 +24,8 @@ enum Kind {
     Paced(u64),
     /// Sends the next bit 20 µs after any reply.
     Waiting,
+    /// Sends the next bit 20 µs after its own signal comes back.
+    Echo,
 }
 
 struct Client {
@@ -37,25 +39,37 @@ struct Client {
     lose: Vec<u64>,
     /// Stops after this many signals (dies).
     die_after: Option<u64>,
+    /// Has sent its last signal.
+    finished: bool,
+    /// Stays after its last signal (waits or spins until `SIGUSR2`); else
+    /// it exits, and catches nothing from then on.
+    stays: bool,
     next: Option<Instant>,
     heard: Vec<Signal>,
+    /// Its last signal.
+    last: Option<Signal>,
 }
 
 impl Client {
+    /// A client; a self-paced one catches `SIGUSR1` only (an "end only"
+    /// client: not answered per bit), a waiting one both.
     fn new(pid: Pid, kind: Kind, msg: &[u8], start: u64) -> Client {
         Client {
             pid,
             kind,
             catches: Catches {
                 usr1: true,
-                usr2: true,
+                usr2: !matches!(kind, Kind::Paced(_)),
             },
             msg: msg.to_vec(),
             sent: 0,
             lose: Vec::new(),
             die_after: None,
+            finished: false,
+            stays: false,
             next: Some(at_us(start)),
             heard: Vec::new(),
+            last: None,
         }
     }
 }
@@ -81,7 +95,9 @@ impl Effects for Fx<'_> {
     fn catches(&mut self, pid: Pid) -> Catches {
         assert!(pid >= 1);
         let c = self.clients.iter().find(|c| c.pid == pid);
-        c.map(|c| c.catches).unwrap_or_default()
+        c.filter(|c| !c.finished || c.stays)
+            .map(|c| c.catches)
+            .unwrap_or_default()
     }
 
     fn send(&mut self, to: Pid, signal: Signal) -> bool {
@@ -91,7 +107,12 @@ impl Effects for Fx<'_> {
         let c = self.clients.iter_mut().find(|c| c.pid == to).unwrap();
         assert!(c.catches.catches(signal), "{to} killed by {signal:?}");
         c.heard.push(signal);
-        if c.kind == Kind::Waiting && c.next.is_none() {
+        let goes_on = match c.kind {
+            Kind::Waiting => true,
+            Kind::Echo => c.last == Some(signal),
+            Kind::Paced(_) => false,
+        };
+        if goes_on && c.next.is_none() && !c.finished {
             c.next = Some(self.now.saturating_add(US * 20));
         }
         true
@@ -190,12 +211,14 @@ impl World {
                     }
                     let idx = cl.sent;
                     cl.sent += 1;
+                    cl.last = Some(sig);
                     cl.next = match cl.kind {
                         Kind::Paced(p) => Some(now.saturating_add(us(p))),
-                        Kind::Waiting => None,
+                        Kind::Waiting | Kind::Echo => None,
                     };
                     if cl.sent == enc.bits() {
                         cl.next = None;
+                        cl.finished = true;
                     }
                     let pid = cl.pid;
                     if cl.lose.contains(&idx) {
@@ -251,15 +274,137 @@ fn paced_client_that_catches_nothing_is_never_signalled() {
 }
 
 #[test]
-fn waiting_client_gets_an_ack_per_bit_then_done() {
+fn waiting_client_gets_an_ack_per_bit_then_done_if_it_is_still_there() {
+    // One that exits after the last bit's SIGUSR1 (and may take SIGUSR2 as
+    // an error) gets nothing more.
     let mut r = rx::<4, 64>(b"");
     let mut cl = [Client::new(7, Kind::Waiting, b"hey", 0)];
     let w = World::run(&mut r, &mut cl);
     assert_eq!(w.stdout(), b"hey\n");
     assert!(w.traces.contains(&Trace::Waiting(7)));
+    assert_eq!(cl[0].heard, [Usr1; 32]);
+    assert!(!w.traces.contains(&Trace::Reply {
+        pid: 7,
+        signal: Usr2
+    }));
+    // One still there (it waits for "done") gets SIGUSR2.
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [Client::new(7, Kind::Waiting, b"hey", 0)];
+    cl[0].stays = true;
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"hey\n");
     let mut expect = std::vec![Usr1; 32];
     expect.push(Usr2);
     assert_eq!(cl[0].heard, expect);
+    assert!(w.traces.contains(&Trace::Reply {
+        pid: 7,
+        signal: Usr2
+    }));
+    assert!(
+        !w.traces.contains(&Trace::Echo(7)),
+        "it never waited for an echo"
+    );
+    assert_eq!(r.active(), 0);
+}
+
+#[test]
+fn the_first_reply_comes_at_once_to_a_client_that_catches_both() {
+    // A client that gives up after 10 ms without a reply is answered at
+    // once; one that catches SIGUSR1 only, within the 2 ms hold.
+    let c = Convention::default();
+    let mut cl = [Client::new(7, Kind::Waiting, b"a", 0)];
+    let mut w = World::default();
+    let mut r = rx::<2, 16>(b"");
+    w.on_signal(&mut r, &mut cl, 7, Usr1, Instant::ZERO);
+    assert_eq!(w.sends, [(7, Usr1)]);
+    let mut r = rx::<2, 16>(b"");
+    cl[0].catches.usr2 = false;
+    let mut w = World::default();
+    rx_signal(&mut r, &mut w, &mut cl, c);
+    assert!(w.sends.is_empty());
+    let due = r.poll_timeout().unwrap();
+    assert!(due <= at_us(2_000), "{due:?}");
+    w.drain(&mut r, &mut cl, due);
+    assert_eq!(w.sends, [(7, Usr1)]);
+}
+
+/// Client 7's first signal to `r`, at time zero, without running timers.
+fn rx_signal(r: &mut ClassicReceiver<2, 16>, w: &mut World, cl: &mut [Client], c: Convention) {
+    let first = Encoder::new(c, b"a").unwrap().signal_at(0).unwrap();
+    r.on_signal(
+        7,
+        first,
+        Instant::ZERO,
+        &mut Fx {
+            w,
+            clients: cl,
+            now: Instant::ZERO,
+        },
+    );
+}
+
+#[test]
+fn a_client_that_waits_for_its_echo_is_found_out_and_echoed() {
+    for items in [&b""[..], b"usr1", b"lsb,len32"] {
+        let mut r = rx::<2, 64>(items);
+        let mut cl = [Client::new(9, Kind::Echo, b"echo me", 0)];
+        let w = World::run(&mut r, &mut cl);
+        assert_eq!(w.stdout(), b"echo me\n", "{items:?}");
+        assert_eq!(
+            w.traces.iter().filter(|t| **t == Trace::Echo(9)).count(),
+            1,
+            "{items:?}"
+        );
+        // From its first SIGUSR2 on, every bit is echoed.
+        let enc = Encoder::new(r.convention(), b"echo me").unwrap();
+        let sent: Vec<_> = (0..enc.bits()).map(|i| enc.signal_at(i).unwrap()).collect();
+        let first2 = sent.iter().position(|&s| s == Usr2).unwrap();
+        // heard: SIGUSR1 for each bit before, then the late echo of its first
+        // SIGUSR2 (after the SIGUSR1 it ignored), then each echo.
+        assert_eq!(&cl[0].heard[..first2 + 1], std::vec![Usr1; first2 + 1]);
+        assert_eq!(&cl[0].heard[first2 + 1..], &sent[first2..], "{items:?}");
+        assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+    }
+}
+
+#[test]
+fn self_paced_clients_are_answered_harmlessly_and_never_probed_for_an_echo() {
+    // It catches both: each bit is answered, it ignores the replies.
+    let mut r = rx::<2, 64>(b"");
+    let mut cl = [Client::new(3, Kind::Paced(100), b"paced", 0)];
+    cl[0].catches = Catches::BOTH;
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"paced\n");
+    assert!(
+        cl[0].heard.iter().all(|&s| s == Usr1),
+        "no SIGUSR2 it did not ask for"
+    );
+    assert!(!w.traces.contains(&Trace::Echo(3)));
+    // It catches SIGUSR2 only and spins until it comes at the end.
+    let mut r = rx::<2, 64>(b"");
+    let mut cl = [Client::new(3, Kind::Paced(100), b"spin", 0)];
+    cl[0].catches = Catches {
+        usr1: false,
+        usr2: true,
+    };
+    cl[0].stays = true;
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"spin\n");
+    assert_eq!(cl[0].heard, [Usr2]);
+    assert!(w.traces.contains(&Trace::Paced(3)));
+    assert!(w.traces.contains(&Trace::Reply {
+        pid: 3,
+        signal: Usr2
+    }));
+    // The same, catching both.
+    let mut r = rx::<2, 64>(b"");
+    let mut cl = [Client::new(3, Kind::Paced(100), b"spin", 0)];
+    cl[0].catches = Catches::BOTH;
+    cl[0].stays = true;
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"spin\n");
+    assert_eq!(cl[0].heard.last(), Some(&Usr2));
+    assert_eq!(cl[0].heard.iter().filter(|&&s| s == Usr2).count(), 1);
 }
 
 #[test]
@@ -444,6 +589,7 @@ fn with_a_header_and_nul_the_end_is_acknowledged_after_the_nul() {
     for items in [&b"len32"[..], b"lsb,len64"] {
         let mut r = rx::<2, 64>(items);
         let mut cl = [Client::new(5, Kind::Waiting, b"ab", 0)];
+        cl[0].stays = true;
         let w = World::run(&mut r, &mut cl);
         assert_eq!(w.stdout(), b"ab\n");
         let bits = Encoder::new(r.convention(), b"ab").unwrap().bits() as usize;
@@ -551,6 +697,7 @@ fn a_waiting_client_held_behind_a_long_message_hears_its_end_once_printed() {
         Client::new(1, Kind::Paced(100), &long, 0),
         Client::new(2, Kind::Waiting, b"short", 8_000),
     ];
+    cl[1].stays = true;
     let w = World::run(&mut r, &mut cl);
     let mut expect = long.clone();
     expect.extend_from_slice(b"\nshort\n");

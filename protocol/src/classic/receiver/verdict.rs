@@ -122,11 +122,17 @@ pub enum Trace {
         /// Its length in bytes.
         bytes: u64,
     },
-    /// `pid` paces itself: not answered per bit.
+    /// `pid` paces itself (it catches no `SIGUSR1`, or sent its second
+    /// signal before any reply): not answered per bit.
     Paced(Pid),
-    /// `pid` waits for a reply per bit.
+    /// `pid` is answered per bit, at once.
     Waiting(Pid),
-    /// A reply that ends a message (per-bit replies are not traced).
+    /// `pid` fell silent after `SIGUSR1` answered its `SIGUSR2`: it waits
+    /// for its own signal back, and is echoed from now on.
+    Echo(Pid),
+    /// A reply that ends a message (per-bit replies are not traced); a
+    /// `SIGUSR2` after the end: the process was still there, catching it
+    /// (it waits for "done").
     Reply {
         /// The process.
         pid: Pid,
