@@ -163,7 +163,9 @@ fn self_paced_clients_at_several_paces_catching_nothing_usr1_or_usr2() {
             paced_run("", &["--pace", pace, "--catch", catch], "Hi 42");
         }
     }
-    // One that exits on the end-of-message SIGUSR1 ("end only" clients).
+    // One that exits on the end-of-message SIGUSR1 ("end only" clients):
+    // it catches SIGUSR1 only, so its first reply is held 2 ms, and its
+    // second bit shows it paces itself.
     paced_run(
         "",
         &["--pace", "200", "--catch", "usr1", "--exit-on", "usr1"],
@@ -179,6 +181,84 @@ fn self_paced_clients_at_several_paces_catching_nothing_usr1_or_usr2() {
         let mut client = vec!["--pace", "300"];
         client.extend_from_slice(flags);
         paced_run(list, &client, "Hi 42");
+    }
+}
+
+/// The habits of learners' clients that our replies broke (issue 17, found
+/// 2 to 5), each against the default `--classic`: no LIST.
+#[test]
+fn learners_habits_with_the_default_classic() {
+    // It gives up after 10 ms without a reply: answered at once, it
+    // delivers. A loaded machine can leave the server unscheduled for that
+    // long, so it is known good when one of three attempts delivers; a
+    // held first reply fails every attempt.
+    let give_up = ["--wait", "bit", "--give-up", "10000"];
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        let server = classic("", false);
+        let (_, done) = run_client(&give_up, &server, "Hi");
+        let out = stop(server);
+        if done.code() == Some(0) && out.lines() == ["Hi"] {
+            break;
+        }
+        failures.push(format!(
+            "{:?} {:?} {:?}",
+            done.status,
+            done.stderr,
+            out.lines()
+        ));
+    }
+    assert!(failures.len() < 3, "{give_up:?}: {failures:?}");
+    // Clients that wait per bit: exact, exit 0, nothing on stderr.
+    for client in [
+        // It waits for its own signal back: found out after its first
+        // SIGUSR2 went unechoed.
+        &["--wait", "echo"][..],
+        // SIGUSR2 means failure to it, even after a perfect transfer.
+        &["--wait", "bit", "--usr2-fails"],
+        // It waits for "done" (SIGUSR2) after its last bit.
+        &["--wait", "done"],
+    ] {
+        exact("", client, "Hi 42, ünïcode");
+    }
+    // Self-paced clients: exit 0, printed exactly or reported.
+    for client in [
+        &["--pace", "500"][..],
+        &["--pace", "500", "--catch", "both"],
+        &["--pace", "500", "--catch", "both", "--usr2-fails"],
+        // Resends a byte until a SIGUSR1 comes after it, then waits for a
+        // SIGUSR2 after its NUL.
+        &["--pace", "500", "--per-byte"],
+    ] {
+        paced_run("", client, "Hi 42");
+    }
+    // Clients that spin until a SIGUSR2 comes after their message: never
+    // left spinning (exit 3 after 10 s) unless their message was broken
+    // (bits lost), and then the server says so.
+    for client in [
+        &["--pace", "1000", "--spin-usr2"][..],
+        &["--pace", "1000", "--catch", "both", "--spin-usr2"],
+    ] {
+        let server = classic("", false);
+        let (pid, done) = run_client(client, &server, "Hi 42");
+        let what = format!("client {client:?}");
+        exited(&done, &[0, 3], &what);
+        let out = stop(server);
+        if done.code() == Some(0) {
+            assert!(
+                out.lines() == ["Hi 42"] || reported(&out.stderr, pid),
+                "{what}: {:?} {:?}",
+                out.lines(),
+                out.stderr
+            );
+        } else {
+            assert!(
+                out.lines() != ["Hi 42"] && reported(&out.stderr, pid),
+                "{what}: left spinning: {:?} {:?}",
+                out.lines(),
+                out.stderr
+            );
+        }
     }
 }
 
