@@ -605,3 +605,80 @@ fn help_texts_name_the_classic_items() {
         .collect();
     assert_eq!(list.split(',').collect::<Vec<_>>(), wire);
 }
+
+/// Restricts process `pid`, which we started, to `cpus`.
+fn set_cpus(pid: i32, cpus: &libc::cpu_set_t) {
+    assert!(pid >= 1);
+    // SAFETY: a plain system call on a cpu_set_t of the size given; it
+    // only changes where a process we started may run.
+    unsafe {
+        libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), cpus);
+    }
+}
+
+/// The CPU that `pid` last ran on (field 39 of `/proc/<pid>/stat`).
+fn last_cpu(pid: i32) -> Option<usize> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.rfind(')')?;
+    stat[close + 1..]
+        .split_whitespace()
+        .nth(39 - 3)?
+        .parse()
+        .ok()
+}
+
+/// CPU `cpu` alone.
+fn one_cpu(cpu: usize) -> libc::cpu_set_t {
+    // SAFETY: a zeroed cpu_set_t is the empty set, and CPU_SET writes
+    // inside it (cpu is below its size).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    }
+}
+
+#[test]
+#[ignore = "a measurement, not a test: 1000 characters from self-paced model clients, our server unpinned (as it runs) or pinned to the client's CPU (as it was), and the clients' own model server"]
+fn measure_pinning() {
+    let message: String = (0..1000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let tries: usize = std::env::var("MEASURE_TRIES")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(5);
+    for pace in ["100", "150", "500"] {
+        let client = ["--pace", pace];
+        let mut row = format!("pace {pace:>3} µs, 1000 characters, exact of {tries}:");
+        for arm in ["unpinned", "pinned", "own server"] {
+            let mut exact = 0;
+            for _ in 0..tries {
+                let got = if arm == "own server" {
+                    let server =
+                        minitalk_e2e::models::ModelServer::start(&["--ack", "none"], after(20));
+                    let done = model_client(&client, server.pid(), &message).wait(after(120));
+                    exited(&done, &[0], arm);
+                    server.wait_for_messages(1, after(3))
+                } else {
+                    let server = classic("", false);
+                    let running = model_client(&client, server.pid(), &message);
+                    if arm == "pinned" {
+                        // As the server pinned itself: to the CPU its
+                        // client last ran on, once its first signal came.
+                        sleep(Duration::from_millis(2));
+                        if let Some(cpu) = last_cpu(running.pid()) {
+                            set_cpus(server.pid(), &one_cpu(cpu));
+                        }
+                    }
+                    let done = running.wait(after(120));
+                    exited(&done, &[0], arm);
+                    stop(server).lines()
+                };
+                if got == [message.as_str()] {
+                    exact += 1;
+                }
+            }
+            row += &format!("  {arm} {exact}");
+        }
+        println!("{row}");
+    }
+}

@@ -46,15 +46,17 @@ pub type Together = PendingTogether<TOGETHER>;
 // Not inlined: its receiver's 64 KiB of buffers would join main's stack
 // frame, whose every page is touched (stack probes) in v1 mode too.
 #[inline(never)]
-pub fn run(convention: Convention, pin: bool, shell: &mut Shell) -> i32 {
+pub fn run(convention: Convention, shell: &mut Shell) -> i32 {
     let mut classic = Classic {
         rx: ClassicReceiver::new(ClassicReceiverConfig::default(), convention),
-        last: None,
     };
     if shell.narrator.tracing() {
         banner(convention);
     }
-    crate::serve(&mut classic, shell, pin);
+    // Never pinned to a client's CPU: a self-paced client that shares its
+    // CPU with the server loses bits (measured: `measure_pinning` in
+    // e2e/tests/classic_server.rs).
+    crate::serve(&mut classic, shell, false);
     // Stopped: what is being received ends now, as by silence, and nobody
     // is signalled any more.
     classic.rx.stop(shell);
@@ -64,8 +66,6 @@ pub fn run(convention: Convention, pin: bool, shell: &mut Shell) -> i32 {
 /// The classic wire, for the main loop.
 struct Classic {
     rx: ClassicReceiver<SLOTS, BUF>,
-    /// The last sender.
-    last: Option<Pid>,
 }
 
 impl Serve for Classic {
@@ -77,15 +77,15 @@ impl Serve for Classic {
         let together = shell.pending.contains(other);
         shell.together.taken(pid, together);
         self.rx.on_signal(pid, signal, now, shell);
-        self.last = Some(pid);
     }
 
     fn poll(&mut self, now: Instant, shell: &mut Shell) {
         self.rx.poll(now, shell);
     }
 
+    /// Nobody: the classic wire never pins (see [`run`]).
     fn serving(&self) -> Option<Pid> {
-        self.last.filter(|_| self.rx.active() > 0)
+        None
     }
 
     fn deadline(&self) -> Option<Instant> {

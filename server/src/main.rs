@@ -53,7 +53,8 @@ Options:
                the replies: plus, then, bare, echo, endack, noendack
   --trace      show every signal, byte, character, frame and client on stderr
   --stats      one line per message on stderr: sender, bytes, time, bits/s
-  --no-pin     do not move to the client's CPU while serving it
+  --no-pin     do not move to the client's CPU while serving it (the
+               classic wire never does)
   -h, --help   this help
   -V, --version
 
@@ -189,7 +190,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
 
     #[cfg(feature = "classic")]
     if let Some(convention) = classic {
-        return classic::run(convention, pin, &mut shell);
+        return classic::run(convention, &mut shell);
     }
 
     let mut server: Server<QUEUE, HOLD> = Server::new(ReceiverConfig::default());
