@@ -130,24 +130,29 @@ pub fn verdict(v: Verdict) {
         VerdictKind::Dropped { bytes } => l.fill(" ({} bytes)", &[bytes]),
         _ => &mut l,
     };
-    if let Some(items) = v.kind.suggestion() {
-        l.str(": try --classic=").str(items);
-    }
     l.println(STDERR);
 }
 
 /// What the trace shows, once at the start.
 fn banner(c: Convention) {
-    Line::new()
-        .str(match c.order {
-            BitOrder::Msb => "trace: classic wire, MSB",
-            BitOrder::Lsb => "trace: classic wire, LSB",
-        })
-        .fill(
-            " first, 1 = SIGUSR{}; per byte: sender, bits, byte, character, µs between its signals",
-            &[usr(c.one)],
-        )
+    let mut l = Line::new();
+    l.str("trace: classic wire, ");
+    if c.detect {
+        l.str("detected per client");
+    } else {
+        order(&mut l, c.order, c.one);
+    }
+    l.str("; per byte: sender, bits, byte, character, µs between its signals")
         .println(STDERR);
+}
+
+/// `MSB first, 1 = SIGUSR2`.
+fn order(l: &mut Line, order: BitOrder, one: Signal) {
+    l.str(match order {
+        BitOrder::Msb => "MSB",
+        BitOrder::Lsb => "LSB",
+    })
+    .fill(" first, 1 = SIGUSR{}", &[usr(one)]);
 }
 
 /// A trace event on stderr.
@@ -189,7 +194,7 @@ pub fn event(t: Trace) {
                     l.fill("length header: {} bytes follow", &[announced]);
                 }
                 Read::Unfinished => {
-                    l.str("then silence: an unfinished byte");
+                    l.str("then silence, unfinished");
                 }
             }
             l.str("  (");
@@ -223,13 +228,18 @@ pub fn event(t: Trace) {
             "trace: {} catches SIGUSR1: each bit answered",
             &[pid as u64],
         ),
+        Trace::Detected { pid, order: o, one } => {
+            l.fill("trace: {} is read ", &[pid as u64]);
+            order(&mut l, o, one);
+            &mut l
+        }
         Trace::Echo(pid) => l.fill(
             "trace: {} waits for its SIGUSR2 back: echoed",
             &[pid as u64],
         ),
         Trace::NoSlot(pid) => l.fill("trace: {} ignored: 16 clients are sending", &[pid as u64]),
         Trace::Stalled(pid) => l.fill(
-            "trace: {} waits: another client's long message is printing",
+            "trace: {} waits: another message is printing",
             &[pid as u64],
         ),
     };

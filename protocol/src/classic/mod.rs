@@ -125,6 +125,9 @@ pub struct Convention {
     /// that paces itself, if it catches it (items `endack`, default, and
     /// `noendack`).
     pub paced_end: bool,
+    /// The server detects each client's bit order and signal meaning from
+    /// its first bytes (`--classic` without a LIST; a LIST pins them).
+    pub detect: bool,
 }
 
 impl Default for Convention {
@@ -137,6 +140,7 @@ impl Default for Convention {
             done: DoneAck::Watch,
             echo: false,
             paced_end: true,
+            detect: false,
         }
     }
 }
@@ -253,20 +257,26 @@ impl Convention {
         Ok(c)
     }
 
-    /// The convention of `--classic` or `--classic=LIST`; `None` if `arg`
-    /// is another option.
+    /// The convention of `--classic` (the defaults, and the server detects
+    /// each client's bit order and signal meaning) or `--classic=LIST` (the
+    /// LIST pins them); `None` if `arg` is another option.
     ///
     /// # Examples
     ///
     /// ```
     /// use minitalk_protocol::classic::{BadItem, Convention};
-    /// assert_eq!(Convention::option(b"--classic"), Some(Ok(Convention::default())));
+    /// let detect = Convention { detect: true, ..Convention::default() };
+    /// assert_eq!(Convention::option(b"--classic"), Some(Ok(detect)));
+    /// assert_eq!(Convention::option(b"--classic=msb"), Some(Ok(Convention::default())));
     /// assert_eq!(Convention::option(b"--classic=x"), Some(Err(BadItem(b"x"))));
     /// assert_eq!(Convention::option(b"--classical"), None);
     /// ```
     pub fn option(arg: &[u8]) -> Option<Result<Convention, BadItem<'_>>> {
         match arg.strip_prefix(b"--classic")? {
-            [] => Some(Ok(Convention::default())),
+            [] => Some(Ok(Convention {
+                detect: true,
+                ..Convention::default()
+            })),
             [b'=', list @ ..] => Some(Convention::parse(list)),
             _ => None,
         }
@@ -316,6 +326,7 @@ impl Convention {
             },
             echo: bits & 0x080 != 0,
             paced_end: bits & 0x100 == 0,
+            detect: false,
         }
     }
 

@@ -8,11 +8,7 @@ use crate::{Catches, Effects, Pid, Signal};
 /// How a process sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Mode {
-    /// One bit seen, its reply held (it catches `SIGUSR1` only); `first` is
-    /// its signal (for an echo).
-    Unknown { first: Signal },
-    /// It catches no `SIGUSR1`, or its second bit came before any reply:
-    /// never answered per bit.
+    /// It catches no `SIGUSR1`: never answered per bit.
     Paced,
     /// Each bit is answered at once (it waits for it, or ignores it).
     Waiting,

@@ -48,20 +48,13 @@
 //! A reply is never held to learn how a client paces itself: some clients
 //! give up after waiting about 10 ms for one. What a process catches
 //! ([`Effects::catches`](crate::Effects::catches), `SigCgt`, asked once at
-//! its first signal) decides how it starts:
-//! - it catches `SIGUSR1` and `SIGUSR2`: each bit is answered at once with
-//!   `SIGUSR1` ([`Trace::Waiting`]). A client that waits for it goes on; one
-//!   that paces itself ignores it;
-//! - it catches `SIGUSR1` only: it may be an "end only" client that exits on
-//!   the first `SIGUSR1`, so its first reply is held for
-//!   [`ClassicReceiverConfig::hold`] (2 ms: the slowest self-paced client
-//!   surveyed sends a bit per 1 ms; a client that gives up after 10 ms still
-//!   gets it in time). If its second bit comes first, it paces itself
-//!   ([`Trace::Paced`]): never answered per bit, one `SIGUSR1` at the end of
-//!   each message (`noendack` turns it off); otherwise it is answered per
-//!   bit from then on;
-//! - it catches no `SIGUSR1`: it paces itself (a reply would kill it or mean
-//!   nothing to it).
+//! its first signal) decides:
+//! - it catches `SIGUSR1`: each bit is answered at once with `SIGUSR1`
+//!   ([`Trace::Waiting`]). A client that waits for it goes on; one that
+//!   paces itself ignores it (a self-paced client that exits on the first
+//!   `SIGUSR1` it receives, an "end only" client, ends there);
+//! - it catches no `SIGUSR1`: it paces itself ([`Trace::Paced`]): never
+//!   answered per bit (a reply would kill it or mean nothing to it).
 //!
 //! Then the receiver learns from behaviour, each after
 //! [`ClassicReceiverConfig::probe`] (500 ms) of silence:
@@ -91,32 +84,31 @@
 //!   phases, UTF-8 of the text);
 //! - `output`: the arbiter, one [`LineBuffer`](crate::LineBuffer) per slot;
 //! - `ack`: paced or answered, and what each is sent;
-//! - `verdict`: verdicts, trace events and the convention hint;
+//! - `detect`: the convention of each client, from its first bytes;
+//! - `verdict`: verdicts and trace events;
 //! - this file: the slots, their timers, and the order of all these.
 //!
 //! No input makes the receiver panic; memory is bounded by `N` and `B`.
 
 mod ack;
 mod decode;
+mod detect;
 mod output;
 mod verdict;
 
 pub use crate::utf8::Text;
 pub use verdict::{Read, Trace, Verdict, VerdictKind, TOO_FAST};
 
-use super::{Convention, DoneAck, End};
+use super::{BitOrder, Convention, DoneAck, End};
 use crate::{Catches, Duration, Effects, Instant, Pid, Signal, Timer, TimerTable};
 use ack::{Mode, Probe};
 use decode::{Decoder, Step};
+use detect::Detect;
 use output::Arbiter;
 
 /// Timing of a [`ClassicReceiver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClassicReceiverConfig {
-    /// How long the first reply to a new process that catches `SIGUSR1`
-    /// only is held, to see whether its second bit comes without one (then
-    /// it paces itself).
-    pub hold: Duration,
     /// Silence after which a client is found to wait for its echo, or for
     /// "done" after its message (module docs).
     pub probe: Duration,
@@ -129,7 +121,6 @@ pub struct ClassicReceiverConfig {
 impl Default for ClassicReceiverConfig {
     fn default() -> Self {
         ClassicReceiverConfig {
-            hold: Duration::from_millis(2),
             probe: Duration::from_millis(500),
             silence: Duration::from_millis(250),
             waiting_silence: Duration::from_secs(1),
@@ -140,8 +131,6 @@ impl Default for ClassicReceiverConfig {
 /// The timers of a process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SlotTimer {
-    /// The first reply, held to see whether a second bit comes without it.
-    Hold,
     /// A probe ([`Probe`]) is due.
     Probe,
     /// The silence that ends its message and forgets it.
@@ -149,7 +138,7 @@ enum SlotTimer {
 }
 
 impl Timer for SlotTimer {
-    const ALL: &'static [Self] = &[SlotTimer::Hold, SlotTimer::Probe, SlotTimer::Silence];
+    const ALL: &'static [Self] = &[SlotTimer::Probe, SlotTimer::Silence];
     fn index(self) -> usize {
         self as usize
     }
@@ -163,12 +152,16 @@ struct Slot {
     mode: Mode,
     /// When its last signal came.
     last: Instant,
-    timers: TimerTable<SlotTimer, 3>,
+    timers: TimerTable<SlotTimer, 2>,
     decoder: Decoder,
     /// What its silence will tell, if it lasts [`ClassicReceiverConfig::probe`].
     probe: Probe,
     /// Whether it wants its signals echoed: `None` until known.
     echo: Option<bool>,
+    /// How its bits are read.
+    conv: Convention,
+    /// Its first signals, while its convention is being detected.
+    detect: Option<Detect>,
     /// A withheld acknowledgement: of a bit whose byte filled the buffer,
     /// or (when its message is held) of the end of the message.
     stalled: Option<Signal>,
@@ -243,7 +236,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
 
     /// Slot `i`'s timers, unless it waits for the output (its message is
     /// held, or its acknowledgement withheld).
-    fn timers(&self, i: usize) -> Option<&TimerTable<SlotTimer, 3>> {
+    fn timers(&self, i: usize) -> Option<&TimerTable<SlotTimer, 2>> {
         let s = self.slots[i].as_ref()?;
         (!self.out.is_held(i) && s.stalled.is_none()).then_some(&s.timers)
     }
@@ -258,7 +251,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// # use minitalk_protocol::{Catches, Duration, Effects, Instant, Pid, Signal};
     /// # struct Quiet;
     /// # impl Effects for Quiet {
-    /// #     fn catches(&mut self, _: Pid) -> Catches { Catches { usr1: true, usr2: false } }
+    /// #     fn catches(&mut self, _: Pid) -> Catches { Catches::BOTH }
     /// #     fn send(&mut self, _: Pid, _: Signal) -> bool { true }
     /// #     fn write(&mut self, _: Pid, _: &[u8]) {}
     /// #     fn alive(&mut self, _: Pid) -> Option<u64> { Some(1) }
@@ -266,8 +259,8 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// let mut rx: ClassicReceiver<2, 16> = ClassicReceiver::new(Default::default(), Convention::default());
     /// assert_eq!(rx.poll_timeout(), None);
     /// rx.on_signal(42, Signal::Usr1, Instant::ZERO, &mut Quiet);
-    /// // it catches SIGUSR1 only: the held first reply is due after `hold`
-    /// assert_eq!(rx.poll_timeout(), Some(Instant::ZERO + Duration::from_millis(2)));
+    /// // answered at once; its message ends if it is silent for a second
+    /// assert_eq!(rx.poll_timeout(), Some(Instant::ZERO + Duration::from_secs(1)));
     /// ```
     pub fn poll_timeout(&self) -> Option<Instant> {
         (0..N).filter_map(|i| self.timers(i)?.next_timeout()).min()
@@ -287,8 +280,8 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         while let Some((i, timer)) = self.expired(now) {
             let Some(s) = &mut self.slots[i] else { break };
             let pid = s.pid;
-            match (timer, s.mode) {
-                (SlotTimer::Probe, _) => {
+            match timer {
+                SlotTimer::Probe => {
                     s.timers.stop(SlotTimer::Probe);
                     let done = core::mem::replace(&mut s.probe, Probe::Off) == Probe::Done;
                     let catches = if done {
@@ -304,16 +297,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     // (None once stopped: `stop` forgot every process.)
                     ack::reply(pid, catches, Signal::Usr2, done, fx);
                 }
-                (SlotTimer::Hold, Mode::Unknown { first }) => {
-                    // No second bit without a reply: it waits for us.
-                    s.mode = Mode::Waiting;
-                    s.timers.stop(SlotTimer::Hold);
-                    let silence = s.last.saturating_add(self.config.waiting_silence);
-                    s.timers.set(SlotTimer::Silence, silence);
-                    fx.classic_trace(Trace::Waiting(s.pid));
-                    self.answer(i, first, false, fx);
-                }
-                _ => self.silence(i, fx),
+                SlotTimer::Silence => self.silence(i, fx),
             }
         }
     }
@@ -321,6 +305,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// Slot `i`'s process fell silent: its message ends, and the process is
     /// forgotten unless its message is held.
     fn silence(&mut self, i: usize, fx: &mut impl Effects) {
+        let detect = self.slots[i].as_ref().and_then(|s| s.detect);
+        if let Some(found) = detect.and_then(|d| d.decide(true)) {
+            self.detected(i, found, fx);
+        }
         if self.slots[i]
             .as_ref()
             .is_some_and(|s| s.decoder.in_message())
@@ -360,12 +348,6 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                 let Some(s) = &mut self.slots[i] else {
                     return;
                 };
-                if matches!(s.mode, Mode::Unknown { .. }) {
-                    // Its second bit came before any reply: it paces itself.
-                    s.mode = Mode::Paced;
-                    s.timers.stop(SlotTimer::Hold);
-                    fx.classic_trace(Trace::Paced(pid));
-                }
                 s.timers.stop(SlotTimer::Probe);
                 if core::mem::replace(&mut s.probe, Probe::Off) == Probe::Echo {
                     // It went on after SIGUSR1 answered its SIGUSR2.
@@ -379,21 +361,15 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     fx.classic_trace(Trace::NoSlot(pid));
                     return;
                 };
-                let mut timers = TimerTable::new();
+                let timers = TimerTable::new();
                 let catches = fx.catches(pid);
-                let mode = match (catches.usr1, catches.usr2) {
-                    (true, true) => Mode::Waiting,
-                    (true, false) => {
-                        timers.set(SlotTimer::Hold, now.saturating_add(self.config.hold));
-                        Mode::Unknown { first: signal }
-                    }
-                    (false, _) => Mode::Paced,
+                let mode = if catches.usr1 {
+                    fx.classic_trace(Trace::Waiting(pid));
+                    Mode::Waiting
+                } else {
+                    fx.classic_trace(Trace::Paced(pid));
+                    Mode::Paced
                 };
-                match mode {
-                    Mode::Waiting => fx.classic_trace(Trace::Waiting(pid)),
-                    Mode::Paced => fx.classic_trace(Trace::Paced(pid)),
-                    Mode::Unknown { .. } => {}
-                }
                 self.slots[i] = Some(Slot {
                     pid,
                     catches,
@@ -404,6 +380,8 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     stalled: None,
                     probe: Probe::Off,
                     echo: None,
+                    conv: c,
+                    detect: c.detect.then_some(Detect::START),
                 });
                 self.out.open(i, pid);
                 (i, Trace::FIRST)
@@ -412,16 +390,13 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         if let Some(s) = &mut self.slots[i] {
             s.last = now;
             let silence = match s.mode {
-                Mode::Unknown { .. } => None,
-                Mode::Paced => Some(self.config.silence),
-                Mode::Waiting => Some(self.config.waiting_silence),
+                Mode::Paced => self.config.silence,
+                Mode::Waiting => self.config.waiting_silence,
             };
-            if let Some(silence) = silence {
-                s.timers
-                    .set(SlotTimer::Silence, now.saturating_add(silence));
-            }
+            s.timers
+                .set(SlotTimer::Silence, now.saturating_add(silence));
         }
-        let ended = self.take_bit(i, c.bit(signal), gap, fx);
+        let ended = self.feed(i, signal, gap, fx);
         let may_stream = self.out.may_stream(i);
         let held = self.out.is_held(i);
         let full = self.out.is_full(i);
@@ -478,12 +453,54 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         }
     }
 
-    /// Adds a bit to slot `i`; true if it ended a message.
-    fn take_bit(&mut self, i: usize, bit: bool, gap: u32, fx: &mut impl Effects) -> bool {
-        let c = self.convention;
+    /// Slot `i`'s `signal`, `gap` µs after its previous one, to its decoder,
+    /// or kept while its convention is detected (then all are decoded);
+    /// true if it ended a message.
+    fn feed(&mut self, i: usize, signal: Signal, gap: u32, fx: &mut impl Effects) -> bool {
         let Some(s) = &mut self.slots[i] else {
             return false;
         };
+        let bit = s.conv.bit(signal);
+        match &mut s.detect {
+            None => self.take_bit(i, bit, gap, fx),
+            Some(d) => match d.push(signal, gap) {
+                Some(found) => self.detected(i, found, fx),
+                None => false,
+            },
+        }
+    }
+
+    /// Slot `i`'s convention is `found`: its kept signals are decoded under
+    /// it; true if the last ended a message.
+    fn detected(&mut self, i: usize, found: (BitOrder, Signal), fx: &mut impl Effects) -> bool {
+        let Some(s) = &mut self.slots[i] else {
+            return false;
+        };
+        let Some(d) = s.detect.take() else {
+            return false;
+        };
+        let (order, one) = found;
+        (s.conv.order, s.conv.one) = found;
+        fx.classic_trace(Trace::Detected {
+            pid: s.pid,
+            order,
+            one,
+        });
+        let mut ended = false;
+        for j in 0..d.n {
+            let usr2 = (d.raw >> (d.n - 1 - j)) & 1 == 1;
+            let bit = usr2 == (one == Signal::Usr2);
+            ended = self.take_bit(i, bit, d.gaps[usize::from(j)], fx);
+        }
+        ended
+    }
+
+    /// Adds a bit to slot `i`; true if it ended a message.
+    fn take_bit(&mut self, i: usize, bit: bool, gap: u32, fx: &mut impl Effects) -> bool {
+        let Some(s) = &mut self.slots[i] else {
+            return false;
+        };
+        let c = s.conv;
         let pid = s.pid;
         let Some((trace, step)) = s.decoder.push(bit, gap, c, pid) else {
             return false;
@@ -503,10 +520,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                 self.end_message(i, false, fx);
                 true
             }
-            Step::Byte { byte, last, hint } => {
-                if let Some(kind) = hint {
-                    fx.verdict(Verdict { pid, kind });
-                }
+            Step::Byte { byte, last } => {
                 self.out.store(i, byte, fx);
                 if !last {
                     return false;

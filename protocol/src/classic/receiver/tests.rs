@@ -48,18 +48,21 @@ struct Client {
     heard: Vec<Signal>,
     /// Its last signal.
     last: Option<Signal>,
+    /// Its wire, if not the receiver's.
+    wire: Option<Convention>,
 }
 
 impl Client {
-    /// A client; a self-paced one catches `SIGUSR1` only (an "end only"
-    /// client: not answered per bit), a waiting one both.
+    /// A client; a self-paced one catches nothing (never answered), a
+    /// waiting one both.
     fn new(pid: Pid, kind: Kind, msg: &[u8], start: u64) -> Client {
         Client {
             pid,
             kind,
-            catches: Catches {
-                usr1: true,
-                usr2: !matches!(kind, Kind::Paced(_)),
+            catches: if matches!(kind, Kind::Paced(_)) {
+                Catches::NONE
+            } else {
+                Catches::BOTH
             },
             msg: msg.to_vec(),
             sent: 0,
@@ -70,6 +73,7 @@ impl Client {
             next: Some(at_us(start)),
             heard: Vec::new(),
             last: None,
+            wire: None,
         }
     }
 }
@@ -200,7 +204,7 @@ impl World {
                 (Some((t, i)), r) if r.is_none_or(|r| t <= r) => {
                     now = now.max(t);
                     let cl = &mut clients[i];
-                    let enc = Encoder::new(c, &cl.msg).unwrap();
+                    let enc = Encoder::new(cl.wire.unwrap_or(c), &cl.msg).unwrap();
                     let Some(sig) = enc.signal_at(cl.sent) else {
                         cl.next = None;
                         continue;
@@ -244,14 +248,15 @@ fn rx<const N: usize, const B: usize>(items: &[u8]) -> ClassicReceiver<N, B> {
 }
 
 #[test]
-fn paced_client_is_printed_whole_and_answered_once_at_the_end() {
+fn a_client_that_catches_sigusr1_only_is_answered_per_bit_at_once() {
     let mut r = rx::<4, 64>(b"");
     let mut cl = [Client::new(100, Kind::Paced(100), b"hello", 0)];
+    cl[0].catches.usr1 = true;
     let w = World::run(&mut r, &mut cl);
     assert_eq!(w.written, [(100, b"hello\n".to_vec())]);
-    assert_eq!(w.sends, [(100, Usr1)]);
+    assert_eq!(w.sends, [(100, Usr1); 48]);
     assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
-    assert!(w.traces.contains(&Trace::Paced(100)));
+    assert!(w.traces.contains(&Trace::Waiting(100)));
     assert_eq!(r.active(), 0);
 }
 
@@ -308,39 +313,17 @@ fn waiting_client_gets_an_ack_per_bit_then_done_if_it_is_still_there() {
 }
 
 #[test]
-fn the_first_reply_comes_at_once_to_a_client_that_catches_both() {
+fn the_first_reply_comes_at_once() {
     // A client that gives up after 10 ms without a reply is answered at
-    // once; one that catches SIGUSR1 only, within the 2 ms hold.
-    let c = Convention::default();
-    let mut cl = [Client::new(7, Kind::Waiting, b"a", 0)];
-    let mut w = World::default();
-    let mut r = rx::<2, 16>(b"");
-    w.on_signal(&mut r, &mut cl, 7, Usr1, Instant::ZERO);
-    assert_eq!(w.sends, [(7, Usr1)]);
-    let mut r = rx::<2, 16>(b"");
-    cl[0].catches.usr2 = false;
-    let mut w = World::default();
-    rx_signal(&mut r, &mut w, &mut cl, c);
-    assert!(w.sends.is_empty());
-    let due = r.poll_timeout().unwrap();
-    assert!(due <= at_us(2_000), "{due:?}");
-    w.drain(&mut r, &mut cl, due);
-    assert_eq!(w.sends, [(7, Usr1)]);
-}
-
-/// Client 7's first signal to `r`, at time zero, without running timers.
-fn rx_signal(r: &mut ClassicReceiver<2, 16>, w: &mut World, cl: &mut [Client], c: Convention) {
-    let first = Encoder::new(c, b"a").unwrap().signal_at(0).unwrap();
-    r.on_signal(
-        7,
-        first,
-        Instant::ZERO,
-        &mut Fx {
-            w,
-            clients: cl,
-            now: Instant::ZERO,
-        },
-    );
+    // once, whether it catches SIGUSR2 too or not.
+    for usr2 in [true, false] {
+        let mut cl = [Client::new(7, Kind::Waiting, b"a", 0)];
+        cl[0].catches.usr2 = usr2;
+        let mut w = World::default();
+        let mut r = rx::<2, 16>(b"");
+        w.on_signal(&mut r, &mut cl, 7, Usr1, Instant::ZERO);
+        assert_eq!(w.sends, [(7, Usr1)]);
+    }
 }
 
 #[test]
@@ -707,7 +690,7 @@ fn a_waiting_client_held_behind_a_long_message_hears_its_end_once_printed() {
     let written = w.log.iter().position(|e| *e == (2, None)).unwrap();
     let done = w.log.iter().position(|e| *e == (2, Some(Usr2))).unwrap();
     assert!(written < done, "{:?}", w.log);
-    assert_eq!(cl[0].heard, [Usr1]);
+    assert!(cl[0].heard.is_empty(), "it catches nothing");
     assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
     assert_eq!(r.active(), 0);
 }
@@ -751,19 +734,120 @@ fn invalid_utf8_is_printed_and_reported() {
     assert_eq!(w.verdicts[0].kind, VerdictKind::InvalidUtf8 { at: 4 });
 }
 
+/// A receiver of `--classic` without a LIST: it detects each client's
+/// convention.
+fn rx_detect<const N: usize, const B: usize>() -> ClassicReceiver<N, B> {
+    ClassicReceiver::new(
+        Default::default(),
+        Convention::option(b"--classic").unwrap().unwrap(),
+    )
+}
+
 #[test]
-fn wrong_convention_gets_a_hint() {
-    let lsb = Convention::parse(b"lsb").unwrap();
-    let enc = Encoder::new(lsb, b"Hello").unwrap();
-    let mut r = rx::<2, 64>(b"");
-    let mut w = World::default();
-    let mut cl = [Client::new(5, Kind::Paced(100), b"", 0)];
-    for i in 0..enc.bits() {
-        let now = at_us(100 * i);
-        w.on_signal(&mut r, &mut cl, 5, enc.signal_at(i).unwrap(), now);
+fn each_client_bit_order_and_signal_meaning_is_detected() {
+    for items in [&b""[..], b"lsb", b"usr1", b"lsb,usr1"] {
+        let wire = Convention::parse(items).unwrap();
+        for msg in [
+            &b"Hello, 42!"[..],
+            "\u{fc}n\u{ef}code \u{2713}".as_bytes(),
+            b"a",
+            b"Hi\n",
+            b"",
+        ] {
+            for kind in [Kind::Waiting, Kind::Paced(150)] {
+                let mut r = rx_detect::<2, 64>();
+                let mut cl = [Client::new(4, kind, msg, 0)];
+                cl[0].wire = Some(wire);
+                let w = World::run(&mut r, &mut cl);
+                let mut line = msg.to_vec();
+                line.push(b'\n');
+                assert_eq!(w.stdout(), line, "{items:?} {msg:?}");
+                assert!(w.verdicts.is_empty(), "{items:?} {msg:?}: {:?}", w.verdicts);
+                if !msg.is_empty() {
+                    let detected = Trace::Detected {
+                        pid: 4,
+                        order: wire.order,
+                        one: wire.one,
+                    };
+                    assert!(w.traces.contains(&detected), "{items:?} {msg:?}");
+                }
+            }
+        }
     }
-    let hint = w.verdicts.iter().find_map(|v| v.kind.suggestion());
-    assert_eq!(hint, Some("lsb"));
+}
+
+#[test]
+fn clients_of_different_conventions_at_once_are_each_detected() {
+    let mut r = rx_detect::<4, 64>();
+    let mut cl = [
+        Client::new(1, Kind::Paced(100), b"first, MSB", 0),
+        Client::new(2, Kind::Paced(130), b"second, LSB", 37),
+        Client::new(3, Kind::Waiting, b"third, SIGUSR1 is 1", 55),
+    ];
+    cl[1].wire = Some(Convention::parse(b"lsb").unwrap());
+    cl[2].wire = Some(Convention::parse(b"usr1").unwrap());
+    let w = World::run(&mut r, &mut cl);
+    let mut lines: Vec<_> = w.written.clone();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            (1, b"first, MSB\n".to_vec()),
+            (2, b"second, LSB\n".to_vec()),
+            (3, b"third, SIGUSR1 is 1\n".to_vec())
+        ]
+    );
+    assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+}
+
+#[test]
+fn a_list_pins_the_convention_and_nothing_is_suggested() {
+    // An LSB client read MSB first, as the LIST says: its bytes as
+    // received, each reversed, and no convention suggested.
+    let mut r = rx::<2, 64>(b"msb");
+    let mut cl = [Client::new(5, Kind::Waiting, b"Hello", 0)];
+    cl[0].wire = Some(Convention::parse(b"lsb").unwrap());
+    let w = World::run(&mut r, &mut cl);
+    let mut expect: Vec<u8> = b"Hello".iter().map(|b| b.reverse_bits()).collect();
+    expect.push(b'\n');
+    assert_eq!(w.stdout(), expect);
+    assert!(!w.traces.iter().any(|t| matches!(t, Trace::Detected { .. })));
+    assert!(w
+        .verdicts
+        .iter()
+        .all(|v| matches!(v.kind, VerdictKind::InvalidUtf8 { .. })));
+}
+
+#[test]
+fn bytes_that_read_as_text_in_no_convention_are_read_by_the_default() {
+    // Each reads as a control character, a stray continuation byte or an
+    // invalid byte in all four conventions: read MSB first, SIGUSR2 = 1,
+    // and printed as received; nothing suggested.
+    let mut r = rx_detect::<2, 64>();
+    let mut cl = [Client::new(6, Kind::Waiting, b"\x01\x01", 0)];
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"\x01\x01\n");
+    assert!(w.traces.contains(&Trace::Detected {
+        pid: 6,
+        order: BitOrder::Msb,
+        one: Usr2
+    }));
+}
+
+#[test]
+fn a_client_silent_before_its_convention_is_known_is_decoded_and_reported() {
+    // 12 bits, then silence: decoded under the first convention that reads
+    // them as text, the unfinished byte reported.
+    let mut r = rx_detect::<2, 64>();
+    let mut cl = [Client::new(7, Kind::Paced(100), b"Hi", 0)];
+    cl[0].die_after = Some(12);
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"H\n");
+    assert!(w
+        .verdicts
+        .iter()
+        .any(|v| v.kind == VerdictKind::PartialByte { bits: 4 }));
+    assert_eq!(r.active(), 0);
 }
 
 #[test]
