@@ -7,8 +7,6 @@ use crate::classic::Encoder;
 use crate::Catches;
 use Signal::{Usr1, Usr2};
 
-const US: Duration = Duration::from_micros(1);
-
 fn us(n: u64) -> Duration {
     Duration::from_micros(n)
 }
@@ -26,6 +24,9 @@ enum Kind {
     Waiting,
     /// Sends the next bit 20 µs after its own signal comes back.
     Echo,
+    /// Sends the next bit this many µs after any reply (a waiting client
+    /// that a loaded machine leaves unscheduled).
+    Slow(u64),
 }
 
 struct Client {
@@ -111,13 +112,14 @@ impl Effects for Fx<'_> {
         let c = self.clients.iter_mut().find(|c| c.pid == to).unwrap();
         assert!(c.catches.catches(signal), "{to} killed by {signal:?}");
         c.heard.push(signal);
-        let goes_on = match c.kind {
-            Kind::Waiting => true,
-            Kind::Echo => c.last == Some(signal),
-            Kind::Paced(_) => false,
+        let (goes_on, after) = match c.kind {
+            Kind::Waiting => (true, 20),
+            Kind::Slow(us) => (true, us),
+            Kind::Echo => (c.last == Some(signal), 20),
+            Kind::Paced(_) => (false, 0),
         };
         if goes_on && c.next.is_none() && !c.finished {
-            c.next = Some(self.now.saturating_add(US * 20));
+            c.next = Some(self.now.saturating_add(us(after)));
         }
         true
     }
@@ -218,7 +220,7 @@ impl World {
                     cl.last = Some(sig);
                     cl.next = match cl.kind {
                         Kind::Paced(p) => Some(now.saturating_add(us(p))),
-                        Kind::Waiting | Kind::Echo => None,
+                        Kind::Waiting | Kind::Echo | Kind::Slow(_) => None,
                     };
                     if cl.sent == enc.bits() {
                         cl.next = None;
@@ -732,6 +734,46 @@ fn invalid_utf8_is_printed_and_reported() {
     let mut cl = [Client::new(5, Kind::Paced(100), b"cut \xc3", 0)];
     let w = World::run(&mut r, &mut cl);
     assert_eq!(w.verdicts[0].kind, VerdictKind::InvalidUtf8 { at: 4 });
+}
+
+#[test]
+fn no_verdict_blames_a_client_that_waits_for_replies() {
+    // Slow to send each bit after its reply (a loaded machine: 900 ms, less
+    // than the second of silence that ends its message), waiting for its
+    // echo, or held back while another message streams: each is printed
+    // exactly and no verdict is about it, with the convention detected or
+    // pinned.
+    for detect in [true, false] {
+        let mut r: ClassicReceiver<4, 8> = if detect { rx_detect() } else { rx(b"") };
+        let long: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        let mut cl = [
+            Client::new(1, Kind::Paced(100), &long, 0),
+            Client::new(2, Kind::Slow(900_000), b"slow", 0),
+            Client::new(3, Kind::Echo, b"echo", 100),
+            Client::new(4, Kind::Waiting, b"held back", 10_000),
+        ];
+        if detect {
+            cl[2].wire = Some(Convention::parse(b"lsb,usr1").unwrap());
+        }
+        let w = World::run(&mut r, &mut cl);
+        // Each one's output, its chunks joined.
+        let out = |pid| -> Vec<u8> {
+            w.written
+                .iter()
+                .filter(|(p, _)| *p == pid)
+                .flat_map(|(_, b)| b.clone())
+                .collect()
+        };
+        assert_eq!(out(2), b"slow\n", "detect {detect}");
+        assert_eq!(out(3), b"echo\n", "detect {detect}");
+        assert_eq!(out(4), b"held back\n", "detect {detect}");
+        assert!(w.traces.contains(&Trace::Stalled(4)), "it was held back");
+        assert!(
+            w.verdicts.iter().all(|v| v.pid == 1),
+            "detect {detect}: {:?}",
+            w.verdicts
+        );
+    }
 }
 
 /// A receiver of `--classic` without a LIST: it detects each client's
