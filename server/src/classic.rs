@@ -123,9 +123,13 @@ pub fn verdict(v: Verdict) {
         .str(v.kind.message());
     match v.kind {
         VerdictKind::InvalidUtf8 { at } => l.fill(" {}", &[at]),
-        VerdictKind::PartialByte { bits } => l
+        VerdictKind::PartialByte { bits, exited } => l
             .fill(" ({} bits of the last byte came); ", &[u64::from(bits)])
-            .str(TOO_FAST),
+            .str(if exited {
+                "it exited: on our SIGUSR1?"
+            } else {
+                TOO_FAST
+            }),
         VerdictKind::Short { got, announced } => l.fill(" ({} of {} bytes)", &[got, announced]),
         VerdictKind::Dropped { bytes } => l.fill(" ({} bytes)", &[bytes]),
         _ => &mut l,
@@ -219,10 +223,8 @@ pub fn event(t: Trace) {
             "trace: {} does not catch SIGUSR{}: not sent",
             &[pid as u64, usr(signal)],
         ),
-        Trace::Stray { signal, .. } => l.fill(
-            "trace: SIGUSR{} from a PID below 1: ignored",
-            &[usr(signal)],
-        ),
+        // Never seen: the handler drops signals from a PID below 1.
+        Trace::Stray { .. } => return,
         Trace::Paced(pid) => l.fill("trace: {} paces itself: no reply per bit", &[pid as u64]),
         Trace::Waiting(pid) => l.fill(
             "trace: {} catches SIGUSR1: each bit answered",
@@ -233,11 +235,8 @@ pub fn event(t: Trace) {
             order(&mut l, o, one);
             &mut l
         }
-        Trace::Echo(pid) => l.fill(
-            "trace: {} waits for its SIGUSR2 back: echoed",
-            &[pid as u64],
-        ),
-        Trace::NoSlot(pid) => l.fill("trace: {} ignored: 16 clients are sending", &[pid as u64]),
+        Trace::Echo(pid) => l.fill("trace: {} waits for its echo: echoed", &[pid as u64]),
+        Trace::NoSlot(pid) => l.fill("trace: {} ignored: 16 clients at once", &[pid as u64]),
         Trace::Stalled(pid) => l.fill(
             "trace: {} waits: another message is printing",
             &[pid as u64],

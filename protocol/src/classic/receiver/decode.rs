@@ -197,16 +197,21 @@ impl Decoder {
         (partial != 0).then(|| self.bits(pid, partial, Read::Unfinished))
     }
 
-    /// Ends the message (`silent`: by silence) and makes ready for the
-    /// next; `report` gets what is wrong with it, in order.
+    /// Ends the message (`silent`: by silence; `exited`: its process was
+    /// answered per bit and has exited) and makes ready for the next;
+    /// `report` gets what is wrong with it, in order.
     pub(super) fn finish(
         &mut self,
         silent: bool,
+        exited: bool,
         c: Convention,
         mut report: impl FnMut(VerdictKind),
     ) {
         if silent && self.n > 0 {
-            report(VerdictKind::PartialByte { bits: self.n });
+            report(VerdictKind::PartialByte {
+                bits: self.n,
+                exited,
+            });
         }
         match (silent, self.phase) {
             (true, Phase::Body(Some(l))) => report(VerdictKind::Short {

@@ -542,11 +542,13 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         if let Some(t) = s.decoder.unfinished(pid, silent) {
             fx.classic_trace(t);
         }
+        // Answered per bit, and gone (or a zombie) since.
+        let exited = silent && s.mode == Mode::Waiting && fx.alive(pid).is_none();
         let bytes = s.decoder.bytes();
         let streaming = self.out.end(i, bytes > 0 || !silent, fx);
         fx.classic_trace(Trace::End { pid, bytes });
         let mut report = |kind| fx.verdict(Verdict { pid, kind });
-        s.decoder.finish(silent, c, &mut report);
+        s.decoder.finish(silent, exited, c, &mut report);
         if let Some(kind) = self.out.take_dropped(i) {
             report(kind);
         }

@@ -40,6 +40,8 @@ struct Client {
     lose: Vec<u64>,
     /// Stops after this many signals (dies).
     die_after: Option<u64>,
+    /// It died (`die_after`).
+    dead: bool,
     /// Has sent its last signal.
     finished: bool,
     /// Stays after its last signal (waits or spins until `SIGUSR2`); else
@@ -69,6 +71,7 @@ impl Client {
             sent: 0,
             lose: Vec::new(),
             die_after: None,
+            dead: false,
             finished: false,
             stays: false,
             next: Some(at_us(start)),
@@ -138,8 +141,9 @@ impl Effects for Fx<'_> {
         self.w.traces.push(event);
     }
 
-    fn alive(&mut self, _: Pid) -> Option<u64> {
-        Some(1)
+    fn alive(&mut self, pid: Pid) -> Option<u64> {
+        let c = self.clients.iter().find(|c| c.pid == pid);
+        c.filter(|c| !c.dead).map(|_| 1)
     }
 }
 
@@ -213,6 +217,7 @@ impl World {
                     };
                     if cl.die_after == Some(cl.sent) {
                         cl.next = None;
+                        cl.dead = true;
                         continue;
                     }
                     let idx = cl.sent;
@@ -467,7 +472,13 @@ fn client_dying_mid_byte_is_reported() {
     let kinds: Vec<_> = w.verdicts.iter().map(|v| v.kind).collect();
     assert_eq!(
         kinds,
-        [VerdictKind::PartialByte { bits: 3 }, VerdictKind::NoNul]
+        [
+            VerdictKind::PartialByte {
+                bits: 3,
+                exited: false
+            },
+            VerdictKind::NoNul
+        ]
     );
 }
 
@@ -494,7 +505,10 @@ fn strays_are_ignored_or_reported_never_printed() {
         w.verdicts,
         [Verdict {
             pid: 10,
-            kind: VerdictKind::PartialByte { bits: 1 }
+            kind: VerdictKind::PartialByte {
+                bits: 1,
+                exited: false
+            }
         }]
     );
 }
@@ -506,10 +520,11 @@ fn lost_bits_are_reported_not_printed_silently() {
     cl[0].lose = std::vec![13];
     let w = World::run(&mut r, &mut cl);
     assert_ne!(w.stdout(), b"too fast\n");
-    assert!(w
-        .verdicts
-        .iter()
-        .any(|v| v.kind == VerdictKind::PartialByte { bits: 7 }));
+    assert!(w.verdicts.iter().any(|v| v.kind
+        == VerdictKind::PartialByte {
+            bits: 7,
+            exited: false
+        }));
 }
 
 #[test]
@@ -737,6 +752,28 @@ fn invalid_utf8_is_printed_and_reported() {
 }
 
 #[test]
+fn a_client_answered_per_bit_that_exits_mid_byte_is_not_called_too_fast() {
+    // It catches SIGUSR1 and exits after 3 bits (as a self-paced client
+    // that exits on the first SIGUSR1 it gets does): the verdict says it
+    // exited; one that catches nothing and falls silent mid-byte lost
+    // signals: too fast.
+    for (catches, exited) in [(Catches::BOTH, true), (Catches::NONE, false)] {
+        let mut r = rx::<2, 64>(b"");
+        let mut cl = [Client::new(8, Kind::Paced(100), b"Hi", 0)];
+        cl[0].catches = catches;
+        cl[0].die_after = Some(3);
+        let w = World::run(&mut r, &mut cl);
+        assert!(
+            w.verdicts
+                .iter()
+                .any(|v| v.kind == VerdictKind::PartialByte { bits: 3, exited }),
+            "{:?}",
+            w.verdicts
+        );
+    }
+}
+
+#[test]
 fn no_verdict_blames_a_client_that_waits_for_replies() {
     // Slow to send each bit after its reply (a loaded machine: 900 ms, less
     // than the second of silence that ends its message), waiting for its
@@ -885,10 +922,11 @@ fn a_client_silent_before_its_convention_is_known_is_decoded_and_reported() {
     cl[0].die_after = Some(12);
     let w = World::run(&mut r, &mut cl);
     assert_eq!(w.stdout(), b"H\n");
-    assert!(w
-        .verdicts
-        .iter()
-        .any(|v| v.kind == VerdictKind::PartialByte { bits: 4 }));
+    assert!(w.verdicts.iter().any(|v| v.kind
+        == VerdictKind::PartialByte {
+            bits: 4,
+            exited: false
+        }));
     assert_eq!(r.active(), 0);
 }
 

@@ -24,10 +24,13 @@ pub enum VerdictKind {
         at: u64,
     },
     /// The client fell silent in the middle of a byte: signals were lost
-    /// (say [`TOO_FAST`] with it).
+    /// (say [`TOO_FAST`] with it, unless it `exited`).
     PartialByte {
         /// Bits of the unfinished byte (1 to 7; more inside a header).
         bits: u8,
+        /// The client was answered per bit and has exited since: it may
+        /// exit on the first `SIGUSR1` it gets (not [`TOO_FAST`], then).
+        exited: bool,
     },
     /// The message ended by silence, without its NUL.
     NoNul,
