@@ -225,22 +225,22 @@ pub fn event(t: Trace) {
         ),
         // Never seen: the handler drops signals from a PID below 1.
         Trace::Stray { .. } => return,
-        Trace::Paced(pid) => l.fill("trace: {} paces itself: no reply per bit", &[pid as u64]),
-        Trace::Waiting(pid) => l.fill(
-            "trace: {} catches SIGUSR1: each bit answered",
-            &[pid as u64],
-        ),
         Trace::Detected { pid, order: o, one } => {
             l.fill("trace: {} is read ", &[pid as u64]);
             order(&mut l, o, one);
             &mut l
         }
-        Trace::Echo(pid) => l.fill("trace: {} waits for its echo: echoed", &[pid as u64]),
-        Trace::NoSlot(pid) => l.fill("trace: {} ignored: 16 clients at once", &[pid as u64]),
-        Trace::Stalled(pid) => l.fill(
-            "trace: {} waits: another message is printing",
-            &[pid as u64],
-        ),
+        // The events about a process and nothing more: one template.
+        Trace::Paced(pid) => pid_event(&mut l, pid, "paces itself: no reply per bit"),
+        Trace::Waiting(pid) => pid_event(&mut l, pid, "catches SIGUSR1: each bit answered"),
+        Trace::Echo(pid) => pid_event(&mut l, pid, "waits for its echo: echoed"),
+        Trace::NoSlot(pid) => pid_event(&mut l, pid, "ignored: 16 clients at once"),
+        Trace::Stalled(pid) => pid_event(&mut l, pid, "waits: another message is printing"),
     };
     l.println(STDERR);
+}
+
+/// `trace: <pid> <what>`.
+fn pid_event<'a>(l: &'a mut Line, pid: Pid, what: &str) -> &'a mut Line {
+    l.fill("trace: {} ", &[pid as u64]).str(what)
 }

@@ -198,10 +198,27 @@ pub const ITEMS: &[(&str, Item)] = &[
     ("noendack", Item::PacedEnd(false)),
 ];
 
+/// What the items of [`ITEMS`] mean, in order, without their names.
+const MEANINGS: [Item; ITEMS.len()] = {
+    let mut meanings = [Item::Echo; ITEMS.len()];
+    let mut k = 0;
+    while k < ITEMS.len() {
+        meanings[k] = ITEMS[k].1;
+        k += 1;
+    }
+    meanings
+};
+
 /// The names of [`ITEMS`], for an error message (a unit test holds the two
 /// to the same list).
 pub const VALID_ITEMS: &str =
     "msb, lsb, usr2, usr1, nul, none, len32, len64, plus, then, bare, echo, endack, noendack";
+
+/// The parts of `list` between its commas (one function for the LIST and
+/// [`VALID_ITEMS`]: its code is there once).
+fn comma_separated(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|&b| b == b',')
+}
 
 /// A `--classic=LIST` item that is none of [`ITEMS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -247,12 +264,13 @@ impl Convention {
         if list.is_empty() {
             return Ok(c);
         }
-        for name in list.split(|&b| b == b',') {
-            let (_, item) = ITEMS
-                .iter()
-                .find(|(known, _)| known.as_bytes() == name)
+        for name in comma_separated(list) {
+            // By its position in VALID_ITEMS: the binaries then keep the
+            // names once, not also in a table of `&str`.
+            let k = comma_separated(VALID_ITEMS.as_bytes())
+                .position(|known| known.trim_ascii_start() == name)
                 .ok_or(BadItem(name))?;
-            item.apply(&mut c);
+            MEANINGS[k].apply(&mut c);
         }
         Ok(c)
     }
