@@ -10,7 +10,7 @@
 //!   before the bytes, in the same bit order as the data: the message ends
 //!   after that many bytes, and a NUL right after them (expected with
 //!   [`End::Nul`]) is part of the end, not of the next message;
-//! - what the server sends at the end of a message ([`DoneAck`], [`Convention::paced_end`])
+//! - what the server sends at the end of a message ([`DoneAck`], [`Convention::paced`])
 //!   and per bit ([`Convention::echo`]); by default it finds out from what
 //!   each client does (the receiver's module docs).
 //!
@@ -121,10 +121,12 @@ pub struct Convention {
     /// instead of `SIGUSR1` from the start (without it, a client that stalls
     /// until its `SIGUSR2` comes back is found out and echoed).
     pub echo: bool,
-    /// The server sends one `SIGUSR1` at the end of a message to a client
-    /// that paces itself, if it catches it (items `endack`, default, and
-    /// `noendack`).
-    pub paced_end: bool,
+    /// `None` (default): the server finds out per client whether it paces
+    /// itself, and sends a self-paced one that catches `SIGUSR1` one at the
+    /// end of each message. `Some(end)`: every client is taken as
+    /// self-paced, never answered per bit, and gets that `SIGUSR1` only if
+    /// `end` (items `endack` and `noendack`).
+    pub paced: Option<bool>,
     /// The server detects each client's bit order and signal meaning from
     /// its first bytes (`--classic` without a LIST; a LIST pins them).
     pub detect: bool,
@@ -139,7 +141,7 @@ impl Default for Convention {
             header: Header::None,
             done: DoneAck::Watch,
             echo: false,
-            paced_end: true,
+            paced: None,
             detect: false,
         }
     }
@@ -160,8 +162,8 @@ pub enum Item {
     Done(DoneAck),
     /// Each bit answered with the signal received.
     Echo,
-    /// Whether a self-paced client gets a `SIGUSR1` at the end.
-    PacedEnd(bool),
+    /// Every client self-paced, with a `SIGUSR1` at the end or not.
+    Paced(bool),
 }
 
 impl Item {
@@ -174,7 +176,7 @@ impl Item {
             Item::Header(header) => c.header = header,
             Item::Done(done) => c.done = done,
             Item::Echo => c.echo = true,
-            Item::PacedEnd(on) => c.paced_end = on,
+            Item::Paced(end) => c.paced = Some(end),
         }
     }
 }
@@ -194,8 +196,8 @@ pub const ITEMS: &[(&str, Item)] = &[
     ("then", Item::Done(DoneAck::Then)),
     ("bare", Item::Done(DoneAck::Bare)),
     ("echo", Item::Echo),
-    ("endack", Item::PacedEnd(true)),
-    ("noendack", Item::PacedEnd(false)),
+    ("endack", Item::Paced(true)),
+    ("noendack", Item::Paced(false)),
 ];
 
 /// What the items of [`ITEMS`] mean, in order, without their names.
@@ -304,8 +306,9 @@ impl Convention {
     /// no NUL; 3-4, the header (1: `len32`, 2: `len64`, 0 or 3: none);
     /// 5-6, the end acknowledgement (1: `then`, 2: `bare`, 3: `plus`, 0:
     /// the default, [`DoneAck::Watch`]);
-    /// 7, `echo`; 8, `noendack`. Bits above 8 are ignored, so that any
-    /// `u16` is a convention (as the fuzz target uses it).
+    /// 7, `echo`; 8, `noendack`; 9, `endack` (unless 8). Bits above 9 are
+    /// ignored, so that any `u16` is a convention (as the fuzz target uses
+    /// it).
     ///
     /// # Examples
     ///
@@ -343,7 +346,11 @@ impl Convention {
                 _ => DoneAck::Watch,
             },
             echo: bits & 0x080 != 0,
-            paced_end: bits & 0x100 == 0,
+            paced: match bits & 0x300 {
+                0 => None,
+                0x200 => Some(true),
+                _ => Some(false),
+            },
             detect: false,
         }
     }
@@ -473,7 +480,7 @@ mod tests {
         assert_eq!(c.header, Header::Len64);
         assert_eq!(c.done, DoneAck::Then);
         assert!(c.echo);
-        assert!(!c.paced_end);
+        assert_eq!(c.paced, Some(false));
         // later items override earlier ones
         assert_eq!(Convention::parse(b"lsb,msb").unwrap().order, BitOrder::Msb);
     }
@@ -534,9 +541,12 @@ mod tests {
                 ..d
             },
             Convention { echo: true, ..d },
-            d,
             Convention {
-                paced_end: false,
+                paced: Some(true),
+                ..d
+            },
+            Convention {
+                paced: Some(false),
                 ..d
             },
         ];

@@ -8,7 +8,8 @@ use crate::{Catches, Effects, Pid, Signal};
 /// How a process sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Mode {
-    /// It catches no `SIGUSR1`: never answered per bit.
+    /// It catches no `SIGUSR1`, its second bit came before its held first
+    /// reply, or the LIST says so: never answered per bit.
     Paced,
     /// Each bit is answered at once (it waits for it, or ignores it).
     Waiting,
@@ -19,6 +20,9 @@ pub(super) enum Mode {
 pub(super) enum Probe {
     /// Nothing.
     Off,
+    /// Its first reply is held (it catches `SIGUSR1` only): silent, it
+    /// waits for it; its second bit shows it paces itself.
+    Hold,
     /// `SIGUSR1` answered its first `SIGUSR2`: silent, it waits for the echo.
     Echo,
     /// Its message ended: still there, it waits for "done".
@@ -48,7 +52,7 @@ pub(super) fn replies(
             }
         },
         (Mode::Waiting, false) => reply(per_bit),
-        (Mode::Paced, true) if c.paced_end => reply(Signal::Usr1),
+        (Mode::Paced, true) if c.paced != Some(false) => reply(Signal::Usr1),
         _ => {}
     }
 }

@@ -45,16 +45,26 @@
 //!
 //! # Acknowledgements: at once, and adapted to what each client does
 //!
-//! A reply is never held to learn how a client paces itself: some clients
-//! give up after waiting about 10 ms for one. What a process catches
+//! A reply is never held long to learn how a client paces itself: some
+//! clients give up after waiting about 10 ms for one. What a process catches
 //! ([`Effects::catches`](crate::Effects::catches), `SigCgt`, asked once at
-//! its first signal) decides:
-//! - it catches `SIGUSR1`: each bit is answered at once with `SIGUSR1`
-//!   ([`Trace::Waiting`]). A client that waits for it goes on; one that
-//!   paces itself ignores it (a self-paced client that exits on the first
-//!   `SIGUSR1` it receives, an "end only" client, ends there);
-//! - it catches no `SIGUSR1`: it paces itself ([`Trace::Paced`]): never
-//!   answered per bit (a reply would kill it or mean nothing to it).
+//! its first signal) decides how it starts:
+//! - it catches `SIGUSR1` and `SIGUSR2`: each bit is answered at once with
+//!   `SIGUSR1` ([`Trace::Waiting`]). A client that waits for it goes on; one
+//!   that paces itself ignores it;
+//! - it catches `SIGUSR1` only: it may be an "end only" client that paces
+//!   itself and exits on the first `SIGUSR1`, so its first reply is held
+//!   for [`ClassicReceiverConfig::hold`] (2 ms: the slowest self-paced
+//!   client surveyed sends a bit per 1 ms; a client that gives up after
+//!   10 ms without a reply still gets it in time). If its second bit comes
+//!   first, it paces itself ([`Trace::Paced`]): never answered per bit, one
+//!   `SIGUSR1` at the end of each message; otherwise it is answered per bit
+//!   from then on;
+//! - it catches no `SIGUSR1`: it paces itself (a reply would kill it or
+//!   mean nothing to it).
+//!
+//! The items `endack` and `noendack` pin every client as self-paced: never
+//! answered per bit, with or without that `SIGUSR1` at the end.
 //!
 //! Then the receiver learns from behaviour, each after
 //! [`ClassicReceiverConfig::probe`] (500 ms) of silence:
@@ -109,6 +119,10 @@ use output::Arbiter;
 /// Timing of a [`ClassicReceiver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClassicReceiverConfig {
+    /// How long the first reply to a new process that catches `SIGUSR1`
+    /// only is held, to see whether its second bit comes without one (then
+    /// it paces itself).
+    pub hold: Duration,
     /// Silence after which a client is found to wait for its echo, or for
     /// "done" after its message (module docs).
     pub probe: Duration,
@@ -121,6 +135,7 @@ pub struct ClassicReceiverConfig {
 impl Default for ClassicReceiverConfig {
     fn default() -> Self {
         ClassicReceiverConfig {
+            hold: Duration::from_millis(2),
             probe: Duration::from_millis(500),
             silence: Duration::from_millis(250),
             waiting_silence: Duration::from_secs(1),
@@ -131,7 +146,7 @@ impl Default for ClassicReceiverConfig {
 /// The timers of a process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SlotTimer {
-    /// A probe ([`Probe`]) is due.
+    /// A probe ([`Probe`]) is due (or the held first reply).
     Probe,
     /// The silence that ends its message and forgets it.
     Silence,
@@ -271,8 +286,8 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         (0..N).find_map(|i| Some((i, self.timers(i)?.expired(now)?)))
     }
 
-    /// Runs the timers that are due at `now`: held first replies, and the
-    /// messages that silence ends (their processes are forgotten).
+    /// Runs the timers that are due at `now`: held first replies, probes,
+    /// and the messages that silence ends (their processes are forgotten).
     pub fn poll(&mut self, now: Instant, fx: &mut impl Effects) {
         self.now = now;
         // One timer at a time: each may change the others (a message that
@@ -283,19 +298,29 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             match timer {
                 SlotTimer::Probe => {
                     s.timers.stop(SlotTimer::Probe);
-                    let done = core::mem::replace(&mut s.probe, Probe::Off) == Probe::Done;
-                    let catches = if done {
-                        // Still there after its message? A process that
-                        // has exited catches nothing.
-                        fx.catches(pid)
-                    } else {
-                        // Silent since SIGUSR1 answered its SIGUSR2.
-                        s.echo = Some(true);
-                        fx.classic_trace(Trace::Echo(pid));
-                        s.catches
-                    };
-                    // (None once stopped: `stop` forgot every process.)
-                    ack::reply(pid, catches, Signal::Usr2, done, fx);
+                    match core::mem::replace(&mut s.probe, Probe::Off) {
+                        Probe::Hold => {
+                            // No second bit without a reply: it waits for
+                            // us. (It catches SIGUSR1 only: the one reply it
+                            // can take, echo or not.)
+                            fx.classic_trace(Trace::Waiting(pid));
+                            self.answer(i, Signal::Usr1, false, fx);
+                        }
+                        Probe::Done => {
+                            // Still there after its message? A process
+                            // that has exited catches nothing.
+                            let catches = fx.catches(pid);
+                            ack::reply(pid, catches, Signal::Usr2, true, fx);
+                        }
+                        _ => {
+                            // Silent since SIGUSR1 answered its SIGUSR2.
+                            s.echo = Some(true);
+                            fx.classic_trace(Trace::Echo(pid));
+                            // (None once stopped: `stop` forgot every
+                            // process.)
+                            ack::reply(pid, s.catches, Signal::Usr2, false, fx);
+                        }
+                    }
                 }
                 SlotTimer::Silence => self.silence(i, fx),
             }
@@ -349,9 +374,15 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     return;
                 };
                 s.timers.stop(SlotTimer::Probe);
-                if core::mem::replace(&mut s.probe, Probe::Off) == Probe::Echo {
+                match core::mem::replace(&mut s.probe, Probe::Off) {
                     // It went on after SIGUSR1 answered its SIGUSR2.
-                    s.echo = Some(false);
+                    Probe::Echo => s.echo = Some(false),
+                    // Its second bit came before any reply: it paces itself.
+                    Probe::Hold => {
+                        s.mode = Mode::Paced;
+                        fx.classic_trace(Trace::Paced(pid));
+                    }
+                    _ => {}
                 }
                 let gap = now.saturating_duration_since(s.last).as_nanos() as u64 / 1000;
                 (i, gap.min(u64::from(Trace::FIRST - 1)) as u32)
@@ -361,14 +392,25 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     fx.classic_trace(Trace::NoSlot(pid));
                     return;
                 };
-                let timers = TimerTable::new();
+                let mut timers = TimerTable::new();
                 let catches = fx.catches(pid);
-                let mode = if catches.usr1 {
-                    fx.classic_trace(Trace::Waiting(pid));
-                    Mode::Waiting
-                } else {
-                    fx.classic_trace(Trace::Paced(pid));
-                    Mode::Paced
+                let mut probe = Probe::Off;
+                let mode = match (c.paced, catches.usr1, catches.usr2) {
+                    (None, true, true) => {
+                        fx.classic_trace(Trace::Waiting(pid));
+                        Mode::Waiting
+                    }
+                    (None, true, false) => {
+                        // Maybe an "end only" client: its first reply is
+                        // held (module docs).
+                        probe = Probe::Hold;
+                        timers.set(SlotTimer::Probe, now.saturating_add(self.config.hold));
+                        Mode::Waiting
+                    }
+                    _ => {
+                        fx.classic_trace(Trace::Paced(pid));
+                        Mode::Paced
+                    }
                 };
                 self.slots[i] = Some(Slot {
                     pid,
@@ -378,7 +420,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     timers,
                     decoder: Decoder::new(c.header),
                     stalled: None,
-                    probe: Probe::Off,
+                    probe,
                     echo: None,
                     conv: c,
                     detect: c.detect.then_some(Detect::START),
@@ -403,8 +445,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         let Some(s) = &mut self.slots[i] else {
             return;
         };
-        if s.stalled.is_some() {
-            return; // it does not wait for us: nothing more is owed
+        if s.stalled.is_some() || s.probe == Probe::Hold {
+            // It does not wait for us (nothing more is owed), or its first
+            // reply is held.
+            return;
         }
         if s.mode == Mode::Waiting && (held || (!ended && full && !may_stream)) {
             s.stalled = Some(signal);

@@ -1,4 +1,5 @@
 extern crate std;
+use std::vec;
 use std::vec::Vec;
 
 use super::decode::Utf8;
@@ -255,16 +256,39 @@ fn rx<const N: usize, const B: usize>(items: &[u8]) -> ClassicReceiver<N, B> {
 }
 
 #[test]
-fn a_client_that_catches_sigusr1_only_is_answered_per_bit_at_once() {
+fn a_paced_client_that_catches_sigusr1_only_is_answered_once_at_the_end() {
+    // An "end only" client: its second bit comes within the hold, before
+    // any reply, so it paces itself and hears one SIGUSR1, at the end.
     let mut r = rx::<4, 64>(b"");
     let mut cl = [Client::new(100, Kind::Paced(100), b"hello", 0)];
     cl[0].catches.usr1 = true;
     let w = World::run(&mut r, &mut cl);
     assert_eq!(w.written, [(100, b"hello\n".to_vec())]);
-    assert_eq!(w.sends, [(100, Usr1); 48]);
+    assert_eq!(w.sends, [(100, Usr1)]);
     assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
-    assert!(w.traces.contains(&Trace::Waiting(100)));
+    assert!(w.traces.contains(&Trace::Paced(100)));
     assert_eq!(r.active(), 0);
+}
+
+#[test]
+fn endack_and_noendack_pin_no_reply_per_bit() {
+    // A client that catches both signals is answered per bit by default;
+    // `endack` and `noendack` make it self-paced, with or without the
+    // SIGUSR1 at the end.
+    for (items, sends) in [
+        (&b""[..], vec![(100, Usr1); 48]),
+        (b"endack", vec![(100, Usr1)]),
+        (b"noendack", vec![]),
+        (b"lsb,noendack,msb", vec![]),
+    ] {
+        let mut r = rx::<4, 64>(items);
+        let mut cl = [Client::new(100, Kind::Paced(100), b"hello", 0)];
+        cl[0].catches = Catches::BOTH;
+        let w = World::run(&mut r, &mut cl);
+        assert_eq!(w.written, [(100, b"hello\n".to_vec())], "{items:?}");
+        assert_eq!(w.sends, sends, "{items:?}");
+        assert!(w.verdicts.is_empty(), "{items:?}: {:?}", w.verdicts);
+    }
 }
 
 #[test]
@@ -320,17 +344,34 @@ fn waiting_client_gets_an_ack_per_bit_then_done_if_it_is_still_there() {
 }
 
 #[test]
-fn the_first_reply_comes_at_once() {
+fn the_first_reply_comes_at_once_or_within_the_hold() {
     // A client that gives up after 10 ms without a reply is answered at
-    // once, whether it catches SIGUSR2 too or not.
-    for usr2 in [true, false] {
-        let mut cl = [Client::new(7, Kind::Waiting, b"a", 0)];
-        cl[0].catches.usr2 = usr2;
-        let mut w = World::default();
-        let mut r = rx::<2, 16>(b"");
-        w.on_signal(&mut r, &mut cl, 7, Usr1, Instant::ZERO);
-        assert_eq!(w.sends, [(7, Usr1)]);
-    }
+    // once if it catches both signals; one that catches SIGUSR1 only,
+    // within the 2 ms hold.
+    let mut cl = [Client::new(7, Kind::Waiting, b"a", 0)];
+    let mut w = World::default();
+    let mut r = rx::<2, 16>(b"");
+    w.on_signal(&mut r, &mut cl, 7, Usr1, Instant::ZERO);
+    assert_eq!(w.sends, [(7, Usr1)]);
+    cl[0].catches.usr2 = false;
+    let mut w = World::default();
+    let mut r = rx::<2, 16>(b"");
+    r.on_signal(
+        7,
+        Usr1,
+        Instant::ZERO,
+        &mut Fx {
+            w: &mut w,
+            clients: &mut cl,
+            now: Instant::ZERO,
+        },
+    );
+    assert!(w.sends.is_empty());
+    let due = r.poll_timeout().unwrap();
+    assert!(due <= at_us(2_000), "{due:?}");
+    w.drain(&mut r, &mut cl, due);
+    assert_eq!(w.sends, [(7, Usr1)]);
+    assert!(w.traces.contains(&Trace::Waiting(7)));
 }
 
 #[test]

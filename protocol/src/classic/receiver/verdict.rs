@@ -94,8 +94,9 @@ pub enum Trace {
         /// Its length in bytes.
         bytes: u64,
     },
-    /// `pid` paces itself (it catches no `SIGUSR1`, or sent its second
-    /// signal before any reply): not answered per bit.
+    /// `pid` paces itself (it catches no `SIGUSR1`, sent its second signal
+    /// before its held first reply, or `endack`/`noendack` say so): not
+    /// answered per bit.
     Paced(Pid),
     /// `pid` is answered per bit, at once.
     Waiting(Pid),
