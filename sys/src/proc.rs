@@ -27,6 +27,23 @@ pub use kinfo::{caught_usr, identity, last_cpu, process, state, written};
 #[cfg(target_os = "linux")]
 pub use procfs::{caught_usr, identity, last_cpu, process, state, written};
 
+/// Whether this system tells which signals a process catches (Linux,
+/// FreeBSD, macOS); elsewhere [`caught_usr`] is `(false, false)` for every
+/// process.
+pub const TELLS_CATCHERS: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "freebsd",
+    target_vendor = "apple"
+));
+
+/// What the client says after "process PID" when [`catches_usr`] is false:
+/// the system said so, or (see [`TELLS_CATCHERS`]) it cannot tell.
+pub const NOT_CAUGHT: &str = if TELLS_CATCHERS {
+    " does not catch SIGUSR1 and SIGUSR2: not a minitalk server (a signal could kill it)"
+} else {
+    ": this system cannot tell whether it catches SIGUSR1 and SIGUSR2, so it is not signalled (a signal could kill it)"
+};
+
 /// Whether `pid` catches both `SIGUSR1` and `SIGUSR2` ([`caught_usr`]).
 /// `None` if there is no such process.
 ///
