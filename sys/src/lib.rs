@@ -12,9 +12,10 @@
 //!
 //! - [`signal`]: signal numbers, sending (`kill`), sets, masks, handlers, waits;
 //! - [`queue`]: [`SignalQueue`], from the signal handlers to the main loop;
-//! - [`fd`]: the standard streams, `read`, `write`, `open`, `ppoll` on input;
-//! - [`cpu`]: CPU affinity;
-//! - [`proc`]: what `/proc` says about a process;
+//! - [`fd`]: the standard streams, `read`, `write`, `open`, waiting for input;
+//! - [`cpu`]: CPU affinity (Linux only);
+//! - [`proc`]: what the system tells about another process (`/proc` on
+//!   Linux, `sysctl` on macOS and FreeBSD);
 //! - [`out`]: [`Line`], output without `core::fmt`;
 //! - [`args`]: the command line and strict parsers of its values (pure);
 //! - here: the process itself (PID, clock, exit) and [`no_std_runtime!`],
