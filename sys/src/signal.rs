@@ -72,7 +72,8 @@ pub fn alive(pid: Pid) -> bool {
 /// (the kernel, a timer, `sigqueue`: nobody to answer).
 #[cfg(not(linux_raw))]
 pub(crate) fn sender(info: &libc::siginfo_t) -> Option<Pid> {
-    // SAFETY: for SI_USER the system filled in si_pid; otherwise it is not read.
+    // SAFETY: si_pid is plain data in every siginfo_t; it is only used
+    // when si_code says kill(2) filled it in.
     let pid = unsafe { info.si_pid() };
     (info.si_code == SI_USER && pid >= 1).then_some(pid)
 }
