@@ -403,8 +403,9 @@ pub fn poll_one(fd: i32, events: i16, timeout: Duration) -> bool {
 }
 
 /// The most a pipe takes in one write without blocking once `poll` says it
-/// has room (POSIX: `PIPE_BUF` bytes; 512 on macOS, 4096 on Linux).
-const PIPE_ROOM: usize = 512;
+/// has room: `PIPE_BUF` bytes (4096 on Linux, 512 on macOS and the BSDs,
+/// whose `poll` says a pipe has room when `PIPE_BUF` bytes fit).
+const PIPE_ROOM: usize = libc::PIPE_BUF;
 
 /// One write of `bytes` to `fd` that does not sleep for want of room,
 /// without `O_NONBLOCK` (the file description may be shared, and another
