@@ -12,11 +12,17 @@
 //! `sigtimedwait`, and its `pselect` is not atomic. So every handler set
 //! through [`set_handler`] is installed behind [`trampoline`], which runs
 //! the program's handler (or, for a [`wait`] under way, records the signal
-//! and its sender as pending, as the kernel would), then writes one byte to a
+//! and its sender as pending, as the kernel would), then sends one byte to a
 //! self-pipe (non-blocking: a full pipe is awake enough), keeping `errno`.
 //! A sleep empties the pipe with the signals still blocked, unblocks them,
 //! and `poll`s the pipe: a signal that arrives anywhere after the emptying,
 //! even before `poll`, has left a byte in it, and `poll` returns at once.
+//!
+//! The self-pipe is a pair of connected sockets, written with `send`: on
+//! Linux a `write(2)` counts in `/proc/<pid>/io` `wchar`, which clients read
+//! as the server's output moving, and every signal a stalled server got
+//! would make it look busy (a client then never gave up on a server whose
+//! output nobody read).
 //!
 //! [raw system calls]: https://man7.org/linux/man-pages/man2/syscall.2.html
 
@@ -202,16 +208,17 @@ fn bit(signo: i32) -> u64 {
     SigSet::empty().with(signo).0
 }
 
-/// Opens the self-pipe unless it is open: both ends non-blocking and
-/// closed on `exec` (with `fcntl`: macOS has no `pipe2`). False if it
+/// Opens the self-pipe (a socket pair, see the module's documentation)
+/// unless it is open: both ends non-blocking and closed on `exec` (with
+/// `fcntl`: macOS has neither `pipe2` nor `SOCK_CLOEXEC`). False if it
 /// cannot be opened (then sleeps only time out, and waits poll).
 fn open_pipe() -> bool {
     if PIPE[0].load(Ordering::Acquire) >= 0 {
         return true;
     }
     let mut fds = [-1; 2];
-    // SAFETY: fds has room for the two descriptors pipe writes.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+    // SAFETY: fds has room for the two descriptors socketpair writes.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) } != 0 {
         return false;
     }
     for fd in fds {
@@ -231,7 +238,9 @@ fn open_pipe() -> bool {
 /// Empties the self-pipe: wake-ups before this are spent.
 fn drain() {
     let mut buf = [0u8; 64];
-    while read(PIPE[0].load(Ordering::Acquire), &mut buf) > 0 {}
+    let fd = PIPE[0].load(Ordering::Acquire);
+    // SAFETY: buf is valid and writable for its length.
+    while unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) } > 0 {}
 }
 
 /// The handler behind every handler of this backend: see the module's
@@ -259,9 +268,11 @@ extern "C" fn trampoline(signo: i32, info: *mut libc::siginfo_t, ctx: *mut libc:
         }
     }
     // A full pipe already wakes the sleeper: the result does not matter.
+    // send, not write: not counted as output (see the module's documentation).
     let fd = PIPE[1].load(Ordering::Acquire);
     if fd >= 0 {
-        write(fd, &[0]);
+        // SAFETY: one byte from a valid buffer; send is async-signal-safe.
+        unsafe { libc::send(fd, [0u8].as_ptr().cast(), 1, 0) };
     }
     // SAFETY: as above.
     unsafe { *errno = saved };
@@ -498,6 +509,26 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
+    fn wake_ups_are_not_output() {
+        // Clients read a server's written bytes (/proc/<pid>/io, wchar) as
+        // a sign that its output moves: a wake-up must not count.
+        let _signals = crate::signal_test_lock();
+        assert!(open_pipe());
+        let wchar = || crate::proc::written(crate::getpid()).expect("wchar");
+        // SAFETY: siginfo_t is plain data; no handler reads it.
+        let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+        let before = wchar();
+        for _ in 0..100 {
+            trampoline(libc::SIGWINCH, &mut info, core::ptr::null_mut());
+        }
+        let after = wchar();
+        drain();
+        // Other test threads may write meanwhile, but not 100 bytes.
+        assert!(after - before < 100, "{before} then {after}");
+    }
+
+    #[test]
     fn a_wait_takes_the_signal_instead_of_its_handler() {
         let _signals = crate::signal_test_lock();
         let set = SigSet::empty().with(libc::SIGWINCH);
@@ -545,6 +576,7 @@ mod tests {
 
     #[test]
     fn a_full_pipe_is_not_written_and_a_file_is_not_a_pipe() {
+        let _signals = crate::signal_test_lock();
         let mut fds = [0; 2];
         // SAFETY: fds has room for the two descriptors pipe writes.
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
