@@ -7,7 +7,18 @@
  *       done  SIGUSR1 per bit; exits 0 on the first SIGUSR2 ("done"), and
  *             after the last bit waits for it
  *       echo  the signal it sent, per bit
- * plus the wire flags of wire.h. Exit 1 when no acknowledgement comes in 2 s. */
+ *   --give-up US     wait at most US microseconds (of the clock) for each
+ *                    acknowledgement, then exit 1 (default: 2 s counted in
+ *                    20 us sleeps)
+ *   --usr2-fails     (catches SIGUSR2) any SIGUSR2 means failure: after the transfer it takes
+ *                    100 ms to exit (it prints, cleans up), and exits 1 if a
+ *                    SIGUSR2 came at any time
+ *   --spin-usr2      (catches SIGUSR2) after the transfer, spin at 100% CPU until a SIGUSR2
+ *                    comes (exit 0); left spinning 10 s, exit 3
+ *   --per-byte       (catches both) self-paced bits (--pace), then wait 100 ms for a
+ *                    SIGUSR1 per byte, resending the byte (5 tries at most,
+ *                    then exit 1); after the NUL, wait 2 s for SIGUSR2
+ * plus the wire flags of wire.h. Exit 1 when no acknowledgement comes in time. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -45,14 +56,29 @@ static void sleep_us(long us)
 static struct wire g_w;
 static int g_wait; /* 0, 'b' bit, 'd' done, 'e' echo */
 static long g_pace = -1;
+static long g_give_up; /* 0: the default wait */
+static int g_usr2_fails, g_spin_usr2, g_per_byte;
 static pid_t g_server;
 
-/* Waits until `cond` holds, 2 s at most. */
+/* Microseconds since `t0`. */
+static long since_us(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000L + (t.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* Waits until `cond` holds: g_give_up microseconds of the clock with
+ * --give-up, else 2 s counted in 20 us sleeps (longer on a loaded machine). */
 #define WAIT_FOR(cond)                                            \
 	do {                                                      \
 		long waited = 0;                                  \
+		struct timespec t0;                               \
+		clock_gettime(CLOCK_MONOTONIC, &t0);              \
 		while (!(cond)) {                                 \
-			if (waited >= 2000000) {                  \
+			if (g_give_up ? since_us(&t0) >= g_give_up \
+				      : waited >= 2000000) {      \
 				fprintf(stderr, "no acknowledgement\n"); \
 				exit(1);                          \
 			}                                         \
@@ -110,6 +136,53 @@ static void send_value(unsigned long long v, int bits, int last)
 	}
 }
 
+/* --per-byte: a byte's bits at the client's pace, then its acknowledgement
+ * (any SIGUSR1 since the byte began), or the byte again. */
+static void send_byte_acked(unsigned char c)
+{
+	int try;
+
+	for (try = 0; try < 5; try++) {
+		sig_atomic_t u1 = g_usr1;
+		long waited = 0;
+
+		send_value(c, 8, 0);
+		while (g_usr1 == u1 && waited < 100000) {
+			usleep(100);
+			waited += 100;
+		}
+		if (g_usr1 != u1)
+			return;
+	}
+	fprintf(stderr, "byte never acknowledged\n");
+	exit(1);
+}
+
+/* After the transfer, as --usr2-fails and --spin-usr2 say. */
+static int finish(void)
+{
+	if (g_spin_usr2) {
+		struct timespec t0, t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (!g_usr2) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (t.tv_sec - t0.tv_sec >= 10) {
+				fprintf(stderr, "left spinning\n");
+				return 3;
+			}
+		}
+	}
+	if (g_usr2_fails) {
+		sleep_us(100000);
+		if (g_usr2) {
+			fprintf(stderr, "error: the server sent SIGUSR2\n");
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -132,11 +205,19 @@ int main(int argc, char **argv)
 			g_exit_on = !strcmp(argv[a], "usr1") ? SIGUSR1 : SIGUSR2;
 		} else if (!strcmp(argv[a], "--wait") && a + 1 < argc) {
 			g_wait = argv[++a][0];
+		} else if (!strcmp(argv[a], "--give-up") && a + 1 < argc) {
+			g_give_up = atol(argv[++a]);
+		} else if (!strcmp(argv[a], "--usr2-fails")) {
+			g_usr2_fails = 1;
+		} else if (!strcmp(argv[a], "--spin-usr2")) {
+			g_spin_usr2 = 1;
+		} else if (!strcmp(argv[a], "--per-byte")) {
+			g_per_byte = 1;
 		} else
 			break;
 	}
 	if (argc - a != 2 || (g_pace < 0 && !g_wait)) {
-		fprintf(stderr, "usage: client (--pace US [--catch S] | --wait bit|done|echo) [wire flags] PID MESSAGE\n");
+		fprintf(stderr, "usage: client (--pace US [--catch S] | --wait bit|done|echo) [--give-up US] [--usr2-fails] [--spin-usr2] [--per-byte] [wire flags] PID MESSAGE\n");
 		return 2;
 	}
 	g_server = atoi(argv[a]);
@@ -145,8 +226,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	msg = argv[a + 1];
-	if (g_wait)
+	if (g_wait || g_per_byte)
 		catch1 = catch2 = 1;
+	if (g_usr2_fails || g_spin_usr2)
+		catch2 = 1;
 	if (g_exit_on == SIGUSR1)
 		catch1 = 1;
 	if (g_exit_on == SIGUSR2)
@@ -160,11 +243,28 @@ int main(int argc, char **argv)
 	if (catch2)
 		sigaction(SIGUSR2, &sa, NULL);
 	len = strlen(msg);
+	if (g_per_byte) {
+		sig_atomic_t u2 = g_usr2;
+		long waited = 0;
+
+		for (i = 0; i < len; i++)
+			send_byte_acked((unsigned char)msg[i]);
+		send_value(0, 8, 1);
+		while (g_usr2 == u2 && waited < 2000000) {
+			usleep(100);
+			waited += 100;
+		}
+		if (g_usr2 == u2) {
+			fprintf(stderr, "no SIGUSR2 after the NUL\n");
+			return 1;
+		}
+		return 0;
+	}
 	if (g_w.hdr_bits)
 		send_value(len, g_w.hdr_bits, len == 0 && !g_w.nul);
 	for (i = 0; i < len; i++)
 		send_value((unsigned char)msg[i], 8, i + 1 == len && !g_w.nul);
 	if (g_w.nul)
 		send_value(0, 8, 1);
-	return 0;
+	return finish();
 }

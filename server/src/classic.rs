@@ -46,15 +46,17 @@ pub type Together = PendingTogether<TOGETHER>;
 // Not inlined: its receiver's 64 KiB of buffers would join main's stack
 // frame, whose every page is touched (stack probes) in v1 mode too.
 #[inline(never)]
-pub fn run(convention: Convention, pin: bool, shell: &mut Shell) -> i32 {
+pub fn run(convention: Convention, shell: &mut Shell) -> i32 {
     let mut classic = Classic {
         rx: ClassicReceiver::new(ClassicReceiverConfig::default(), convention),
-        last: None,
     };
     if shell.narrator.tracing() {
         banner(convention);
     }
-    crate::serve(&mut classic, shell, pin);
+    // Never pinned to a client's CPU: a self-paced client that shares its
+    // CPU with the server loses bits (measured: `measure_pinning` in
+    // e2e/tests/classic_server.rs).
+    crate::serve(&mut classic, shell, false);
     // Stopped: what is being received ends now, as by silence, and nobody
     // is signalled any more.
     classic.rx.stop(shell);
@@ -64,8 +66,6 @@ pub fn run(convention: Convention, pin: bool, shell: &mut Shell) -> i32 {
 /// The classic wire, for the main loop.
 struct Classic {
     rx: ClassicReceiver<SLOTS, BUF>,
-    /// The last sender.
-    last: Option<Pid>,
 }
 
 impl Serve for Classic {
@@ -77,15 +77,15 @@ impl Serve for Classic {
         let together = shell.pending.contains(other);
         shell.together.taken(pid, together);
         self.rx.on_signal(pid, signal, now, shell);
-        self.last = Some(pid);
     }
 
     fn poll(&mut self, now: Instant, shell: &mut Shell) {
         self.rx.poll(now, shell);
     }
 
+    /// Nobody: the classic wire never pins (see [`run`]).
     fn serving(&self) -> Option<Pid> {
-        self.last.filter(|_| self.rx.active() > 0)
+        None
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -123,28 +123,40 @@ pub fn verdict(v: Verdict) {
         .str(v.kind.message());
     match v.kind {
         VerdictKind::InvalidUtf8 { at } => l.fill(" {}", &[at]),
-        VerdictKind::PartialByte { bits } => l
+        VerdictKind::PartialByte { bits, exited } => l
             .fill(" ({} bits of the last byte came); ", &[u64::from(bits)])
-            .str(TOO_FAST),
+            .str(if exited {
+                "it exited: on our SIGUSR1?"
+            } else {
+                TOO_FAST
+            }),
         VerdictKind::Short { got, announced } => l.fill(" ({} of {} bytes)", &[got, announced]),
         VerdictKind::Dropped { bytes } => l.fill(" ({} bytes)", &[bytes]),
         _ => &mut l,
     };
-    if let Some(items) = v.kind.suggestion() {
-        l.str(": try --classic=").str(items);
-    }
     l.println(STDERR);
 }
 
 /// What the trace shows, once at the start.
 fn banner(c: Convention) {
-    Line::new()
-        .str(match c.order {
-            BitOrder::Msb => "trace: classic wire, MSB",
-            BitOrder::Lsb => "trace: classic wire, LSB",
-        })
-        .fill(" first, 1 = SIGUSR{}; per byte: sender, bits as they came, byte, character, µs since the sender's previous signal", &[usr(c.one)])
+    let mut l = Line::new();
+    l.str("trace: classic wire, ");
+    if c.detect {
+        l.str("detected per client");
+    } else {
+        order(&mut l, c.order, c.one);
+    }
+    l.str("; per byte: sender, bits, byte, character, µs between its signals")
         .println(STDERR);
+}
+
+/// `MSB first, 1 = SIGUSR2`.
+fn order(l: &mut Line, order: BitOrder, one: Signal) {
+    l.str(match order {
+        BitOrder::Msb => "MSB",
+        BitOrder::Lsb => "LSB",
+    })
+    .fill(" first, 1 = SIGUSR{}", &[usr(one)]);
 }
 
 /// A trace event on stderr.
@@ -186,7 +198,7 @@ pub fn event(t: Trace) {
                     l.fill("length header: {} bytes follow", &[announced]);
                 }
                 Read::Unfinished => {
-                    l.str("then silence: an unfinished byte");
+                    l.str("then silence, unfinished");
                 }
             }
             l.str("  (");
@@ -211,21 +223,22 @@ pub fn event(t: Trace) {
             "trace: {} does not catch SIGUSR{}: not sent",
             &[pid as u64, usr(signal)],
         ),
-        Trace::Stray { signal, .. } => l.fill(
-            "trace: SIGUSR{} from a PID below 1: ignored",
-            &[usr(signal)],
-        ),
-        Trace::Paced(pid) => l.fill(
-            "trace: {} paces itself (2nd signal before any reply): no reply per bit",
-            &[pid as u64],
-        ),
+        // Never seen: the handler drops signals from a PID below 1.
+        Trace::Stray { .. } => return,
+        Trace::Paced(pid) => l.fill("trace: {} paces itself: no reply per bit", &[pid as u64]),
         Trace::Waiting(pid) => l.fill(
-            "trace: {} waits after its 1st signal: each bit answered when read",
+            "trace: {} catches SIGUSR1: each bit answered",
             &[pid as u64],
         ),
-        Trace::NoSlot(pid) => l.fill("trace: {} ignored: 16 clients are sending", &[pid as u64]),
+        Trace::Detected { pid, order: o, one } => {
+            l.fill("trace: {} is read ", &[pid as u64]);
+            order(&mut l, o, one);
+            &mut l
+        }
+        Trace::Echo(pid) => l.fill("trace: {} waits for its echo: echoed", &[pid as u64]),
+        Trace::NoSlot(pid) => l.fill("trace: {} ignored: 16 clients at once", &[pid as u64]),
         Trace::Stalled(pid) => l.fill(
-            "trace: {} waits: another client's long message is printing",
+            "trace: {} waits: another message is printing",
             &[pid as u64],
         ),
     };

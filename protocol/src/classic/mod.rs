@@ -11,7 +11,8 @@
 //!   after that many bytes, and a NUL right after them (expected with
 //!   [`End::Nul`]) is part of the end, not of the next message;
 //! - what the server sends at the end of a message ([`DoneAck`], [`Convention::paced_end`])
-//!   and per bit ([`Convention::echo`]).
+//!   and per bit ([`Convention::echo`]); by default it finds out from what
+//!   each client does (the receiver's module docs).
 //!
 //! `--classic=LIST` takes these as comma-separated items ([`Convention::parse`],
 //! [`ITEMS`]).
@@ -84,11 +85,16 @@ impl Header {
 /// What the server sends at the end of a message to a client that waits for
 /// an acknowledgement per bit.
 ///
-/// The default, [`DoneAck::Plus`], serves the most clients: the `SIGUSR1` of
-/// the last bit satisfies a client that only waits for acknowledgements, and
-/// the separate `SIGUSR2` a client that waits for "done".
+/// The default, [`DoneAck::Watch`], decides per client from what it does:
+/// the `SIGUSR1` of the last bit satisfies a client that only waits for
+/// acknowledgements (and may take `SIGUSR2` as an error: it has exited by
+/// then), and a client still there a while later, catching `SIGUSR2`, waits
+/// for "done" and gets it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DoneAck {
+    /// `SIGUSR1` for the last bit; then `SIGUSR2` if the client is still
+    /// there and catches it after [`ClassicReceiverConfig::probe`] (default).
+    Watch,
     /// `SIGUSR1` for the last bit, then a separate `SIGUSR2` (item `plus`).
     Plus,
     /// `SIGUSR2` instead of the last bit's `SIGUSR1` (item `then`).
@@ -112,12 +118,16 @@ pub struct Convention {
     /// The server's end of message for clients that wait per bit.
     pub done: DoneAck,
     /// The server answers each bit with the signal it received (item `echo`)
-    /// instead of `SIGUSR1`.
+    /// instead of `SIGUSR1` from the start (without it, a client that stalls
+    /// until its `SIGUSR2` comes back is found out and echoed).
     pub echo: bool,
     /// The server sends one `SIGUSR1` at the end of a message to a client
     /// that paces itself, if it catches it (items `endack`, default, and
     /// `noendack`).
     pub paced_end: bool,
+    /// The server detects each client's bit order and signal meaning from
+    /// its first bytes (`--classic` without a LIST; a LIST pins them).
+    pub detect: bool,
 }
 
 impl Default for Convention {
@@ -127,9 +137,10 @@ impl Default for Convention {
             one: Signal::Usr2,
             end: End::Nul,
             header: Header::None,
-            done: DoneAck::Plus,
+            done: DoneAck::Watch,
             echo: false,
             paced_end: true,
+            detect: false,
         }
     }
 }
@@ -246,20 +257,26 @@ impl Convention {
         Ok(c)
     }
 
-    /// The convention of `--classic` or `--classic=LIST`; `None` if `arg`
-    /// is another option.
+    /// The convention of `--classic` (the defaults, and the server detects
+    /// each client's bit order and signal meaning) or `--classic=LIST` (the
+    /// LIST pins them); `None` if `arg` is another option.
     ///
     /// # Examples
     ///
     /// ```
     /// use minitalk_protocol::classic::{BadItem, Convention};
-    /// assert_eq!(Convention::option(b"--classic"), Some(Ok(Convention::default())));
+    /// let detect = Convention { detect: true, ..Convention::default() };
+    /// assert_eq!(Convention::option(b"--classic"), Some(Ok(detect)));
+    /// assert_eq!(Convention::option(b"--classic=msb"), Some(Ok(Convention::default())));
     /// assert_eq!(Convention::option(b"--classic=x"), Some(Err(BadItem(b"x"))));
     /// assert_eq!(Convention::option(b"--classical"), None);
     /// ```
     pub fn option(arg: &[u8]) -> Option<Result<Convention, BadItem<'_>>> {
         match arg.strip_prefix(b"--classic")? {
-            [] => Some(Ok(Convention::default())),
+            [] => Some(Ok(Convention {
+                detect: true,
+                ..Convention::default()
+            })),
             [b'=', list @ ..] => Some(Convention::parse(list)),
             _ => None,
         }
@@ -267,7 +284,8 @@ impl Convention {
 
     /// A convention from bits: bit 0, LSB first; 1, `SIGUSR1` means 1; 2,
     /// no NUL; 3-4, the header (1: `len32`, 2: `len64`, 0 or 3: none);
-    /// 5-6, the end acknowledgement (1: `then`, 2: `bare`, 0 or 3: `plus`);
+    /// 5-6, the end acknowledgement (1: `then`, 2: `bare`, 3: `plus`, 0:
+    /// the default, [`DoneAck::Watch`]);
     /// 7, `echo`; 8, `noendack`. Bits above 8 are ignored, so that any
     /// `u16` is a convention (as the fuzz target uses it).
     ///
@@ -303,10 +321,12 @@ impl Convention {
             done: match bits & 0x060 {
                 0x020 => DoneAck::Then,
                 0x040 => DoneAck::Bare,
-                _ => DoneAck::Plus,
+                0x060 => DoneAck::Plus,
+                _ => DoneAck::Watch,
             },
             echo: bits & 0x080 != 0,
             paced_end: bits & 0x100 == 0,
+            detect: false,
         }
     }
 
@@ -483,7 +503,10 @@ mod tests {
                 header: Header::Len64,
                 ..d
             },
-            d,
+            Convention {
+                done: DoneAck::Plus,
+                ..d
+            },
             Convention {
                 done: DoneAck::Then,
                 ..d

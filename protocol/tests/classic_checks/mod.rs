@@ -106,17 +106,9 @@ fn fx(mask: u8, written: &mut Vec<u8>) -> Fx<'_> {
     }
 }
 
-/// Arbitrary signal streams into a receiver, replies into a sender, and a
-/// round trip.
-pub fn classic(data: &[u8]) {
-    let Some((&conv, rest)) = data.split_first() else {
-        return;
-    };
-    let mask = rest.first().copied().unwrap_or(0xFF);
-    let c = convention(conv, mask);
-    let records = rest.get(1..).unwrap_or(&[]);
-
-    // Receiver: arbitrary signals from several PIDs at arbitrary times.
+/// The receiver part of [`classic`]: `records` fed to a receiver reading
+/// by `c`.
+fn receive(c: Convention, mask: u8, records: &[u8]) {
     let mut rx: ClassicReceiver<3, 8> = ClassicReceiver::new(Default::default(), c);
     let mut now = Instant::ZERO;
     let mut written = Vec::new();
@@ -143,6 +135,23 @@ pub fn classic(data: &[u8]) {
     rx.poll(end, &mut fx(mask, &mut written));
     assert_eq!(rx.active(), 0, "slots still busy after a long silence");
     assert_eq!(rx.poll_timeout(), None);
+}
+
+/// Arbitrary signal streams into a receiver, replies into a sender, and a
+/// round trip.
+pub fn classic(data: &[u8]) {
+    let Some((&conv, rest)) = data.split_first() else {
+        return;
+    };
+    let mask = rest.first().copied().unwrap_or(0xFF);
+    let c = convention(conv, mask);
+    let records = rest.get(1..).unwrap_or(&[]);
+
+    // Receiver: arbitrary signals from several PIDs at arbitrary times, the
+    // convention given, then detected per PID (`--classic` without a LIST).
+    for detect in [false, true] {
+        receive(Convention { detect, ..c }, mask, records);
+    }
 
     // Sender: the same bytes as replies, at arbitrary times.
     let pacing = if mask & 0x40 == 0 {

@@ -8,33 +8,46 @@ use crate::{Catches, Effects, Pid, Signal};
 /// How a process sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Mode {
-    /// One bit seen, its reply held; `first` is its signal (for an echo).
-    Unknown { first: Signal },
-    /// Its second bit came before any reply: never answered per bit.
+    /// It catches no `SIGUSR1`: never answered per bit.
     Paced,
-    /// No second bit without a reply: each bit is answered.
+    /// Each bit is answered at once (it waits for it, or ignores it).
     Waiting,
 }
 
+/// What a process's silence will tell, if it lasts the probe time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Probe {
+    /// Nothing.
+    Off,
+    /// `SIGUSR1` answered its first `SIGUSR2`: silent, it waits for the echo.
+    Echo,
+    /// Its message ended: still there, it waits for "done".
+    Done,
+}
+
 /// The replies to a bit `signal` of a process in `mode` (`ended`: the
-/// bit ended a message), given to `reply` in the order to send.
+/// bit ended a message; `echo`: its bits are echoed), given to `reply` in
+/// the order to send.
 pub(super) fn replies(
     mode: Mode,
     signal: Signal,
     ended: bool,
+    echo: bool,
     c: Convention,
     mut reply: impl FnMut(Signal),
 ) {
+    let per_bit = if echo { signal } else { Signal::Usr1 };
     match (mode, ended) {
-        (Mode::Waiting, true) => {
-            if c.done != DoneAck::Then {
+        (Mode::Waiting, true) => match c.done {
+            DoneAck::Watch => reply(per_bit),
+            DoneAck::Then => reply(Signal::Usr2),
+            DoneAck::Bare => reply(Signal::Usr1),
+            DoneAck::Plus => {
                 reply(Signal::Usr1);
-            }
-            if c.done != DoneAck::Bare {
                 reply(Signal::Usr2);
             }
-        }
-        (Mode::Waiting, false) => reply(if c.echo { signal } else { Signal::Usr1 }),
+        },
+        (Mode::Waiting, false) => reply(per_bit),
         (Mode::Paced, true) if c.paced_end => reply(Signal::Usr1),
         _ => {}
     }

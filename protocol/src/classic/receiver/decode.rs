@@ -3,7 +3,7 @@
 //! after an announced length).
 
 use super::super::{BitOrder, Convention, End, Header};
-use super::verdict::{Hint, Read, Trace, VerdictKind};
+use super::verdict::{Read, Trace, VerdictKind};
 use crate::utf8::{Chars, Text};
 use crate::Pid;
 
@@ -41,8 +41,6 @@ pub(super) enum Step {
         byte: u8,
         /// It completes the announced length.
         last: bool,
-        /// The convention hint, said once per message.
-        hint: Option<VerdictKind>,
     },
 }
 
@@ -59,7 +57,6 @@ pub(super) struct Decoder {
     /// Bytes of the current message (dropped ones included).
     bytes: u64,
     utf8: Utf8,
-    hint: Hint,
 }
 
 impl Decoder {
@@ -72,7 +69,6 @@ impl Decoder {
             phase: Self::first_phase(header),
             bytes: 0,
             utf8: Utf8::START,
-            hint: Hint::START,
         }
     }
 
@@ -180,17 +176,13 @@ impl Decoder {
                 let text = self.utf8.push(byte, offset);
                 let t = trace(Read::Byte { byte, offset, text });
                 self.bytes = self.bytes.saturating_add(1);
-                let hint = match c.header {
-                    Header::None => self.hint.look(last8, c.order, c.one),
-                    _ => None,
-                };
                 let length = length.map(|l| Length {
                     left: l.left.saturating_sub(1),
                     ..l
                 });
                 self.phase = Phase::Body(length);
                 let last = length.is_some_and(|l| l.left == 0);
-                (t, Step::Byte { byte, last, hint })
+                (t, Step::Byte { byte, last })
             }
         };
         self.acc = 0;
@@ -205,16 +197,21 @@ impl Decoder {
         (partial != 0).then(|| self.bits(pid, partial, Read::Unfinished))
     }
 
-    /// Ends the message (`silent`: by silence) and makes ready for the
-    /// next; `report` gets what is wrong with it, in order.
+    /// Ends the message (`silent`: by silence; `exited`: its process was
+    /// answered per bit and has exited) and makes ready for the next;
+    /// `report` gets what is wrong with it, in order.
     pub(super) fn finish(
         &mut self,
         silent: bool,
+        exited: bool,
         c: Convention,
         mut report: impl FnMut(VerdictKind),
     ) {
         if silent && self.n > 0 {
-            report(VerdictKind::PartialByte { bits: self.n });
+            report(VerdictKind::PartialByte {
+                bits: self.n,
+                exited,
+            });
         }
         match (silent, self.phase) {
             (true, Phase::Body(Some(l))) => report(VerdictKind::Short {

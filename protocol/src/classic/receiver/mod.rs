@@ -43,19 +43,36 @@
 //! scheduled, and the end test suite saw a waiting model client silent for
 //! over 250 ms mid-message on a 2-core machine at load 10.
 //!
-//! # Acknowledgements
+//! # Acknowledgements: at once, and adapted to what each client does
 //!
-//! The first reply to a new process is held for
-//! [`ClassicReceiverConfig::hold`] (10 ms). If its second bit comes before
-//! any reply, the client paces itself: it is never answered per bit, and gets
-//! one `SIGUSR1` at the end of each message (serves "end only" clients;
-//! `noendack` turns it off). Otherwise it waits for us: each bit is answered
-//! with `SIGUSR1` (or, with `echo`, with the signal it sent), and the end of
-//! a message as [`DoneAck`] says (by default `SIGUSR1` for the last bit then
-//! a separate `SIGUSR2`, which serves "ack per bit", "ack, then done" and
-//! "ack, plus done" clients). A process is only ever sent a signal that its
-//! caller said it catches ([`Effects::catches`](crate::Effects::catches), asked once, at its
-//! first signal), and never a PID below 1.
+//! A reply is never held to learn how a client paces itself: some clients
+//! give up after waiting about 10 ms for one. What a process catches
+//! ([`Effects::catches`](crate::Effects::catches), `SigCgt`, asked once at
+//! its first signal) decides:
+//! - it catches `SIGUSR1`: each bit is answered at once with `SIGUSR1`
+//!   ([`Trace::Waiting`]). A client that waits for it goes on; one that
+//!   paces itself ignores it (a self-paced client that exits on the first
+//!   `SIGUSR1` it receives, an "end only" client, ends there);
+//! - it catches no `SIGUSR1`: it paces itself ([`Trace::Paced`]): never
+//!   answered per bit (a reply would kill it or mean nothing to it).
+//!
+//! Then the receiver learns from behaviour, each after
+//! [`ClassicReceiverConfig::probe`] (500 ms) of silence:
+//! - **echo**: a client answered per bit that falls silent after the
+//!   `SIGUSR1` that answered its first `SIGUSR2` waits for its own signal
+//!   back: it gets the `SIGUSR2` now and every bit is echoed from then on
+//!   ([`Trace::Echo`]). A client that sent its next bit after such a reply
+//!   has shown it needs no echo, and is never probed again;
+//! - **done**: a client still there after the end of its message (ended by
+//!   its NUL or announced length) that catches `SIGUSR2` (`SigCgt` read
+//!   again: a process that has exited catches nothing) waits for "done", or
+//!   spins until it comes: it gets one `SIGUSR2` ([`Trace::Reply`]). A client
+//!   that takes `SIGUSR2` as an error has exited after the last bit's
+//!   `SIGUSR1` and gets nothing more.
+//!
+//! The items `plus`, `then`, `bare` and `echo` pin the replies instead
+//! ([`DoneAck`](super::DoneAck)). A process is only ever sent a signal that
+//! it catches, and never a PID below 1.
 //!
 //! [`ClassicReceiver::stop`] ends every message being received as if its
 //! process had fallen silent (printed, with its verdicts) and sends nothing
@@ -66,32 +83,35 @@
 //! - `decode`: signals to bytes (bit order and meaning, header and NUL
 //!   phases, UTF-8 of the text);
 //! - `output`: the arbiter, one [`LineBuffer`](crate::LineBuffer) per slot;
-//! - `ack`: paced or waiting, and what each is sent;
-//! - `verdict`: verdicts, trace events and the convention hint;
+//! - `ack`: paced or answered, and what each is sent;
+//! - `detect`: the convention of each client, from its first bytes;
+//! - `verdict`: verdicts and trace events;
 //! - this file: the slots, their timers, and the order of all these.
 //!
 //! No input makes the receiver panic; memory is bounded by `N` and `B`.
 
 mod ack;
 mod decode;
+mod detect;
 mod output;
 mod verdict;
 
 pub use crate::utf8::Text;
 pub use verdict::{Read, Trace, Verdict, VerdictKind, TOO_FAST};
 
-use super::{Convention, End};
+use super::{BitOrder, Convention, DoneAck, End};
 use crate::{Catches, Duration, Effects, Instant, Pid, Signal, Timer, TimerTable};
-use ack::Mode;
+use ack::{Mode, Probe};
 use decode::{Decoder, Step};
+use detect::Detect;
 use output::Arbiter;
 
 /// Timing of a [`ClassicReceiver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClassicReceiverConfig {
-    /// How long the first reply to a new process is held, to see whether its
-    /// second bit comes without one (then it paces itself).
-    pub hold: Duration,
+    /// Silence after which a client is found to wait for its echo, or for
+    /// "done" after its message (module docs).
+    pub probe: Duration,
     /// Silence that ends a process's message (and forgets the process).
     pub silence: Duration,
     /// The same, for a process that waits for a reply per bit.
@@ -101,7 +121,7 @@ pub struct ClassicReceiverConfig {
 impl Default for ClassicReceiverConfig {
     fn default() -> Self {
         ClassicReceiverConfig {
-            hold: Duration::from_millis(10),
+            probe: Duration::from_millis(500),
             silence: Duration::from_millis(250),
             waiting_silence: Duration::from_secs(1),
         }
@@ -111,14 +131,14 @@ impl Default for ClassicReceiverConfig {
 /// The timers of a process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SlotTimer {
-    /// The first reply, held to see whether a second bit comes without it.
-    Hold,
+    /// A probe ([`Probe`]) is due.
+    Probe,
     /// The silence that ends its message and forgets it.
     Silence,
 }
 
 impl Timer for SlotTimer {
-    const ALL: &'static [Self] = &[SlotTimer::Hold, SlotTimer::Silence];
+    const ALL: &'static [Self] = &[SlotTimer::Probe, SlotTimer::Silence];
     fn index(self) -> usize {
         self as usize
     }
@@ -134,6 +154,14 @@ struct Slot {
     last: Instant,
     timers: TimerTable<SlotTimer, 2>,
     decoder: Decoder,
+    /// What its silence will tell, if it lasts [`ClassicReceiverConfig::probe`].
+    probe: Probe,
+    /// Whether it wants its signals echoed: `None` until known.
+    echo: Option<bool>,
+    /// How its bits are read.
+    conv: Convention,
+    /// Its first signals, while its convention is being detected.
+    detect: Option<Detect>,
     /// A withheld acknowledgement: of a bit whose byte filled the buffer,
     /// or (when its message is held) of the end of the message.
     stalled: Option<Signal>,
@@ -175,6 +203,8 @@ pub struct ClassicReceiver<const N: usize, const B: usize> {
     out: Arbiter<N, B>,
     /// [`stop`](Self::stop) was called: nothing is sent any more.
     stopped: bool,
+    /// The time of the latest call.
+    now: Instant,
 }
 
 impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
@@ -190,6 +220,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             slots: [None; N],
             out: Arbiter::new(),
             stopped: false,
+            now: Instant::ZERO,
         }
     }
 
@@ -220,7 +251,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// # use minitalk_protocol::{Catches, Duration, Effects, Instant, Pid, Signal};
     /// # struct Quiet;
     /// # impl Effects for Quiet {
-    /// #     fn catches(&mut self, _: Pid) -> Catches { Catches::NONE }
+    /// #     fn catches(&mut self, _: Pid) -> Catches { Catches::BOTH }
     /// #     fn send(&mut self, _: Pid, _: Signal) -> bool { true }
     /// #     fn write(&mut self, _: Pid, _: &[u8]) {}
     /// #     fn alive(&mut self, _: Pid) -> Option<u64> { Some(1) }
@@ -228,8 +259,8 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// let mut rx: ClassicReceiver<2, 16> = ClassicReceiver::new(Default::default(), Convention::default());
     /// assert_eq!(rx.poll_timeout(), None);
     /// rx.on_signal(42, Signal::Usr1, Instant::ZERO, &mut Quiet);
-    /// // the held first reply is due after `hold`
-    /// assert_eq!(rx.poll_timeout(), Some(Instant::ZERO + Duration::from_millis(10)));
+    /// // answered at once; its message ends if it is silent for a second
+    /// assert_eq!(rx.poll_timeout(), Some(Instant::ZERO + Duration::from_secs(1)));
     /// ```
     pub fn poll_timeout(&self) -> Option<Instant> {
         (0..N).filter_map(|i| self.timers(i)?.next_timeout()).min()
@@ -243,21 +274,30 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// Runs the timers that are due at `now`: held first replies, and the
     /// messages that silence ends (their processes are forgotten).
     pub fn poll(&mut self, now: Instant, fx: &mut impl Effects) {
+        self.now = now;
         // One timer at a time: each may change the others (a message that
         // ends releases the held ones).
         while let Some((i, timer)) = self.expired(now) {
             let Some(s) = &mut self.slots[i] else { break };
-            match (timer, s.mode) {
-                (SlotTimer::Hold, Mode::Unknown { first }) => {
-                    // No second bit without a reply: it waits for us.
-                    s.mode = Mode::Waiting;
-                    s.timers.stop(SlotTimer::Hold);
-                    let silence = s.last.saturating_add(self.config.waiting_silence);
-                    s.timers.set(SlotTimer::Silence, silence);
-                    fx.classic_trace(Trace::Waiting(s.pid));
-                    self.answer(i, first, false, fx);
+            let pid = s.pid;
+            match timer {
+                SlotTimer::Probe => {
+                    s.timers.stop(SlotTimer::Probe);
+                    let done = core::mem::replace(&mut s.probe, Probe::Off) == Probe::Done;
+                    let catches = if done {
+                        // Still there after its message? A process that
+                        // has exited catches nothing.
+                        fx.catches(pid)
+                    } else {
+                        // Silent since SIGUSR1 answered its SIGUSR2.
+                        s.echo = Some(true);
+                        fx.classic_trace(Trace::Echo(pid));
+                        s.catches
+                    };
+                    // (None once stopped: `stop` forgot every process.)
+                    ack::reply(pid, catches, Signal::Usr2, done, fx);
                 }
-                _ => self.silence(i, fx),
+                SlotTimer::Silence => self.silence(i, fx),
             }
         }
     }
@@ -265,6 +305,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// Slot `i`'s process fell silent: its message ends, and the process is
     /// forgotten unless its message is held.
     fn silence(&mut self, i: usize, fx: &mut impl Effects) {
+        let detect = self.slots[i].as_ref().and_then(|s| s.detect);
+        if let Some(found) = detect.and_then(|d| d.decide(true)) {
+            self.detected(i, found, fx);
+        }
         if self.slots[i]
             .as_ref()
             .is_some_and(|s| s.decoder.in_message())
@@ -289,6 +333,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
 
     /// A signal from `pid`, at `now`.
     pub fn on_signal(&mut self, pid: Pid, signal: Signal, now: Instant, fx: &mut impl Effects) {
+        self.now = now;
         if pid < 1 {
             fx.classic_trace(Trace::Stray { pid, signal });
             return;
@@ -303,11 +348,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                 let Some(s) = &mut self.slots[i] else {
                     return;
                 };
-                if matches!(s.mode, Mode::Unknown { .. }) {
-                    // Its second bit came before any reply: it paces itself.
-                    s.mode = Mode::Paced;
-                    s.timers.stop(SlotTimer::Hold);
-                    fx.classic_trace(Trace::Paced(pid));
+                s.timers.stop(SlotTimer::Probe);
+                if core::mem::replace(&mut s.probe, Probe::Off) == Probe::Echo {
+                    // It went on after SIGUSR1 answered its SIGUSR2.
+                    s.echo = Some(false);
                 }
                 let gap = now.saturating_duration_since(s.last).as_nanos() as u64 / 1000;
                 (i, gap.min(u64::from(Trace::FIRST - 1)) as u32)
@@ -317,16 +361,27 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     fx.classic_trace(Trace::NoSlot(pid));
                     return;
                 };
-                let mut timers = TimerTable::new();
-                timers.set(SlotTimer::Hold, now.saturating_add(self.config.hold));
+                let timers = TimerTable::new();
+                let catches = fx.catches(pid);
+                let mode = if catches.usr1 {
+                    fx.classic_trace(Trace::Waiting(pid));
+                    Mode::Waiting
+                } else {
+                    fx.classic_trace(Trace::Paced(pid));
+                    Mode::Paced
+                };
                 self.slots[i] = Some(Slot {
                     pid,
-                    catches: fx.catches(pid),
-                    mode: Mode::Unknown { first: signal },
+                    catches,
+                    mode,
                     last: now,
                     timers,
                     decoder: Decoder::new(c.header),
                     stalled: None,
+                    probe: Probe::Off,
+                    echo: None,
+                    conv: c,
+                    detect: c.detect.then_some(Detect::START),
                 });
                 self.out.open(i, pid);
                 (i, Trace::FIRST)
@@ -335,16 +390,13 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         if let Some(s) = &mut self.slots[i] {
             s.last = now;
             let silence = match s.mode {
-                Mode::Unknown { .. } => None,
-                Mode::Paced => Some(self.config.silence),
-                Mode::Waiting => Some(self.config.waiting_silence),
+                Mode::Paced => self.config.silence,
+                Mode::Waiting => self.config.waiting_silence,
             };
-            if let Some(silence) = silence {
-                s.timers
-                    .set(SlotTimer::Silence, now.saturating_add(silence));
-            }
+            s.timers
+                .set(SlotTimer::Silence, now.saturating_add(silence));
         }
-        let ended = self.take_bit(i, c.bit(signal), gap, fx);
+        let ended = self.feed(i, signal, gap, fx);
         let may_stream = self.out.may_stream(i);
         let held = self.out.is_held(i);
         let full = self.out.is_full(i);
@@ -363,23 +415,92 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     }
 
     /// Replies to slot `i`'s bit `signal` (`ended`: its last), as its mode
-    /// and the convention say; nothing once stopped or cut short.
+    /// and the convention say; nothing once stopped or cut short. Arms the
+    /// probe that its silence will answer (module docs).
     fn answer(&mut self, i: usize, signal: Signal, ended: bool, fx: &mut impl Effects) {
-        let Some(s) = &self.slots[i] else { return };
+        let c = self.convention;
+        let Some(s) = &mut self.slots[i] else { return };
         if self.stopped || fx.cut() {
             return;
         }
-        ack::replies(s.mode, signal, ended, self.convention, |reply| {
-            ack::reply(s.pid, s.catches, reply, ended, fx)
+        let echo = c.echo || s.echo == Some(true);
+        let (pid, catches) = (s.pid, s.catches);
+        ack::replies(s.mode, signal, ended, echo, c, |reply| {
+            ack::reply(pid, catches, reply, ended, fx)
         });
+        s.probe = if ended {
+            if c.done == DoneAck::Watch {
+                Probe::Done
+            } else {
+                Probe::Off
+            }
+        } else if s.mode == Mode::Waiting
+            && s.echo.is_none()
+            && !echo
+            && signal == Signal::Usr2
+            && catches.usr2
+        {
+            Probe::Echo
+        } else {
+            Probe::Off
+        };
+        if s.probe != Probe::Off {
+            let at = self.now.saturating_add(self.config.probe);
+            s.timers.set(SlotTimer::Probe, at);
+            // Not forgotten before its probe.
+            let forget = at.saturating_add(self.config.waiting_silence);
+            s.timers.set(SlotTimer::Silence, forget);
+        }
+    }
+
+    /// Slot `i`'s `signal`, `gap` µs after its previous one, to its decoder,
+    /// or kept while its convention is detected (then all are decoded);
+    /// true if it ended a message.
+    fn feed(&mut self, i: usize, signal: Signal, gap: u32, fx: &mut impl Effects) -> bool {
+        let Some(s) = &mut self.slots[i] else {
+            return false;
+        };
+        let bit = s.conv.bit(signal);
+        match &mut s.detect {
+            None => self.take_bit(i, bit, gap, fx),
+            Some(d) => match d.push(signal, gap) {
+                Some(found) => self.detected(i, found, fx),
+                None => false,
+            },
+        }
+    }
+
+    /// Slot `i`'s convention is `found`: its kept signals are decoded under
+    /// it; true if the last ended a message.
+    fn detected(&mut self, i: usize, found: (BitOrder, Signal), fx: &mut impl Effects) -> bool {
+        let Some(s) = &mut self.slots[i] else {
+            return false;
+        };
+        let Some(d) = s.detect.take() else {
+            return false;
+        };
+        let (order, one) = found;
+        (s.conv.order, s.conv.one) = found;
+        fx.classic_trace(Trace::Detected {
+            pid: s.pid,
+            order,
+            one,
+        });
+        let mut ended = false;
+        for j in 0..d.n {
+            let usr2 = (d.raw >> (d.n - 1 - j)) & 1 == 1;
+            let bit = usr2 == (one == Signal::Usr2);
+            ended = self.take_bit(i, bit, d.gaps[usize::from(j)], fx);
+        }
+        ended
     }
 
     /// Adds a bit to slot `i`; true if it ended a message.
     fn take_bit(&mut self, i: usize, bit: bool, gap: u32, fx: &mut impl Effects) -> bool {
-        let c = self.convention;
         let Some(s) = &mut self.slots[i] else {
             return false;
         };
+        let c = s.conv;
         let pid = s.pid;
         let Some((trace, step)) = s.decoder.push(bit, gap, c, pid) else {
             return false;
@@ -399,10 +520,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                 self.end_message(i, false, fx);
                 true
             }
-            Step::Byte { byte, last, hint } => {
-                if let Some(kind) = hint {
-                    fx.verdict(Verdict { pid, kind });
-                }
+            Step::Byte { byte, last } => {
                 self.out.store(i, byte, fx);
                 if !last {
                     return false;
@@ -424,11 +542,13 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         if let Some(t) = s.decoder.unfinished(pid, silent) {
             fx.classic_trace(t);
         }
+        // Answered per bit, and gone (or a zombie) since.
+        let exited = silent && s.mode == Mode::Waiting && fx.alive(pid).is_none();
         let bytes = s.decoder.bytes();
         let streaming = self.out.end(i, bytes > 0 || !silent, fx);
         fx.classic_trace(Trace::End { pid, bytes });
         let mut report = |kind| fx.verdict(Verdict { pid, kind });
-        s.decoder.finish(silent, c, &mut report);
+        s.decoder.finish(silent, exited, c, &mut report);
         if let Some(kind) = self.out.take_dropped(i) {
             report(kind);
         }

@@ -7,8 +7,6 @@ use crate::classic::Encoder;
 use crate::Catches;
 use Signal::{Usr1, Usr2};
 
-const US: Duration = Duration::from_micros(1);
-
 fn us(n: u64) -> Duration {
     Duration::from_micros(n)
 }
@@ -24,6 +22,11 @@ enum Kind {
     Paced(u64),
     /// Sends the next bit 20 µs after any reply.
     Waiting,
+    /// Sends the next bit 20 µs after its own signal comes back.
+    Echo,
+    /// Sends the next bit this many µs after any reply (a waiting client
+    /// that a loaded machine leaves unscheduled).
+    Slow(u64),
 }
 
 struct Client {
@@ -37,25 +40,44 @@ struct Client {
     lose: Vec<u64>,
     /// Stops after this many signals (dies).
     die_after: Option<u64>,
+    /// It died (`die_after`).
+    dead: bool,
+    /// Has sent its last signal.
+    finished: bool,
+    /// Stays after its last signal (waits or spins until `SIGUSR2`); else
+    /// it exits, and catches nothing from then on.
+    stays: bool,
     next: Option<Instant>,
     heard: Vec<Signal>,
+    /// Its last signal.
+    last: Option<Signal>,
+    /// Its wire, if not the receiver's.
+    wire: Option<Convention>,
 }
 
 impl Client {
+    /// A client; a self-paced one catches nothing (never answered), a
+    /// waiting one both.
     fn new(pid: Pid, kind: Kind, msg: &[u8], start: u64) -> Client {
         Client {
             pid,
             kind,
-            catches: Catches {
-                usr1: true,
-                usr2: true,
+            catches: if matches!(kind, Kind::Paced(_)) {
+                Catches::NONE
+            } else {
+                Catches::BOTH
             },
             msg: msg.to_vec(),
             sent: 0,
             lose: Vec::new(),
             die_after: None,
+            dead: false,
+            finished: false,
+            stays: false,
             next: Some(at_us(start)),
             heard: Vec::new(),
+            last: None,
+            wire: None,
         }
     }
 }
@@ -81,7 +103,9 @@ impl Effects for Fx<'_> {
     fn catches(&mut self, pid: Pid) -> Catches {
         assert!(pid >= 1);
         let c = self.clients.iter().find(|c| c.pid == pid);
-        c.map(|c| c.catches).unwrap_or_default()
+        c.filter(|c| !c.finished || c.stays)
+            .map(|c| c.catches)
+            .unwrap_or_default()
     }
 
     fn send(&mut self, to: Pid, signal: Signal) -> bool {
@@ -91,8 +115,14 @@ impl Effects for Fx<'_> {
         let c = self.clients.iter_mut().find(|c| c.pid == to).unwrap();
         assert!(c.catches.catches(signal), "{to} killed by {signal:?}");
         c.heard.push(signal);
-        if c.kind == Kind::Waiting && c.next.is_none() {
-            c.next = Some(self.now.saturating_add(US * 20));
+        let (goes_on, after) = match c.kind {
+            Kind::Waiting => (true, 20),
+            Kind::Slow(us) => (true, us),
+            Kind::Echo => (c.last == Some(signal), 20),
+            Kind::Paced(_) => (false, 0),
+        };
+        if goes_on && c.next.is_none() && !c.finished {
+            c.next = Some(self.now.saturating_add(us(after)));
         }
         true
     }
@@ -111,8 +141,9 @@ impl Effects for Fx<'_> {
         self.w.traces.push(event);
     }
 
-    fn alive(&mut self, _: Pid) -> Option<u64> {
-        Some(1)
+    fn alive(&mut self, pid: Pid) -> Option<u64> {
+        let c = self.clients.iter().find(|c| c.pid == pid);
+        c.filter(|c| !c.dead).map(|_| 1)
     }
 }
 
@@ -179,23 +210,26 @@ impl World {
                 (Some((t, i)), r) if r.is_none_or(|r| t <= r) => {
                     now = now.max(t);
                     let cl = &mut clients[i];
-                    let enc = Encoder::new(c, &cl.msg).unwrap();
+                    let enc = Encoder::new(cl.wire.unwrap_or(c), &cl.msg).unwrap();
                     let Some(sig) = enc.signal_at(cl.sent) else {
                         cl.next = None;
                         continue;
                     };
                     if cl.die_after == Some(cl.sent) {
                         cl.next = None;
+                        cl.dead = true;
                         continue;
                     }
                     let idx = cl.sent;
                     cl.sent += 1;
+                    cl.last = Some(sig);
                     cl.next = match cl.kind {
                         Kind::Paced(p) => Some(now.saturating_add(us(p))),
-                        Kind::Waiting => None,
+                        Kind::Waiting | Kind::Echo | Kind::Slow(_) => None,
                     };
                     if cl.sent == enc.bits() {
                         cl.next = None;
+                        cl.finished = true;
                     }
                     let pid = cl.pid;
                     if cl.lose.contains(&idx) {
@@ -221,14 +255,15 @@ fn rx<const N: usize, const B: usize>(items: &[u8]) -> ClassicReceiver<N, B> {
 }
 
 #[test]
-fn paced_client_is_printed_whole_and_answered_once_at_the_end() {
+fn a_client_that_catches_sigusr1_only_is_answered_per_bit_at_once() {
     let mut r = rx::<4, 64>(b"");
     let mut cl = [Client::new(100, Kind::Paced(100), b"hello", 0)];
+    cl[0].catches.usr1 = true;
     let w = World::run(&mut r, &mut cl);
     assert_eq!(w.written, [(100, b"hello\n".to_vec())]);
-    assert_eq!(w.sends, [(100, Usr1)]);
+    assert_eq!(w.sends, [(100, Usr1); 48]);
     assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
-    assert!(w.traces.contains(&Trace::Paced(100)));
+    assert!(w.traces.contains(&Trace::Waiting(100)));
     assert_eq!(r.active(), 0);
 }
 
@@ -251,15 +286,115 @@ fn paced_client_that_catches_nothing_is_never_signalled() {
 }
 
 #[test]
-fn waiting_client_gets_an_ack_per_bit_then_done() {
+fn waiting_client_gets_an_ack_per_bit_then_done_if_it_is_still_there() {
+    // One that exits after the last bit's SIGUSR1 (and may take SIGUSR2 as
+    // an error) gets nothing more.
     let mut r = rx::<4, 64>(b"");
     let mut cl = [Client::new(7, Kind::Waiting, b"hey", 0)];
     let w = World::run(&mut r, &mut cl);
     assert_eq!(w.stdout(), b"hey\n");
     assert!(w.traces.contains(&Trace::Waiting(7)));
+    assert_eq!(cl[0].heard, [Usr1; 32]);
+    assert!(!w.traces.contains(&Trace::Reply {
+        pid: 7,
+        signal: Usr2
+    }));
+    // One still there (it waits for "done") gets SIGUSR2.
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [Client::new(7, Kind::Waiting, b"hey", 0)];
+    cl[0].stays = true;
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"hey\n");
     let mut expect = std::vec![Usr1; 32];
     expect.push(Usr2);
     assert_eq!(cl[0].heard, expect);
+    assert!(w.traces.contains(&Trace::Reply {
+        pid: 7,
+        signal: Usr2
+    }));
+    assert!(
+        !w.traces.contains(&Trace::Echo(7)),
+        "it never waited for an echo"
+    );
+    assert_eq!(r.active(), 0);
+}
+
+#[test]
+fn the_first_reply_comes_at_once() {
+    // A client that gives up after 10 ms without a reply is answered at
+    // once, whether it catches SIGUSR2 too or not.
+    for usr2 in [true, false] {
+        let mut cl = [Client::new(7, Kind::Waiting, b"a", 0)];
+        cl[0].catches.usr2 = usr2;
+        let mut w = World::default();
+        let mut r = rx::<2, 16>(b"");
+        w.on_signal(&mut r, &mut cl, 7, Usr1, Instant::ZERO);
+        assert_eq!(w.sends, [(7, Usr1)]);
+    }
+}
+
+#[test]
+fn a_client_that_waits_for_its_echo_is_found_out_and_echoed() {
+    for items in [&b""[..], b"usr1", b"lsb,len32"] {
+        let mut r = rx::<2, 64>(items);
+        let mut cl = [Client::new(9, Kind::Echo, b"echo me", 0)];
+        let w = World::run(&mut r, &mut cl);
+        assert_eq!(w.stdout(), b"echo me\n", "{items:?}");
+        assert_eq!(
+            w.traces.iter().filter(|t| **t == Trace::Echo(9)).count(),
+            1,
+            "{items:?}"
+        );
+        // From its first SIGUSR2 on, every bit is echoed.
+        let enc = Encoder::new(r.convention(), b"echo me").unwrap();
+        let sent: Vec<_> = (0..enc.bits()).map(|i| enc.signal_at(i).unwrap()).collect();
+        let first2 = sent.iter().position(|&s| s == Usr2).unwrap();
+        // heard: SIGUSR1 for each bit before, then the late echo of its first
+        // SIGUSR2 (after the SIGUSR1 it ignored), then each echo.
+        assert_eq!(&cl[0].heard[..first2 + 1], std::vec![Usr1; first2 + 1]);
+        assert_eq!(&cl[0].heard[first2 + 1..], &sent[first2..], "{items:?}");
+        assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+    }
+}
+
+#[test]
+fn self_paced_clients_are_answered_harmlessly_and_never_probed_for_an_echo() {
+    // It catches both: each bit is answered, it ignores the replies.
+    let mut r = rx::<2, 64>(b"");
+    let mut cl = [Client::new(3, Kind::Paced(100), b"paced", 0)];
+    cl[0].catches = Catches::BOTH;
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"paced\n");
+    assert!(
+        cl[0].heard.iter().all(|&s| s == Usr1),
+        "no SIGUSR2 it did not ask for"
+    );
+    assert!(!w.traces.contains(&Trace::Echo(3)));
+    // It catches SIGUSR2 only and spins until it comes at the end.
+    let mut r = rx::<2, 64>(b"");
+    let mut cl = [Client::new(3, Kind::Paced(100), b"spin", 0)];
+    cl[0].catches = Catches {
+        usr1: false,
+        usr2: true,
+    };
+    cl[0].stays = true;
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"spin\n");
+    assert_eq!(cl[0].heard, [Usr2]);
+    assert!(w.traces.contains(&Trace::Paced(3)));
+    assert!(w.traces.contains(&Trace::Reply {
+        pid: 3,
+        signal: Usr2
+    }));
+    // The same, catching both.
+    let mut r = rx::<2, 64>(b"");
+    let mut cl = [Client::new(3, Kind::Paced(100), b"spin", 0)];
+    cl[0].catches = Catches::BOTH;
+    cl[0].stays = true;
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"spin\n");
+    assert_eq!(cl[0].heard.last(), Some(&Usr2));
+    assert_eq!(cl[0].heard.iter().filter(|&&s| s == Usr2).count(), 1);
 }
 
 #[test]
@@ -337,7 +472,13 @@ fn client_dying_mid_byte_is_reported() {
     let kinds: Vec<_> = w.verdicts.iter().map(|v| v.kind).collect();
     assert_eq!(
         kinds,
-        [VerdictKind::PartialByte { bits: 3 }, VerdictKind::NoNul]
+        [
+            VerdictKind::PartialByte {
+                bits: 3,
+                exited: false
+            },
+            VerdictKind::NoNul
+        ]
     );
 }
 
@@ -364,7 +505,10 @@ fn strays_are_ignored_or_reported_never_printed() {
         w.verdicts,
         [Verdict {
             pid: 10,
-            kind: VerdictKind::PartialByte { bits: 1 }
+            kind: VerdictKind::PartialByte {
+                bits: 1,
+                exited: false
+            }
         }]
     );
 }
@@ -376,10 +520,11 @@ fn lost_bits_are_reported_not_printed_silently() {
     cl[0].lose = std::vec![13];
     let w = World::run(&mut r, &mut cl);
     assert_ne!(w.stdout(), b"too fast\n");
-    assert!(w
-        .verdicts
-        .iter()
-        .any(|v| v.kind == VerdictKind::PartialByte { bits: 7 }));
+    assert!(w.verdicts.iter().any(|v| v.kind
+        == VerdictKind::PartialByte {
+            bits: 7,
+            exited: false
+        }));
 }
 
 #[test]
@@ -444,6 +589,7 @@ fn with_a_header_and_nul_the_end_is_acknowledged_after_the_nul() {
     for items in [&b"len32"[..], b"lsb,len64"] {
         let mut r = rx::<2, 64>(items);
         let mut cl = [Client::new(5, Kind::Waiting, b"ab", 0)];
+        cl[0].stays = true;
         let w = World::run(&mut r, &mut cl);
         assert_eq!(w.stdout(), b"ab\n");
         let bits = Encoder::new(r.convention(), b"ab").unwrap().bits() as usize;
@@ -551,6 +697,7 @@ fn a_waiting_client_held_behind_a_long_message_hears_its_end_once_printed() {
         Client::new(1, Kind::Paced(100), &long, 0),
         Client::new(2, Kind::Waiting, b"short", 8_000),
     ];
+    cl[1].stays = true;
     let w = World::run(&mut r, &mut cl);
     let mut expect = long.clone();
     expect.extend_from_slice(b"\nshort\n");
@@ -560,7 +707,7 @@ fn a_waiting_client_held_behind_a_long_message_hears_its_end_once_printed() {
     let written = w.log.iter().position(|e| *e == (2, None)).unwrap();
     let done = w.log.iter().position(|e| *e == (2, Some(Usr2))).unwrap();
     assert!(written < done, "{:?}", w.log);
-    assert_eq!(cl[0].heard, [Usr1]);
+    assert!(cl[0].heard.is_empty(), "it catches nothing");
     assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
     assert_eq!(r.active(), 0);
 }
@@ -605,18 +752,182 @@ fn invalid_utf8_is_printed_and_reported() {
 }
 
 #[test]
-fn wrong_convention_gets_a_hint() {
-    let lsb = Convention::parse(b"lsb").unwrap();
-    let enc = Encoder::new(lsb, b"Hello").unwrap();
-    let mut r = rx::<2, 64>(b"");
-    let mut w = World::default();
-    let mut cl = [Client::new(5, Kind::Paced(100), b"", 0)];
-    for i in 0..enc.bits() {
-        let now = at_us(100 * i);
-        w.on_signal(&mut r, &mut cl, 5, enc.signal_at(i).unwrap(), now);
+fn a_client_answered_per_bit_that_exits_mid_byte_is_not_called_too_fast() {
+    // It catches SIGUSR1 and exits after 3 bits (as a self-paced client
+    // that exits on the first SIGUSR1 it gets does): the verdict says it
+    // exited; one that catches nothing and falls silent mid-byte lost
+    // signals: too fast.
+    for (catches, exited) in [(Catches::BOTH, true), (Catches::NONE, false)] {
+        let mut r = rx::<2, 64>(b"");
+        let mut cl = [Client::new(8, Kind::Paced(100), b"Hi", 0)];
+        cl[0].catches = catches;
+        cl[0].die_after = Some(3);
+        let w = World::run(&mut r, &mut cl);
+        assert!(
+            w.verdicts
+                .iter()
+                .any(|v| v.kind == VerdictKind::PartialByte { bits: 3, exited }),
+            "{:?}",
+            w.verdicts
+        );
     }
-    let hint = w.verdicts.iter().find_map(|v| v.kind.suggestion());
-    assert_eq!(hint, Some("lsb"));
+}
+
+#[test]
+fn no_verdict_blames_a_client_that_waits_for_replies() {
+    // Slow to send each bit after its reply (a loaded machine: 900 ms, less
+    // than the second of silence that ends its message), waiting for its
+    // echo, or held back while another message streams: each is printed
+    // exactly and no verdict is about it, with the convention detected or
+    // pinned.
+    for detect in [true, false] {
+        let mut r: ClassicReceiver<4, 8> = if detect { rx_detect() } else { rx(b"") };
+        let long: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        let mut cl = [
+            Client::new(1, Kind::Paced(100), &long, 0),
+            Client::new(2, Kind::Slow(900_000), b"slow", 0),
+            Client::new(3, Kind::Echo, b"echo", 100),
+            Client::new(4, Kind::Waiting, b"held back", 10_000),
+        ];
+        if detect {
+            cl[2].wire = Some(Convention::parse(b"lsb,usr1").unwrap());
+        }
+        let w = World::run(&mut r, &mut cl);
+        // Each one's output, its chunks joined.
+        let out = |pid| -> Vec<u8> {
+            w.written
+                .iter()
+                .filter(|(p, _)| *p == pid)
+                .flat_map(|(_, b)| b.clone())
+                .collect()
+        };
+        assert_eq!(out(2), b"slow\n", "detect {detect}");
+        assert_eq!(out(3), b"echo\n", "detect {detect}");
+        assert_eq!(out(4), b"held back\n", "detect {detect}");
+        assert!(w.traces.contains(&Trace::Stalled(4)), "it was held back");
+        assert!(
+            w.verdicts.iter().all(|v| v.pid == 1),
+            "detect {detect}: {:?}",
+            w.verdicts
+        );
+    }
+}
+
+/// A receiver of `--classic` without a LIST: it detects each client's
+/// convention.
+fn rx_detect<const N: usize, const B: usize>() -> ClassicReceiver<N, B> {
+    ClassicReceiver::new(
+        Default::default(),
+        Convention::option(b"--classic").unwrap().unwrap(),
+    )
+}
+
+#[test]
+fn each_client_bit_order_and_signal_meaning_is_detected() {
+    for items in [&b""[..], b"lsb", b"usr1", b"lsb,usr1"] {
+        let wire = Convention::parse(items).unwrap();
+        for msg in [
+            &b"Hello, 42!"[..],
+            "\u{fc}n\u{ef}code \u{2713}".as_bytes(),
+            b"a",
+            b"Hi\n",
+            b"",
+        ] {
+            for kind in [Kind::Waiting, Kind::Paced(150)] {
+                let mut r = rx_detect::<2, 64>();
+                let mut cl = [Client::new(4, kind, msg, 0)];
+                cl[0].wire = Some(wire);
+                let w = World::run(&mut r, &mut cl);
+                let mut line = msg.to_vec();
+                line.push(b'\n');
+                assert_eq!(w.stdout(), line, "{items:?} {msg:?}");
+                assert!(w.verdicts.is_empty(), "{items:?} {msg:?}: {:?}", w.verdicts);
+                if !msg.is_empty() {
+                    let detected = Trace::Detected {
+                        pid: 4,
+                        order: wire.order,
+                        one: wire.one,
+                    };
+                    assert!(w.traces.contains(&detected), "{items:?} {msg:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn clients_of_different_conventions_at_once_are_each_detected() {
+    let mut r = rx_detect::<4, 64>();
+    let mut cl = [
+        Client::new(1, Kind::Paced(100), b"first, MSB", 0),
+        Client::new(2, Kind::Paced(130), b"second, LSB", 37),
+        Client::new(3, Kind::Waiting, b"third, SIGUSR1 is 1", 55),
+    ];
+    cl[1].wire = Some(Convention::parse(b"lsb").unwrap());
+    cl[2].wire = Some(Convention::parse(b"usr1").unwrap());
+    let w = World::run(&mut r, &mut cl);
+    let mut lines: Vec<_> = w.written.clone();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            (1, b"first, MSB\n".to_vec()),
+            (2, b"second, LSB\n".to_vec()),
+            (3, b"third, SIGUSR1 is 1\n".to_vec())
+        ]
+    );
+    assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+}
+
+#[test]
+fn a_list_pins_the_convention_and_nothing_is_suggested() {
+    // An LSB client read MSB first, as the LIST says: its bytes as
+    // received, each reversed, and no convention suggested.
+    let mut r = rx::<2, 64>(b"msb");
+    let mut cl = [Client::new(5, Kind::Waiting, b"Hello", 0)];
+    cl[0].wire = Some(Convention::parse(b"lsb").unwrap());
+    let w = World::run(&mut r, &mut cl);
+    let mut expect: Vec<u8> = b"Hello".iter().map(|b| b.reverse_bits()).collect();
+    expect.push(b'\n');
+    assert_eq!(w.stdout(), expect);
+    assert!(!w.traces.iter().any(|t| matches!(t, Trace::Detected { .. })));
+    assert!(w
+        .verdicts
+        .iter()
+        .all(|v| matches!(v.kind, VerdictKind::InvalidUtf8 { .. })));
+}
+
+#[test]
+fn bytes_that_read_as_text_in_no_convention_are_read_by_the_default() {
+    // Each reads as a control character, a stray continuation byte or an
+    // invalid byte in all four conventions: read MSB first, SIGUSR2 = 1,
+    // and printed as received; nothing suggested.
+    let mut r = rx_detect::<2, 64>();
+    let mut cl = [Client::new(6, Kind::Waiting, b"\x01\x01", 0)];
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"\x01\x01\n");
+    assert!(w.traces.contains(&Trace::Detected {
+        pid: 6,
+        order: BitOrder::Msb,
+        one: Usr2
+    }));
+}
+
+#[test]
+fn a_client_silent_before_its_convention_is_known_is_decoded_and_reported() {
+    // 12 bits, then silence: decoded under the first convention that reads
+    // them as text, the unfinished byte reported.
+    let mut r = rx_detect::<2, 64>();
+    let mut cl = [Client::new(7, Kind::Paced(100), b"Hi", 0)];
+    cl[0].die_after = Some(12);
+    let w = World::run(&mut r, &mut cl);
+    assert_eq!(w.stdout(), b"H\n");
+    assert!(w.verdicts.iter().any(|v| v.kind
+        == VerdictKind::PartialByte {
+            bits: 4,
+            exited: false
+        }));
+    assert_eq!(r.active(), 0);
 }
 
 #[test]

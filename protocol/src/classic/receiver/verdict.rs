@@ -1,5 +1,5 @@
-//! What the classic receiver tells a human: verdicts on stderr, trace
-//! events for `--trace`, and the convention hint.
+//! What the classic receiver tells a human: verdicts on stderr, and trace
+//! events for `--trace`.
 
 use super::super::BitOrder;
 use crate::utf8::Text;
@@ -24,10 +24,13 @@ pub enum VerdictKind {
         at: u64,
     },
     /// The client fell silent in the middle of a byte: signals were lost
-    /// (say [`TOO_FAST`] with it).
+    /// (say [`TOO_FAST`] with it, unless it `exited`).
     PartialByte {
         /// Bits of the unfinished byte (1 to 7; more inside a header).
         bits: u8,
+        /// The client was answered per bit and has exited since: it may
+        /// exit on the first `SIGUSR1` it gets (not [`TOO_FAST`], then).
+        exited: bool,
     },
     /// The message ended by silence, without its NUL.
     NoNul,
@@ -43,13 +46,6 @@ pub enum VerdictKind {
         /// How many.
         bytes: u64,
     },
-    /// The first bytes read as text only with another convention.
-    Hint {
-        /// The bit order they read as.
-        order: BitOrder,
-        /// The signal that means 1 they read as.
-        one: Signal,
-    },
 }
 
 impl VerdictKind {
@@ -59,37 +55,13 @@ impl VerdictKind {
         match self {
             VerdictKind::InvalidUtf8 { .. } => "invalid UTF-8 at byte",
             VerdictKind::PartialByte { .. } => {
-                "partial byte left when the client fell silent: signals were lost"
+                "partial byte when the client fell silent: signals were lost"
             }
             VerdictKind::NoNul => "message ended by silence, without its NUL",
             VerdictKind::Short { .. } => "message ended by silence before its announced length",
             VerdictKind::Dropped { .. } => {
-                "bytes dropped while another client's long message held the output"
+                "bytes dropped: another client's long message held the output"
             }
-            VerdictKind::Hint { .. } => "reads as text only with another convention",
-        }
-    }
-
-    /// For [`VerdictKind::Hint`], the `--classic` items to try.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use minitalk_protocol::classic::{BitOrder, VerdictKind};
-    /// use minitalk_protocol::Signal;
-    /// let hint = VerdictKind::Hint { order: BitOrder::Lsb, one: Signal::Usr2 };
-    /// assert_eq!(hint.suggestion(), Some("lsb"));
-    /// assert_eq!(VerdictKind::NoNul.suggestion(), None);
-    /// ```
-    pub const fn suggestion(self) -> Option<&'static str> {
-        match self {
-            VerdictKind::Hint { order, one } => Some(match (order, one) {
-                (BitOrder::Msb, Signal::Usr2) => "msb,usr2",
-                (BitOrder::Msb, Signal::Usr1) => "usr1",
-                (BitOrder::Lsb, Signal::Usr2) => "lsb",
-                (BitOrder::Lsb, Signal::Usr1) => "lsb,usr1",
-            }),
-            _ => None,
         }
     }
 }
@@ -122,11 +94,27 @@ pub enum Trace {
         /// Its length in bytes.
         bytes: u64,
     },
-    /// `pid` paces itself: not answered per bit.
+    /// `pid` paces itself (it catches no `SIGUSR1`, or sent its second
+    /// signal before any reply): not answered per bit.
     Paced(Pid),
-    /// `pid` waits for a reply per bit.
+    /// `pid` is answered per bit, at once.
     Waiting(Pid),
-    /// A reply that ends a message (per-bit replies are not traced).
+    /// `pid`'s convention, detected from its first bytes (`--classic`
+    /// without a LIST): the first that reads them as text, else the default.
+    Detected {
+        /// The process.
+        pid: Pid,
+        /// Its bit order.
+        order: BitOrder,
+        /// Its signal that means 1.
+        one: Signal,
+    },
+    /// `pid` fell silent after `SIGUSR1` answered its `SIGUSR2`: it waits
+    /// for its own signal back, and is echoed from now on.
+    Echo(Pid),
+    /// A reply that ends a message (per-bit replies are not traced); a
+    /// `SIGUSR2` after the end: the process was still there, catching it
+    /// (it waits for "done").
     Reply {
         /// The process.
         pid: Pid,
@@ -178,94 +166,4 @@ pub enum Read {
     Length(u64),
     /// The bits of an unfinished byte, when the process fell silent.
     Unfinished,
-}
-
-/// The convention hint: looks at the first four bytes of a message without
-/// a header and says once if only another convention reads them all as text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Hint {
-    /// Still looking.
-    Looking {
-        /// Bit k: every byte so far is text read as interpretation k.
-        text: u8,
-        /// Bytes left to look at.
-        left: u8,
-    },
-    /// Decided (a verdict given or not).
-    Decided,
-}
-
-impl Hint {
-    /// Before the first byte of a message.
-    pub(super) const START: Hint = Hint::Looking {
-        text: 0b1111,
-        left: 4,
-    };
-
-    /// Looks at a byte of the message, `bits` as they came, under the
-    /// convention `order`/`one`; the hint, once, when only another
-    /// convention reads the first bytes as text.
-    pub(super) fn look(&mut self, bits: u8, order: BitOrder, one: Signal) -> Option<VerdictKind> {
-        let Hint::Looking { text, left } = self else {
-            return None;
-        };
-        // The signals themselves, `Usr2` = 1.
-        let raw = if one == Signal::Usr2 { bits } else { !bits };
-        for k in 0..4 {
-            if !is_text(interpret(raw, k)) {
-                *text &= !(1 << k);
-            }
-        }
-        *left -= 1;
-        if *left > 0 {
-            return None;
-        }
-        let text = *text;
-        *self = Hint::Decided;
-        let current = interpretation(order, one);
-        if text & (1 << current) != 0 || text.count_ones() != 1 {
-            return None;
-        }
-        let k = text.trailing_zeros();
-        let order = if k & 1 == 1 {
-            BitOrder::Lsb
-        } else {
-            BitOrder::Msb
-        };
-        let one = if k & 2 == 2 {
-            Signal::Usr1
-        } else {
-            Signal::Usr2
-        };
-        Some(VerdictKind::Hint { order, one })
-    }
-}
-
-/// Whether `b` reads as text for the convention detector.
-const fn is_text(b: u8) -> bool {
-    matches!(b, 0x20..=0x7E | b'\n' | b'\t')
-}
-
-/// The byte of `raw` (arrival order, `Usr2` = 1) read as interpretation `k`:
-/// bit 0 = LSB first, bit 1 = `Usr1` means 1.
-const fn interpret(raw: u8, k: u8) -> u8 {
-    let b = if k & 1 == 1 { raw.reverse_bits() } else { raw };
-    if k & 2 == 2 {
-        !b
-    } else {
-        b
-    }
-}
-
-/// The interpretation number of a bit order and signal meaning.
-const fn interpretation(order: BitOrder, one: Signal) -> u8 {
-    let o = match order {
-        BitOrder::Msb => 0,
-        BitOrder::Lsb => 1,
-    };
-    let s = match one {
-        Signal::Usr2 => 0,
-        Signal::Usr1 => 2,
-    };
-    o | s
 }
