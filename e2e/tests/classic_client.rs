@@ -154,6 +154,103 @@ fn default_settings_deliver_to_every_acknowledgement_variant() {
     }
 }
 
+/// As [`delivers_paced`], and every try's stderr says `says` (the final
+/// line) and never that the server stopped answering.
+fn paced_and_says(server_args: &[&str], message: &str, says: &str) {
+    let what = format!("server {server_args:?}");
+    let mut got_instead = Vec::new();
+    for _ in 0..PACED_TRIES {
+        let mut server = ModelServer::start(server_args, after(20));
+        let done = run(&["--classic"], &mut server, message);
+        done.expect_code(0, &what);
+        assert!(done.stderr.contains(says), "{what}: {:?}", done.stderr);
+        assert!(
+            !done.stderr.contains("stopped answering"),
+            "{what}: {:?}",
+            done.stderr
+        );
+        let got = server.wait_for_messages(1, after(20));
+        assert_alive(&mut server, server_args);
+        if got == [message] {
+            return;
+        }
+        got_instead.push(got);
+    }
+    panic!("{what}: never delivered exactly in {PACED_TRIES} tries: {got_instead:?}");
+}
+
+/// What our client says last when the server confirmed nothing.
+const UNCONFIRMED: &str = "client: sent, not confirmed";
+/// ... and when it did.
+const CONFIRMED: &str = "client: the server confirmed the end";
+
+#[test]
+fn a_server_that_answers_only_the_first_bit_once_or_twice_is_paced_not_failed() {
+    // Not taken for acknowledging every bit (then "stopped answering"
+    // after 3 s): paced, and nothing confirmed.
+    for ack in ["first", "first2"] {
+        paced_and_says(&["--ack", ack], SHORT, UNCONFIRMED);
+    }
+}
+
+#[test]
+fn slow_servers_that_do_not_reply_with_no_list() {
+    // The common wire, no reply, slow per byte or per bit.
+    for slow in ["join", "write", "printf"] {
+        paced_and_says(&["--ack", "none", "--slow", slow], SHORT, UNCONFIRMED);
+    }
+}
+
+#[test]
+fn the_final_line_says_whether_the_server_confirmed_the_end() {
+    for (ack, says) in [
+        ("bit", CONFIRMED),
+        ("plus", CONFIRMED),
+        ("usr2bit", CONFIRMED),
+        ("end", CONFIRMED),
+        ("none", UNCONFIRMED),
+    ] {
+        let mut server = ModelServer::start(&["--ack", ack], after(20));
+        let done = run(&["--classic"], &mut server, "x");
+        done.expect_code(0, ack);
+        // "end" answers only after the last bit: a lost bit loses it too.
+        if ack != "end" {
+            let last = done.stderr.lines().last().unwrap_or_default();
+            assert!(last.starts_with(says), "{ack}: {:?}", done.stderr);
+        }
+    }
+}
+
+#[test]
+fn a_busy_server_that_rejects_every_bit_is_exit_1_not_a_delivery() {
+    let mut server = ModelServer::start(&["--ack", "reject"], after(20));
+    let done = run(&["--classic"], &mut server, MESSAGE);
+    done.expect_code(1, "rejected");
+    assert!(
+        done.stderr.contains("rejected every bit"),
+        "{:?}",
+        done.stderr
+    );
+    assert!(server.wait_for_messages(1, after(1)).is_empty());
+}
+
+#[test]
+fn a_server_that_needs_a_leading_nul_is_not_reported_as_delivered() {
+    // It printed nothing (no LIST sends a leading NUL yet): the client must
+    // not say the server confirmed anything.
+    for ack in ["none", "end"] {
+        let mut server = ModelServer::start(&["--lead", "--ack", ack], after(20));
+        let done = run(&["--classic"], &mut server, MESSAGE);
+        done.expect_code(0, ack);
+        assert!(
+            done.stderr.contains(UNCONFIRMED),
+            "{ack}: {:?}",
+            done.stderr
+        );
+        assert!(server.wait_for_messages(1, after(1)).is_empty());
+    }
+}
+
 /// The model wire flags and the matching LIST.
 const WIRES: &[(&[&str], &str)] = &[
     (&["--lsb"], "lsb"),
