@@ -12,7 +12,7 @@ use crate::{line, CLASSIC, PROGRESS, STATS};
 macro_rules! help_classic {
     () => {
         "  --classic[=LIST]  classic 42 wire (LIST: lsb,usr1,none,len32,len64)
-  --pace US       classic: a bit every US µs (default: on replies, else 400)
+  --pace US       classic: a bit every US µs (default: on replies, else 1000)
 "
     };
 }

@@ -561,6 +561,54 @@ fn measure_our_loss_rate_per_pace() {
 }
 
 #[test]
+#[ignore = "a measurement, not a test: 1000 characters to slow no-reply servers, our client per pace against the model client"]
+fn measure_slow_servers_1000_characters() {
+    // Exact deliveries of 1000 characters to model servers that send no
+    // reply and are slow per byte or bit (issue 17, Found 8): our client at
+    // each pace, and the model's own self-paced client, interleaved; on a
+    // quiet machine, then with one CPU hog. MEASURE_TRIES (default 3) each.
+    let message = ascii_text(1000, 9);
+    let tries: usize = std::env::var("MEASURE_TRIES")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(3);
+    let paces = ["400", "700", "1000"];
+    let models = ["100", "500"];
+    for hogs in [0, 1] {
+        let _hogs = minitalk_e2e::Hogs::start(hogs);
+        for slow in ["join", "write", "printf"] {
+            let server_args = ["--ack", "none", "--slow", slow];
+            let mut ours = [0; 3];
+            let mut theirs = [0; 2];
+            for _ in 0..tries {
+                for (n, pace) in paces.iter().enumerate() {
+                    let mut server = ModelServer::start(&server_args, after(20));
+                    let done = run(&["--classic", "--pace", pace], &mut server, &message);
+                    let got = server.wait_for_messages(1, after(3));
+                    ours[n] += usize::from(done.code() == Some(0) && got == [message.as_str()]);
+                }
+                for (n, pace) in models.iter().enumerate() {
+                    let server = ModelServer::start(&server_args, after(20));
+                    model_client(&["--pace", pace], server.pid(), &message)
+                        .wait(after(120))
+                        .expect_code(0, "model client");
+                    let got = server.wait_for_messages(1, after(3));
+                    theirs[n] += usize::from(got == [message.as_str()]);
+                }
+            }
+            let mut row = format!("hogs {hogs}, server --slow {slow:6}:");
+            for (pace, n) in paces.iter().zip(ours) {
+                row += &format!(" ours {pace} µs {n}/{tries};");
+            }
+            for (pace, n) in models.iter().zip(theirs) {
+                row += &format!(" model client {pace} µs {n}/{tries};");
+            }
+            println!("{row}");
+        }
+    }
+}
+
+#[test]
 #[ignore = "a measurement, not a test: 10 KB to the model ack-per-bit server"]
 fn measure_speed_10_kb_acknowledged() {
     // Interleaved, medians of 5: our classic client to the model server,
