@@ -3,7 +3,11 @@
 //! and against our own `server --classic`:
 //! every acknowledgement variant with default settings, both bit orders,
 //! both signal meanings, NUL / none / len32 / len64 with the matching LIST,
-//! the exit statuses, and bad usage (exit 2, nothing sent).
+//! the exit statuses, and bad usage (exit 2, nothing sent); the servers of
+//! issue 17's Found 8 (the first bit answered twice, a busy server that
+//! answers every bit with `SIGUSR2`, one that needs a leading NUL, slow
+//! ones that send no reply) with no LIST and with the LIST of other wires,
+//! and the client's final line.
 //!
 //! After every run, neither our client nor the model server died of a
 //! signal (the server is still running when the client has ended).
@@ -279,6 +283,30 @@ fn every_wire_convention_with_its_list() {
             &with(&["--ack", "none"], wire),
             &[classic, "--pace", "2000"],
             SHORT,
+        );
+    }
+}
+
+#[test]
+fn found_8_servers_on_other_wires_with_their_list() {
+    // The servers of issue 17's Found 8 on wires other than the common
+    // one: with the LIST, as on the common one with none.
+    for &(wire, list) in &WIRES[..4] {
+        let classic = format!("--classic={list}");
+        let classic = classic.as_str();
+        for server in [
+            &["--ack", "first2"][..],
+            &["--ack", "none", "--slow", "join"],
+        ] {
+            delivers_paced(&with(server, wire), &[classic], SHORT);
+        }
+        let mut server = ModelServer::start(&with(&["--ack", "reject"], wire), after(20));
+        let done = run(&[classic], &mut server, MESSAGE);
+        done.expect_code(1, list);
+        assert!(
+            done.stderr.contains("rejected every bit"),
+            "{list}: {:?}",
+            done.stderr
         );
     }
 }
