@@ -84,7 +84,12 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
             );
         }
         Some(false) => {
-            return fail(2, line("process ").u64(opts.pid as u64).str(" does not catch SIGUSR1 and SIGUSR2: not a minitalk server (a signal could kill it)"));
+            return fail(
+                2,
+                line("process ")
+                    .u64(opts.pid as u64)
+                    .str(sys::proc::NOT_CAUGHT),
+            );
         }
         Some(true) => {}
     }

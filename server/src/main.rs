@@ -92,7 +92,7 @@ static STOP: AtomicBool = AtomicBool::new(false);
 extern "C" fn on_usr(signo: i32, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel hands an SA_SIGINFO handler a valid siginfo_t.
     let (code, pid) = unsafe { ((*info).si_code, (*info).si_pid()) };
-    if code != libc::SI_USER || pid < 1 {
+    if code != sys::SI_USER || pid < 1 {
         return; // not sent with kill(2) by a process: nobody to answer
     }
     if let Some(signal) = sys::from_signo(signo) {

@@ -4,12 +4,21 @@ fn main() {
     // and, except in the static x86-64 build, the start-up code. The libc
     // crate links it too, except when some other crate in the build enables
     // its "std" feature; say it here so that never matters.
-    println!("cargo:rustc-link-lib=c");
+    // On macOS the C library is libSystem; a C `main` (the binaries'
+    // `#[no_mangle] main`) is started by dyld there as everywhere else.
+    if std::env::var("CARGO_CFG_TARGET_VENDOR").as_deref() == Ok("apple") {
+        println!("cargo:rustc-link-lib=System");
+    } else {
+        println!("cargo:rustc-link-lib=c");
+    }
     if std::env::var("CARGO_CFG_TARGET_ENV").as_deref() != Ok("musl") {
         return;
     }
     // The static musl build is the small one (README, "Static binaries").
-    let own_start = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
+    // Its own start-up code belongs to the raw Linux backend: with the
+    // C-library backend (feature `posix`), musl starts the program.
+    let own_start = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64")
+        && std::env::var_os("CARGO_FEATURE_POSIX").is_none();
     let script = if own_start {
         // Start at minitalk_start (sys/src/linux.rs), not musl's _start:
         // none of musl's initialisation is linked, and own-start.ld drops

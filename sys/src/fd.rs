@@ -3,7 +3,11 @@
 
 use minitalk_protocol::Duration;
 
+#[cfg(not(linux_raw))]
+use crate::posix;
+#[cfg(linux_raw)]
 use crate::signal::SIGSET_SIZE;
+#[cfg(linux_raw)]
 use crate::{linux, timespec};
 
 /// Standard input, output and error.
@@ -13,12 +17,50 @@ pub const STDOUT: i32 = 1;
 /// Standard error.
 pub const STDERR: i32 = 2;
 
+/// What [`transfer`] makes: `write(2)`.
+#[cfg(linux_raw)]
+const WRITE: libc::c_long = libc::SYS_write;
+/// What [`transfer`] makes: `read(2)`.
+#[cfg(linux_raw)]
+const READ: libc::c_long = libc::SYS_read;
+/// What [`transfer`] makes: `write(2)`.
+#[cfg(not(linux_raw))]
+const WRITE: bool = true;
+/// What [`transfer`] makes: `read(2)`.
+#[cfg(not(linux_raw))]
+const READ: bool = false;
+
+/// `read(2)` or `write(2)` ([`READ`], [`WRITE`]) of `len` bytes at `buf`,
+/// made again when a signal handler interrupts it; the result: a value, or
+/// `-errno`.
+///
+/// # Safety
+///
+/// `buf` must be valid for `len` bytes, and writable for `read`.
+#[cfg(not(linux_raw))]
+unsafe fn transfer(write: bool, fd: i32, buf: usize, len: usize) -> isize {
+    loop {
+        // SAFETY: the caller vouches for buf and len.
+        let n = unsafe {
+            if write {
+                posix::write(fd, core::slice::from_raw_parts(buf as *const u8, len))
+            } else {
+                posix::read(fd, core::slice::from_raw_parts_mut(buf as *mut u8, len))
+            }
+        };
+        if n != -(libc::EINTR as isize) {
+            return n;
+        }
+    }
+}
+
 /// `read(2)` or `write(2)` (`nr`) of `len` bytes at `buf`, made again when
 /// a signal handler interrupts it; the kernel's result.
 ///
 /// # Safety
 ///
 /// `buf` must be valid for `len` bytes, and writable for `read`.
+#[cfg(linux_raw)]
 unsafe fn transfer(nr: libc::c_long, fd: i32, buf: usize, len: usize) -> linux::Ret {
     loop {
         // SAFETY: the caller vouches for buf and len.
@@ -33,7 +75,7 @@ unsafe fn transfer(nr: libc::c_long, fd: i32, buf: usize, len: usize) -> linux::
 pub fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
     while !bytes.is_empty() {
         // SAFETY: bytes is a valid slice for the length given.
-        let n = unsafe { transfer(libc::SYS_write, fd, bytes.as_ptr() as usize, bytes.len()) };
+        let n = unsafe { transfer(WRITE, fd, bytes.as_ptr() as usize, bytes.len()) };
         if n < 0 {
             return false;
         }
@@ -45,7 +87,7 @@ pub fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
 /// Reads into `buf`; the number of bytes (0 at end of file), or `None` on error.
 pub fn read(fd: i32, buf: &mut [u8]) -> Option<usize> {
     // SAFETY: buf is valid and writable for its length.
-    let n = unsafe { transfer(libc::SYS_read, fd, buf.as_mut_ptr() as usize, buf.len()) };
+    let n = unsafe { transfer(READ, fd, buf.as_mut_ptr() as usize, buf.len()) };
     (n >= 0).then_some(n as usize)
 }
 
@@ -60,6 +102,9 @@ pub fn open_with(path: &[u8], flags: i32) -> Option<i32> {
     if path.last() != Some(&0) {
         return None;
     }
+    #[cfg(not(linux_raw))]
+    let fd = posix::open(path, flags | libc::O_CLOEXEC);
+    #[cfg(linux_raw)]
     // SAFETY: path is NUL-terminated; the kernel does not keep the pointer.
     let fd = unsafe {
         linux::syscall5(
@@ -76,11 +121,23 @@ pub fn open_with(path: &[u8], flags: i32) -> Option<i32> {
 
 /// Closes `fd`.
 pub fn close(fd: i32) {
+    #[cfg(not(linux_raw))]
+    posix::close(fd);
+    #[cfg(linux_raw)]
     // SAFETY: close takes no pointers; a bad descriptor only fails.
-    unsafe { linux::syscall3(libc::SYS_close, fd as usize, 0, 0) };
+    unsafe {
+        linux::syscall3(libc::SYS_close, fd as usize, 0, 0)
+    };
 }
 
 /// Waits up to `timeout` for `fd` to have input (or its end); true if so.
+#[cfg(not(linux_raw))]
+pub fn readable(fd: i32, timeout: Duration) -> bool {
+    posix::poll_one(fd, libc::POLLIN, timeout)
+}
+
+/// Waits up to `timeout` for `fd` to have input (or its end); true if so.
+#[cfg(linux_raw)]
 pub fn readable(fd: i32, timeout: Duration) -> bool {
     let mut pfd = libc::pollfd {
         fd,
@@ -104,6 +161,14 @@ pub fn readable(fd: i32, timeout: Duration) -> bool {
 }
 
 /// The size of `fd` if it is a regular file (stdin redirected from one).
+#[cfg(not(linux_raw))]
+pub fn file_size(fd: i32) -> Option<u64> {
+    let (kind, size) = posix::fstat(fd)?;
+    (kind == libc::S_IFREG).then_some(size)
+}
+
+/// The size of `fd` if it is a regular file (stdin redirected from one).
+#[cfg(linux_raw)]
 pub fn file_size(fd: i32) -> Option<u64> {
     // SAFETY: stat is plain data that fstat fills in.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
@@ -123,6 +188,10 @@ pub fn isatty(fd: i32) -> bool {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
+    #[cfg(not(linux_raw))]
+    // SAFETY: TIOCGWINSZ writes one winsize, which ws is.
+    return unsafe { posix::ioctl(fd, libc::TIOCGWINSZ as _, &mut ws) } == 0;
+    #[cfg(linux_raw)]
     // SAFETY: TIOCGWINSZ writes one winsize, which ws is.
     unsafe {
         linux::syscall3(

@@ -1,13 +1,21 @@
 //! The operating-system layer of minitalk's `server` and `client`: safe
-//! wrappers over the few Linux system calls they make (made directly, see
-//! [`linux`]), and output without `core::fmt` (which would cost kilobytes in
-//! a static binary). One file a concern:
+//! wrappers over the few system calls they make, and output without
+//! `core::fmt` (which would cost kilobytes in a static binary).
+//!
+//! Two backends, one API: on Linux the calls are made directly (`linux`,
+//! which lets the static build leave the C library's start-up out); on
+//! every other system, and on Linux with the cargo feature `posix`, they go
+//! through the C library (`posix`: macOS, the BSDs). What only Linux can
+//! tell (which signals a process catches, its start time, its output
+//! counter, its CPU) is a capability that each function documents with its
+//! fallback (README, "macOS and the BSDs"). One file a concern:
 //!
 //! - [`signal`]: signal numbers, sending (`kill`), sets, masks, handlers, waits;
 //! - [`queue`]: [`SignalQueue`], from the signal handlers to the main loop;
-//! - [`fd`]: the standard streams, `read`, `write`, `open`, `ppoll` on input;
-//! - [`cpu`]: CPU affinity;
-//! - [`proc`]: what `/proc` says about a process;
+//! - [`fd`]: the standard streams, `read`, `write`, `open`, waiting for input;
+//! - [`cpu`]: CPU affinity (Linux only);
+//! - [`proc`]: what the system tells about another process (`/proc` on
+//!   Linux, `sysctl` on macOS and FreeBSD);
 //! - [`out`]: [`Line`], output without `core::fmt`;
 //! - [`args`]: the command line and strict parsers of its values (pure);
 //! - here: the process itself (PID, clock, exit) and [`no_std_runtime!`],
@@ -21,6 +29,8 @@
 //!   `kill(-1, …)`). [`send`] is the only function that sends a signal.
 //! - Nothing here allocates or panics; errors are values.
 #![no_std]
+#[cfg(test)]
+extern crate std;
 
 use minitalk_protocol::{Duration, Instant};
 
@@ -30,8 +40,11 @@ pub mod args;
 pub mod clock;
 pub mod cpu;
 pub mod fd;
+#[cfg(linux_raw)]
 pub mod linux;
 pub mod out;
+#[cfg(not(linux_raw))]
+mod posix;
 pub mod proc;
 pub mod progress;
 pub mod queue;
@@ -47,9 +60,17 @@ pub use progress::ProgressBar;
 pub use queue::SignalQueue;
 pub use signal::{
     alive, from_signo, send, set_handler, signo, sleep_with_mask, Handler, SendError, SigSet,
+    SI_USER,
 };
 
 /// This process's ID.
+#[cfg(not(linux_raw))]
+pub fn getpid() -> Pid {
+    posix::getpid()
+}
+
+/// This process's ID.
+#[cfg(linux_raw)]
 pub fn getpid() -> Pid {
     // SAFETY: getpid takes no arguments and cannot fail.
     unsafe { linux::syscall3(libc::SYS_getpid, 0, 0, 0) as Pid }
@@ -61,7 +82,10 @@ pub fn now() -> Instant {
         tv_sec: 0,
         tv_nsec: 0,
     };
+    #[cfg(linux_raw)]
     linux::clock_monotonic(&mut ts);
+    #[cfg(not(linux_raw))]
+    posix::clock_monotonic(&mut ts);
     Instant::ZERO + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
@@ -73,7 +97,14 @@ pub fn timespec(d: Duration) -> libc::timespec {
     }
 }
 
+/// Ends the process at once with `code` (`_exit(2)`).
+#[cfg(not(linux_raw))]
+pub fn exit(code: i32) -> ! {
+    posix::exit(code)
+}
+
 /// Ends the process at once with `code` (`exit_group(2)`).
+#[cfg(linux_raw)]
 pub fn exit(code: i32) -> ! {
     // SAFETY: exit_group takes no pointers and never returns; nothing of
     // ours is buffered.
@@ -104,6 +135,15 @@ macro_rules! no_std_runtime {
         #[no_mangle]
         extern "C" fn rust_eh_personality() {}
     };
+}
+
+/// Held by every test that blocks, handles, raises or waits for signals,
+/// or polls the C-library backend's self-pipe: a process's handlers, and
+/// that backend's pipe and queue, are shared by the test threads.
+#[cfg(test)]
+pub(crate) fn signal_test_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

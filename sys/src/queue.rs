@@ -187,6 +187,7 @@ mod tests {
 
     #[test]
     fn a_real_signal_handler_pushes_and_the_main_loop_pops() {
+        let _signals = crate::signal_test_lock();
         // SIGUSR1/SIGUSR2 raised in this thread only; no other test here uses them.
         let usr = SigSet::usr();
         usr.block();

@@ -3,7 +3,11 @@
 
 use minitalk_protocol::{Duration, Pid, Signal};
 
-use crate::{linux, proc, timespec};
+#[cfg(not(linux_raw))]
+use crate::posix;
+use crate::proc;
+#[cfg(linux_raw)]
+use crate::{linux, timespec};
 
 /// The number of `signal`.
 pub const fn signo(signal: Signal) -> i32 {
@@ -39,10 +43,14 @@ fn kill(pid: Pid, signo: i32) -> Result<(), SendError> {
     if pid < 1 {
         return Err(SendError::BadPid);
     }
+    #[cfg(linux_raw)]
     // SAFETY: kill takes no pointers; pid >= 1 names one process.
-    match unsafe { linux::syscall3(libc::SYS_kill, pid as usize, signo as usize, 0) } {
+    let r = unsafe { linux::syscall3(libc::SYS_kill, pid as usize, signo as usize, 0) };
+    #[cfg(not(linux_raw))]
+    let r = posix::kill(pid, signo);
+    match r {
         0 => Ok(()),
-        e if e == -(libc::EPERM as linux::Ret) => Err(SendError::NotPermitted),
+        e if e == -(libc::EPERM as isize) => Err(SendError::NotPermitted),
         _ => Err(SendError::NoProcess),
     }
 }
@@ -59,11 +67,38 @@ pub fn alive(pid: Pid) -> bool {
     matches!(kill(pid, 0), Ok(()) | Err(SendError::NotPermitted)) && proc::state(pid) != Some(b'Z')
 }
 
+/// The sender of a signal that a handler with `SA_SIGINFO` was given: its
+/// PID if it was sent with `kill(2)` (`SI_USER`) by a process, else `None`
+/// (the kernel, a timer, `sigqueue`: nobody to answer).
+#[cfg(not(linux_raw))]
+pub(crate) fn sender(info: &libc::siginfo_t) -> Option<Pid> {
+    // SAFETY: si_pid is plain data in every siginfo_t; it is only used
+    // when si_code says kill(2) filled it in.
+    let pid = unsafe { info.si_pid() };
+    (info.si_code == SI_USER && pid >= 1).then_some(pid)
+}
+
+/// `si_code` of a signal sent with `kill(2)` (the `libc` crate has it for
+/// Linux only).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub const SI_USER: i32 = libc::SI_USER;
+/// `si_code` of a signal sent with `kill(2)` (`sys/signal.h`).
+#[cfg(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "dragonfly"
+))]
+pub const SI_USER: i32 = 0x10001;
+/// `si_code` of a signal sent with `kill(2)` (`sys/siginfo.h`).
+#[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
+pub const SI_USER: i32 = 0;
+
 /// A set of signals, as the kernel takes it: bit `n - 1` is signal `n`.
 #[derive(Clone, Copy)]
 pub struct SigSet(pub(crate) u64);
 
 /// The size of a [`SigSet`], passed with it to every call.
+#[cfg(linux_raw)]
 pub(crate) const SIGSET_SIZE: usize = core::mem::size_of::<SigSet>();
 
 impl SigSet {
@@ -89,6 +124,14 @@ impl SigSet {
 
     /// The signals pending for the calling thread or its process (blocked,
     /// not yet delivered): `rt_sigpending(2)`.
+    #[cfg(not(linux_raw))]
+    pub fn pending() -> Self {
+        posix::pending()
+    }
+
+    /// The signals pending for the calling thread or its process (blocked,
+    /// not yet delivered): `rt_sigpending(2)`.
+    #[cfg(linux_raw)]
     pub fn pending() -> Self {
         let mut set = 0u64;
         // SAFETY: the kernel writes SIGSET_SIZE bytes into set, ours.
@@ -113,7 +156,14 @@ impl SigSet {
         self.change_mask(libc::SIG_UNBLOCK);
     }
 
+    /// `sigprocmask(how, self)` for the calling thread.
+    #[cfg(not(linux_raw))]
+    fn change_mask(&self, how: i32) {
+        posix::change_mask(how, self);
+    }
+
     /// `rt_sigprocmask(how, self)` for the calling thread.
+    #[cfg(linux_raw)]
     fn change_mask(&self, how: i32) {
         // SAFETY: the set is valid for reading; no old set is asked for.
         unsafe {
@@ -129,7 +179,18 @@ impl SigSet {
     }
 
     /// Waits up to `timeout` for one signal of this set (which must be
+    /// blocked), and returns its number and sender (0 if not sent with
+    /// `kill(2)`). The C-library backend gives these signals a handler of
+    /// its own if they have none, and needs the handlers of the set to
+    /// block each other ([`set_handler`] there blocks every signal).
+    #[cfg(not(linux_raw))]
+    pub fn wait(&self, timeout: Duration) -> Option<(i32, Pid)> {
+        posix::wait(self, timeout)
+    }
+
+    /// Waits up to `timeout` for one signal of this set (which must be
     /// blocked), and returns its number and sender.
+    #[cfg(linux_raw)]
     pub fn wait(&self, timeout: Duration) -> Option<(i32, Pid)> {
         let ts = timespec(timeout);
         // SAFETY: siginfo_t is plain data that sigtimedwait fills in.
@@ -149,7 +210,7 @@ impl SigSet {
             return None;
         }
         // A signal from kill(2) (SI_USER) carries its sender; others do not count.
-        if info.si_code != libc::SI_USER {
+        if info.si_code != SI_USER {
             return Some((signo as i32, 0));
         }
         // SAFETY: for SI_USER the kernel filled in si_pid.
@@ -166,7 +227,7 @@ pub type Handler = extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void);
 /// # Safety
 ///
 /// `handler` must be async-signal-safe.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(linux_raw, target_arch = "x86_64"))]
 pub unsafe fn set_handler(signo: i32, handler: Handler, mask: &SigSet) {
     let sa = linux::KernelSigaction {
         handler: handler as *const () as usize,
@@ -194,7 +255,7 @@ pub unsafe fn set_handler(signo: i32, handler: Handler, mask: &SigSet) {
 /// # Safety
 ///
 /// `handler` must be async-signal-safe.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(all(linux_raw, not(target_arch = "x86_64")))]
 pub unsafe fn set_handler(signo: i32, handler: Handler, mask: &SigSet) {
     // SAFETY: sigaction is plain data; every field we rely on is set below.
     let mut sa: libc::sigaction = unsafe { core::mem::zeroed() };
@@ -210,10 +271,34 @@ pub unsafe fn set_handler(signo: i32, handler: Handler, mask: &SigSet) {
     unsafe { libc::sigaction(signo, &sa, core::ptr::null_mut()) };
 }
 
+/// Installs `handler` for `signo` with `SA_SIGINFO` (`sigaction(2)`), every
+/// signal blocked while it runs (`mask` among them), behind the C-library
+/// backend's own handler, which then wakes the sleeper (see
+/// [`sleep_with_mask`]).
+///
+/// # Safety
+///
+/// `handler` must be async-signal-safe.
+#[cfg(not(linux_raw))]
+pub unsafe fn set_handler(signo: i32, handler: Handler, mask: &SigSet) {
+    // SAFETY: the caller vouches for the handler.
+    unsafe { posix::set_handler(signo, handler, mask) }
+}
+
+/// Sleeps with `mask` as the signal mask until a handler has run, or
+/// after `timeout` (never, if `None`), without a race: a signal that
+/// arrives as the sleep begins still ends it. The C-library backend polls
+/// a pipe its handlers write to, with `mask` set around the `poll`.
+#[cfg(not(linux_raw))]
+pub fn sleep_with_mask(timeout: Option<Duration>, mask: &SigSet) {
+    posix::sleep_with_mask(timeout, mask);
+}
+
 /// Sleeps with `mask` as the signal mask, atomically (`ppoll(2)`): returns
 /// when a handler has run or after `timeout` (never, if `None`). This is the
 /// race-free "unblock and wait": a signal that arrived before the call is
 /// still pending and ends the sleep at once.
+#[cfg(linux_raw)]
 pub fn sleep_with_mask(timeout: Option<Duration>, mask: &SigSet) {
     // The system call writes the time left back: the timespec must be ours
     // and writable (the C library's wrapper hides this with a copy too).
@@ -254,6 +339,7 @@ mod tests {
 
     #[test]
     fn a_blocked_raised_signal_is_pending_until_taken() {
+        let _signals = crate::signal_test_lock();
         // SIGWINCH: no other test uses it; raised to this thread only.
         let set = SigSet::empty().with(libc::SIGWINCH);
         set.block();
@@ -291,6 +377,7 @@ mod tests {
 
     #[test]
     fn handlers_run_inside_the_sleep_and_return_through_the_restorer() {
+        let _signals = crate::signal_test_lock();
         // SIGWINCH: harmless by default, and no other test of this crate uses it.
         let set = SigSet::empty().with(libc::SIGWINCH);
         set.block();
@@ -308,6 +395,7 @@ mod tests {
 
     #[test]
     fn wait_takes_a_pending_signal_or_times_out() {
+        let _signals = crate::signal_test_lock();
         let set = SigSet::empty().with(libc::SIGURG);
         set.block();
         assert_eq!(set.wait(Duration::from_millis(1)), None);

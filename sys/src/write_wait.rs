@@ -16,11 +16,23 @@
 //! anything the beacon writes one byte to `/dev/null`, which `wchar` counts.
 //! minitalk's client watches that counter while the server is late (see
 //! PROTOCOL.md, 5.7).
+//!
+//! The C-library backend has no `RWF_NOWAIT` and must not set `O_NONBLOCK`
+//! on a shared description either: it writes to a pipe only once `poll`
+//! says it has room, at most `PIPE_BUF` bytes at a time (which a pipe with
+//! room takes whole: `posix::write_nowait`), and waits in
+//! `poll` on the pipe and its self-pipe with the sleep mask. The beacon
+//! only helps where `/proc` shows `wchar` (Linux).
 
 use minitalk_protocol::Duration;
 
+#[cfg(not(linux_raw))]
+use crate::posix;
+#[cfg(linux_raw)]
 use crate::signal::SIGSET_SIZE;
-use crate::{linux, timespec, SigSet};
+use crate::SigSet;
+#[cfg(linux_raw)]
+use crate::{linux, timespec};
 
 /// How a [`write_or_stop`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +109,13 @@ pub fn write_or_stop(fd: i32, mut bytes: &[u8], mask: &SigSet, stop: impl Fn() -
             wait_writable(fd, None, mask);
             continue;
         }
+        #[cfg(not(linux_raw))]
+        let n = if nowait {
+            posix::write_nowait(fd, bytes)
+        } else {
+            posix::write(fd, bytes)
+        };
+        #[cfg(linux_raw)]
         let n = if nowait {
             let iov = libc::iovec {
                 iov_base: bytes.as_ptr() as *mut libc::c_void,
@@ -159,6 +178,10 @@ pub fn write_or_stop(fd: i32, mut bytes: &[u8], mask: &SigSet, stop: impl Fn() -
 /// Bytes written to the pipe `fd` and not read yet (`FIONREAD`); 0 if unknown.
 fn pending(fd: i32) -> usize {
     let mut n: libc::c_int = 0;
+    #[cfg(not(linux_raw))]
+    // SAFETY: FIONREAD writes one int, which n is.
+    let ok = unsafe { posix::ioctl(fd, libc::FIONREAD as _, &mut n) } == 0;
+    #[cfg(linux_raw)]
     // SAFETY: FIONREAD writes one int, which n is.
     let ok = unsafe {
         linux::syscall3(
@@ -177,6 +200,14 @@ fn pending(fd: i32) -> usize {
 
 /// Sleeps until `fd` takes data, a handler ran, or `timeout` passed; true if
 /// `fd` takes data.
+#[cfg(not(linux_raw))]
+fn wait_writable(fd: i32, timeout: Option<Duration>, mask: &SigSet) -> bool {
+    posix::poll_with_mask(fd, libc::POLLOUT, timeout, mask)
+}
+
+/// Sleeps until `fd` takes data, a handler ran, or `timeout` passed; true if
+/// `fd` takes data.
+#[cfg(linux_raw)]
 fn wait_writable(fd: i32, timeout: Option<Duration>, mask: &SigSet) -> bool {
     let mut pfd = libc::pollfd {
         fd,
@@ -210,13 +241,14 @@ mod tests {
 
     fn pipe() -> (i32, i32) {
         let mut fds = [0i32; 2];
-        // SAFETY: fds has room for the two descriptors pipe2 writes.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: fds has room for the two descriptors pipe writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
         (fds[0], fds[1])
     }
 
     #[test]
     fn a_pipe_with_room_takes_the_bytes_in_one_write() {
+        let _signals = crate::signal_test_lock();
         let (r, w) = pipe();
         let written = write_or_stop(w, b"hello\n", &SigSet::empty(), || false);
         assert_eq!(written, Written::All);
@@ -229,6 +261,7 @@ mod tests {
 
     #[test]
     fn a_full_pipe_does_not_hold_a_writer_that_is_told_to_stop() {
+        let _signals = crate::signal_test_lock();
         let (r, w) = pipe();
         let big = [b'x'; 100_000];
         let looks = core::cell::Cell::new(0);
@@ -247,6 +280,7 @@ mod tests {
 
     #[test]
     fn bytes_for_which_there_is_room_are_written_after_a_stop() {
+        let _signals = crate::signal_test_lock();
         let (r, w) = pipe();
         assert_eq!(
             write_or_stop(w, b"\n", &SigSet::empty(), || true),
@@ -260,6 +294,7 @@ mod tests {
 
     #[test]
     fn a_file_is_written_the_ordinary_way() {
+        let _signals = crate::signal_test_lock();
         // A regular file refuses RWF_NOWAIT on most file systems.
         // SAFETY: the path is a NUL-terminated string; O_TMPFILE makes a
         // nameless file that disappears with its descriptor.
@@ -274,6 +309,7 @@ mod tests {
 
     #[test]
     fn a_closed_pipe_fails() {
+        let _signals = crate::signal_test_lock();
         let (r, w) = pipe();
         crate::close(r);
         // SAFETY: ignoring SIGPIPE in this test process only.

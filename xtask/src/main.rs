@@ -6,7 +6,10 @@
 //!   printed and the client's statistics, and stops the server cleanly.
 //! - `test [--hogs N]`: builds the release binaries, static (musl) and
 //!   ordinary (glibc), runs every test of the workspace against the static
-//!   ones and the end-to-end tests again against the others. `--hogs N`
+//!   ones and the end-to-end tests again against the others; then the
+//!   C-library backend (`--features posix`, the one of macOS and the BSDs):
+//!   its unit tests, and the end-to-end contract and classic models against
+//!   binaries built with it. `--hogs N`
 //!   runs them on a loaded machine: N busy loops (`sh -c 'while :; do :;
 //!   done'`) started before the tests and killed by PID after them, pass or
 //!   fail.
@@ -123,9 +126,22 @@ fn build_static(quiet: bool) -> Result<PathBuf> {
     Ok(root().join("target").join(STATIC_TARGET).join("release"))
 }
 
+/// The C-library backend's binaries (`--features posix`), in a target
+/// folder of their own (`target/posix`) so that they do not replace the
+/// glibc build's; returns their folder.
+fn build_posix() -> Result<PathBuf> {
+    let dir = root().join("target/posix");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    build_bins(&["--quiet", "--features", "posix", "--target-dir", &dir_arg])?;
+    Ok(dir.join("release"))
+}
+
 /// Every test of the workspace against the static binaries (what `make` and
 /// the README ship), then the end-to-end suites again against the ordinary
-/// glibc build, which starts up differently (sys/src/linux.rs).
+/// glibc build, which starts up differently (sys/src/linux.rs), then the
+/// C-library backend (sys/src/posix.rs): its unit tests, and the end-to-end
+/// contract and the classic models against its binaries (the suites that
+/// say what a user sees; the others test the protocol, which is the same).
 fn test() -> Result {
     let static_bins = build_static(true)?;
     let bins = build()?;
@@ -144,6 +160,25 @@ fn test() -> Result {
     cargo(
         &["test", "-p", "minitalk-e2e"],
         &[("MINITALK_BIN_DIR", &bins)],
+    )?;
+    let posix_bins = build_posix()?;
+    println!("== the C-library backend (--features posix): its unit tests");
+    cargo(&["test", "-p", "minitalk-sys", "--features", "posix"], &[])?;
+    println!(
+        "== end-to-end contract and classic models, against the posix binaries in {}",
+        posix_bins.display()
+    );
+    cargo(
+        &[
+            "test",
+            "-p",
+            "minitalk-e2e",
+            "--test",
+            "contract",
+            "--test",
+            "classic_models",
+        ],
+        &[("MINITALK_BIN_DIR", &posix_bins)],
     )
 }
 
