@@ -93,7 +93,7 @@ impl Tx<'_> {
             Tx::Classic(tx) => Some(if tx.confirmed() {
                 "the server confirmed the end"
             } else {
-                "sent, not confirmed: see what the server printed"
+                "sent, not confirmed"
             }),
         }
     }

@@ -10,7 +10,8 @@
 //! - `Fixed(pace)`: one bit every `pace`; replies do not pace it (they are
 //!   still counted, for the end's confirmation and a rejection).
 //! - `Auto`: each bit waits up to `probe` for a reply, and the next goes out
-//!   as soon as one comes. A bit not answered in time: the server does not
+//!   as soon as one comes, but not before a pace (a doubled reply must not
+//!   send two bits at once). A bit not answered in time: the server does not
 //!   acknowledge every bit, pace at `pace`. Only when the first [`STEADY`]
 //!   bits (or more) were each answered by exactly one reply (as many
 //!   replies as bits, none missing, none doubled) is the server taken to
@@ -322,8 +323,13 @@ impl<'a> ClassicSender<'a> {
         }
         let next = self.encoder.signal_at(self.sent);
         if self.sent > 0 {
-            let paced = self.mode == Mode::Paced && next.is_some();
             let silent = !self.answered;
+            // Paced; or probing and answered: at least a pace between two
+            // bits all the same, so that a doubled reply does not send two
+            // bits at once (the server, still in its handler, would take
+            // the lower-numbered signal first).
+            let paced =
+                next.is_some() && (self.mode == Mode::Paced || self.mode == Mode::Probe && !silent);
             let wait = match self.mode {
                 _ if paced => self.pace,
                 Mode::Acked if silent => self.give_up,
@@ -442,7 +448,8 @@ mod tests {
     fn ack_per_bit_is_followed_reply_by_reply() {
         let (end, sent, t, acked) = run(Default::default(), b"abc", |_, _| &[Usr1]);
         assert_eq!((end, sent, acked), (ClassicPoll::Done, 32, true));
-        assert_eq!(t - Instant::ZERO, US * 30 * 32);
+        // the first 8 bits a pace apart (probing), the others on replies
+        assert_eq!(t - Instant::ZERO, US * (1000 * 8 + 30 * 24));
     }
 
     #[test]
@@ -514,7 +521,8 @@ mod tests {
     }
 
     /// A sender of "abc" to a server that answered its first 8 bits (so
-    /// found to acknowledge every bit), the ninth bit sent at `t0`.
+    /// found to acknowledge every bit, each a pace after the one before),
+    /// the ninth bit sent at `t0`.
     fn acked_then_ninth_bit_sent() -> (ClassicSender<'static>, Instant) {
         let mut tx = ClassicSender::new(Default::default(), Convention::default(), b"abc").unwrap();
         let mut now = Instant::ZERO;
@@ -522,6 +530,9 @@ mod tests {
             assert!(matches!(tx.poll(now), ClassicPoll::Send(_)));
             now += US * 30;
             tx.on_reply(Usr1, now);
+            // probing: not before a pace
+            assert!(matches!(tx.poll(now), ClassicPoll::Wait { .. }));
+            now += ClassicSenderConfig::DEFAULT_PACE;
         }
         assert!(matches!(tx.poll(now), ClassicPoll::Send(_)));
         assert!(tx.acknowledged());

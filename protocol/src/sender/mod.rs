@@ -200,7 +200,7 @@ impl Failure {
             Failure::Gone => " has exited",
             Failure::TooManyRetries => "the server kept rejecting a frame",
             Failure::FellSilent => " stopped answering; is it stopped? try a --timeout longer than ",
-            Failure::Rejected => " rejected every bit (busy?)",
+            Failure::Rejected => " rejected every bit",
         }
     }
 }
