@@ -28,8 +28,8 @@ use crate::input::{Input, READ_AHEAD};
 // The refusal of a longer stdin says "64 KiB".
 const _: () = assert!(READ_AHEAD == 64 * 1024);
 
-// `--help` says "else 400" for the pace when the server does not acknowledge.
-const _: () = assert!(ClassicSenderConfig::DEFAULT_PACE.as_micros() == 400);
+// `--help` says "else 1000" for the pace when the server does not acknowledge.
+const _: () = assert!(ClassicSenderConfig::DEFAULT_PACE.as_micros() == 1000);
 
 /// Why nothing was sent: stdin longer than the read-ahead (or, in theory, a
 /// message too long for a 32-bit length).

@@ -17,8 +17,10 @@
 //! in use), `classic` (the classic sender's set-up);
 //! this file holds the checks before the first signal and the loop.
 //!
-//! Exit status: 0 the server confirmed the whole message; 1 delivery failed;
-//! 2 bad usage or bad input (nothing was sent).
+//! Exit status: 0 the server confirmed the whole message (classic: or the
+//! whole message was sent to a server that confirms nothing, and the last
+//! line says so); 1 delivery failed (classic: also a server that rejected
+//! every bit); 2 bad usage or bad input (nothing was sent).
 #![no_std]
 #![no_main]
 
@@ -202,6 +204,10 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 if STATS && opts.stats && !opts.quiet {
                     tx.stats_line(now - started);
                 }
+                // Classic: what the server confirmed, plainly.
+                if let Some(said) = tx.outcome() {
+                    fail(0, &mut line(said));
+                }
                 return 0;
             }
             Poll::Failed(failure) => {
@@ -211,6 +217,9 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
                 }
                 if failure == Failure::Gone || !sys::alive(opts.pid) {
                     return lost(opts.pid, EXITED, &fail);
+                }
+                if failure == Failure::Rejected {
+                    return lost(opts.pid, failure.as_str(), &fail);
                 }
                 let mut l = line("delivery failed: ");
                 if failure == Failure::TooManyRetries {

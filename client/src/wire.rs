@@ -84,6 +84,20 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Classic: the final line, what the server confirmed (v1: `None`, its
+    /// exit status says it all).
+    pub(crate) fn outcome(&self) -> Option<&'static str> {
+        match self {
+            Tx::V1(..) => None,
+            #[cfg(feature = "classic")]
+            Tx::Classic(tx) => Some(if tx.confirmed() {
+                "the server confirmed the end"
+            } else {
+                "sent, not confirmed"
+            }),
+        }
+    }
+
     /// The message's bytes delivered so far.
     #[inline(never)] // called twice: one copy is smaller
     pub(crate) fn bytes(&self) -> u64 {

@@ -12,6 +12,17 @@
  *   plus     SIGUSR1 for every bit, then SIGUSR2 after the last
  *   echo     the signal received, for every bit
  *   usr2bit  SIGUSR2 for every bit, then SIGUSR1 at the end
+ *   first2   two SIGUSR2 at the first bit of each new client
+ *   reject   SIGUSR2 for every bit, and decodes nothing: a server busy
+ *            with another client, turning this one away
+ * --slow KIND, what slow learners' servers do in the handler, per byte or bit:
+ *   join     the message joined a byte at a time: a new buffer, the whole
+ *            message copied, the old one freed (printed at its end)
+ *   write    a write(2) per byte
+ *   printf   a printf on stderr per bit
+ * --lead     the message begins after a NUL: bytes before one are dropped
+ *            (a server that needs a leading NUL; a client that sends none
+ *            gets nothing printed)
  * --gaps prints, on stderr at the end of each message, the longest time
  * between two signals of it (for choosing a silence timeout).
  * plus the wire flags of wire.h. */
@@ -24,10 +35,16 @@
 #include <time.h>
 #include "wire.h"
 
-enum ack { NONE, END, FIRST, BIT, THEN, PLUS, ECHO, USR2BIT };
+enum ack { NONE, END, FIRST, BIT, THEN, PLUS, ECHO, USR2BIT, FIRST2, REJECT };
+enum slow { FAST, JOIN, WRITE, PRINTF };
 
 static struct wire g_w;
 static enum ack g_ack;
+static enum slow g_slow;
+static int g_lead;          /* --lead */
+static int g_started;       /* --lead: the leading NUL came */
+static char *g_joined;      /* --slow join: the message so far */
+static unsigned long g_joined_len;
 
 #define OUT_SIZE (1 << 22)
 static volatile unsigned char g_out[OUT_SIZE];
@@ -76,11 +93,48 @@ static void start_message(void)
 	g_nbits = 0;
 }
 
+/* --slow join: a new buffer one byte longer, the whole message copied. */
+static void join(unsigned char c)
+{
+	char *n = malloc(g_joined_len + 2);
+
+	if (!n)
+		return;
+	if (g_joined)
+		memcpy(n, g_joined, g_joined_len);
+	n[g_joined_len++] = (char)c;
+	n[g_joined_len] = 0;
+	free(g_joined);
+	g_joined = n;
+}
+
+/* A byte of the message, as --slow says. */
+static void take_byte(unsigned char c)
+{
+	if (g_slow == JOIN)
+		join(c);
+	else if (g_slow == WRITE)
+		(void)!write(1, &c, 1);
+	else
+		put(c);
+}
+
 static void end_message(void)
 {
+	unsigned long i;
+
 	if (g_gaps)
 		g_gap_ready = 1;
-	put('\n');
+	for (i = 0; i < g_joined_len; i++)
+		put((unsigned char)g_joined[i]);
+	free(g_joined);
+	g_joined = NULL;
+	g_joined_len = 0;
+	if (g_slow == WRITE)
+		(void)!write(1, "\n", 1);
+	else
+		put('\n');
+	g_started = 0;
 	g_trailing = g_w.hdr_bits > 0 && g_w.nul;
 	start_message();
 }
@@ -115,11 +169,15 @@ static int take_bit(int bit)
 		}
 		return 0;
 	}
+	if (g_lead && !g_started) {
+		g_started = v == 0;
+		return 0;
+	}
 	if (g_w.hdr_bits == 0 && g_w.nul && v == 0) {
 		end_message();
 		return 1;
 	}
-	put((unsigned char)v);
+	take_byte((unsigned char)v);
 	g_msg_bytes++;
 	if (g_w.hdr_bits > 0 && --g_left == 0) {
 		end_message();
@@ -144,6 +202,12 @@ static void handler(int sig, siginfo_t *info, void *ctx)
 	}
 	if (pid > 0)
 		g_client = pid;
+	if (g_ack == REJECT) {
+		send_sig(pid, SIGUSR2);
+		return;
+	}
+	if (g_slow == PRINTF)
+		fprintf(stderr, "bit %d\n", sig == g_w.one);
 	ended = take_bit(sig == g_w.one);
 	if (pid <= 0)
 		return;
@@ -157,6 +221,14 @@ static void handler(int sig, siginfo_t *info, void *ctx)
 	case FIRST:
 		if (pid != g_last_client)
 			send_sig(pid, SIGUSR2);
+		break;
+	case FIRST2:
+		if (pid != g_last_client) {
+			send_sig(pid, SIGUSR2);
+			send_sig(pid, SIGUSR2);
+		}
+		break;
+	case REJECT:
 		break;
 	case BIT:
 		send_sig(pid, SIGUSR1);
@@ -183,10 +255,10 @@ static void handler(int sig, siginfo_t *info, void *ctx)
 
 static enum ack parse_ack(const char *s)
 {
-	static const char *names[] = {"none", "end", "first", "bit", "then", "plus", "echo", "usr2bit"};
+	static const char *names[] = {"none", "end", "first", "bit", "then", "plus", "echo", "usr2bit", "first2", "reject"};
 	int i;
 
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < 10; i++)
 		if (!strcmp(s, names[i]))
 			return (enum ack)i;
 	fprintf(stderr, "unknown --ack %s\n", s);
@@ -208,8 +280,23 @@ int main(int argc, char **argv)
 			g_gaps = 1;
 		else if (!strcmp(argv[i], "--ack") && i + 1 < argc)
 			g_ack = parse_ack(argv[++i]);
+		else if (!strcmp(argv[i], "--lead"))
+			g_lead = 1;
+		else if (!strcmp(argv[i], "--slow") && i + 1 < argc) {
+			i++;
+			if (!strcmp(argv[i], "join"))
+				g_slow = JOIN;
+			else if (!strcmp(argv[i], "write"))
+				g_slow = WRITE;
+			else if (!strcmp(argv[i], "printf"))
+				g_slow = PRINTF;
+			else {
+				fprintf(stderr, "unknown --slow %s\n", argv[i]);
+				return 2;
+			}
+		}
 		else {
-			fprintf(stderr, "usage: server [--ack KIND] [--lsb] [--usr1] [--none] [--len32|--len64]\n");
+			fprintf(stderr, "usage: server [--ack KIND] [--slow KIND] [--lead] [--lsb] [--usr1] [--none] [--len32|--len64]\n");
 			return 2;
 		}
 	}

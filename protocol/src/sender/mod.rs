@@ -179,11 +179,16 @@ pub enum Failure {
     /// [`ClassicSenderConfig::give_up`](crate::classic::ClassicSenderConfig::give_up)
     /// (nothing is known of its process or its output).
     FellSilent,
+    /// The classic wire: the receiver answered every signal with `SIGUSR2`
+    /// and never with `SIGUSR1`, though some were `SIGUSR1` (so not an
+    /// echo): a server busy with another client that turns us away.
+    Rejected,
 }
 
 impl Failure {
     /// A short lowercase description: a sentence for `TooManyRetries`;
-    /// for the others but `Gone`, what follows "the server (PID n)", ending
+    /// for `Gone` and `Rejected`, what follows "the server (PID n)"; for the
+    /// others, the same, ending
     /// where the time waited (`give_up`, or `busy_cap` for `Unanswering`)
     /// goes.
     pub const fn as_str(self) -> &'static str {
@@ -195,6 +200,7 @@ impl Failure {
             Failure::Gone => " has exited",
             Failure::TooManyRetries => "the server kept rejecting a frame",
             Failure::FellSilent => " stopped answering; is it stopped? try a --timeout longer than ",
+            Failure::Rejected => " rejected every bit",
         }
     }
 }

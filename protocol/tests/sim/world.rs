@@ -1904,7 +1904,9 @@ impl<const N: usize, const Q: usize> World<N, Q> {
                         Failure::Asleep => self.stats.failed_asleep += 1,
                         Failure::Unanswering => self.stats.failed_unanswering += 1,
                         Failure::TooManyRetries => self.stats.failed_retries += 1,
-                        Failure::FellSilent => unreachable!("a classic failure from v1"),
+                        Failure::FellSilent | Failure::Rejected => {
+                            unreachable!("a classic failure from v1")
+                        }
                     }
                     self.stats.false_negatives += u64::from(last == Some(true));
                 }
