@@ -269,16 +269,23 @@ fn learners_habits_with_the_default_classic() {
     }
 }
 
-/// [`paced`] with the client's PID known.
-/// `message` is printed exactly and the client exits 0, in one of three
-/// attempts at least (a loaded machine can delay a self-paced client).
+/// A self-paced client that exits on the first `SIGUSR1` it hears exits 0
+/// and is not cut short by a reply per bit (the server's verdict on a
+/// client answered per bit that exits mid-byte: "it exited: on our
+/// SIGUSR1?"), in one of three attempts at least: its `message` is printed
+/// exactly, or bits it sent were lost and the server said so ([`paced_run`]'s
+/// rule: a loaded machine can delay a self-paced client, seen in CI once,
+/// 3 attempts of 3 at 200 µs a bit). Answered per bit, it is cut after its
+/// first bit every time.
 fn one_of_three_exact(list: &str, client: &[&str], message: &str) {
     let mut failures = Vec::new();
     for _ in 0..3 {
         let server = classic(list, false);
-        let (_, done) = run_client(client, &server, message);
+        let (pid, done) = run_client(client, &server, message);
         let out = stop(server);
-        if done.code() == Some(0) && out.lines() == [message] {
+        let cut = out.stderr.contains("it exited");
+        let delivered = out.lines() == [message] || reported(&out.stderr, pid);
+        if done.code() == Some(0) && delivered && !cut {
             return;
         }
         failures.push(format!(
