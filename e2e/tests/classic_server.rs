@@ -233,12 +233,35 @@ fn learners_habits_with_the_default_classic() {
         &["--pace", "500"][..],
         &["--pace", "500", "--catch", "both"],
         &["--pace", "500", "--catch", "both", "--usr2-fails"],
-        // Resends a byte until a SIGUSR1 comes after it, then waits for a
-        // SIGUSR2 after its NUL.
-        &["--pace", "500", "--per-byte"],
     ] {
         paced_run("", client, "Hi 42");
     }
+    // Resends a byte until a SIGUSR1 comes after it, then waits for a
+    // SIGUSR2 after its NUL: exit 1 when that never comes, as when bits it
+    // sent were lost (seen once in CI beside a build) and there was no NUL
+    // to answer. Every attempt ends exact with exit 0 or with the server's
+    // verdict on the loss; one of three at least is exact.
+    let per_byte = ["--pace", "500", "--per-byte"];
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        let server = classic("", false);
+        let (pid, done) = run_client(&per_byte, &server, "Hi 42");
+        let out = stop(server);
+        exited(&done, &[0, 1], &format!("client {per_byte:?}"));
+        if done.code() == Some(0) && out.lines() == ["Hi 42"] {
+            break;
+        }
+        assert!(
+            reported(&out.stderr, pid),
+            "{per_byte:?}: {:?} {:?}, printed {:?} with no verdict about {pid}: {:?}",
+            done.status,
+            done.stderr,
+            out.lines(),
+            out.stderr
+        );
+        failures.push(format!("{:?} {:?}", done.status, out.stderr));
+    }
+    assert!(failures.len() < 3, "{per_byte:?}: {failures:?}");
     // Clients that spin until a SIGUSR2 comes after their message: never
     // left spinning (exit 3 after 10 s) unless their message was broken
     // (bits lost), and then the server says so.
@@ -301,14 +324,16 @@ fn one_of_three_exact(list: &str, client: &[&str], message: &str) {
 fn paced_run(list: &str, client: &[&str], message: &str) {
     let server = classic(list, false);
     let (pid, done) = run_client(client, &server, message);
-    let what = format!("--classic={list}, client {client:?}");
-    exited(&done, &[0], &what);
     let out = stop(server);
+    let what = format!(
+        "--classic={list}, client {client:?} (server's stderr {:?})",
+        out.stderr
+    );
+    exited(&done, &[0], &what);
     assert!(
         out.lines() == [message] || reported(&out.stderr, pid),
-        "{what}: printed {:?} with no verdict about {pid}; stderr {:?}",
-        out.lines(),
-        out.stderr
+        "{what}: printed {:?} with no verdict about {pid}",
+        out.lines()
     );
 }
 
