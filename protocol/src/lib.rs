@@ -103,6 +103,19 @@ pub use timer::{Timer, TimerTable};
 /// A process ID, as `pid_t` on Linux.
 pub type Pid = i32;
 
+/// The senders' one rule for a signal from process `from` when the
+/// receiver is process `server`: only the receiver's signals count
+/// (anything else is a stray or a forgery, and cannot pass for an
+/// acknowledgement); `reply` takes one that counts. Returns whether it
+/// counted.
+pub(crate) fn from_server(from: Pid, server: Pid, reply: impl FnOnce()) -> bool {
+    let counts = from == server;
+    if counts {
+        reply();
+    }
+    counts
+}
+
 /// One of the two signals on the wire.
 ///
 /// From client to server, `Usr1` is a 0 bit and `Usr2` a 1 bit. From server

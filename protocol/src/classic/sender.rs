@@ -243,11 +243,7 @@ impl<'a> ClassicSender<'a> {
     /// assert_eq!(tx.replies(), 1);
     /// ```
     pub fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Instant) -> bool {
-        let counts = from == server;
-        if counts {
-            self.on_reply(signal, now);
-        }
-        counts
+        crate::from_server(from, server, || self.on_reply(signal, now))
     }
 
     /// A signal from the server's PID (see [`on_signal`](Self::on_signal));

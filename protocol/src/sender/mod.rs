@@ -486,11 +486,7 @@ impl Sender {
     /// assert!(tx.on_signal(4242, 4242, Signal::Usr2, Instant::ZERO));
     /// ```
     pub fn on_signal(&mut self, from: Pid, server: Pid, signal: Signal, now: Instant) -> bool {
-        let counts = from == server;
-        if counts {
-            self.on_reply(signal, now);
-        }
-        counts
+        crate::from_server(from, server, || self.on_reply(signal, now))
     }
 
     /// The receiver's output counter (on Linux, `wchar` of
