@@ -138,43 +138,32 @@ impl Decoder {
             offset,
             text: Text::Char('\0'),
         };
-        // The last eight bits in arrival order.
-        let last8 = self.acc as u8;
+        // The trace shows the eight bits as they came, before any reset.
         let (bits, gaps) = (self.acc as u8, self.gaps);
-        let trace = move |read| Trace::Bits {
-            pid,
-            bits,
-            n: 8,
-            gaps,
-            read,
-        };
-        let (trace, step) = match self.phase {
-            Phase::Header if self.n < width => return Some((trace(Read::Header), Step::More)),
+        let (read, step) = match self.phase {
+            Phase::Header if self.n < width => (Read::Header, Step::More),
             Phase::Header => {
                 let length = Length {
                     announced: value,
                     left: value,
                 };
                 self.phase = Phase::Body(Some(length));
-                (trace(Read::Length(value)), Step::Length(value))
+                (Read::Length(value), Step::Length(value))
             }
             Phase::TrailingNul if byte == 0 => {
-                let t = trace(nul);
                 self.reset(c.header);
-                (t, Step::TrailingNul)
+                (nul, Step::TrailingNul)
             }
             Phase::TrailingNul => {
                 // Not a NUL: the first eight bits of the next header.
-                let t = trace(Read::Header);
                 self.reset(c.header);
-                self.acc = u64::from(last8);
+                self.acc = u64::from(bits);
                 self.n = 8;
-                return Some((t, Step::More));
+                (Read::Header, Step::More)
             }
-            Phase::Body(None) if c.end == End::Nul && byte == 0 => (trace(nul), Step::Nul),
+            Phase::Body(None) if c.end == End::Nul && byte == 0 => (nul, Step::Nul),
             Phase::Body(length) => {
                 let text = self.utf8.push(byte, offset);
-                let t = trace(Read::Byte { byte, offset, text });
                 self.bytes = self.bytes.saturating_add(1);
                 let length = length.map(|l| Length {
                     left: l.left.saturating_sub(1),
@@ -182,11 +171,22 @@ impl Decoder {
                 });
                 self.phase = Phase::Body(length);
                 let last = length.is_some_and(|l| l.left == 0);
-                (t, Step::Byte { byte, last })
+                (Read::Byte { byte, offset, text }, Step::Byte { byte, last })
             }
         };
-        self.acc = 0;
-        self.n = 0;
+        // A completed byte starts the next one; `More` keeps the bits
+        // gathered (a header's, or the next header's first eight).
+        if step != Step::More {
+            self.acc = 0;
+            self.n = 0;
+        }
+        let trace = Trace::Bits {
+            pid,
+            bits,
+            n: 8,
+            gaps,
+            read,
+        };
         Some((trace, step))
     }
 
