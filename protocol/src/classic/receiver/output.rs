@@ -108,9 +108,12 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
 
     /// The output is free: the slot whose held message is next.
     pub(super) fn next_held(&self) -> Option<usize> {
-        (0..N)
-            .filter(|&i| self.held[i].is_some())
-            .min_by_key(|&i| self.held[i])
+        // The smallest turn (turns are never equal), with its slot.
+        let turns = self.held.iter().enumerate();
+        let next = turns
+            .filter_map(|(i, turn)| turn.map(|turn| (turn, i)))
+            .min();
+        next.map(|(_, i)| i)
     }
 
     /// Writes slot `i`'s held message.
