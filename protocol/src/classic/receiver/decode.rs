@@ -129,7 +129,7 @@ impl Decoder {
         };
         let value = match c.order {
             BitOrder::Msb => self.acc,
-            BitOrder::Lsb => self.acc.reverse_bits() >> (64 - u32::from(width.max(8))),
+            BitOrder::Lsb => lsb_first(self.acc, width.max(8)),
         };
         let byte = value as u8;
         let offset = self.bytes;
@@ -231,6 +231,14 @@ impl Decoder {
             self.phase = Phase::TrailingNul;
         }
     }
+}
+
+/// The last `width` bits of `acc` (arrival order, the last in bit 0) read
+/// least significant first: the first of them to arrive is bit 0.
+// A loop, not `u64::reverse_bits`, which x86-64 has no instruction for: its
+// inlined shifts and masks cost a hundred bytes.
+fn lsb_first(acc: u64, width: u8) -> u64 {
+    (0..width).fold(0, |value, k| value << 1 | (acc >> k & 1))
 }
 
 /// The text of a message: its characters ([`Chars`]), the first bad byte,
