@@ -54,16 +54,18 @@ impl Detect {
         // Bit k: interpretation k reads as text so far; `ended`: to a NUL.
         let (mut alive, mut ended) = (0b1111u8, 0u8);
         let mut valid = [Utf8::new(); 4];
+        // The previous byte under each interpretation.
+        let mut prev = [0u8; 4];
         let mut left = self.n;
-        let mut prev = 0u8;
         while left >= 8 {
             left -= 8;
             let raw = (self.raw >> left) as u8;
-            for (k, v) in (0..4u8).zip(&mut valid) {
+            for ((k, v), prev) in (0..4u8).zip(&mut valid).zip(&mut prev) {
                 let b = interpret(raw, k);
                 // Text: printable ASCII, tab, newline, or UTF-8 other than
                 // the C1 controls (U+0080 to U+009F: 0xC2 then below 0xA0).
-                let c1 = interpret(prev, k) == 0xC2 && b < 0xA0;
+                let c1 = *prev == 0xC2 && b < 0xA0;
+                *prev = b;
                 if alive & !ended & (1 << k) == 0 {
                 } else if b == 0 {
                     ended |= 1 << k;
@@ -73,7 +75,6 @@ impl Detect {
                     alive &= !(1 << k);
                 }
             }
-            prev = raw;
         }
         let first = alive.trailing_zeros() as u8;
         if alive == 0 {
