@@ -189,7 +189,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
 
     #[cfg(feature = "classic")]
     if let Some(convention) = classic {
-        return classic::run(convention, &mut shell);
+        return classic::run(convention, &mut shell, pin);
     }
 
     let mut server: Server<QUEUE, HOLD> = Server::new(ReceiverConfig::default());

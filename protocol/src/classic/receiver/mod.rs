@@ -84,6 +84,14 @@
 //! ([`DoneAck`](super::DoneAck)). A process is only ever sent a signal that
 //! it catches, and never a PID below 1.
 //!
+//! # Sharing a CPU
+//!
+//! [`ClassicReceiver::serving`] names the process whose CPU the server
+//! should share: one that is alone and answered per bit, while a trial
+//! measures whether it goes faster so, and after, if it did (`pin`: a client
+//! that waits for each reply does; one that paces itself does not, and
+//! loses bits beside the server). [`Trace::Shared`] gives the figures.
+//!
 //! [`ClassicReceiver::stop`] ends every message being received as if its
 //! process had fallen silent (printed, with its verdicts) and sends nothing
 //! from then on.
@@ -95,6 +103,7 @@
 //! - `output`: the arbiter, one [`LineBuffer`](crate::LineBuffer) per slot;
 //! - `ack`: paced or answered, and what each is sent;
 //! - `detect`: the convention of each client, from its first bytes;
+//! - `pin`: the trial of sharing a waiting client's CPU;
 //! - `verdict`: verdicts and trace events;
 //! - this file: the slots, their timers, and the order of all these.
 //!
@@ -104,6 +113,7 @@ mod ack;
 mod decode;
 mod detect;
 mod output;
+mod pin;
 mod verdict;
 
 pub use crate::utf8::Text;
@@ -115,6 +125,7 @@ use ack::{Mode, Probe};
 use decode::{Decoder, Step};
 use detect::Detect;
 use output::Arbiter;
+use pin::PinTrial;
 
 /// Timing of a [`ClassicReceiver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +227,8 @@ pub struct ClassicReceiver<const N: usize, const B: usize> {
     convention: Convention,
     slots: [Option<Slot>; N],
     out: Arbiter<N, B>,
+    /// Whether to share a waiting client's CPU (`pin`'s module docs).
+    pin: PinTrial,
     /// [`stop`](Self::stop) was called: nothing is sent any more.
     stopped: bool,
     /// The time of the latest call.
@@ -234,6 +247,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             convention,
             slots: [None; N],
             out: Arbiter::new(),
+            pin: PinTrial::NONE,
             stopped: false,
             now: Instant::ZERO,
         }
@@ -247,6 +261,15 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// Processes decoded now (slots in use).
     pub fn active(&self) -> usize {
         self.slots.iter().flatten().count()
+    }
+
+    /// The process whose CPU the server should share now: one that waits
+    /// for each reply, alone, and measured to go faster so (`pin`'s module
+    /// docs).
+    pub fn serving(&self) -> Option<Pid> {
+        let pid = self.pin.serving()?;
+        let sending = self.slots.iter().flatten().any(|s| s.pid == pid);
+        (sending && self.active() == 1).then_some(pid)
     }
 
     /// Slot `i`'s timers, unless it waits for the output (its message is
@@ -437,6 +460,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             };
             s.timers
                 .set(SlotTimer::Silence, now.saturating_add(silence));
+            let alone = s.mode == Mode::Waiting && self.active() == 1;
+            if let Some(t) = self.pin.gap(pid, gap, alone) {
+                fx.classic_trace(t);
+            }
         }
         let ended = self.feed(i, signal, gap, fx);
         let may_stream = self.out.may_stream(i);

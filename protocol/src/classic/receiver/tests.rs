@@ -1223,3 +1223,33 @@ fn stop_prints_what_is_being_received_with_its_verdicts_and_sends_nothing() {
     assert_eq!(r.active(), 0);
     assert_eq!(r.poll_timeout(), None);
 }
+
+#[test]
+fn only_a_client_alone_and_answered_per_bit_is_tried_on_its_cpu() {
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [
+        Client::new(21, Kind::Waiting, b"", 0),
+        Client::new(22, Kind::Paced(100), b"", 0),
+    ];
+    let mut w = World::default();
+    let mut t = 0;
+    let mut bits = |w: &mut World, r: &mut ClassicReceiver<4, 64>, pid, n| {
+        for _ in 0..n {
+            t += 50;
+            w.on_signal(r, &mut cl, pid, Usr2, at_us(t));
+        }
+    };
+    // Its first signal, then SAMPLES gaps: moved to its CPU for the trial.
+    bits(&mut w, &mut r, 21, pin::SAMPLES);
+    assert_eq!(r.serving(), None);
+    bits(&mut w, &mut r, 21, 1);
+    assert_eq!(r.serving(), Some(21));
+    // A second sender: nobody's CPU.
+    bits(&mut w, &mut r, 22, 1);
+    assert_eq!(r.serving(), None);
+    // Never answered per bit: never tried, alone or not.
+    let mut r = rx::<4, 64>(b"");
+    bits(&mut w, &mut r, 22, 3 * pin::SAMPLES);
+    assert_eq!(r.serving(), None);
+    assert!(!w.traces.iter().any(|t| matches!(t, Trace::Shared { .. })));
+}

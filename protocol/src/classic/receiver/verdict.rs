@@ -138,6 +138,19 @@ pub enum Trace {
     },
     /// No free slot for `pid`: its signal was ignored.
     NoSlot(Pid),
+    /// Whether to stay on `pid`'s CPU, decided from the median gaps between
+    /// its signals on our CPU and on its own (µs): staying only if they fell
+    /// to half or less (it waits for each reply).
+    Shared {
+        /// The process.
+        pid: Pid,
+        /// Median gap, each on its own CPU.
+        apart: u32,
+        /// Median gap, on one CPU.
+        together: u32,
+        /// The server stays on its CPU.
+        stays: bool,
+    },
     /// `pid` waits per bit and cannot be printed yet (another message is
     /// being streamed): its acknowledgement is withheld until the output is
     /// free.
