@@ -85,15 +85,11 @@ impl PinTrial {
     // Not inlined: called once per signal, its body is not worth copying.
     #[inline(never)]
     pub(super) fn gap(&mut self, pid: Pid, gap: u32, alone: bool) -> Option<Trace> {
-        if !alone {
-            *self = PinTrial::NONE;
-            return None;
-        }
-        if pid != self.pid || gap == Trace::FIRST {
-            *self = PinTrial {
-                pid,
-                ..PinTrial::NONE
-            };
+        if !alone || pid != self.pid || gap == Trace::FIRST {
+            // A new trial (none if it is not alone); the gaps kept are
+            // overwritten before they are read.
+            self.pid = if alone { pid } else { 0 };
+            (self.phase, self.n) = (Phase::Apart, 0);
             return None;
         }
         match self.phase {
@@ -111,13 +107,20 @@ impl PinTrial {
             }
             _ => {}
         }
-        self.gaps[self.n] = gap;
+        // Kept in order: one insertion step per gap.
+        let mut k = self.n;
+        while k > 0 && self.gaps[k - 1] > gap {
+            self.gaps[k] = self.gaps[k - 1];
+            k -= 1;
+        }
+        self.gaps[k] = gap;
         self.n += 1;
         if self.n < SAMPLES {
             return None;
         }
         self.n = 0;
-        let median = median(&self.gaps);
+        // The upper of the middle two.
+        let median = self.gaps[SAMPLES / 2];
         match self.phase {
             Phase::Together(apart) => {
                 let stays = median.saturating_mul(2) <= apart;
@@ -135,20 +138,6 @@ impl PinTrial {
             }
         }
     }
-}
-
-/// The median of `gaps` (the upper one of the middle two): the value
-/// with as many gaps below it as at or above it, counted, not sorted.
-fn median(gaps: &[u32; SAMPLES]) -> u32 {
-    let mut best = 0;
-    for &g in gaps {
-        let below = gaps.iter().filter(|&&h| h < g).count();
-        let at_most = gaps.iter().filter(|&&h| h <= g).count();
-        if below <= SAMPLES / 2 && SAMPLES / 2 < at_most {
-            best = g;
-        }
-    }
-    best
 }
 
 #[cfg(test)]
@@ -249,16 +238,22 @@ mod tests {
     }
 
     #[test]
-    fn the_median_is_counted_right() {
-        let mut g = [0; SAMPLES];
-        for (k, v) in g.iter_mut().enumerate() {
-            *v = (SAMPLES - k) as u32 * 10;
+    fn the_median_is_the_upper_of_the_middle_two() {
+        for (together, stays) in [(45, true), (46, false)] {
+            let mut t = started();
+            // 160 down to 10 µs: the upper of the middle two is 90.
+            for k in 0..SAMPLES {
+                t.gap(7, (SAMPLES - k) as u32 * 10, true);
+            }
+            t.gap(7, 1, true);
+            let decided = feed(&mut t, SAMPLES, together);
+            let want = Trace::Shared {
+                pid: 7,
+                apart: 90,
+                together,
+                stays,
+            };
+            assert_eq!(decided, Some(want));
         }
-        // 10..=160: eight below 90, eight at or above.
-        assert_eq!(median(&g), 90);
-        assert_eq!(median(&[5; SAMPLES]), 5);
-        let mut g = [1; SAMPLES];
-        g[..9].fill(100);
-        assert_eq!(median(&g), 100);
     }
 }
