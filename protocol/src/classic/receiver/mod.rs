@@ -267,9 +267,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// for each reply, alone, and measured to go faster so (`pin`'s module
     /// docs).
     pub fn serving(&self) -> Option<Pid> {
-        let pid = self.pin.serving()?;
-        let sending = self.slots.iter().flatten().any(|s| s.pid == pid);
-        (sending && self.active() == 1).then_some(pid)
+        self.pin.serving()
     }
 
     /// Slot `i`'s timers, unless it waits for the output (its message is
@@ -364,7 +362,9 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             self.end_message(i, true, fx);
         }
         if !self.out.is_held(i) {
-            self.slots[i] = None;
+            if let Some(s) = self.slots[i].take() {
+                self.pin.forget(s.pid);
+            }
         }
     }
 

@@ -78,6 +78,19 @@ impl PinTrial {
         .filter(|&pid| pid >= 1)
     }
 
+    /// `pid` is forgotten (its message ended by silence): its CPU is
+    /// nobody's.
+    pub(super) fn forget(&mut self, pid: Pid) {
+        if pid == self.pid {
+            self.restart(0);
+        }
+    }
+
+    fn restart(&mut self, pid: Pid) {
+        // The gaps kept are overwritten before they are read.
+        (self.pid, self.phase, self.n) = (pid, Phase::Apart, 0);
+    }
+
     /// A signal of `pid` came `gap` µs after its previous one
     /// ([`Trace::FIRST`]: its first, which starts a trial); `alone`: it is
     /// the only process sending and is answered per bit. Returns the
@@ -86,10 +99,8 @@ impl PinTrial {
     #[inline(never)]
     pub(super) fn gap(&mut self, pid: Pid, gap: u32, alone: bool) -> Option<Trace> {
         if !alone || pid != self.pid || gap == Trace::FIRST {
-            // A new trial (none if it is not alone); the gaps kept are
-            // overwritten before they are read.
-            self.pid = if alone { pid } else { 0 };
-            (self.phase, self.n) = (Phase::Apart, 0);
+            // A new trial, or none if it is not alone.
+            self.restart(if alone { pid } else { 0 });
             return None;
         }
         match self.phase {

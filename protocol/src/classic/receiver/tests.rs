@@ -1224,6 +1224,21 @@ fn stop_prints_what_is_being_received_with_its_verdicts_and_sends_nothing() {
     assert_eq!(r.poll_timeout(), None);
 }
 
+/// `n` signals from `pid`, 50 µs apart from `*t` on.
+fn bits_from(
+    w: &mut World,
+    r: &mut ClassicReceiver<4, 64>,
+    cl: &mut [Client],
+    t: &mut u64,
+    pid: Pid,
+    n: usize,
+) {
+    for _ in 0..n {
+        *t += 50;
+        w.on_signal(r, cl, pid, Usr2, at_us(*t));
+    }
+}
+
 #[test]
 fn only_a_client_alone_and_answered_per_bit_is_tried_on_its_cpu() {
     let mut r = rx::<4, 64>(b"");
@@ -1231,25 +1246,29 @@ fn only_a_client_alone_and_answered_per_bit_is_tried_on_its_cpu() {
         Client::new(21, Kind::Waiting, b"", 0),
         Client::new(22, Kind::Paced(100), b"", 0),
     ];
-    let mut w = World::default();
-    let mut t = 0;
-    let mut bits = |w: &mut World, r: &mut ClassicReceiver<4, 64>, pid, n| {
-        for _ in 0..n {
-            t += 50;
-            w.on_signal(r, &mut cl, pid, Usr2, at_us(t));
-        }
-    };
+    let (mut w, mut t) = (World::default(), 0);
     // Its first signal, then SAMPLES gaps: moved to its CPU for the trial.
-    bits(&mut w, &mut r, 21, pin::SAMPLES);
+    bits_from(&mut w, &mut r, &mut cl, &mut t, 21, pin::SAMPLES);
     assert_eq!(r.serving(), None);
-    bits(&mut w, &mut r, 21, 1);
+    bits_from(&mut w, &mut r, &mut cl, &mut t, 21, 1);
     assert_eq!(r.serving(), Some(21));
     // A second sender: nobody's CPU.
-    bits(&mut w, &mut r, 22, 1);
+    bits_from(&mut w, &mut r, &mut cl, &mut t, 22, 1);
+    assert_eq!(r.serving(), None);
+    // Alone again (the other forgotten): tried again; forgotten after its
+    // own silence: nobody's CPU.
+    w.drain(&mut r, &mut cl, at_us(t + 300_000));
+    assert_eq!(r.active(), 1);
+    t += 300_000;
+    bits_from(&mut w, &mut r, &mut cl, &mut t, 21, pin::SAMPLES + 1);
+    assert_eq!(r.serving(), Some(21));
+    w.drain(&mut r, &mut cl, at_us(t + 2_000_000));
+    assert_eq!(r.active(), 0);
     assert_eq!(r.serving(), None);
     // Never answered per bit: never tried, alone or not.
     let mut r = rx::<4, 64>(b"");
-    bits(&mut w, &mut r, 22, 3 * pin::SAMPLES);
+    bits_from(&mut w, &mut r, &mut cl, &mut t, 22, 3 * pin::SAMPLES);
     assert_eq!(r.serving(), None);
-    assert!(!w.traces.iter().any(|t| matches!(t, Trace::Shared { .. })));
+    let shared = |t: &Trace| matches!(t, Trace::Shared { pid: 22, .. });
+    assert!(!w.traces.iter().any(shared));
 }
