@@ -149,6 +149,43 @@ fn nul_none_len32_len64_with_the_matching_list() {
     exact("len32", &["--wait", "bit", "--len32"], "");
 }
 
+/// Every wire of the model client with no LIST: the server finds each
+/// client's bit order, signal meaning and header (a length in either order,
+/// or a NUL before the text, whose `'\n'` before the last NUL ends the
+/// line), waiting or self-paced.
+#[test]
+fn every_wire_is_detected_with_no_list() {
+    for flags in [
+        &["--len32"][..],
+        &["--len64"],
+        &["--lsb", "--len32"],
+        &["--usr1", "--len64"],
+        &["--lsb", "--usr1", "--len32", "--none"],
+        &["--lead"],
+        &["--lsb", "--usr1", "--lead"],
+    ] {
+        let waiting: Vec<&str> = ["--wait", "bit"].iter().chain(flags).copied().collect();
+        exact("", &waiting, MESSAGE);
+        let paced: Vec<&str> = ["--pace", "300"].iter().chain(flags).copied().collect();
+        paced_run("", &paced, MESSAGE);
+    }
+    // A message of two characters and a NUL may be a length's first bytes
+    // in LSB order: its silence decides, and a client that waits for
+    // "done" still gets it.
+    exact("", &["--wait", "done"], "Hi");
+    exact("", &["--wait", "bit", "--lsb", "--len32"], "Hello, 42!");
+    // No NUL at all: the message ends by its silence, printed, and the
+    // server says how it ended.
+    let server = classic("", false);
+    let (pid, done) = run_client(&["--wait", "bit", "--none"], &server, MESSAGE);
+    exited(&done, &[0], "--none");
+    server.wait_for_lines(1, after(30));
+    let out = stop(server);
+    assert_eq!(out.lines(), [MESSAGE]);
+    let note = format!("server: {pid}: message ended by silence, without its NUL\n");
+    assert_eq!(out.stderr, note);
+}
+
 #[test]
 fn a_long_message_from_a_waiting_client_arrives_whole() {
     // Longer than the server's 4 KiB buffer per client: written in chunks.

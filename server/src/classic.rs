@@ -22,8 +22,8 @@
 //! server exits 0.
 
 use minitalk_protocol::classic::{
-    BitOrder, ClassicReceiver, ClassicReceiverConfig, Convention, PendingTogether, Read, Text,
-    Trace, Verdict, VerdictKind, TOO_FAST,
+    BitOrder, ClassicReceiver, ClassicReceiverConfig, Convention, Header, PendingTogether, Read,
+    Text, Trace, Verdict, VerdictKind, TOO_FAST,
 };
 use minitalk_protocol::{Instant, Pid, Signal};
 use minitalk_sys::{self as sys, Line, STDERR};
@@ -193,6 +193,9 @@ pub fn event(t: Trace) {
                 Read::Header => {
                     l.str("length header");
                 }
+                Read::Lead => {
+                    l.str("before the message");
+                }
                 Read::Length(announced) => {
                     l.fill("length header: {} bytes follow", &[announced]);
                 }
@@ -235,10 +238,20 @@ pub fn event(t: Trace) {
                 &[pid as u64, u64::from(apart), u64::from(together)],
             )
             .str(if stays { "staying there" } else { "leaving it" }),
-        Trace::Detected { pid, order: o, one } => {
+        Trace::Detected {
+            pid,
+            order: o,
+            one,
+            header,
+        } => {
             l.fill("trace: {} is read ", &[pid as u64]);
             order(&mut l, o, one);
-            &mut l
+            l.str(match header {
+                Header::None => "",
+                Header::Len32 => ", after a 32-bit length",
+                Header::Len64 => ", after a 64-bit length",
+                Header::Lead => ", after a NUL",
+            })
         }
         // The events about a process and nothing more: one template.
         Trace::Paced(pid) => pid_event(&mut l, pid, "paces itself: no reply per bit"),

@@ -150,6 +150,10 @@ impl Decoder {
         };
         let (trace, step) = match self.phase {
             Phase::Header if self.n < width => return Some((trace(Read::Header), Step::More)),
+            Phase::Header if c.header == Header::Lead => {
+                self.phase = Phase::Body(None);
+                (trace(Read::Lead), Step::More)
+            }
             Phase::Header => {
                 let length = Length {
                     announced: value,
@@ -227,7 +231,7 @@ impl Decoder {
             report(VerdictKind::InvalidUtf8 { at });
         }
         self.reset(c.header);
-        if !silent && c.header != Header::None && c.end == End::Nul {
+        if !silent && c.header.is_length() && c.end == End::Nul {
             self.phase = Phase::TrailingNul;
         }
     }

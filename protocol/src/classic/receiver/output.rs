@@ -76,16 +76,19 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
     }
 
     /// Slot `i`'s message ends: written with its `'\n'` if `any` (bytes
-    /// came, or it ended by its NUL or length), or held if another message
-    /// streams. True if it was the streaming one: the output is then free
+    /// came, or it ended by its NUL or length) unless `own` and it ends with
+    /// one (the `lead` wire's), or held if another message streams. True if
+    /// it was the streaming one: the output is then free
     /// ([`release`](Self::release)).
-    pub(super) fn end(&mut self, i: usize, any: bool, fx: &mut impl Effects) -> bool {
+    pub(super) fn end(&mut self, i: usize, any: bool, own: bool, fx: &mut impl Effects) -> bool {
         let streaming = self.streamer == Some(i);
         // A held buffer still holds an earlier message: this one's bytes
         // were all dropped, and are reported.
         if any && self.held[i].is_none() {
             // Room for the '\n' is always kept (`LineBuffer`).
-            self.bufs[i].end_line();
+            if !(own && self.bufs[i].last() == Some(b'\n')) {
+                self.bufs[i].end_line();
+            }
             if self.streamer.is_some() && !streaming {
                 // Another message streams: this one waits its turn.
                 self.seq += 1;

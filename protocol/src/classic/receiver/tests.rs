@@ -344,6 +344,38 @@ fn waiting_client_gets_an_ack_per_bit_then_done_if_it_is_still_there() {
 }
 
 #[test]
+fn a_short_message_decided_by_its_silence_is_answered_as_at_its_nul() {
+    // "Hi" and a NUL may be a length's bytes in LSB order: the detection
+    // waits for its silence. A waiting client still there then gets
+    // "done", one that paces itself and catches SIGUSR1 its end SIGUSR1,
+    // each once; one that has exited, nothing.
+    for (kind, stays, catches, end) in [
+        (Kind::Waiting, true, Catches::BOTH, &[Usr2][..]),
+        (Kind::Waiting, false, Catches::BOTH, &[]),
+        (
+            Kind::Paced(100),
+            true,
+            Catches {
+                usr1: true,
+                usr2: false,
+            },
+            &[Usr1],
+        ),
+    ] {
+        let mut r = rx_detect::<4, 64>();
+        let mut cl = [Client::new(7, kind, b"Hi", 0)];
+        (cl[0].stays, cl[0].catches) = (stays, catches);
+        let w = World::run(&mut r, &mut cl);
+        assert_eq!(w.stdout(), b"Hi\n", "{kind:?}");
+        assert!(w.verdicts.is_empty(), "{kind:?}: {:?}", w.verdicts);
+        let per_bit = if kind == Kind::Waiting { 24 } else { 0 };
+        assert_eq!(cl[0].heard[..per_bit], [Usr1; 24][..per_bit], "{kind:?}");
+        assert_eq!(&cl[0].heard[per_bit..], end, "{kind:?}");
+        assert_eq!(r.active(), 0);
+    }
+}
+
+#[test]
 fn the_first_reply_comes_at_once_or_within_the_hold() {
     // A client that gives up after 10 ms without a reply is answered at
     // once if it catches both signals; one that catches SIGUSR1 only,
@@ -864,8 +896,19 @@ fn rx_detect<const N: usize, const B: usize>() -> ClassicReceiver<N, B> {
 }
 
 #[test]
-fn each_client_bit_order_and_signal_meaning_is_detected() {
-    for items in [&b""[..], b"lsb", b"usr1", b"lsb,usr1"] {
+fn each_client_bit_order_signal_meaning_and_header_is_detected() {
+    for items in [
+        &b""[..],
+        b"lsb",
+        b"usr1",
+        b"lsb,usr1",
+        b"len32",
+        b"lsb,len32",
+        b"usr1,len64",
+        b"lsb,len64,none",
+        b"lead",
+        b"lsb,usr1,lead",
+    ] {
         let wire = Convention::parse(items).unwrap();
         for msg in [
             &b"Hello, 42!"[..],
@@ -880,14 +923,21 @@ fn each_client_bit_order_and_signal_meaning_is_detected() {
                 cl[0].wire = Some(wire);
                 let w = World::run(&mut r, &mut cl);
                 let mut line = msg.to_vec();
-                line.push(b'\n');
+                // On the `lead` wire, a '\n' before the NUL ends the line.
+                if !(wire.header == Header::Lead && msg.ends_with(b"\n")) {
+                    line.push(b'\n');
+                }
                 assert_eq!(w.stdout(), line, "{items:?} {msg:?}");
-                assert!(w.verdicts.is_empty(), "{items:?} {msg:?}: {:?}", w.verdicts);
+                let silent_end = wire.end == End::None && !wire.header.is_length();
+                if !silent_end {
+                    assert!(w.verdicts.is_empty(), "{items:?} {msg:?}: {:?}", w.verdicts);
+                }
                 if !msg.is_empty() {
                     let detected = Trace::Detected {
                         pid: 4,
                         order: wire.order,
                         one: wire.one,
+                        header: wire.header,
                     };
                     assert!(w.traces.contains(&detected), "{items:?} {msg:?}");
                 }
@@ -949,8 +999,9 @@ fn bytes_that_read_as_text_in_no_convention_are_read_by_the_default() {
     assert_eq!(w.stdout(), b"\x01\x01\n");
     assert!(w.traces.contains(&Trace::Detected {
         pid: 6,
-        order: BitOrder::Msb,
-        one: Usr2
+        order: crate::classic::BitOrder::Msb,
+        one: Usr2,
+        header: Header::None,
     }));
 }
 
