@@ -13,8 +13,8 @@
 //! answered per bit: it takes the median of the gaps between that
 //! process's signals over [`SAMPLES`] bits, shares its CPU
 //! ([`ClassicReceiver::serving`](super::ClassicReceiver::serving)), takes the
-//! median over the next [`SAMPLES`] bits (after one more, that may have
-//! waited for the move), and stays only if the gaps fell to half or less:
+//! median over the next [`SAMPLES`] bits, and stays only if the gaps fell
+//! to half or less:
 //! a client that waits for us goes as fast as we answer; one that paces
 //! itself keeps its pace, and is left alone after those few bits. A client
 //! left alone is tried again after [`RETRY`] more bits: the scheduler may
@@ -39,10 +39,8 @@ pub(super) const RETRY: usize = 512;
 enum Phase {
     /// Measuring the gaps on our own CPU.
     Apart,
-    /// On its CPU since a bit whose gap was this median (µs); the next gap
-    /// may include the move, and is skipped.
-    Moving(u32),
-    /// On its CPU, measuring; this was the median apart.
+    /// On its CPU, measuring; this was the median apart (µs). The first
+    /// gap may include the move: one slow gap moves no median.
     Together(u32),
     /// Stays on its CPU for this message.
     Stays,
@@ -72,7 +70,7 @@ impl PinTrial {
     /// The process whose CPU to share now, if any.
     pub(super) fn serving(&self) -> Option<Pid> {
         match self.phase {
-            Phase::Moving(_) | Phase::Together(_) | Phase::Stays => Some(self.pid),
+            Phase::Together(_) | Phase::Stays => Some(self.pid),
             _ => None,
         }
         .filter(|&pid| pid >= 1)
@@ -112,10 +110,6 @@ impl PinTrial {
                 }
                 return None;
             }
-            Phase::Moving(apart) => {
-                self.phase = Phase::Together(apart);
-                return None;
-            }
             _ => {}
         }
         // Kept in order: one insertion step per gap.
@@ -144,7 +138,7 @@ impl PinTrial {
                 })
             }
             _ => {
-                self.phase = Phase::Moving(median);
+                self.phase = Phase::Together(median);
                 None
             }
         }
@@ -172,9 +166,9 @@ mod tests {
         let mut t = started();
         assert_eq!(feed(&mut t, SAMPLES, 58), None);
         assert_eq!(t.serving(), Some(7), "moved after {SAMPLES} gaps");
-        // The bit that waited for the move is not counted.
+        // The bit that waited for the move moves no median.
         assert_eq!(feed(&mut t, 1, 5000), None);
-        let decided = feed(&mut t, SAMPLES, 9);
+        let decided = feed(&mut t, SAMPLES - 1, 9);
         assert_eq!(
             decided,
             Some(Trace::Shared {
@@ -192,7 +186,7 @@ mod tests {
     #[test]
     fn a_client_that_paces_itself_is_left_alone() {
         let mut t = started();
-        feed(&mut t, SAMPLES + 1, 150);
+        feed(&mut t, SAMPLES, 150);
         let decided = feed(&mut t, SAMPLES, 140);
         assert!(matches!(decided, Some(Trace::Shared { stays: false, .. })));
         assert_eq!(t.serving(), None);
@@ -207,11 +201,11 @@ mod tests {
     fn a_client_moved_away_after_a_trial_is_tried_again() {
         let mut t = started();
         // On the server's CPU by chance: no faster there.
-        feed(&mut t, SAMPLES + 1, 10);
+        feed(&mut t, SAMPLES, 10);
         let decided = feed(&mut t, SAMPLES, 11);
         assert!(matches!(decided, Some(Trace::Shared { stays: false, .. })));
         // Then moved away by the scheduler.
-        feed(&mut t, RETRY + SAMPLES + 1, 60);
+        feed(&mut t, RETRY + SAMPLES, 60);
         let decided = feed(&mut t, SAMPLES, 10);
         assert!(matches!(decided, Some(Trace::Shared { stays: true, .. })));
         assert_eq!(t.serving(), Some(7));
@@ -224,7 +218,6 @@ mod tests {
         for k in 0..SAMPLES {
             t.gap(7, if k % 5 == 0 { 90_000 } else { 60 }, true);
         }
-        t.gap(7, 1, true);
         for k in 0..SAMPLES {
             t.gap(7, if k % 5 == 0 { 90_000 } else { 30 }, true);
         }
@@ -256,7 +249,6 @@ mod tests {
             for k in 0..SAMPLES {
                 t.gap(7, (SAMPLES - k) as u32 * 10, true);
             }
-            t.gap(7, 1, true);
             let decided = feed(&mut t, SAMPLES, together);
             let want = Trace::Shared {
                 pid: 7,
