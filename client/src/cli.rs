@@ -11,7 +11,7 @@ use crate::{line, CLASSIC, PROGRESS, STATS};
 #[cfg(feature = "classic")]
 macro_rules! help_classic {
     () => {
-        "  --classic[=LIST]  classic 42 wire (LIST: lsb,usr1,none,len32,len64)
+        "  --classic[=LIST]  classic 42 wire (LIST: lsb,usr1,none,len32,len64,lead)
   --pace US       classic: a bit every US µs (default: on replies, else 1000)
 "
     };

@@ -15,6 +15,8 @@
  *                    SIGUSR2 came at any time
  *   --spin-usr2      (catches SIGUSR2) after the transfer, spin at 100% CPU until a SIGUSR2
  *                    comes (exit 0); left spinning 10 s, exit 3
+ *   --lead           a NUL first, then the message, a newline and the NUL
+ *                    (a client of a server that needs a leading NUL)
  *   --per-byte       (catches both) self-paced bits (--pace), then wait 100 ms for a
  *                    SIGUSR1 per byte, resending the byte (5 tries at most,
  *                    then exit 1); after the NUL, wait 2 s for SIGUSR2
@@ -57,7 +59,7 @@ static struct wire g_w;
 static int g_wait; /* 0, 'b' bit, 'd' done, 'e' echo */
 static long g_pace = -1;
 static long g_give_up; /* 0: the default wait */
-static int g_usr2_fails, g_spin_usr2, g_per_byte;
+static int g_usr2_fails, g_spin_usr2, g_per_byte, g_lead;
 static pid_t g_server;
 
 /* Microseconds since `t0`. */
@@ -213,11 +215,13 @@ int main(int argc, char **argv)
 			g_spin_usr2 = 1;
 		} else if (!strcmp(argv[a], "--per-byte")) {
 			g_per_byte = 1;
+		} else if (!strcmp(argv[a], "--lead")) {
+			g_lead = 1;
 		} else
 			break;
 	}
 	if (argc - a != 2 || (g_pace < 0 && !g_wait)) {
-		fprintf(stderr, "usage: client (--pace US [--catch S] | --wait bit|done|echo) [--give-up US] [--usr2-fails] [--spin-usr2] [--per-byte] [wire flags] PID MESSAGE\n");
+		fprintf(stderr, "usage: client (--pace US [--catch S] | --wait bit|done|echo) [--give-up US] [--usr2-fails] [--spin-usr2] [--per-byte] [--lead] [wire flags] PID MESSAGE\n");
 		return 2;
 	}
 	g_server = atoi(argv[a]);
@@ -262,8 +266,12 @@ int main(int argc, char **argv)
 	}
 	if (g_w.hdr_bits)
 		send_value(len, g_w.hdr_bits, len == 0 && !g_w.nul);
+	if (g_lead)
+		send_value(0, 8, 0);
 	for (i = 0; i < len; i++)
-		send_value((unsigned char)msg[i], 8, i + 1 == len && !g_w.nul);
+		send_value((unsigned char)msg[i], 8, i + 1 == len && !g_w.nul && !g_lead);
+	if (g_lead)
+		send_value('\n', 8, !g_w.nul);
 	if (g_w.nul)
 		send_value(0, 8, 1);
 	return finish();

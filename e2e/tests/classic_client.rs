@@ -239,9 +239,12 @@ fn a_busy_server_that_rejects_every_bit_is_exit_1_not_a_delivery() {
 }
 
 #[test]
-fn a_server_that_needs_a_leading_nul_is_not_reported_as_delivered() {
-    // It printed nothing (no LIST sends a leading NUL yet): the client must
-    // not say the server confirmed anything.
+fn a_server_that_needs_a_leading_nul_gets_one_with_lead_and_is_never_reported_wrong() {
+    // With `lead` it gets its NUL first, and prints the message.
+    delivers(&["--lead", "--ack", "bit"], &["--classic=lead"], MESSAGE);
+    delivers_paced(&["--lead", "--ack", "none"], &["--classic=lead"], MESSAGE);
+    // Without, it prints nothing: the client must not say the server
+    // confirmed anything.
     for ack in ["none", "end"] {
         let mut server = ModelServer::start(&["--lead", "--ack", ack], after(20));
         let done = run(&["--classic"], &mut server, MESSAGE);

@@ -149,11 +149,88 @@ fn nul_none_len32_len64_with_the_matching_list() {
     exact("len32", &["--wait", "bit", "--len32"], "");
 }
 
+/// Every wire of the model client with no LIST: the server finds each
+/// client's bit order, signal meaning and header (a length in either order,
+/// or a NUL before the text, whose `'\n'` before the last NUL ends the
+/// line), waiting or self-paced.
+#[test]
+fn every_wire_is_detected_with_no_list() {
+    for flags in [
+        &["--len32"][..],
+        &["--len64"],
+        &["--lsb", "--len32"],
+        &["--usr1", "--len64"],
+        &["--lsb", "--usr1", "--len32", "--none"],
+        &["--lead"],
+        &["--lsb", "--usr1", "--lead"],
+    ] {
+        let waiting: Vec<&str> = ["--wait", "bit"].iter().chain(flags).copied().collect();
+        exact("", &waiting, MESSAGE);
+        let paced: Vec<&str> = ["--pace", "300"].iter().chain(flags).copied().collect();
+        paced_run("", &paced, MESSAGE);
+    }
+    // A message of two characters and a NUL may be a length's first bytes
+    // in LSB order: its silence decides, and a client that waits for
+    // "done" still gets it.
+    exact("", &["--wait", "done"], "Hi");
+    exact("", &["--wait", "bit", "--lsb", "--len32"], "Hello, 42!");
+    // No NUL at all: the message ends by its silence, printed, and the
+    // server says how it ended.
+    let server = classic("", false);
+    let (pid, done) = run_client(&["--wait", "bit", "--none"], &server, MESSAGE);
+    exited(&done, &[0], "--none");
+    server.wait_for_lines(1, after(30));
+    let out = stop(server);
+    assert_eq!(out.lines(), [MESSAGE]);
+    let note = format!("server: {pid}: message ended by silence, without its NUL\n");
+    assert_eq!(out.stderr, note);
+}
+
 #[test]
 fn a_long_message_from_a_waiting_client_arrives_whole() {
     // Longer than the server's 4 KiB buffer per client: written in chunks.
     let long: String = (0..9000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
     exact("", &["--wait", "bit"], &long);
+}
+
+/// `Cpus_allowed_list` of `pid`'s `/proc` status.
+fn cpus_allowed(pid: i32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("Cpus_allowed_list:"));
+    line.unwrap_or_default().to_string()
+}
+
+/// A client answered per bit is tried on its own CPU (the server's trace
+/// gives the figures and the decision, whichever it is on a busy machine),
+/// and the server is back on all its CPUs once the client has gone; a
+/// client that is never answered per bit is never tried.
+#[test]
+fn the_server_tries_a_waiting_clients_cpu_and_leaves_it_after() {
+    let message: String = (0..64).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let server = classic("", true);
+    let before = cpus_allowed(server.pid());
+    let done = Client::to(&server)
+        .args(["--classic", &message])
+        .run(after(60));
+    done.expect_code(0, "our client, classic");
+    server.wait_for_stderr_any(&["staying there", "leaving it"], after(30));
+    sleep(PAST_SILENCE);
+    assert_eq!(cpus_allowed(server.pid()), before, "still pinned");
+    let out = server.stop();
+    assert_eq!(out.lines(), [message.as_str()]);
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with("trace: ") && l.contains(" µs, on its CPU every ")),
+        "{:?}",
+        out.stderr
+    );
+
+    let server = classic("", true);
+    let (_, done) = run_client(&["--pace", "100"], &server, &message);
+    exited(&done, &[0], "self-paced, catching nothing");
+    let out = stop(server);
+    assert!(!out.stderr.contains("on its CPU"), "{:?}", out.stderr);
 }
 
 #[test]
@@ -612,36 +689,52 @@ fn measure_self_paced_exactness() {
 }
 
 #[test]
-#[ignore = "a measurement, not a test: 10 KB from an ack-waiting classic model client against a v1 transfer, interleaved"]
+#[ignore = "a measurement, not a test: 10 KB over the classic wire from our client and from an ack-waiting model client, against a v1 transfer, interleaved"]
 fn measure_classic_speed_against_v1() {
     let message: String = (0..10 * 1024)
         .map(|i| (b'a' + (i % 26) as u8) as char)
         .collect();
     let rounds = 5;
-    let (mut classic_rates, mut v1_rates) = (Vec::new(), Vec::new());
+    let kbits = |secs: f64| message.len() as f64 * 8.0 / secs / 1000.0;
+    let (mut ours, mut model, mut v1) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
+        // Our client: it stays on its CPU, and the server joins it once it
+        // has measured that this makes it faster (`Trace::Shared`).
+        let server = classic("", false);
+        let t = Instant::now();
+        let done = Client::to(&server)
+            .args(["--classic", &message])
+            .run(after(60));
+        let secs = t.elapsed().as_secs_f64();
+        done.expect_code(0, "classic 10 KB, our client");
+        server.wait_for_lines(1, after(60));
+        assert_eq!(server.stop().lines(), [message.as_str()]);
+        ours.push(kbits(secs));
+
+        // A learner's client that waits per bit and stays where the
+        // scheduler puts it.
         let server = classic("", false);
         let t = Instant::now();
         let (_, done) = run_client(&["--wait", "bit"], &server, &message);
         let secs = t.elapsed().as_secs_f64();
-        exited(&done, &[0], "classic 10 KB");
+        exited(&done, &[0], "classic 10 KB, model client");
         server.wait_for_lines(1, after(60));
-        let out = server.stop();
-        assert_eq!(out.lines(), [message.as_str()]);
-        classic_rates.push(message.len() as f64 * 8.0 / secs / 1000.0);
+        assert_eq!(server.stop().lines(), [message.as_str()]);
+        model.push(kbits(secs));
 
         let server = Server::start();
         let t = Instant::now();
         let done = Client::to(&server).arg(&message).run(after(60));
         let secs = t.elapsed().as_secs_f64();
         done.expect_code(0, "v1 10 KB");
-        v1_rates.push(message.len() as f64 * 8.0 / secs / 1000.0);
+        v1.push(kbits(secs));
         server.stop();
     }
-    let (c, v) = (median(&mut classic_rates), median(&mut v1_rates));
+    let (o, m, v) = (median(&mut ours), median(&mut model), median(&mut v1));
     println!(
-        "10 KB, client start to exit, medians of {rounds}: classic (model client, --wait bit) {c:.1} kbit/s, v1 {v:.1} kbit/s, ratio {:.2}",
-        c / v
+        "10 KB, client start to exit, medians of {rounds}: v1 {v:.1} kbit/s; classic: our client {o:.1} kbit/s (ratio {:.2}), model client --wait bit {m:.1} kbit/s (ratio {:.2})",
+        o / v,
+        m / v
     );
 }
 
@@ -719,17 +812,23 @@ fn one_cpu(cpu: usize) -> libc::cpu_set_t {
 }
 
 #[test]
-#[ignore = "a measurement, not a test: 1000 characters from self-paced model clients, our server unpinned (as it runs) or pinned to the client's CPU (as it was), and the clients' own model server"]
+#[ignore = "a measurement, not a test: 1000 characters from self-paced model clients, our server as it runs (unpinned, or trying the client's CPU when it answers per bit) or pinned to the client's CPU all along (as it was), and the clients' own model server"]
 fn measure_pinning() {
     let message: String = (0..1000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
     let tries: usize = std::env::var("MEASURE_TRIES")
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(5);
-    for pace in ["100", "150", "500"] {
-        let client = ["--pace", pace];
-        let mut row = format!("pace {pace:>3} µs, 1000 characters, exact of {tries}:");
-        for arm in ["unpinned", "pinned", "own server"] {
+    // Catching nothing, a client is never answered per bit; catching both,
+    // it is, and the server tries sharing its CPU (`Trace::Shared`).
+    for (pace, catch) in ["100", "150", "500"]
+        .into_iter()
+        .flat_map(|p| [(p, "none"), (p, "both")])
+    {
+        let client = ["--pace", pace, "--catch", catch];
+        let mut row =
+            format!("pace {pace:>3} µs, catches {catch:<4}, 1000 characters, exact of {tries}:");
+        for arm in ["as it runs", "pinned", "own server"] {
             let mut exact = 0;
             for _ in 0..tries {
                 let got = if arm == "own server" {

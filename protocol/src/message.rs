@@ -108,6 +108,14 @@ impl<const N: usize> LineBuffer<N> {
         added
     }
 
+    /// The last byte held, if any.
+    pub fn last(&self) -> Option<u8> {
+        self.len
+            .checked_sub(1)
+            .and_then(|k| self.buf.get(k))
+            .copied()
+    }
+
     /// Ends the line with its `'\n'` (in the place kept for it).
     pub fn end_line(&mut self) {
         self.buf.truncate(self.len);

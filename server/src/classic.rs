@@ -22,8 +22,8 @@
 //! server exits 0.
 
 use minitalk_protocol::classic::{
-    BitOrder, ClassicReceiver, ClassicReceiverConfig, Convention, PendingTogether, Read, Text,
-    Trace, Verdict, VerdictKind, TOO_FAST,
+    BitOrder, ClassicReceiver, ClassicReceiverConfig, Convention, Header, PendingTogether, Read,
+    Text, Trace, Verdict, VerdictKind, TOO_FAST,
 };
 use minitalk_protocol::{Instant, Pid, Signal};
 use minitalk_sys::{self as sys, Line, STDERR};
@@ -46,17 +46,17 @@ pub type Together = PendingTogether<TOGETHER>;
 // Not inlined: its receiver's 64 KiB of buffers would join main's stack
 // frame, whose every page is touched (stack probes) in v1 mode too.
 #[inline(never)]
-pub fn run(convention: Convention, shell: &mut Shell) -> i32 {
+pub fn run(convention: Convention, shell: &mut Shell, pin: bool) -> i32 {
     let mut classic = Classic {
         rx: ClassicReceiver::new(ClassicReceiverConfig::default(), convention),
     };
     if shell.narrator.tracing() {
         banner(convention);
     }
-    // Never pinned to a client's CPU: a self-paced client that shares its
-    // CPU with the server loses bits (measured: `measure_pinning` in
-    // e2e/tests/classic_server.rs).
-    crate::serve(&mut classic, shell, false);
+    // On a client's CPU only while the receiver says so: a client that waits
+    // for each reply goes faster there, one that paces itself loses bits
+    // (measured: `measure_pinning` in e2e/tests/classic_server.rs).
+    crate::serve(&mut classic, shell, pin);
     // Stopped: what is being received ends now, as by silence, and nobody
     // is signalled any more.
     classic.rx.stop(shell);
@@ -83,9 +83,8 @@ impl Serve for Classic {
         self.rx.poll(now, shell);
     }
 
-    /// Nobody: the classic wire never pins (see [`run`]).
     fn serving(&self) -> Option<Pid> {
-        None
+        self.rx.serving()
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -194,6 +193,9 @@ pub fn event(t: Trace) {
                 Read::Header => {
                     l.str("length header");
                 }
+                Read::Lead => {
+                    l.str("before the message");
+                }
                 Read::Length(announced) => {
                     l.fill("length header: {} bytes follow", &[announced]);
                 }
@@ -225,10 +227,31 @@ pub fn event(t: Trace) {
         ),
         // Never seen: the handler drops signals from a PID below 1.
         Trace::Stray { .. } => return,
-        Trace::Detected { pid, order: o, one } => {
+        Trace::Shared {
+            pid,
+            apart,
+            together,
+            stays,
+        } => l
+            .fill(
+                "trace: {} sends every {} µs, on its CPU every {} µs: ",
+                &[pid as u64, u64::from(apart), u64::from(together)],
+            )
+            .str(if stays { "staying there" } else { "leaving it" }),
+        Trace::Detected {
+            pid,
+            order: o,
+            one,
+            header,
+        } => {
             l.fill("trace: {} is read ", &[pid as u64]);
             order(&mut l, o, one);
-            &mut l
+            l.str(match header {
+                Header::None => "",
+                Header::Len32 => ", after a 32-bit length",
+                Header::Len64 => ", after a 64-bit length",
+                Header::Lead => ", after a NUL",
+            })
         }
         // The events about a process and nothing more: one template.
         Trace::Paced(pid) => pid_event(&mut l, pid, "paces itself: no reply per bit"),

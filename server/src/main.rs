@@ -48,9 +48,9 @@ client at a time; others wait their turn in arrival order.
 
 Options:
   --classic[=LIST]  speak the classic 42 wire, to test your own client:
-               bit order and signal meaning detected; LIST pins them: msb,
-               lsb, usr2, usr1, nul, none, len32, len64, and the replies:
-               plus, then, bare, echo, endack, noendack
+               bit order, signal meaning and header detected; LIST pins
+               them: msb, lsb, usr2, usr1, nul, none, len32, len64, lead,
+               and the replies: plus, then, bare, echo, endack, noendack
   --trace      show every signal, byte, character, frame and client on stderr
   --stats      one line per message on stderr: sender, bytes, time, bits/s
   --no-pin     do not move to the client's CPU while serving it
@@ -189,7 +189,7 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
 
     #[cfg(feature = "classic")]
     if let Some(convention) = classic {
-        return classic::run(convention, &mut shell);
+        return classic::run(convention, &mut shell, pin);
     }
 
     let mut server: Server<QUEUE, HOLD> = Server::new(ReceiverConfig::default());

@@ -9,7 +9,8 @@
 //! - an optional length header ([`Header::Len32`], [`Header::Len64`]) sent
 //!   before the bytes, in the same bit order as the data: the message ends
 //!   after that many bytes, and a NUL right after them (expected with
-//!   [`End::Nul`]) is part of the end, not of the next message;
+//!   [`End::Nul`]) is part of the end, not of the next message; or a NUL
+//!   before the bytes ([`Header::Lead`]);
 //! - what the server sends at the end of a message ([`DoneAck`], [`Convention::paced`])
 //!   and per bit ([`Convention::echo`]); by default it finds out from what
 //!   each client does (the receiver's module docs).
@@ -69,6 +70,11 @@ pub enum Header {
     Len32,
     /// The length in bytes as a 64-bit integer, in the data's bit order.
     Len64,
+    /// A NUL before the bytes (item `lead`), as some servers need; the
+    /// message ends at its NUL. Learners' clients of this wire send a
+    /// `'\n'` before that NUL: the server takes it as the line's end (it
+    /// prints the line once), and our client sends none.
+    Lead,
 }
 
 impl Header {
@@ -78,7 +84,13 @@ impl Header {
             Header::None => 0,
             Header::Len32 => 32,
             Header::Len64 => 64,
+            Header::Lead => 8,
         }
+    }
+
+    /// Whether the header is a length.
+    pub const fn is_length(self) -> bool {
+        matches!(self, Header::Len32 | Header::Len64)
     }
 }
 
@@ -192,6 +204,7 @@ pub const ITEMS: &[(&str, Item)] = &[
     ("none", Item::End(End::None)),
     ("len32", Item::Header(Header::Len32)),
     ("len64", Item::Header(Header::Len64)),
+    ("lead", Item::Header(Header::Lead)),
     ("plus", Item::Done(DoneAck::Plus)),
     ("then", Item::Done(DoneAck::Then)),
     ("bare", Item::Done(DoneAck::Bare)),
@@ -214,7 +227,7 @@ const MEANINGS: [Item; ITEMS.len()] = {
 /// The names of [`ITEMS`], for an error message (a unit test holds the two
 /// to the same list).
 pub const VALID_ITEMS: &str =
-    "msb, lsb, usr2, usr1, nul, none, len32, len64, plus, then, bare, echo, endack, noendack";
+    "msb, lsb, usr2, usr1, nul, none, len32, len64, lead, plus, then, bare, echo, endack, noendack";
 
 /// The parts of `list` between its commas (one function for the LIST and
 /// [`VALID_ITEMS`]: its code is there once).
@@ -303,7 +316,7 @@ impl Convention {
     }
 
     /// A convention from bits: bit 0, LSB first; 1, `SIGUSR1` means 1; 2,
-    /// no NUL; 3-4, the header (1: `len32`, 2: `len64`, 0 or 3: none);
+    /// no NUL; 3-4, the header (1: `len32`, 2: `len64`, 3: `lead`, 0: none);
     /// 5-6, the end acknowledgement (1: `then`, 2: `bare`, 3: `plus`, 0:
     /// the default, [`DoneAck::Watch`]);
     /// 7, `echo`; 8, `noendack`; 9, `endack` (unless 8). Bits above 9 are
@@ -337,6 +350,7 @@ impl Convention {
             header: match bits & 0x018 {
                 0x008 => Header::Len32,
                 0x010 => Header::Len64,
+                0x018 => Header::Lead,
                 _ => Header::None,
             },
             done: match bits & 0x060 {
@@ -420,6 +434,14 @@ impl<'a> Encoder<'a> {
     }
 
     /// The number of signals of the whole message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minitalk_protocol::classic::{Convention, Encoder};
+    /// let lead = Convention::parse(b"lead").unwrap();
+    /// assert_eq!(Encoder::new(lead, b"A").unwrap().bits(), 24); // NUL, 'A', NUL
+    /// ```
     pub fn bits(&self) -> u64 {
         let nul = match self.convention.end {
             End::Nul => 8,
@@ -436,7 +458,10 @@ impl<'a> Encoder<'a> {
         let order = self.convention.order;
         let header = u64::from(self.convention.header.bits());
         let bit = if i < header {
-            let value = self.message.len() as u64;
+            let value = match self.convention.header {
+                Header::Lead => 0,
+                _ => self.message.len() as u64,
+            };
             let shift = match order {
                 BitOrder::Msb => header - 1 - i,
                 BitOrder::Lsb => i,
@@ -487,7 +512,7 @@ mod tests {
 
     #[test]
     fn valid_items_names_every_item_in_order() {
-        let names: heapless::Vec<&str, 14> = ITEMS.iter().map(|(name, _)| *name).collect();
+        let names: heapless::Vec<&str, 15> = ITEMS.iter().map(|(name, _)| *name).collect();
         assert!(VALID_ITEMS.split(", ").eq(names.iter().copied()));
     }
 
@@ -503,7 +528,7 @@ mod tests {
         // Each item by its position in VALID_ITEMS: the list and the
         // meanings agree.
         let d = Convention::default();
-        let each: heapless::Vec<Convention, 14> = VALID_ITEMS
+        let each: heapless::Vec<Convention, 15> = VALID_ITEMS
             .split(", ")
             .map(|item| Convention::parse(item.as_bytes()).unwrap())
             .collect();
@@ -526,6 +551,10 @@ mod tests {
             },
             Convention {
                 header: Header::Len64,
+                ..d
+            },
+            Convention {
+                header: Header::Lead,
                 ..d
             },
             Convention {

@@ -131,8 +131,16 @@ fn receive(c: Convention, mask: u8, records: &[u8]) {
             }
         }
     }
-    let end = now.saturating_add(Duration::from_secs(10));
-    rx.poll(end, &mut fx(mask, &mut written));
+    // A long silence, and the timers it leads to (a probe after a message
+    // found ended when its silence decided its convention).
+    let mut end = now.saturating_add(Duration::from_secs(10));
+    for _ in 0..4 {
+        rx.poll(end, &mut fx(mask, &mut written));
+        match rx.poll_timeout() {
+            Some(at) => end = at,
+            None => break,
+        }
+    }
     assert_eq!(rx.active(), 0, "slots still busy after a long silence");
     assert_eq!(rx.poll_timeout(), None);
 }
@@ -208,10 +216,10 @@ pub fn classic(data: &[u8]) {
     let msg: Vec<u8> = records
         .iter()
         .copied()
-        .filter(|&b| c.end == End::None || c.header != Header::None || b != 0)
+        .filter(|&b| c.end == End::None || c.header.is_length() || b != 0)
         .take(40)
         .collect();
-    if c.end == End::None && c.header == Header::None && msg.is_empty() {
+    if c.end == End::None && !c.header.is_length() && msg.is_empty() {
         return;
     }
     let Some(enc) = Encoder::new(c, &msg) else {
@@ -233,6 +241,10 @@ pub fn classic(data: &[u8]) {
     let later = now.saturating_add(Duration::from_secs(1));
     rx.poll(later, &mut fx(0xFF, &mut out));
     let mut expect = msg.clone();
-    expect.push(b'\n');
+    // On the `lead` wire, a '\n' before the NUL is the line's end.
+    let own = c.header == Header::Lead && c.end == End::Nul && msg.ends_with(b"\n");
+    if !own {
+        expect.push(b'\n');
+    }
     assert_eq!(out, expect, "round trip with {c:?}");
 }

@@ -142,6 +142,10 @@ impl Decoder {
         let (bits, gaps) = (self.acc as u8, self.gaps);
         let (read, step) = match self.phase {
             Phase::Header if self.n < width => (Read::Header, Step::More),
+            Phase::Header if c.header == Header::Lead => {
+                self.phase = Phase::Body(None);
+                (Read::Lead, Step::More)
+            }
             Phase::Header => {
                 let length = Length {
                     announced: value,
@@ -174,9 +178,10 @@ impl Decoder {
                 (Read::Byte { byte, offset, text }, Step::Byte { byte, last })
             }
         };
-        // A completed byte starts the next one; `More` keeps the bits
-        // gathered (a header's, or the next header's first eight).
-        if step != Step::More {
+        // The bits of a length header gather until it is complete (those
+        // of the next header too, read in place of a NUL); any other eight
+        // bits are done with.
+        if self.phase != Phase::Header {
             self.acc = 0;
             self.n = 0;
         }
@@ -227,7 +232,7 @@ impl Decoder {
             report(VerdictKind::InvalidUtf8 { at });
         }
         self.reset(c.header);
-        if !silent && c.header != Header::None && c.end == End::Nul {
+        if !silent && c.header.is_length() && c.end == End::Nul {
             self.phase = Phase::TrailingNul;
         }
     }

@@ -84,6 +84,14 @@
 //! ([`DoneAck`](super::DoneAck)). A process is only ever sent a signal that
 //! it catches, and never a PID below 1.
 //!
+//! # Sharing a CPU
+//!
+//! [`ClassicReceiver::serving`] names the process whose CPU the server
+//! should share: one that is alone and answered per bit, while a trial
+//! measures whether it goes faster so, and after, if it did (`pin`: a client
+//! that waits for each reply does; one that paces itself does not, and
+//! loses bits beside the server). [`Trace::Shared`] gives the figures.
+//!
 //! [`ClassicReceiver::stop`] ends every message being received as if its
 //! process had fallen silent (printed, with its verdicts) and sends nothing
 //! from then on.
@@ -95,6 +103,7 @@
 //! - `output`: the arbiter, one [`LineBuffer`](crate::LineBuffer) per slot;
 //! - `ack`: paced or answered, and what each is sent;
 //! - `detect`: the convention of each client, from its first bytes;
+//! - `pin`: the trial of sharing a waiting client's CPU;
 //! - `verdict`: verdicts and trace events;
 //! - this file: the slots, their timers, and the order of all these.
 //!
@@ -104,17 +113,19 @@ mod ack;
 mod decode;
 mod detect;
 mod output;
+mod pin;
 mod verdict;
 
 pub use crate::utf8::Text;
 pub use verdict::{Read, Trace, Verdict, VerdictKind, TOO_FAST};
 
-use super::{BitOrder, Convention, DoneAck, End};
+use super::{Convention, DoneAck, End, Header};
 use crate::{Catches, Duration, Effects, Instant, Pid, Signal, Timer, TimerTable};
 use ack::{Mode, Probe};
 use decode::{Decoder, Step};
-use detect::Detect;
+use detect::{Detect, Found};
 use output::Arbiter;
+use pin::PinTrial;
 
 /// Timing of a [`ClassicReceiver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +227,8 @@ pub struct ClassicReceiver<const N: usize, const B: usize> {
     convention: Convention,
     slots: [Option<Slot>; N],
     out: Arbiter<N, B>,
+    /// Whether to share a waiting client's CPU (`pin`'s module docs).
+    pin: PinTrial,
     /// [`stop`](Self::stop) was called: nothing is sent any more.
     stopped: bool,
     /// The time of the latest call.
@@ -234,6 +247,7 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             convention,
             slots: [None; N],
             out: Arbiter::new(),
+            pin: PinTrial::NONE,
             stopped: false,
             now: Instant::ZERO,
         }
@@ -247,6 +261,13 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// Processes decoded now (slots in use).
     pub fn active(&self) -> usize {
         self.slots.iter().flatten().count()
+    }
+
+    /// The process whose CPU the server should share now: one that waits
+    /// for each reply, alone, and measured to go faster so (`pin`'s module
+    /// docs).
+    pub fn serving(&self) -> Option<Pid> {
+        self.pin.serving()
     }
 
     /// Slot `i`'s timers, unless it waits for the output (its message is
@@ -332,7 +353,9 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     fn silence(&mut self, i: usize, fx: &mut impl Effects) {
         let detect = self.slots[i].as_ref().and_then(|s| s.detect);
         if let Some(found) = detect.and_then(|d| d.decide(true)) {
-            self.detected(i, found, fx);
+            if self.detected(i, found, fx) && self.ended_before_silence(i, fx) {
+                return;
+            }
         }
         if self.slots[i]
             .as_ref()
@@ -341,7 +364,9 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             self.end_message(i, true, fx);
         }
         if !self.out.is_held(i) {
-            self.slots[i] = None;
+            if let Some(s) = self.slots[i].take() {
+                self.pin.forget(s.pid);
+            }
         }
     }
 
@@ -437,6 +462,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             };
             s.timers
                 .set(SlotTimer::Silence, now.saturating_add(silence));
+            let alone = s.mode == Mode::Waiting && self.active() == 1;
+            if let Some(t) = self.pin.gap(pid, gap, alone) {
+                fx.classic_trace(t);
+            }
         }
         let ended = self.feed(i, signal, gap, fx);
         let may_stream = self.out.may_stream(i);
@@ -488,13 +517,45 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         } else {
             Probe::Off
         };
+        self.arm(i);
+    }
+
+    /// Arms slot `i`'s probe, if it has one: due after
+    /// [`ClassicReceiverConfig::probe`] of silence, and the process is not
+    /// forgotten before.
+    fn arm(&mut self, i: usize) {
+        let Some(s) = &mut self.slots[i] else { return };
         if s.probe != Probe::Off {
             let at = self.now.saturating_add(self.config.probe);
             s.timers.set(SlotTimer::Probe, at);
-            // Not forgotten before its probe.
             let forget = at.saturating_add(self.config.waiting_silence);
             s.timers.set(SlotTimer::Silence, forget);
         }
+    }
+
+    /// Slot `i`'s silence decided its convention, under which its NUL (or
+    /// length) had ended its message: its end is answered now, as at its
+    /// last bit, except that a client answered per bit had that bit's
+    /// reply already (it gets "done" only, if it waits for it). True if a
+    /// probe is armed (the process is kept for it).
+    fn ended_before_silence(&mut self, i: usize, fx: &mut impl Effects) -> bool {
+        let Some(s) = &mut self.slots[i] else {
+            return false;
+        };
+        if self.stopped {
+            return false;
+        }
+        if s.mode == Mode::Waiting {
+            if self.convention.done == DoneAck::Watch {
+                s.probe = Probe::Done;
+            }
+            self.arm(i);
+        } else {
+            self.answer(i, Signal::Usr1, true, fx);
+        }
+        self.slots[i]
+            .as_ref()
+            .is_some_and(|s| s.probe != Probe::Off)
     }
 
     /// Slot `i`'s `signal`, `gap` µs after its previous one, to its decoder,
@@ -516,24 +577,25 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
 
     /// Slot `i`'s convention is `found`: its kept signals are decoded under
     /// it; true if the last ended a message.
-    fn detected(&mut self, i: usize, found: (BitOrder, Signal), fx: &mut impl Effects) -> bool {
+    fn detected(&mut self, i: usize, found: Found, fx: &mut impl Effects) -> bool {
         let Some(s) = &mut self.slots[i] else {
             return false;
         };
         let Some(d) = s.detect.take() else {
             return false;
         };
-        let (order, one) = found;
-        (s.conv.order, s.conv.one) = found;
+        let Found { order, one, header } = found;
+        (s.conv.order, s.conv.one, s.conv.header) = (order, one, header);
+        s.decoder = Decoder::new(header);
         fx.classic_trace(Trace::Detected {
             pid: s.pid,
             order,
             one,
+            header,
         });
         let mut ended = false;
         for j in 0..d.n {
-            let usr2 = (d.raw >> (d.n - 1 - j)) & 1 == 1;
-            let bit = usr2 == (one == Signal::Usr2);
+            let bit = d.usr2(j) == (one == Signal::Usr2);
             ended = self.take_bit(i, bit, d.gaps[usize::from(j)], fx);
         }
         ended
@@ -578,10 +640,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// Ends slot `i`'s message: writes (or holds) its bytes and reports it.
     /// `silent`: it ended by silence.
     fn end_message(&mut self, i: usize, silent: bool, fx: &mut impl Effects) {
-        let c = self.convention;
         let Some(s) = &mut self.slots[i] else {
             return;
         };
+        let c = s.conv;
         let pid = s.pid;
         if let Some(t) = s.decoder.unfinished(pid, silent) {
             fx.classic_trace(t);
@@ -589,7 +651,9 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         // Answered per bit, and gone (or a zombie) since.
         let exited = silent && s.mode == Mode::Waiting && fx.alive(pid).is_none();
         let bytes = s.decoder.bytes();
-        let streaming = self.out.end(i, bytes > 0 || !silent, fx);
+        // On the `lead` wire, a '\n' before the NUL is the line's end.
+        let own = !silent && c.header == Header::Lead;
+        let streaming = self.out.end(i, bytes > 0 || !silent, own, fx);
         fx.classic_trace(Trace::End { pid, bytes });
         let mut report = |kind| fx.verdict(Verdict { pid, kind });
         s.decoder.finish(silent, exited, c, &mut report);

@@ -95,17 +95,20 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
     }
 
     /// Slot `i`'s message ends: written with its `'\n'` if `any` (bytes
-    /// came, or it ended by its NUL or length), or held if another message
-    /// streams. True if it was the streaming one: the output is then free
+    /// came, or it ended by its NUL or length) unless `own` and it ends with
+    /// one (the `lead` wire's), or held if another message streams. True if
+    /// it was the streaming one: the output is then free
     /// ([`release`](Self::release)).
-    pub(super) fn end(&mut self, i: usize, any: bool, fx: &mut impl Effects) -> bool {
+    pub(super) fn end(&mut self, i: usize, any: bool, own: bool, fx: &mut impl Effects) -> bool {
         let streaming = self.streamer == Some(i);
         let out = &mut self.outs[i];
         // A held buffer still holds an earlier message: this one's bytes
         // were all dropped, and are reported.
         if any && out.held.is_none() {
             // Room for the '\n' is always kept (`LineBuffer`).
-            out.buf.end_line();
+            if !(own && out.buf.last() == Some(b'\n')) {
+                out.buf.end_line();
+            }
             if self.streamer.is_some() && !streaming {
                 // Another message streams: this one waits its turn.
                 self.seq += 1;

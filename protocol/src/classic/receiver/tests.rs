@@ -344,6 +344,38 @@ fn waiting_client_gets_an_ack_per_bit_then_done_if_it_is_still_there() {
 }
 
 #[test]
+fn a_short_message_decided_by_its_silence_is_answered_as_at_its_nul() {
+    // "Hi" and a NUL may be a length's bytes in LSB order: the detection
+    // waits for its silence. A waiting client still there then gets
+    // "done", one that paces itself and catches SIGUSR1 its end SIGUSR1,
+    // each once; one that has exited, nothing.
+    for (kind, stays, catches, end) in [
+        (Kind::Waiting, true, Catches::BOTH, &[Usr2][..]),
+        (Kind::Waiting, false, Catches::BOTH, &[]),
+        (
+            Kind::Paced(100),
+            true,
+            Catches {
+                usr1: true,
+                usr2: false,
+            },
+            &[Usr1],
+        ),
+    ] {
+        let mut r = rx_detect::<4, 64>();
+        let mut cl = [Client::new(7, kind, b"Hi", 0)];
+        (cl[0].stays, cl[0].catches) = (stays, catches);
+        let w = World::run(&mut r, &mut cl);
+        assert_eq!(w.stdout(), b"Hi\n", "{kind:?}");
+        assert!(w.verdicts.is_empty(), "{kind:?}: {:?}", w.verdicts);
+        let per_bit = if kind == Kind::Waiting { 24 } else { 0 };
+        assert_eq!(cl[0].heard[..per_bit], [Usr1; 24][..per_bit], "{kind:?}");
+        assert_eq!(&cl[0].heard[per_bit..], end, "{kind:?}");
+        assert_eq!(r.active(), 0);
+    }
+}
+
+#[test]
 fn the_first_reply_comes_at_once_or_within_the_hold() {
     // A client that gives up after 10 ms without a reply is answered at
     // once if it catches both signals; one that catches SIGUSR1 only,
@@ -864,8 +896,19 @@ fn rx_detect<const N: usize, const B: usize>() -> ClassicReceiver<N, B> {
 }
 
 #[test]
-fn each_client_bit_order_and_signal_meaning_is_detected() {
-    for items in [&b""[..], b"lsb", b"usr1", b"lsb,usr1"] {
+fn each_client_bit_order_signal_meaning_and_header_is_detected() {
+    for items in [
+        &b""[..],
+        b"lsb",
+        b"usr1",
+        b"lsb,usr1",
+        b"len32",
+        b"lsb,len32",
+        b"usr1,len64",
+        b"lsb,len64,none",
+        b"lead",
+        b"lsb,usr1,lead",
+    ] {
         let wire = Convention::parse(items).unwrap();
         for msg in [
             &b"Hello, 42!"[..],
@@ -880,14 +923,21 @@ fn each_client_bit_order_and_signal_meaning_is_detected() {
                 cl[0].wire = Some(wire);
                 let w = World::run(&mut r, &mut cl);
                 let mut line = msg.to_vec();
-                line.push(b'\n');
+                // On the `lead` wire, a '\n' before the NUL ends the line.
+                if !(wire.header == Header::Lead && msg.ends_with(b"\n")) {
+                    line.push(b'\n');
+                }
                 assert_eq!(w.stdout(), line, "{items:?} {msg:?}");
-                assert!(w.verdicts.is_empty(), "{items:?} {msg:?}: {:?}", w.verdicts);
+                let silent_end = wire.end == End::None && !wire.header.is_length();
+                if !silent_end {
+                    assert!(w.verdicts.is_empty(), "{items:?} {msg:?}: {:?}", w.verdicts);
+                }
                 if !msg.is_empty() {
                     let detected = Trace::Detected {
                         pid: 4,
                         order: wire.order,
                         one: wire.one,
+                        header: wire.header,
                     };
                     assert!(w.traces.contains(&detected), "{items:?} {msg:?}");
                 }
@@ -949,8 +999,9 @@ fn bytes_that_read_as_text_in_no_convention_are_read_by_the_default() {
     assert_eq!(w.stdout(), b"\x01\x01\n");
     assert!(w.traces.contains(&Trace::Detected {
         pid: 6,
-        order: BitOrder::Msb,
-        one: Usr2
+        order: crate::classic::BitOrder::Msb,
+        one: Usr2,
+        header: Header::None,
     }));
 }
 
@@ -1222,4 +1273,53 @@ fn stop_prints_what_is_being_received_with_its_verdicts_and_sends_nothing() {
     assert_eq!(w.sends.len(), sends, "nothing sent once stopped");
     assert_eq!(r.active(), 0);
     assert_eq!(r.poll_timeout(), None);
+}
+
+/// `n` signals from `pid`, 50 µs apart from `*t` on.
+fn bits_from(
+    w: &mut World,
+    r: &mut ClassicReceiver<4, 64>,
+    cl: &mut [Client],
+    t: &mut u64,
+    pid: Pid,
+    n: usize,
+) {
+    for _ in 0..n {
+        *t += 50;
+        w.on_signal(r, cl, pid, Usr2, at_us(*t));
+    }
+}
+
+#[test]
+fn only_a_client_alone_and_answered_per_bit_is_tried_on_its_cpu() {
+    let mut r = rx::<4, 64>(b"");
+    let mut cl = [
+        Client::new(21, Kind::Waiting, b"", 0),
+        Client::new(22, Kind::Paced(100), b"", 0),
+    ];
+    let (mut w, mut t) = (World::default(), 0);
+    // Its first signal, then SAMPLES gaps: moved to its CPU for the trial.
+    bits_from(&mut w, &mut r, &mut cl, &mut t, 21, pin::SAMPLES);
+    assert_eq!(r.serving(), None);
+    bits_from(&mut w, &mut r, &mut cl, &mut t, 21, 1);
+    assert_eq!(r.serving(), Some(21));
+    // A second sender: nobody's CPU.
+    bits_from(&mut w, &mut r, &mut cl, &mut t, 22, 1);
+    assert_eq!(r.serving(), None);
+    // Alone again (the other forgotten): tried again; forgotten after its
+    // own silence: nobody's CPU.
+    w.drain(&mut r, &mut cl, at_us(t + 300_000));
+    assert_eq!(r.active(), 1);
+    t += 300_000;
+    bits_from(&mut w, &mut r, &mut cl, &mut t, 21, pin::SAMPLES + 1);
+    assert_eq!(r.serving(), Some(21));
+    w.drain(&mut r, &mut cl, at_us(t + 2_000_000));
+    assert_eq!(r.active(), 0);
+    assert_eq!(r.serving(), None);
+    // Never answered per bit: never tried, alone or not.
+    let mut r = rx::<4, 64>(b"");
+    bits_from(&mut w, &mut r, &mut cl, &mut t, 22, 3 * pin::SAMPLES);
+    assert_eq!(r.serving(), None);
+    let shared = |t: &Trace| matches!(t, Trace::Shared { pid: 22, .. });
+    assert!(!w.traces.iter().any(shared));
 }

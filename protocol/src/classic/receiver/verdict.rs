@@ -1,7 +1,7 @@
 //! What the classic receiver tells a human: verdicts on stderr, and trace
 //! events for `--trace`.
 
-use super::super::BitOrder;
+use super::super::{BitOrder, Header};
 use crate::utf8::Text;
 use crate::{Pid, Signal};
 
@@ -101,7 +101,8 @@ pub enum Trace {
     /// `pid` is answered per bit, at once.
     Waiting(Pid),
     /// `pid`'s convention, detected from its first bytes (`--classic`
-    /// without a LIST): the first that reads them as text, else the default.
+    /// without a LIST): the one that reads them as text (the detection's
+    /// module docs), else the default.
     Detected {
         /// The process.
         pid: Pid,
@@ -109,6 +110,8 @@ pub enum Trace {
         order: BitOrder,
         /// Its signal that means 1.
         one: Signal,
+        /// What comes before its text.
+        header: Header,
     },
     /// `pid` fell silent after `SIGUSR1` answered its `SIGUSR2`: it waits
     /// for its own signal back, and is echoed from now on.
@@ -138,6 +141,19 @@ pub enum Trace {
     },
     /// No free slot for `pid`: its signal was ignored.
     NoSlot(Pid),
+    /// Whether to stay on `pid`'s CPU, decided from the median gaps between
+    /// its signals on our CPU and on its own (µs): staying only if they fell
+    /// to half or less (it waits for each reply).
+    Shared {
+        /// The process.
+        pid: Pid,
+        /// Median gap, each on its own CPU.
+        apart: u32,
+        /// Median gap, on one CPU.
+        together: u32,
+        /// The server stays on its CPU.
+        stays: bool,
+    },
     /// `pid` waits per bit and cannot be printed yet (another message is
     /// being streamed): its acknowledgement is withheld until the output is
     /// free.
@@ -163,6 +179,9 @@ pub enum Read {
     },
     /// Eight bits of a length header that goes on.
     Header,
+    /// The byte before the message, on the `lead` wire (a NUL, if the
+    /// client speaks it).
+    Lead,
     /// The last eight bits of a length header: the length it announces.
     Length(u64),
     /// The bits of an unfinished byte, when the process fell silent.
