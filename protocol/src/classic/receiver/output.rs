@@ -152,3 +152,66 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
         self.streamer = Some(i);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::{Catches, Signal};
+    use std::vec::Vec;
+
+    /// What was written, and for whom.
+    #[derive(Default)]
+    struct Written(Vec<(Pid, Vec<u8>)>);
+
+    impl Effects for Written {
+        fn send(&mut self, _: Pid, _: Signal) -> bool {
+            true
+        }
+        fn write(&mut self, from: Pid, bytes: &[u8]) {
+            self.0.push((from, bytes.to_vec()));
+        }
+        fn alive(&mut self, _: Pid) -> Option<u64> {
+            Some(1)
+        }
+        fn catches(&mut self, _: Pid) -> Catches {
+            Catches::BOTH
+        }
+    }
+
+    #[test]
+    fn held_messages_are_written_in_the_order_they_ended() {
+        let mut out: Arbiter<4, 4> = Arbiter::new();
+        let mut fx = Written::default();
+        for (i, pid) in [10, 11, 12, 13].into_iter().enumerate() {
+            out.open(i, pid);
+        }
+        // Slot 0 outgrows its buffer (3 bytes and the newline's place): it
+        // streams, and holds the output.
+        for b in *b"abcd" {
+            out.store(0, b, &mut fx);
+        }
+        // Slots 3, 1 and 2 end, in that order, while it streams: held.
+        for i in [3, 1, 2] {
+            out.store(i, b'0' + i as u8, &mut fx);
+            assert!(!out.end(i, true, false, &mut fx));
+            assert!(out.is_held(i));
+        }
+        assert!(out.end(0, true, false, &mut fx), "the streaming one");
+        while let Some(i) = out.next_held() {
+            out.write_held(i, &mut fx);
+        }
+        let written: Vec<(Pid, &[u8])> = fx.0.iter().map(|(p, b)| (*p, &b[..])).collect();
+        assert_eq!(
+            written,
+            [
+                (10, &b"abc"[..]),
+                (10, b"d\n"),
+                (13, b"3\n"),
+                (11, b"1\n"),
+                (12, b"2\n"),
+            ]
+        );
+    }
+}
