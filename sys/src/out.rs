@@ -38,6 +38,9 @@ impl Default for Line {
 
 impl Line {
     /// An empty line.
+    // Not inlined: each of the binaries' dozens of lines would clear its
+    // buffer in place.
+    #[inline(never)]
     pub const fn new() -> Self {
         Line {
             buf: [0; 512],

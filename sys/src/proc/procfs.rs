@@ -120,8 +120,8 @@ fn process_of(stat: &[u8]) -> Option<(ProcessState, u64)> {
 pub fn last_cpu(pid: Pid) -> Option<usize> {
     let mut buf = [0u8; 512];
     let n = read_proc(pid, "stat", &mut buf)?;
-    let field = stat_fields(&buf[..n])?.nth(39 - 3)?;
-    usize::try_from(number(field)?).ok()
+    let (_, cpu) = state_and_number(&buf[..n], 39)?;
+    usize::try_from(cpu).ok()
 }
 
 /// Who has PID `pid` now: its start time (field 22 of `/proc/<pid>/stat`,
@@ -135,11 +135,19 @@ pub fn identity(pid: Pid) -> Option<u64> {
 }
 
 fn identity_of(stat: &[u8]) -> Option<u64> {
-    let mut fields = stat_fields(stat)?;
-    if fields.next()? == b"Z" {
-        return None;
+    match state_and_number(stat, 22)? {
+        (b'Z', _) => None,
+        (_, start) => Some(start),
     }
-    number(fields.nth(22 - 4)?)
+}
+
+/// The state letter of a `/proc/<pid>/stat` file and its decimal field `n`
+/// (4 or more): one reader for the fields the server reads (its code is
+/// there once).
+fn state_and_number(stat: &[u8], n: usize) -> Option<(u8, u64)> {
+    let mut fields = stat_fields(stat)?;
+    let state = *fields.next()?.first()?;
+    Some((state, number(fields.nth(n - 4)?)?))
 }
 
 /// The bytes `pid` has written so far (`wchar` in `/proc/<pid>/io`): a

@@ -129,7 +129,7 @@ impl Decoder {
         };
         let value = match c.order {
             BitOrder::Msb => self.acc,
-            BitOrder::Lsb => self.acc.reverse_bits() >> (64 - u32::from(width.max(8))),
+            BitOrder::Lsb => lsb_first(self.acc, width.max(8)),
         };
         let byte = value as u8;
         let offset = self.bytes;
@@ -138,21 +138,15 @@ impl Decoder {
             offset,
             text: Text::Char('\0'),
         };
-        // The last eight bits in arrival order.
-        let last8 = self.acc as u8;
+        // The trace shows the eight bits as they came, before any reset.
         let (bits, gaps) = (self.acc as u8, self.gaps);
-        let trace = move |read| Trace::Bits {
-            pid,
-            bits,
-            n: 8,
-            gaps,
-            read,
-        };
-        let (trace, step) = match self.phase {
-            Phase::Header if self.n < width => return Some((trace(Read::Header), Step::More)),
+        let (read, step) = match self.phase {
+            Phase::Header if self.n < width => (Read::Header, Step::More),
             Phase::Header if c.header == Header::Lead => {
+                // The byte before the message: nothing of it is kept.
                 self.phase = Phase::Body(None);
-                (trace(Read::Lead), Step::More)
+                (self.acc, self.n) = (0, 0);
+                (Read::Lead, Step::More)
             }
             Phase::Header => {
                 let length = Length {
@@ -160,25 +154,22 @@ impl Decoder {
                     left: value,
                 };
                 self.phase = Phase::Body(Some(length));
-                (trace(Read::Length(value)), Step::Length(value))
+                (Read::Length(value), Step::Length(value))
             }
             Phase::TrailingNul if byte == 0 => {
-                let t = trace(nul);
                 self.reset(c.header);
-                (t, Step::TrailingNul)
+                (nul, Step::TrailingNul)
             }
             Phase::TrailingNul => {
                 // Not a NUL: the first eight bits of the next header.
-                let t = trace(Read::Header);
                 self.reset(c.header);
-                self.acc = u64::from(last8);
+                self.acc = u64::from(bits);
                 self.n = 8;
-                return Some((t, Step::More));
+                (Read::Header, Step::More)
             }
-            Phase::Body(None) if c.end == End::Nul && byte == 0 => (trace(nul), Step::Nul),
+            Phase::Body(None) if c.end == End::Nul && byte == 0 => (nul, Step::Nul),
             Phase::Body(length) => {
                 let text = self.utf8.push(byte, offset);
-                let t = trace(Read::Byte { byte, offset, text });
                 self.bytes = self.bytes.saturating_add(1);
                 let length = length.map(|l| Length {
                     left: l.left.saturating_sub(1),
@@ -186,11 +177,22 @@ impl Decoder {
                 });
                 self.phase = Phase::Body(length);
                 let last = length.is_some_and(|l| l.left == 0);
-                (t, Step::Byte { byte, last })
+                (Read::Byte { byte, offset, text }, Step::Byte { byte, last })
             }
         };
-        self.acc = 0;
-        self.n = 0;
+        // A completed byte starts the next one; `More` keeps the bits
+        // gathered (a header's, or the next header's first eight).
+        if step != Step::More {
+            self.acc = 0;
+            self.n = 0;
+        }
+        let trace = Trace::Bits {
+            pid,
+            bits,
+            n: 8,
+            gaps,
+            read,
+        };
         Some((trace, step))
     }
 
@@ -235,6 +237,14 @@ impl Decoder {
             self.phase = Phase::TrailingNul;
         }
     }
+}
+
+/// The last `width` bits of `acc` (arrival order, the last in bit 0) read
+/// least significant first: the first of them to arrive is bit 0.
+// A loop, not `u64::reverse_bits`, which x86-64 has no instruction for: its
+// inlined shifts and masks cost a hundred bytes.
+fn lsb_first(acc: u64, width: u8) -> u64 {
+    (0..width).fold(0, |value, k| value << 1 | (acc >> k & 1))
 }
 
 /// The text of a message: its characters ([`Chars`]), the first bad byte,

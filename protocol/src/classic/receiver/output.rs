@@ -5,19 +5,33 @@
 use super::verdict::VerdictKind;
 use crate::{Effects, LineBuffer, Pid};
 
-/// The slots' buffers and who may write.
+/// A slot's output, in the arbiter: apart from the slot, so that resetting
+/// a slot does not copy a buffer-sized constant. One struct per slot, not
+/// an array per field: each method indexes once (less code).
+#[derive(Clone, Debug)]
+struct SlotOutput<const B: usize> {
+    buf: LineBuffer<B>,
+    /// Whose message the buffer holds.
+    pid: Pid,
+    /// A finished message held in the buffer, written after the streaming
+    /// one: its turn.
+    held: Option<u64>,
+    /// Bytes of the current message dropped.
+    dropped: u64,
+}
+
+impl<const B: usize> SlotOutput<B> {
+    /// Writes what the buffer holds.
+    fn write(&mut self, fx: &mut impl Effects) {
+        fx.write(self.pid, self.buf.take());
+    }
+}
+
+/// The slots' outputs and who may write.
 #[derive(Clone, Debug)]
 pub(super) struct Arbiter<const N: usize, const B: usize> {
-    /// The slots' buffers, apart from the slots so that resetting a slot
-    /// does not copy a buffer-sized constant.
-    bufs: [LineBuffer<B>; N],
-    /// Whose message each buffer holds.
-    pids: [Pid; N],
-    /// A finished message held in the slot's buffer, written after the
-    /// streaming one: its turn.
-    held: [Option<u64>; N],
-    /// Bytes of the slot's current message dropped.
-    dropped: [u64; N],
+    /// Each slot's, by index.
+    outs: [SlotOutput<B>; N],
     /// The slot whose message is being streamed.
     streamer: Option<usize>,
     /// Orders held messages.
@@ -27,10 +41,14 @@ pub(super) struct Arbiter<const N: usize, const B: usize> {
 impl<const N: usize, const B: usize> Arbiter<N, B> {
     pub(super) fn new() -> Self {
         Arbiter {
-            bufs: [const { LineBuffer::new() }; N],
-            pids: [0; N],
-            held: [None; N],
-            dropped: [0; N],
+            outs: [const {
+                SlotOutput {
+                    buf: LineBuffer::new(),
+                    pid: 0,
+                    held: None,
+                    dropped: 0,
+                }
+            }; N],
             streamer: None,
             seq: 0,
         }
@@ -38,10 +56,11 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
 
     /// Slot `i` starts with process `pid`.
     pub(super) fn open(&mut self, i: usize, pid: Pid) {
-        self.bufs[i].clear();
-        self.pids[i] = pid;
-        self.held[i] = None;
-        self.dropped[i] = 0;
+        let out = &mut self.outs[i];
+        out.buf.clear();
+        out.pid = pid;
+        out.held = None;
+        out.dropped = 0;
     }
 
     /// Whether slot `i` may write before its message ends.
@@ -51,12 +70,12 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
 
     /// Whether slot `i` holds a finished message.
     pub(super) fn is_held(&self, i: usize) -> bool {
-        self.held[i].is_some()
+        self.outs[i].held.is_some()
     }
 
     /// Whether slot `i`'s buffer is full.
     pub(super) fn is_full(&self, i: usize) -> bool {
-        self.bufs[i].is_full()
+        self.outs[i].buf.is_full()
     }
 
     /// Stores a message byte of slot `i`, streaming its
@@ -64,14 +83,14 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
     /// finds no room is dropped.
     pub(super) fn store(&mut self, i: usize, byte: u8, fx: &mut impl Effects) {
         let may_stream = self.may_stream(i);
-        let buf = &mut self.bufs[i];
-        let held = self.held[i].is_some();
-        if buf.is_full() && !held && may_stream {
-            fx.write(self.pids[i], buf.take());
+        let out = &mut self.outs[i];
+        let held = out.held.is_some();
+        if out.buf.is_full() && !held && may_stream {
+            out.write(fx);
             self.streamer = Some(i);
         }
-        if held || !buf.push(byte) {
-            self.dropped[i] = self.dropped[i].saturating_add(1);
+        if held || !out.buf.push(byte) {
+            out.dropped = out.dropped.saturating_add(1);
         }
     }
 
@@ -82,19 +101,20 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
     /// ([`release`](Self::release)).
     pub(super) fn end(&mut self, i: usize, any: bool, own: bool, fx: &mut impl Effects) -> bool {
         let streaming = self.streamer == Some(i);
+        let out = &mut self.outs[i];
         // A held buffer still holds an earlier message: this one's bytes
         // were all dropped, and are reported.
-        if any && self.held[i].is_none() {
+        if any && out.held.is_none() {
             // Room for the '\n' is always kept (`LineBuffer`).
-            if !(own && self.bufs[i].last() == Some(b'\n')) {
-                self.bufs[i].end_line();
+            if !(own && out.buf.last() == Some(b'\n')) {
+                out.buf.end_line();
             }
             if self.streamer.is_some() && !streaming {
                 // Another message streams: this one waits its turn.
                 self.seq += 1;
-                self.held[i] = Some(self.seq);
+                out.held = Some(self.seq);
             } else {
-                fx.write(self.pids[i], self.bufs[i].take());
+                out.write(fx);
             }
         }
         if streaming {
@@ -105,26 +125,30 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
 
     /// The verdict on slot `i`'s dropped bytes, if any (counted again from 0).
     pub(super) fn take_dropped(&mut self, i: usize) -> Option<VerdictKind> {
-        let bytes = core::mem::take(&mut self.dropped[i]);
+        let bytes = core::mem::take(&mut self.outs[i].dropped);
         (bytes > 0).then_some(VerdictKind::Dropped { bytes })
     }
 
     /// The output is free: the slot whose held message is next.
     pub(super) fn next_held(&self) -> Option<usize> {
-        (0..N)
-            .filter(|&i| self.held[i].is_some())
-            .min_by_key(|&i| self.held[i])
+        // The smallest turn (turns are never equal), with its slot.
+        let outs = self.outs.iter().enumerate();
+        let next = outs
+            .filter_map(|(i, out)| out.held.map(|turn| (turn, i)))
+            .min();
+        next.map(|(_, i)| i)
     }
 
     /// Writes slot `i`'s held message.
     pub(super) fn write_held(&mut self, i: usize, fx: &mut impl Effects) {
-        fx.write(self.pids[i], self.bufs[i].take());
-        self.held[i] = None;
+        let out = &mut self.outs[i];
+        out.write(fx);
+        out.held = None;
     }
 
     /// Slot `i`, held back by a full buffer, streams: its buffer goes out.
     pub(super) fn stream(&mut self, i: usize, fx: &mut impl Effects) {
-        fx.write(self.pids[i], self.bufs[i].take());
+        self.outs[i].write(fx);
         self.streamer = Some(i);
     }
 }
