@@ -143,7 +143,9 @@ impl Decoder {
         let (read, step) = match self.phase {
             Phase::Header if self.n < width => (Read::Header, Step::More),
             Phase::Header if c.header == Header::Lead => {
+                // The byte before the message: nothing of it is kept.
                 self.phase = Phase::Body(None);
+                (self.acc, self.n) = (0, 0);
                 (Read::Lead, Step::More)
             }
             Phase::Header => {
@@ -178,10 +180,9 @@ impl Decoder {
                 (Read::Byte { byte, offset, text }, Step::Byte { byte, last })
             }
         };
-        // The bits of a length header gather until it is complete (those
-        // of the next header too, read in place of a NUL); any other eight
-        // bits are done with.
-        if self.phase != Phase::Header {
+        // A completed byte starts the next one; `More` keeps the bits
+        // gathered (a header's, or the next header's first eight).
+        if step != Step::More {
             self.acc = 0;
             self.n = 0;
         }

@@ -102,23 +102,31 @@ impl Detect {
         if !quiet && self.n % 8 != 0 {
             return None;
         }
-        let readings: [Reading; 16] = core::array::from_fn(|c| self.read(c));
-        let best = (0..16).max_by_key(|&c| (readings[c], 16 - c))?;
-        let left = readings.iter().filter(|&&r| r != Reading::Dead).count();
+        // The best candidate (the most evidence, then the first), how many
+        // are left, and how many are reading text or in their header.
+        let (mut best, mut top) = (0, Reading::Dead);
+        let (mut left, mut undecided) = (0, 0);
+        for c in 0..16 {
+            let r = self.read(c);
+            if r > top {
+                (best, top) = (c, r);
+            }
+            left += usize::from(r != Reading::Dead);
+            undecided += usize::from(matches!(r, Reading::Text | Reading::Header));
+        }
         // A message ended, and nothing else has evidence: no candidate
         // reads text, none is in its header (a length whose bytes read, in
         // the other bit order, as one or two characters and a NUL).
-        let undecided = |r: &Reading| matches!(r, Reading::Text | Reading::Header);
         let decided = quiet
             || self.n >= KEPT
             || left == 0
-            || (left == 1 && readings[best] > Reading::Header)
-            || (readings[best] == Reading::Ended && !readings.iter().any(undecided));
+            || (left == 1 && top > Reading::Header)
+            || (top == Reading::Ended && undecided == 0);
         if !decided {
             return None;
         }
         // No text under any: the default.
-        let (c, k) = if readings[best] > Reading::Header {
+        let (c, k) = if top > Reading::Header {
             (best, best as u8 & 3)
         } else {
             (0, 0)
