@@ -612,29 +612,24 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             return false;
         };
         fx.classic_trace(trace);
-        match step {
-            Step::More => false,
-            // With `nul`, the client still sends its NUL: the end is
-            // acknowledged after it.
-            Step::Length(0) => {
-                self.end_message(i, false, fx);
-                c.end == End::None
-            }
-            Step::Length(_) => false,
-            Step::TrailingNul => true,
-            Step::Nul => {
-                self.end_message(i, false, fx);
-                true
-            }
+        // Whether the message ends here, and whether its end is acknowledged
+        // now: with `nul`, a client that announced its length still sends
+        // its NUL, and the end is acknowledged after it.
+        let no_nul = c.end == End::None;
+        let (ends, acknowledged) = match step {
+            Step::More | Step::Length(1..) => return false,
+            Step::TrailingNul => return true,
+            Step::Nul => (true, true),
+            Step::Length(0) => (true, no_nul),
             Step::Byte { byte, last } => {
                 self.out.store(i, byte, fx);
-                if !last {
-                    return false;
-                }
-                self.end_message(i, false, fx);
-                c.end == End::None
+                (last, no_nul)
             }
+        };
+        if ends {
+            self.end_message(i, false, fx);
         }
+        ends && acknowledged
     }
 
     /// Ends slot `i`'s message: writes (or holds) its bytes and reports it.
