@@ -661,24 +661,33 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     }
 
     /// The output is free: writes the held messages in the order they
-    /// ended, then lets one client held back by a full buffer stream.
+    /// ended, then lets one client held back by a full buffer stream. Each
+    /// gets its withheld reply then: to the end of its message, or to the
+    /// bit that found its buffer full.
     fn release(&mut self, fx: &mut impl Effects) {
-        while let Some(i) = self.out.next_held() {
-            self.out.write_held(i, fx);
+        loop {
+            let (i, ended) = match self.out.next_held() {
+                Some(i) => {
+                    self.out.write_held(i, fx);
+                    (i, true)
+                }
+                None => {
+                    let stalled = self
+                        .slots
+                        .iter()
+                        .position(|s| s.as_ref().is_some_and(|s| s.stalled.is_some()));
+                    let Some(i) = stalled else { return };
+                    self.out.stream(i, fx);
+                    (i, false)
+                }
+            };
             let stalled = self.slots[i].as_mut().and_then(|s| s.stalled.take());
             if let Some(signal) = stalled {
-                self.answer(i, signal, true, fx);
+                self.answer(i, signal, ended, fx);
             }
-        }
-        let stalled = self
-            .slots
-            .iter()
-            .position(|s| s.as_ref().is_some_and(|s| s.stalled.is_some()));
-        if let Some(i) = stalled {
-            self.out.stream(i, fx);
-            let stalled = self.slots[i].as_mut().and_then(|s| s.stalled.take());
-            if let Some(signal) = stalled {
-                self.answer(i, signal, false, fx);
+            if !ended {
+                // It streams now: the output is taken again.
+                return;
             }
         }
     }
