@@ -204,3 +204,10 @@ impl Error {
         }
     }
 }
+
+/// The parts of `bytes` between the `sep` bytes: one splitter for every
+/// caller (the `--classic=LIST` items, the fields of `/proc` files), so
+/// that its code is there once.
+pub fn split(bytes: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+    bytes.split(move |&b| b == sep)
+}

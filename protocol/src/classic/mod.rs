@@ -232,7 +232,7 @@ pub const VALID_ITEMS: &str =
 /// The parts of `list` between its commas (one function for the LIST and
 /// [`VALID_ITEMS`]: its code is there once).
 fn comma_separated(list: &[u8]) -> impl Iterator<Item = &[u8]> {
-    list.split(|&b| b == b',')
+    crate::split(list, b',')
 }
 
 /// A `--classic=LIST` item that is none of [`ITEMS`].

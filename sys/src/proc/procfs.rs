@@ -73,7 +73,7 @@ pub fn caught_usr(pid: Pid) -> Option<(bool, bool)> {
 /// "pid (comm) S ...", where the command may contain spaces and parentheses.
 fn stat_fields(stat: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
     let close = stat.iter().rposition(|&c| c == b')')?;
-    Some(stat.get(close + 2..)?.split(|&c| c == b' '))
+    Some(minitalk_protocol::split(stat.get(close + 2..)?, b' '))
 }
 
 /// A decimal field.
