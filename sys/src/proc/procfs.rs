@@ -25,18 +25,15 @@ fn read_proc(pid: Pid, file: &str, buf: &mut [u8]) -> Option<usize> {
     Some(len)
 }
 
-/// The number after `key` in a `/proc` file, in `radix` (lowercase digits,
+/// The number after `key` at the start of a line of a `/proc` file, in `radix` (lowercase digits,
 /// up to 16): a status line such as `SigCgt:\t0000000000000a00` (16), an io
 /// line such as `wchar: 1234` (10). `None` without the key; the digits end
 /// at the first byte that is not one (none: 0). One reader for both kinds
 /// of line: less code than one each.
 fn field(text: &[u8], key: &[u8], radix: u32) -> Option<u64> {
-    let start = text.windows(key.len()).position(|w| w == key)? + key.len();
+    let rest = minitalk_protocol::split(text, b'\n').find_map(|line| line.strip_prefix(key))?;
     let mut n = 0u64;
-    for &c in text[start..]
-        .iter()
-        .skip_while(|c| **c == b'\t' || **c == b' ')
-    {
+    for &c in rest.iter().skip_while(|c| **c == b'\t' || **c == b' ') {
         let digit = match c {
             b'0'..=b'9' => c - b'0',
             b'a'..=b'f' => c - b'a' + 10,
