@@ -149,6 +149,8 @@ impl Detect {
     /// The bytes so far under candidate `c`: framing `c / 4`,
     /// interpretation `c % 4` ([`interpret`]); as many messages as they
     /// hold, each of which must be text, and not empty if more follows.
+    // Not inlined into `decide`'s loop: 32 B less in the static server.
+    #[inline(never)]
     fn read(&self, c: usize) -> Reading {
         let (framing, k) = (FRAMINGS[c / 4], c as u8 & 3);
         let head = framing.bits() / 8;
