@@ -651,6 +651,8 @@ impl<const Q: usize> Receiver<Q> {
     }
 
     /// Session silence, liveness probes and keepalives.
+    // Not inlined into `poll`: 32 B less in the static server.
+    #[inline(never)]
     fn on_timers(&mut self, now: Instant) {
         if let State::Serving(s) = self.state {
             if now >= self.session_ends(s) {
