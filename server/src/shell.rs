@@ -34,6 +34,8 @@ pub struct Shell {
 }
 
 impl Effects for Shell {
+    // Not inlined into its callers on both wires: 16 B less.
+    #[inline(never)]
     fn send(&mut self, to: Pid, signal: Signal) -> bool {
         sys::send(to, signal).is_ok()
     }
