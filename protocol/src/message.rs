@@ -117,6 +117,8 @@ impl<const N: usize> LineBuffer<N> {
     }
 
     /// Ends the line with its `'\n'` (in the place kept for it).
+    // Not inlined into its callers (both wires' buffers): 16 B less.
+    #[inline(never)]
     pub fn end_line(&mut self) {
         self.buf.truncate(self.len);
         if self.buf.push(b'\n').is_ok() {
