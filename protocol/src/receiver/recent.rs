@@ -49,9 +49,10 @@ impl Recent {
     /// `pid` was heard from at `now`: its finished message is among the
     /// last to make room for another.
     pub(super) fn heard_from(&mut self, pid: Pid, now: Instant) {
-        for f in self.0.iter_mut().flatten() {
-            if f.pid == pid {
-                f.at = now;
+        for f in self.0.iter_mut() {
+            match f {
+                Some(f) if f.pid == pid => f.at = now,
+                _ => {}
             }
         }
     }
