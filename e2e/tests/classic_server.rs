@@ -539,8 +539,16 @@ fn two_classic_clients_at_once() {
         );
     }
     if b.code() == Some(0) {
-        // It was acknowledged for every bit: its message is exact.
-        assert!(lines.iter().any(|l| l == short), "{lines:?}");
+        // It was acknowledged for every bit: its message is exact, unless
+        // it stalled 500 ms right after its first SIGUSR2's reply (a loaded
+        // machine, seen once): the server then took it for a client that
+        // waits for its echo and sent SIGUSR2, which this client takes as
+        // "done". Its message ended by silence, and the server said so.
+        assert!(
+            lines.iter().any(|l| l == short) || reported(&out.stderr, b_pid),
+            "{b_pid} exited 0: {lines:?} {:?}",
+            out.stderr
+        );
     }
 }
 
