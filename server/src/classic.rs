@@ -196,9 +196,6 @@ pub fn event(t: Trace) {
                 Read::Header => {
                     l.str("length header");
                 }
-                Read::Lead => {
-                    l.str("before the message");
-                }
                 Read::Length(announced) => {
                     l.fill("length header: {} bytes follow", &[announced]);
                 }
@@ -230,17 +227,15 @@ pub fn event(t: Trace) {
         ),
         // Never seen: the handler drops signals from a PID below 1.
         Trace::Stray { .. } => return,
-        Trace::Shared {
+        Trace::Shared { pid, stays, .. } => pid_event(
+            &mut l,
             pid,
-            apart,
-            together,
-            stays,
-        } => l
-            .fill(
-                "trace: {} sends every {} µs, on its CPU every {} µs: ",
-                &[pid as u64, u64::from(apart), u64::from(together)],
-            )
-            .str(if stays { "staying there" } else { "leaving it" }),
+            if stays {
+                "faster on its CPU: staying"
+            } else {
+                "no faster on its CPU: leaving"
+            },
+        ),
         Trace::Detected {
             pid,
             order: o,
@@ -251,9 +246,9 @@ pub fn event(t: Trace) {
             order(&mut l, o, one);
             l.str(match header {
                 Header::None => "",
-                Header::Len32 => ", after a 32-bit length",
-                Header::Len64 => ", after a 64-bit length",
-                Header::Lead => ", after a NUL",
+                Header::Len32 => ", len32",
+                Header::Len64 => ", len64",
+                Header::Lead => ", lead",
             })
         }
         // The events about a process and nothing more: one template.

@@ -13,7 +13,8 @@
 //!   runs them on a loaded machine: N busy loops (`sh -c 'while :; do :;
 //!   done'`) started before the tests and killed by PID after them, pass or
 //!   fail.
-//! - `static`: builds the static musl binaries and prints their sizes.
+//! - `static`: builds the static musl binaries, prints their sizes and
+//!   fails if one is over its budget (server 28 KiB, client 18 KiB).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -227,16 +228,33 @@ impl Drop for Hogs {
     }
 }
 
+/// The size budget of each static binary, every feature in (README,
+/// "Size").
+const BUDGET: [(&str, u64); 2] = [("server", 28 * 1024), ("client", 18 * 1024)];
+
 fn static_build() -> Result {
     let dir = build_static(false)?;
-    for bin in ["server", "client"] {
+    let mut over = Vec::new();
+    for (bin, budget) in BUDGET {
         let path = dir.join(bin);
         let size = std::fs::metadata(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?
             .len();
-        println!("{:>7} bytes  {}", size, path.display());
+        println!(
+            "{:>7} bytes  {}  (budget {budget}, {} left)",
+            size,
+            path.display(),
+            budget as i64 - size as i64
+        );
+        if size > budget {
+            over.push(format!("{bin} is {} bytes over", size - budget));
+        }
     }
-    Ok(())
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("over the size budget: {}", over.join(", ")))
+    }
 }
 
 /// Stops the server with SIGTERM when dropped, and reaps it.

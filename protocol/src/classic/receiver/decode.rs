@@ -146,10 +146,11 @@ impl Decoder {
         let (read, step) = match self.phase {
             Phase::Header if self.n < width => (Read::Header, Step::More),
             Phase::Header if c.header == Header::Lead => {
-                // The byte before the message: nothing of it is kept.
+                // The byte before the message (traced as the NUL it is on
+                // this wire): nothing of it is kept.
                 self.phase = Phase::Body(None);
                 (self.acc, self.n) = (0, 0);
-                (Read::Lead, Step::More)
+                (nul, Step::More)
             }
             Phase::Header => {
                 let length = Length {

@@ -90,7 +90,8 @@
 //! should share: one that is alone and answered per bit, while a trial
 //! measures whether it goes faster so, and after, if it did (`pin`: a client
 //! that waits for each reply does; one that paces itself does not, and
-//! loses bits beside the server). [`Trace::Shared`] gives the figures.
+//! loses bits beside the server). [`Trace::Shared`] gives the decision
+//! and its figures.
 //!
 //! [`ClassicReceiver::stop`] ends every message being received as if its
 //! process had fallen silent (printed, with its verdicts) and sends nothing
@@ -534,25 +535,16 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     }
 
     /// Slot `i`'s silence decided its convention, under which its NUL (or
-    /// length) had ended its message: its end is answered now, as at its
-    /// last bit, except that a client answered per bit had that bit's
-    /// reply already (it gets "done" only, if it waits for it). True if a
-    /// probe is armed (the process is kept for it).
+    /// length) had ended its message: its end is answered now as it would
+    /// have been at its last bit (a client answered per bit gets that bit's
+    /// reply a second time, by what it caught at its first signal, as the
+    /// echo probe's), and "done" is probed. True if a probe is armed (the
+    /// process is kept for it).
     fn ended_before_silence(&mut self, i: usize, fx: &mut impl Effects) -> bool {
-        let Some(s) = &mut self.slots[i] else {
-            return false;
-        };
         if self.stopped {
             return false;
         }
-        if s.mode == Mode::Waiting {
-            if self.convention.done == DoneAck::Watch {
-                s.probe = Probe::Done;
-            }
-            self.arm(i);
-        } else {
-            self.answer(i, Signal::Usr1, true, fx);
-        }
+        self.answer(i, Signal::Usr1, true, fx);
         self.slots[i]
             .as_ref()
             .is_some_and(|s| s.probe != Probe::Off)

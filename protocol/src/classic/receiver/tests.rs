@@ -346,12 +346,13 @@ fn waiting_client_gets_an_ack_per_bit_then_done_if_it_is_still_there() {
 #[test]
 fn a_short_message_decided_by_its_silence_is_answered_as_at_its_nul() {
     // "Hi" and a NUL may be a length's bytes in LSB order: the detection
-    // waits for its silence. A waiting client still there then gets
-    // "done", one that paces itself and catches SIGUSR1 its end SIGUSR1,
-    // each once; one that has exited, nothing.
+    // waits for its silence. Its end is then answered as at its NUL: a
+    // waiting client gets its last reply again (sent to one that has exited,
+    // it finds nobody), and "done" if it is still there; one that paces
+    // itself and catches SIGUSR1, its end SIGUSR1.
     for (kind, stays, catches, end) in [
-        (Kind::Waiting, true, Catches::BOTH, &[Usr2][..]),
-        (Kind::Waiting, false, Catches::BOTH, &[]),
+        (Kind::Waiting, true, Catches::BOTH, &[Usr1, Usr2][..]),
+        (Kind::Waiting, false, Catches::BOTH, &[Usr1]),
         (
             Kind::Paced(100),
             true,

@@ -179,9 +179,6 @@ pub enum Read {
     },
     /// Eight bits of a length header that goes on.
     Header,
-    /// The byte before the message, on the `lead` wire (a NUL, if the
-    /// client speaks it).
-    Lead,
     /// The last eight bits of a length header: the length it announces.
     Length(u64),
     /// The bits of an unfinished byte, when the process fell silent.
