@@ -518,17 +518,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         } else {
             Probe::Off
         };
-        self.arm(i);
-    }
-
-    /// Arms slot `i`'s probe, if it has one: due after
-    /// [`ClassicReceiverConfig::probe`] of silence, and the process is not
-    /// forgotten before.
-    fn arm(&mut self, i: usize) {
-        let Some(s) = &mut self.slots[i] else { return };
         if s.probe != Probe::Off {
             let at = self.now.saturating_add(self.config.probe);
             s.timers.set(SlotTimer::Probe, at);
+            // Not forgotten before its probe.
             let forget = at.saturating_add(self.config.waiting_silence);
             s.timers.set(SlotTimer::Silence, forget);
         }

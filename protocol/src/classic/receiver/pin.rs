@@ -32,7 +32,7 @@ use crate::Pid;
 pub(super) const SAMPLES: usize = 16;
 
 /// Bits after a trial that left a client alone, before the next one.
-pub(super) const RETRY: usize = 512;
+const RETRY: usize = 512;
 
 /// Where the trial stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
