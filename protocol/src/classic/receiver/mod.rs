@@ -531,12 +531,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// length) had ended its message: its end is answered now as it would
     /// have been at its last bit (a client answered per bit gets that bit's
     /// reply a second time, by what it caught at its first signal, as the
-    /// echo probe's), and "done" is probed. True if a probe is armed (the
-    /// process is kept for it).
+    /// echo probe's), and "done" is probed (once stopped, nothing is sent
+    /// nor armed). True if a probe is armed (the process is kept for it; a
+    /// stopped receiver forgets it at its next pass).
     fn ended_before_silence(&mut self, i: usize, fx: &mut impl Effects) -> bool {
-        if self.stopped {
-            return false;
-        }
         self.answer(i, Signal::Usr1, true, fx);
         self.slots[i]
             .as_ref()

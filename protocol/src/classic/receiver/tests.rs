@@ -377,6 +377,41 @@ fn a_short_message_decided_by_its_silence_is_answered_as_at_its_nul() {
 }
 
 #[test]
+fn stop_ends_a_message_its_silence_decides_even_with_a_probe_pending() {
+    // "Hi" and its NUL, still undecided when the server stops, in a slot
+    // whose probe is armed (as the echo probe leaves it after a stall):
+    // `stop` ends it as by silence and forgets it; a slot kept for a probe
+    // that nothing will run would keep `stop` looping for ever.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = rx_detect::<4, 64>();
+        let mut cl = [Client::new(7, Kind::Waiting, b"Hi", 0)];
+        let enc = Encoder::new(Convention::default(), b"Hi").unwrap();
+        let mut w = World::default();
+        for i in 0..enc.bits() {
+            let now = at_us(50 * i);
+            w.on_signal(&mut r, &mut cl, 7, enc.signal_at(i).unwrap(), now);
+        }
+        assert!(r.slots[0].as_ref().is_some_and(|s| s.detect.is_some()));
+        if let Some(s) = r.slots[0].as_mut() {
+            s.probe = Probe::Echo;
+        }
+        let mut fx = Fx {
+            w: &mut w,
+            clients: &mut cl,
+            now: at_us(2_000),
+        };
+        r.stop(&mut fx);
+        let _ = tx.send((w.stdout(), r.active()));
+    });
+    let (out, active) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("stop never returned");
+    assert_eq!(out, b"Hi\n");
+    assert_eq!(active, 0);
+}
+
+#[test]
 fn the_first_reply_comes_at_once_or_within_the_hold() {
     // A client that gives up after 10 ms without a reply is answered at
     // once if it catches both signals; one that catches SIGUSR1 only,
