@@ -66,3 +66,12 @@ pub use server::*;
 pub fn after(secs: u64) -> Instant {
     Instant::now() + Duration::from_secs(secs)
 }
+
+/// How many times a measurement (an ignored test) repeats each case:
+/// `MEASURE_TRIES` from the environment, else `default`.
+pub fn measure_tries(default: usize) -> usize {
+    std::env::var("MEASURE_TRIES")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(default)
+}

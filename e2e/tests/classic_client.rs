@@ -574,10 +574,7 @@ fn our_client_delivers(ack: &str, pace: Option<u32>, message: &str) -> bool {
 #[ignore = "a measurement, not a test: loss rate per pace of our client to servers that do not acknowledge"]
 fn measure_our_loss_rate_per_pace() {
     let message = ascii_text(200, 7);
-    let tries: usize = std::env::var("MEASURE_TRIES")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(10);
+    let tries = minitalk_e2e::measure_tries(10);
     for ack in ["none", "end", "first"] {
         let mut row = format!("server --ack {ack:6}");
         for pace in [Some(100u32), Some(200), Some(400), Some(1000), None] {
@@ -599,10 +596,7 @@ fn measure_slow_servers_1000_characters() {
     // each pace, and the model's own self-paced client, interleaved; on a
     // quiet machine, then with one CPU hog. MEASURE_TRIES (default 3) each.
     let message = ascii_text(1000, 9);
-    let tries: usize = std::env::var("MEASURE_TRIES")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(3);
+    let tries = minitalk_e2e::measure_tries(3);
     let paces = ["400", "700", "1000"];
     let models = ["100", "500"];
     for hogs in [0, 1] {

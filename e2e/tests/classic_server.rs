@@ -822,10 +822,7 @@ fn one_cpu(cpu: usize) -> libc::cpu_set_t {
 #[ignore = "a measurement, not a test: 1000 characters from self-paced model clients, our server as it runs (unpinned, or trying the client's CPU when it answers per bit) or pinned to the client's CPU all along (as it was), and the clients' own model server"]
 fn measure_pinning() {
     let message: String = (0..1000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
-    let tries: usize = std::env::var("MEASURE_TRIES")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(5);
+    let tries = minitalk_e2e::measure_tries(5);
     // Catching nothing, a client is never answered per bit; catching both,
     // it is, and the server tries sharing its CPU (`Trace::Shared`).
     for (pace, catch) in ["100", "150", "500"]
