@@ -131,6 +131,7 @@ pub fn verdict(v: Verdict) {
             }),
         VerdictKind::Short { got, announced } => l.fill(" ({} of {} bytes)", &[got, announced]),
         VerdictKind::Dropped { bytes } => l.fill(" ({} bytes)", &[bytes]),
+        VerdictKind::Late { ms } => l.fill(" (by {} ms)", &[ms]),
         _ => &mut l,
     };
     l.println(STDERR);

@@ -53,7 +53,7 @@ pub mod write_wait;
 
 pub use args::{lookup, parse_micros, parse_pid, parse_seconds, Args, PID_MAX};
 pub use clock::StallClock;
-pub use cpu::{current_cpu, CpuSet};
+pub use cpu::{current_cpu, short_slice, CpuSet};
 pub use fd::{close, file_size, isatty, open, read, readable, write_all, STDERR, STDIN, STDOUT};
 pub use out::Line;
 pub use progress::ProgressBar;

@@ -20,8 +20,10 @@
 //! after the streaming one, in the order the messages ended. A client whose
 //! buffer fills while another message streams is held back: if it waits for
 //! an acknowledgement per bit, the acknowledgement is withheld until the
-//! output is free ([`Trace::Stalled`]: it just waits); if it paces itself,
-//! the bytes that do not fit are dropped and reported
+//! output is free ([`Trace::Stalled`]: it just waits; the reply then comes
+//! with a [`VerdictKind::Late`] that says how late it is, since a client
+//! that gives up waiting fails through no fault of its own); if it paces
+//! itself, the bytes that do not fit are dropped and reported
 //! ([`VerdictKind::Dropped`]). A waiting client's end of message is likewise
 //! acknowledged only once its message is written. A process that finds no
 //! free slot is ignored ([`Trace::NoSlot`]).
@@ -646,7 +648,8 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
     /// The output is free: writes the held messages in the order they
     /// ended, then lets one client held back by a full buffer stream. Each
     /// gets its withheld reply then: to the end of its message, or to the
-    /// bit that found its buffer full.
+    /// bit that found its buffer full, with a [`VerdictKind::Late`] that
+    /// says how late it is.
     fn release(&mut self, fx: &mut impl Effects) {
         loop {
             let (i, ended) = match self.out.next_held() {
@@ -664,8 +667,20 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                     (i, false)
                 }
             };
-            let stalled = self.slots[i].as_mut().and_then(|s| s.stalled.take());
-            if let Some(signal) = stalled {
+            let stalled = self.slots[i]
+                .as_mut()
+                .and_then(|s| Some((s.stalled.take()?, s.pid, s.last)));
+            if let Some((signal, pid, since)) = stalled {
+                // Withheld since its last signal: say so if by a
+                // millisecond or more.
+                let late = self.now.saturating_duration_since(since);
+                let ms = late.as_nanos() as u64 / 1_000_000;
+                if ms > 0 {
+                    fx.verdict(Verdict {
+                        pid,
+                        kind: VerdictKind::Late { ms },
+                    });
+                }
                 self.answer(i, signal, ended, fx);
             }
             if !ended {

@@ -789,7 +789,14 @@ fn long_messages_stream_without_interleaving() {
         std::string::String::from_utf8_lossy(&out),
         std::string::String::from_utf8_lossy(&expect)
     );
-    assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+    // Nothing is wrong with any message; client 3's reply was withheld
+    // from its 8th byte (about 10.1 ms) to the end of client 1's message
+    // (101 × 8 − 1 bits of 100 µs: 80.7 ms), and it is told so.
+    let late = Verdict {
+        pid: 3,
+        kind: VerdictKind::Late { ms: 70 },
+    };
+    assert_eq!(w.verdicts, [late]);
     // the long message came out in chunks of at most B - 1 bytes
     assert!(w.written.iter().all(|(_, b)| b.len() <= 8));
     assert!(w.written.iter().filter(|(pid, _)| *pid == 1).count() >= 100 / 7);
@@ -817,7 +824,13 @@ fn a_waiting_client_held_behind_a_long_message_hears_its_end_once_printed() {
     let done = w.log.iter().position(|e| *e == (2, Some(Usr2))).unwrap();
     assert!(written < done, "{:?}", w.log);
     assert!(cl[0].heard.is_empty(), "it catches nothing");
-    assert!(w.verdicts.is_empty(), "{:?}", w.verdicts);
+    // Its end, at 8,000 + 48 × 20 µs, was acknowledged at the end of
+    // client 1's message (61 × 8 − 1 bits of 100 µs: 48.7 ms): late.
+    let late = Verdict {
+        pid: 2,
+        kind: VerdictKind::Late { ms: 39 },
+    };
+    assert_eq!(w.verdicts, [late]);
     assert_eq!(r.active(), 0);
 }
 
@@ -914,12 +927,52 @@ fn no_verdict_blames_a_client_that_waits_for_replies() {
         assert_eq!(out(3), b"echo\n", "detect {detect}");
         assert_eq!(out(4), b"held back\n", "detect {detect}");
         assert!(w.traces.contains(&Trace::Stalled(4)), "it was held back");
+        // Only client 1 (it paces itself, and its bytes that found the
+        // output held were dropped) is told what went wrong; client 4 is
+        // told how late our reply was: about us.
+        let late = |v: &Verdict| matches!(v.kind, VerdictKind::Late { .. });
         assert!(
-            w.verdicts.iter().all(|v| v.pid == 1),
+            w.verdicts
+                .iter()
+                .all(|v| v.pid == 1 || v.pid == 4 && late(v)),
             "detect {detect}: {:?}",
             w.verdicts
         );
+        assert!(w.verdicts.iter().any(late), "{:?}", w.verdicts);
     }
+}
+
+#[test]
+fn a_reply_withheld_while_another_message_prints_is_reported_with_how_late() {
+    // Client 2 waits per bit (its next bit 20 µs after each reply): its
+    // eighth byte finds its 7-byte buffer full while client 1's long
+    // message streams, at its bit 63 (10,000 + 63 × 20 µs = 11,260 µs).
+    // Its reply is withheld until client 1's NUL ends that message, at its
+    // bit 41 × 8 − 1 = 327 (32,700 µs): 21.44 ms late, said in whole
+    // milliseconds. It then goes on, and is printed exactly.
+    let mut r: ClassicReceiver<2, 8> = rx(b"");
+    let long: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+    let mut cl = [
+        Client::new(1, Kind::Paced(100), &long, 0),
+        Client::new(2, Kind::Waiting, b"held back", 10_000),
+    ];
+    let w = World::run(&mut r, &mut cl);
+    let about = |pid| -> Vec<VerdictKind> {
+        w.verdicts
+            .iter()
+            .filter(|v| v.pid == pid)
+            .map(|v| v.kind)
+            .collect()
+    };
+    assert_eq!(about(2), [VerdictKind::Late { ms: 21 }]);
+    assert_eq!(about(1), []);
+    let printed: Vec<u8> = w
+        .written
+        .iter()
+        .filter(|(p, _)| *p == 2)
+        .flat_map(|(_, b)| b.clone())
+        .collect();
+    assert_eq!(printed, b"held back\n");
 }
 
 /// A receiver of `--classic` without a LIST: it detects each client's

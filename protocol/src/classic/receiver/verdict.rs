@@ -46,6 +46,13 @@ pub enum VerdictKind {
         /// How many.
         bytes: u64,
     },
+    /// A reply to a client that waits for each one was withheld while
+    /// another message was printing, and sent this late: about us, not the
+    /// client (one that gives up waiting exits without its message).
+    Late {
+        /// How late, in milliseconds (1 or more).
+        ms: u64,
+    },
 }
 
 impl VerdictKind {
@@ -62,6 +69,7 @@ impl VerdictKind {
             VerdictKind::Dropped { .. } => {
                 "bytes dropped: another client's long message held the output"
             }
+            VerdictKind::Late { .. } => "our reply was late: another message was printing",
         }
     }
 }
