@@ -16,7 +16,9 @@ pub trait Timer: Copy + 'static {
 /// The deadlines of timers `T`, each set or not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerTable<T, const K: usize> {
-    at: [Option<Instant>; K],
+    /// Each timer's deadline, [`Instant::MAX`] (a "never") if it is not
+    /// set: plain values are less code to compare than `Option`s.
+    at: [Instant; K],
     timers: PhantomData<T>,
 }
 
@@ -24,29 +26,32 @@ impl<T: Timer, const K: usize> TimerTable<T, K> {
     /// No timer set.
     pub const fn new() -> Self {
         TimerTable {
-            at: [None; K],
+            at: [Instant::MAX; K],
             timers: PhantomData,
         }
     }
 
-    /// Sets `timer` to expire at `at`.
+    /// Sets `timer` to expire at `at` (at [`Instant::MAX`]: never, as if
+    /// stopped).
     pub fn set(&mut self, timer: T, at: Instant) {
-        self.at[timer.index()] = Some(at);
+        self.at[timer.index()] = at;
     }
 
     /// Stops `timer`.
     pub fn stop(&mut self, timer: T) {
-        self.at[timer.index()] = None;
+        self.at[timer.index()] = Instant::MAX;
     }
 
     /// When `timer` expires, if it is set.
     pub fn get(&self, timer: T) -> Option<Instant> {
-        self.at[timer.index()]
+        let at = self.at[timer.index()];
+        (at != Instant::MAX).then_some(at)
     }
 
     /// The earliest deadline set.
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.at.iter().flatten().min().copied()
+        let at = self.at.iter().fold(Instant::MAX, |a, &b| a.min(b));
+        (at != Instant::MAX).then_some(at)
     }
 
     /// The timer that expired first at `now`, if any.
