@@ -48,10 +48,9 @@ impl<T: Timer, const K: usize> TimerTable<T, K> {
         (at != Instant::MAX).then_some(at)
     }
 
-    /// The earliest deadline set.
-    pub fn next_timeout(&self) -> Option<Instant> {
-        let at = self.at.iter().fold(Instant::MAX, |a, &b| a.min(b));
-        (at != Instant::MAX).then_some(at)
+    /// The earliest deadline set, [`Instant::MAX`] if none is.
+    pub fn earliest(&self) -> Instant {
+        self.at.iter().fold(Instant::MAX, |a, &b| a.min(b))
     }
 
     /// The timer that expired first at `now`, if any.
