@@ -131,12 +131,15 @@ impl<const N: usize, const B: usize> Arbiter<N, B> {
 
     /// The output is free: the slot whose held message is next.
     pub(super) fn next_held(&self) -> Option<usize> {
-        // The smallest turn (turns are never equal), with its slot.
-        let outs = self.outs.iter().enumerate();
-        let next = outs
-            .filter_map(|(i, out)| out.held.map(|turn| (turn, i)))
-            .min();
-        next.map(|(_, i)| i)
+        // The smallest turn (turns are never equal).
+        let mut next = None;
+        let mut first = u64::MAX;
+        for (i, out) in self.outs.iter().enumerate() {
+            if let Some(turn) = out.held.filter(|&turn| turn < first) {
+                (next, first) = (Some(i), turn);
+            }
+        }
+        next
     }
 
     /// Writes slot `i`'s held message.
