@@ -80,9 +80,6 @@ impl Decoder {
     }
 
     /// Forgets the message being decoded (not the gaps).
-    // Not inlined: a whole decoder is rebuilt from two places (a NUL after
-    // a length, the end of a message); once is 40 B less in the server.
-    #[inline(never)]
     fn reset(&mut self, header: Header) {
         *self = Decoder {
             gaps: self.gaps,
