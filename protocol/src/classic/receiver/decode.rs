@@ -138,8 +138,9 @@ impl Decoder {
             offset,
             text: Text::Char('\0'),
         };
-        // The trace shows the eight bits as they came, before any reset.
-        let (bits, gaps) = (self.acc as u8, self.gaps);
+        // The trace shows the eight bits as they came, before any reset
+        // (which keeps the gaps).
+        let bits = self.acc as u8;
         let (read, step) = match self.phase {
             Phase::Header if self.n < width => (Read::Header, Step::More),
             Phase::Header if c.header == Header::Lead => {
@@ -191,7 +192,7 @@ impl Decoder {
             pid,
             bits,
             n: 8,
-            gaps,
+            gaps: self.gaps,
             read,
         };
         Some((trace, step))
