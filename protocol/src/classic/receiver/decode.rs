@@ -80,7 +80,7 @@ impl Decoder {
     }
 
     /// Forgets the message being decoded (not the gaps).
-    fn reset(&mut self, header: Header) {
+    pub(super) fn reset(&mut self, header: Header) {
         *self = Decoder {
             gaps: self.gaps,
             ..Decoder::new(header)

@@ -579,7 +579,9 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         };
         let Found { order, one, header } = found;
         (s.conv.order, s.conv.one, s.conv.header) = (order, one, header);
-        s.decoder = Decoder::new(header);
+        // Its decoder has had no bit yet (they went to the detection): it
+        // starts over under the header found, as at the end of a message.
+        s.decoder.reset(header);
         fx.classic_trace(Trace::Detected {
             pid: s.pid,
             order,
