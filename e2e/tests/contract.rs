@@ -94,6 +94,43 @@ fn server_prints_its_pid_first_and_exits_0_on_sigterm() {
 }
 
 #[test]
+fn the_server_asks_for_a_short_time_slice_and_keeps_its_nice_value() {
+    // Started with `nice -n 5` (exec'd in place: same PID), as a user who
+    // wants it out of the way would.
+    let mut cmd = Command::new("nice");
+    cmd.args(["-n", "5"]).arg(&binaries().server);
+    let mut server = Running::spawn(cmd, None, "nice -n 5 server");
+    let pid = server.pid();
+    let started = server.stdout().wait_for(after(30), |b, _| {
+        b.starts_with(b"server PID ").then_some(())
+    });
+    assert!(
+        started.is_some(),
+        "no PID line: {:?}",
+        server.stderr().text()
+    );
+    // Field 19 of /proc/<pid>/stat (counted from 1) is the nice value.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let after_name = &stat[stat.rfind(')').expect("(comm)") + 1..];
+    let nice: i32 = after_name
+        .split_whitespace()
+        .nth(19 - 3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(nice, 5, "the server changed its nice value");
+    // Linux 6.12 and later show the slice (ns) in /proc/<pid>/sched.
+    let sched = std::fs::read_to_string(format!("/proc/{pid}/sched")).unwrap_or_default();
+    if let Some(line) = sched.lines().find(|l| l.starts_with("se.slice")) {
+        assert!(line.ends_with(" 100000"), "{line}");
+    }
+    assert!(server.signal(libc::SIGTERM));
+    server
+        .wait(after(30))
+        .expect_code(0, "server after SIGTERM");
+}
+
+#[test]
 fn server_exits_0_on_sigint() {
     let server = Server::start();
     send(&server, "before SIGINT");
