@@ -823,7 +823,7 @@ fn one_cpu(cpu: usize) -> libc::cpu_set_t {
 }
 
 #[test]
-#[ignore = "a measurement, not a test: 1000 characters from self-paced model clients, our server as it runs (unpinned, or trying the client's CPU when it answers per bit) or pinned to the client's CPU all along (as it was), and the clients' own model server"]
+#[ignore = "a measurement, not a test: 1000 characters from self-paced model clients, our server as it runs (a short time slice; unpinned, or trying the client's CPU when it answers per bit), pinned to the client's CPU all along (as it was), with --no-pin (neither a CPU nor a short slice), and the clients' own model server"]
 fn measure_pinning() {
     let message: String = (0..1000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
     let tries = minitalk_e2e::measure_tries(5);
@@ -836,7 +836,7 @@ fn measure_pinning() {
         let client = ["--pace", pace, "--catch", catch];
         let mut row =
             format!("pace {pace:>3} µs, catches {catch:<4}, 1000 characters, exact of {tries}:");
-        for arm in ["as it runs", "pinned", "own server"] {
+        for arm in ["as it runs", "pinned", "--no-pin", "own server"] {
             let mut exact = 0;
             for _ in 0..tries {
                 let got = if arm == "own server" {
@@ -846,7 +846,11 @@ fn measure_pinning() {
                     exited(&done, &[0], arm);
                     server.wait_for_messages(1, after(3))
                 } else {
-                    let server = classic("", false);
+                    let server = if arm == "--no-pin" {
+                        Server::start_with(&["--classic", "--no-pin"])
+                    } else {
+                        classic("", false)
+                    };
                     let running = model_client(&client, server.pid(), &message);
                     if arm == "pinned" {
                         // As the server pinned itself: to the CPU its

@@ -95,10 +95,21 @@ fn server_prints_its_pid_first_and_exits_0_on_sigterm() {
 
 #[test]
 fn the_server_asks_for_a_short_time_slice_and_keeps_its_nice_value() {
-    // Started with `nice -n 5` (exec'd in place: same PID), as a user who
-    // wants it out of the way would.
+    for no_pin in [false, true] {
+        short_slice_unless(no_pin);
+    }
+}
+
+/// Starts a server with `nice -n 5` (exec'd in place: same PID), as a
+/// user who wants it out of the way would, and with `--no-pin` if
+/// `no_pin`: it keeps its nice value, and asks for a short time slice
+/// unless told to leave scheduling alone.
+fn short_slice_unless(no_pin: bool) {
     let mut cmd = Command::new("nice");
     cmd.args(["-n", "5"]).arg(&binaries().server);
+    if no_pin {
+        cmd.arg("--no-pin");
+    }
     let mut server = Running::spawn(cmd, None, "nice -n 5 server");
     let pid = server.pid();
     let started = server.stdout().wait_for(after(30), |b, _| {
@@ -122,7 +133,11 @@ fn the_server_asks_for_a_short_time_slice_and_keeps_its_nice_value() {
     // Linux 6.12 and later show the slice (ns) in /proc/<pid>/sched.
     let sched = std::fs::read_to_string(format!("/proc/{pid}/sched")).unwrap_or_default();
     if let Some(line) = sched.lines().find(|l| l.starts_with("se.slice")) {
-        assert!(line.ends_with(" 100000"), "{line}");
+        assert_eq!(
+            line.ends_with(" 100000"),
+            !no_pin,
+            "--no-pin {no_pin}: {line}"
+        );
     }
     assert!(server.signal(libc::SIGTERM));
     server

@@ -53,7 +53,8 @@ Options:
                and the replies: plus, then, bare, echo, endack, noendack
   --trace      show every signal, byte, character, frame and client on stderr
   --stats      one line per message on stderr: sender, bytes, time, bits/s
-  --no-pin     do not move to the client's CPU while serving it
+  --no-pin     leave scheduling alone: do not move to the client's CPU
+               while serving it, nor ask for a short time slice
   -h, --help   this help
   -V, --version
 
@@ -185,7 +186,9 @@ pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i3
 
     // Woken at once beside a busy process (Linux 6.12 and later): fewer
     // signals merge while we wait for a CPU (docs/speed.md).
-    sys::short_slice();
+    if pin {
+        sys::short_slice();
+    }
 
     Line::new()
         .fill("server PID {}", &[sys::getpid() as u64])
