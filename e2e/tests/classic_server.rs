@@ -556,6 +556,46 @@ fn two_classic_clients_at_once() {
 }
 
 #[test]
+fn a_client_that_gives_up_on_a_withheld_reply_is_told_we_were_late() {
+    // Client A streams a long message (past the 4,095 bytes a message is
+    // held whole in); once it streams, it is stopped (SIGSTOP: no signal of
+    // its can merge with B's), and B, which waits at most 100 ms for each
+    // reply, sends a short message. B's message ends while A's still
+    // streams: it is held, and its end is acknowledged only when A's
+    // silence (1 s: it catches both, so it is answered per bit) ends A's
+    // message. B gives up first. The server prints B's message after A's
+    // and says how late its reply was; no other verdict is about B.
+    let long: String = (0..5000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let server = classic("msb", false);
+    let mut a = model_client(&["--pace", "100", "--catch", "both"], server.pid(), &long);
+    server.wait_for_output(4095, after(60));
+    assert!(
+        a.signal(libc::SIGSTOP),
+        "A ended before its message streamed"
+    );
+    let (b_pid, b) = run_client(&["--wait", "bit", "--give-up", "100000"], &server, "ok");
+    // 0 only if its reply came within 100 ms: a very slow start.
+    exited(&b, &[0, 1], "B");
+    let late = format!("server: {b_pid}: our reply was late: another message was printing (by ");
+    server.wait_for_stderr(&late, after(30));
+    assert!(a.kill());
+    let out = stop(server);
+    assert_eq!(
+        out.lines().last().map(String::as_str),
+        Some("ok"),
+        "{:?}",
+        out.stderr
+    );
+    assert!(!reported(&out.stderr, b_pid), "{:?}", out.stderr);
+    let ms: u64 = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(&late)?.strip_suffix(" ms)")?.parse().ok())
+        .expect("a number of milliseconds");
+    assert!(ms >= 1, "{ms}");
+}
+
+#[test]
 fn a_classic_client_that_dies_mid_message() {
     let message: String = (0..200).map(|i| (b'a' + (i % 26) as u8) as char).collect();
     let server = classic("", true);
