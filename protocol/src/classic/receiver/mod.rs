@@ -682,10 +682,10 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
                 .and_then(|s| Some((s.stalled.take()?, s.pid, s.last)));
             if let Some((signal, pid, since)) = stalled {
                 // Withheld since its last signal: say so if by a
-                // millisecond or more.
+                // millisecond or more (once stopped, it is not sent).
                 let late = self.now.saturating_duration_since(since);
                 let ms = late.as_nanos() as u64 / 1_000_000;
-                if ms > 0 {
+                if ms > 0 && !self.stopped {
                     fx.verdict(Verdict {
                         pid,
                         kind: VerdictKind::Late { ms },
