@@ -70,6 +70,8 @@ impl<const Q: usize> WaitQueue<Q> {
     }
 
     /// Takes `pid` out of the queue (its process is gone).
+    // Not inlined into its one caller: 16 B less in the static server.
+    #[inline(never)]
     pub(super) fn remove(&mut self, pid: Pid) {
         self.waiting.retain(|&p| p != pid);
         self.cursor = 0;

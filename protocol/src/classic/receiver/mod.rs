@@ -191,9 +191,10 @@ struct Slot {
     conv: Convention,
     /// Its first signals, while its convention is being detected.
     detect: Option<Detect>,
-    /// A withheld acknowledgement: of a bit whose byte filled the buffer,
-    /// or (when its message is held) of the end of the message.
-    stalled: Option<Signal>,
+    /// A withheld acknowledgement, and whether the process has waited for
+    /// it (sent nothing since): of a bit whose byte filled the buffer, or
+    /// (when its message is held) of the end of the message.
+    stalled: Option<(Signal, bool)>,
 }
 
 /// The server's side of the classic wire: `N` processes at a time, `B`
@@ -485,13 +486,18 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
         let Some(s) = &mut self.slots[i] else {
             return;
         };
-        if s.stalled.is_some() || s.probe == Probe::Hold {
-            // It does not wait for us (nothing more is owed), or its first
-            // reply is held.
+        if let Some((_, waited)) = &mut s.stalled {
+            // It does not wait for the reply withheld (nothing more is
+            // owed).
+            *waited = false;
+            return;
+        }
+        if s.probe == Probe::Hold {
+            // Its first reply is held.
             return;
         }
         if s.mode == Mode::Waiting && (held || (!ended && full && !may_stream)) {
-            s.stalled = Some(signal);
+            s.stalled = Some((signal, true));
             fx.classic_trace(Trace::Stalled(pid));
             return;
         }
@@ -680,12 +686,13 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             let stalled = self.slots[i]
                 .as_mut()
                 .and_then(|s| Some((s.stalled.take()?, s.pid, s.last)));
-            if let Some((signal, pid, since)) = stalled {
-                // Withheld since its last signal: say so if by a
-                // millisecond or more (once stopped, it is not sent).
+            if let Some(((signal, waited), pid, since)) = stalled {
+                // Withheld since its last signal: say how late if by a
+                // millisecond or more, to a client that waited for it,
+                // unless it is not sent (stopped, or cut short).
                 let late = self.now.saturating_duration_since(since);
                 let ms = late.as_nanos() as u64 / 1_000_000;
-                if ms > 0 && !self.stopped {
+                if ms > 0 && waited && !self.stopped && !fx.cut() {
                     fx.verdict(Verdict {
                         pid,
                         kind: VerdictKind::Late { ms },

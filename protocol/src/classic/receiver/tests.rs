@@ -975,6 +975,41 @@ fn a_reply_withheld_while_another_message_prints_is_reported_with_how_late() {
     assert_eq!(printed, b"held back\n");
 }
 
+#[test]
+fn a_client_that_did_not_wait_for_a_withheld_reply_is_not_told_it_was_late() {
+    // Client 2 catches both signals, so it is answered per bit, but it
+    // paces itself: its buffer fills while client 1 streams, its reply is
+    // withheld, and it goes on sending (its bytes that do not fit are
+    // dropped and reported). It did not wait: no late line about it.
+    let mut r: ClassicReceiver<2, 8> = rx(b"");
+    let long: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+    let mut cl = [
+        Client::new(1, Kind::Paced(100), &long, 0),
+        Client::new(2, Kind::Paced(100), b"0123456789abc", 10_000),
+    ];
+    cl[1].catches = Catches::BOTH;
+    let w = World::run(&mut r, &mut cl);
+    assert!(w.traces.contains(&Trace::Stalled(2)), "it was held back");
+    let about_2: Vec<VerdictKind> = w
+        .verdicts
+        .iter()
+        .filter(|v| v.pid == 2)
+        .map(|v| v.kind)
+        .collect();
+    assert!(
+        about_2
+            .iter()
+            .any(|k| matches!(k, VerdictKind::Dropped { .. })),
+        "{about_2:?}"
+    );
+    assert!(
+        !about_2
+            .iter()
+            .any(|k| matches!(k, VerdictKind::Late { .. })),
+        "{about_2:?}"
+    );
+}
+
 /// A receiver of `--classic` without a LIST: it detects each client's
 /// convention.
 fn rx_detect<const N: usize, const B: usize>() -> ClassicReceiver<N, B> {
