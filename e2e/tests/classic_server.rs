@@ -563,8 +563,9 @@ fn a_client_that_gives_up_on_a_withheld_reply_is_told_we_were_late() {
     // reply, sends a short message. B's message ends while A's still
     // streams: it is held, and its end is acknowledged only when A's
     // silence (1 s: it catches both, so it is answered per bit) ends A's
-    // message. B mostly gives up first. The server prints B's message after A's
-    // and says how late its reply was; no other verdict is about B.
+    // message; B mostly gives up first. The server prints B's message
+    // after A's and says how late its reply was (so B was held); no other
+    // verdict is about B.
     let long: String = (0..5000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
     let server = classic("msb", false);
     let mut a = model_client(&["--pace", "100", "--catch", "both"], server.pid(), &long);

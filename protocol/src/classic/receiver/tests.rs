@@ -91,6 +91,16 @@ struct World {
     sends: Vec<(Pid, Signal)>,
     /// Writes (`None`) and sends, in order.
     log: Vec<(Pid, Option<Signal>)>,
+    /// A write was cut short ([`Effects::cut`]): nothing more is sent.
+    cut: bool,
+}
+
+impl World {
+    /// The kinds of the verdicts about `pid`, in order.
+    fn about(&self, pid: Pid) -> Vec<VerdictKind> {
+        let of_pid = self.verdicts.iter().filter(|v| v.pid == pid);
+        of_pid.map(|v| v.kind).collect()
+    }
 }
 
 /// The world as a receiver sees it during one call.
@@ -140,6 +150,10 @@ impl Effects for Fx<'_> {
 
     fn classic_trace(&mut self, event: Trace) {
         self.w.traces.push(event);
+    }
+
+    fn cut(&self) -> bool {
+        self.w.cut
     }
 
     fn alive(&mut self, pid: Pid) -> Option<u64> {
@@ -957,15 +971,8 @@ fn a_reply_withheld_while_another_message_prints_is_reported_with_how_late() {
         Client::new(2, Kind::Waiting, b"held back", 10_000),
     ];
     let w = World::run(&mut r, &mut cl);
-    let about = |pid| -> Vec<VerdictKind> {
-        w.verdicts
-            .iter()
-            .filter(|v| v.pid == pid)
-            .map(|v| v.kind)
-            .collect()
-    };
-    assert_eq!(about(2), [VerdictKind::Late { ms: 21 }]);
-    assert_eq!(about(1), []);
+    assert_eq!(w.about(2), [VerdictKind::Late { ms: 21 }]);
+    assert_eq!(w.about(1), []);
     let printed: Vec<u8> = w
         .written
         .iter()
@@ -990,12 +997,7 @@ fn a_client_that_did_not_wait_for_a_withheld_reply_is_not_told_it_was_late() {
     cl[1].catches = Catches::BOTH;
     let w = World::run(&mut r, &mut cl);
     assert!(w.traces.contains(&Trace::Stalled(2)), "it was held back");
-    let about_2: Vec<VerdictKind> = w
-        .verdicts
-        .iter()
-        .filter(|v| v.pid == 2)
-        .map(|v| v.kind)
-        .collect();
+    let about_2 = w.about(2);
     assert!(
         about_2
             .iter()
@@ -1340,6 +1342,41 @@ fn slow_paced_client_is_taken_as_waiting_harmlessly() {
     let mut cl = [Client::new(1, Kind::Paced(20_000), b"slow", 0)];
     let w = World::run(&mut r, &mut cl);
     assert_eq!(w.stdout(), b"slow\n");
+}
+
+#[test]
+fn a_reply_cut_short_is_neither_sent_nor_called_late() {
+    // As in the stop test below: 1 streams, 2's message is held behind it
+    // and its end withheld. Then a write is cut short (in the server: a
+    // stop came while stdout was full) and 1's message ends: 2's message is
+    // written, but its reply is not sent, so it is not called late either.
+    let mut r = rx::<4, 8>(b"");
+    let c = r.convention();
+    let mut cl = [
+        Client::new(1, Kind::Paced(100), b"abcdefghij", 0),
+        Client::new(2, Kind::Waiting, b"hi", 0),
+    ];
+    let mut w = World::default();
+    let long = Encoder::new(c, b"abcdefghij").unwrap();
+    for i in 0..80 {
+        let sig = long.signal_at(i).unwrap();
+        w.on_signal(&mut r, &mut cl, 1, sig, at_us(100 * i));
+    }
+    let short = Encoder::new(c, b"hi").unwrap();
+    for i in 0..short.bits() {
+        let sig = short.signal_at(i).unwrap();
+        w.on_signal(&mut r, &mut cl, 2, sig, at_us(10_000 + 100 * i));
+    }
+    assert!(w.traces.contains(&Trace::Stalled(2)));
+    let sends = w.sends.len();
+    w.cut = true;
+    for i in 80..long.bits() {
+        let sig = long.signal_at(i).unwrap();
+        w.on_signal(&mut r, &mut cl, 1, sig, at_us(20_000 + 100 * i));
+    }
+    assert_eq!(w.written.last(), Some(&(2, b"hi\n".to_vec())));
+    assert_eq!(w.sends.len(), sends, "nothing sent once cut");
+    assert_eq!(w.about(2), [], "about 2: {:?}", w.verdicts);
 }
 
 #[test]
