@@ -1344,52 +1344,22 @@ fn slow_paced_client_is_taken_as_waiting_harmlessly() {
     assert_eq!(w.stdout(), b"slow\n");
 }
 
-#[test]
-fn a_reply_cut_short_is_neither_sent_nor_called_late() {
-    // As in the stop test below: 1 streams, 2's message is held behind it
-    // and its end withheld. Then a write is cut short (in the server: a
-    // stop came while stdout was full) and 1's message ends: 2's message is
-    // written, but its reply is not sent, so it is not called late either.
-    let mut r = rx::<4, 8>(b"");
-    let c = r.convention();
-    let mut cl = [
-        Client::new(1, Kind::Paced(100), b"abcdefghij", 0),
-        Client::new(2, Kind::Waiting, b"hi", 0),
-    ];
-    let mut w = World::default();
-    let long = Encoder::new(c, b"abcdefghij").unwrap();
-    for i in 0..80 {
-        let sig = long.signal_at(i).unwrap();
-        w.on_signal(&mut r, &mut cl, 1, sig, at_us(100 * i));
-    }
-    let short = Encoder::new(c, b"hi").unwrap();
-    for i in 0..short.bits() {
-        let sig = short.signal_at(i).unwrap();
-        w.on_signal(&mut r, &mut cl, 2, sig, at_us(10_000 + 100 * i));
-    }
-    assert!(w.traces.contains(&Trace::Stalled(2)));
-    let sends = w.sends.len();
-    w.cut = true;
-    for i in 80..long.bits() {
-        let sig = long.signal_at(i).unwrap();
-        w.on_signal(&mut r, &mut cl, 1, sig, at_us(20_000 + 100 * i));
-    }
-    assert_eq!(w.written.last(), Some(&(2, b"hi\n".to_vec())));
-    assert_eq!(w.sends.len(), sends, "nothing sent once cut");
-    assert_eq!(w.about(2), [], "about 2: {:?}", w.verdicts);
-}
+/// The long message of [`held_behind_a_stream`]'s client 1.
+const STREAMED: &[u8] = b"abcdefghij";
 
-#[test]
-fn stop_prints_what_is_being_received_with_its_verdicts_and_sends_nothing() {
+/// Client 1 (self-paced) has sent 80 bits of [`STREAMED`] and streams;
+/// client 2 (waiting per bit) has sent all of `hi`, whose message is held
+/// behind 1's, its end withheld.
+fn held_behind_a_stream() -> (ClassicReceiver<4, 8>, [Client; 2], World) {
     let mut r = rx::<4, 8>(b"");
     let c = r.convention();
     let mut cl = [
-        Client::new(1, Kind::Paced(100), b"abcdefghij", 0),
+        Client::new(1, Kind::Paced(100), STREAMED, 0),
         Client::new(2, Kind::Waiting, b"hi", 0),
     ];
     let mut w = World::default();
     // 1 paces itself and streams: its 8th byte found the buffer full.
-    let long = Encoder::new(c, b"abcdefghij").unwrap();
+    let long = Encoder::new(c, STREAMED).unwrap();
     for i in 0..80 {
         let sig = long.signal_at(i).unwrap();
         w.on_signal(&mut r, &mut cl, 1, sig, at_us(100 * i));
@@ -1411,6 +1381,30 @@ fn stop_prints_what_is_being_received_with_its_verdicts_and_sends_nothing() {
         w.on_signal(&mut r, &mut cl, 2, sig, at_us(20_001 + 100 * i));
     }
     assert!(w.traces.contains(&Trace::Stalled(2)));
+    (r, cl, w)
+}
+
+#[test]
+fn a_reply_cut_short_is_neither_sent_nor_called_late() {
+    // A write is cut short (in the server: a stop came while stdout was
+    // full), then 1's message ends: 2's message is written, but its reply
+    // is not sent, so it is not called late either.
+    let (mut r, mut cl, mut w) = held_behind_a_stream();
+    let sends = w.sends.len();
+    w.cut = true;
+    let long = Encoder::new(r.convention(), STREAMED).unwrap();
+    for i in 80..long.bits() {
+        let sig = long.signal_at(i).unwrap();
+        w.on_signal(&mut r, &mut cl, 1, sig, at_us(30_000 + 100 * i));
+    }
+    assert_eq!(w.written.last(), Some(&(2, b"hi\n".to_vec())));
+    assert_eq!(w.sends.len(), sends, "nothing sent once cut");
+    assert_eq!(w.about(2), [], "about 2: {:?}", w.verdicts);
+}
+
+#[test]
+fn stop_prints_what_is_being_received_with_its_verdicts_and_sends_nothing() {
+    let (mut r, mut cl, mut w) = held_behind_a_stream();
     // Time passes (a poll with nothing due): 2's end is withheld for 7 ms
     // by the time the server stops, but no reply is sent then, so none is
     // called late.
