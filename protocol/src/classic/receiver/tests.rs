@@ -95,14 +95,6 @@ struct World {
     cut: bool,
 }
 
-impl World {
-    /// The kinds of the verdicts about `pid`, in order.
-    fn about(&self, pid: Pid) -> Vec<VerdictKind> {
-        let of_pid = self.verdicts.iter().filter(|v| v.pid == pid);
-        of_pid.map(|v| v.kind).collect()
-    }
-}
-
 /// The world as a receiver sees it during one call.
 struct Fx<'a> {
     w: &'a mut World,
@@ -166,6 +158,18 @@ impl World {
     /// Every byte written, in order.
     fn stdout(&self) -> Vec<u8> {
         self.written.iter().flat_map(|(_, b)| b.clone()).collect()
+    }
+
+    /// What `pid`'s messages wrote, its chunks joined.
+    fn output_of(&self, pid: Pid) -> Vec<u8> {
+        let of_pid = self.written.iter().filter(|(p, _)| *p == pid);
+        of_pid.flat_map(|(_, b)| b.clone()).collect()
+    }
+
+    /// The kinds of the verdicts about `pid`, in order.
+    fn about(&self, pid: Pid) -> Vec<VerdictKind> {
+        let of_pid = self.verdicts.iter().filter(|v| v.pid == pid);
+        of_pid.map(|v| v.kind).collect()
     }
 
     fn drain<const N: usize, const B: usize>(
@@ -929,14 +933,7 @@ fn no_verdict_blames_a_client_that_waits_for_replies() {
             cl[2].wire = Some(Convention::parse(b"lsb,usr1").unwrap());
         }
         let w = World::run(&mut r, &mut cl);
-        // Each one's output, its chunks joined.
-        let out = |pid| -> Vec<u8> {
-            w.written
-                .iter()
-                .filter(|(p, _)| *p == pid)
-                .flat_map(|(_, b)| b.clone())
-                .collect()
-        };
+        let out = |pid| w.output_of(pid);
         assert_eq!(out(2), b"slow\n", "detect {detect}");
         assert_eq!(out(3), b"echo\n", "detect {detect}");
         assert_eq!(out(4), b"held back\n", "detect {detect}");
@@ -973,13 +970,7 @@ fn a_reply_withheld_while_another_message_prints_is_reported_with_how_late() {
     let w = World::run(&mut r, &mut cl);
     assert_eq!(w.about(2), [VerdictKind::Late { ms: 21 }]);
     assert_eq!(w.about(1), []);
-    let printed: Vec<u8> = w
-        .written
-        .iter()
-        .filter(|(p, _)| *p == 2)
-        .flat_map(|(_, b)| b.clone())
-        .collect();
-    assert_eq!(printed, b"held back\n");
+    assert_eq!(w.output_of(2), b"held back\n");
 }
 
 #[test]
