@@ -689,7 +689,9 @@ impl<const N: usize, const B: usize> ClassicReceiver<N, B> {
             if let Some(((signal, waited), pid, since)) = stalled {
                 // Withheld since its last signal: say how late if by a
                 // millisecond or more, to a client that waited for it,
-                // unless it is not sent (stopped, or cut short).
+                // unless it is not sent (stopped, or cut short: the
+                // condition `answer` checks itself; asking it instead
+                // costs 8 B of the server's budget).
                 let late = self.now.saturating_duration_since(since);
                 let ms = late.as_nanos() as u64 / 1_000_000;
                 if ms > 0 && waited && !self.stopped && !fx.cut() {
